@@ -1,0 +1,34 @@
+/* args: a caller's args object turned into a checked Twilio request for one block. Loose types
+ * are coerced, every value is checked against the block definition, and the form body and the
+ * Twilio path are built in definition order. */
+#ifndef ARGS_H
+#define ARGS_H
+
+#include <jansson.h>
+
+#include "block.h"
+#include "buf.h"
+
+struct prepared {
+    struct buf path;     /* the block's path with its placeholders filled and escaped */
+    struct buf form;     /* the encoded parameters */
+    struct buf username; /* basic-auth pair */
+    struct buf password;
+};
+
+enum args_status {
+    ARGS_OK = 0,
+    ARGS_INVALID = -1,  /* fields missing or wrong: REQUIRED_FIELDS */
+    ARGS_BAD_JSON = -2, /* the only faults are JSON-typed args that do not parse */
+    ARGS_NOMEM = -3,    /* out of memory, or the form passed form_cap */
+};
+
+/* Checks args (a JSON object) against b. On ARGS_OK, out holds the request (free it with
+ * prepared_free). On ARGS_INVALID or ARGS_BAD_JSON, *reasons is a new object mapping each
+ * failing arg name, in definition order, to why it failed; the caller owns it. */
+enum args_status args_prepare(const struct block_def *b, json_t *args, size_t form_cap,
+                              struct prepared *out, json_t **reasons);
+
+void prepared_free(struct prepared *p);
+
+#endif

@@ -1,0 +1,563 @@
+#include "block.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct block_set {
+    struct block_def *blocks;
+    size_t n;
+    char *metadata;
+    size_t metadata_len;
+};
+
+static const char *const type_names[] = {"credentials", "String", "Number",  "Boolean",
+                                         "Select",      "List",   "JSON",    "DatePicker"};
+static const char *const block_keys[] = {"name", "description", "args",   "callbacks", "method",
+                                         "path", "action",      "auth",   "oneOf",     NULL};
+static const char *const arg_keys[] = {"name",  "type",  "info",     "required", "options",
+                                       "structure", "param", "check", "requires", "example", NULL};
+static const char *const check_keys[] = {"address",  "sid",      "url",     "min",
+                                         "max",      "decimal",  "maxLength", "minItems",
+                                         "maxItems", "charset",  NULL};
+/* What GET /api/twilio shows of a block and of an arg; everything else is internal. */
+static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
+static const char *const served_arg_keys[] = {"name",    "type",      "info",
+                                              "required", "options", "structure", NULL};
+
+static int in_list(const char *key, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(key, *list) == 0)
+            return 1;
+    return 0;
+}
+
+static int only_keys(json_t *obj, const char *const *allowed, const char *where, char *err,
+                     size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        if (!in_list(key, allowed)) {
+            snprintf(err, errlen, "%s: unknown key \"%s\"", where, key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *get_string(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+long block_arg_index(const struct block_def *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_args; i++)
+        if (strcmp(b->args[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int string_array(json_t *a, int allow_empty)
+{
+    if (!json_is_array(a) || (!allow_empty && json_array_size(a) == 0))
+        return 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+static int names_to_indexes(const struct block_def *b, json_t *names, size_t **out, size_t *n,
+                            const char *where, char *err, size_t errlen)
+{
+    if (!string_array(names, 0)) {
+        snprintf(err, errlen, "%s: expected a non-empty list of arg names", where);
+        return -1;
+    }
+    size_t count = json_array_size(names);
+    size_t *idx = calloc(count, sizeof *idx);
+    if (!idx) {
+        snprintf(err, errlen, "%s: out of memory", where);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const char *name = json_string_value(json_array_get(names, i));
+        long k = block_arg_index(b, name);
+        if (k < 0) {
+            snprintf(err, errlen, "%s: no arg named \"%s\"", where, name);
+            free(idx);
+            return -1;
+        }
+        idx[i] = (size_t)k;
+    }
+    *out = idx;
+    *n = count;
+    return 0;
+}
+
+static int parse_long(json_t *check, const char *key, long long *out, int *has, const char *where,
+                      char *err, size_t errlen)
+{
+    json_t *v = json_object_get(check, key);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v)) {
+        snprintf(err, errlen, "%s: check.%s must be an integer", where, key);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    if (has)
+        *has = 1;
+    return 0;
+}
+
+static int parse_check(struct arg_def *a, json_t *check, const char *where, char *err,
+                       size_t errlen)
+{
+    a->max_length = -1;
+    a->min_items = -1;
+    a->max_items = -1;
+    if (!check)
+        return 0;
+    if (!json_is_object(check)) {
+        snprintf(err, errlen, "%s: check must be an object", where);
+        return -1;
+    }
+    if (only_keys(check, check_keys, where, err, errlen) < 0)
+        return -1;
+    const char *address = get_string(check, "address");
+    if (address) {
+        if (strcmp(address, "to") == 0)
+            a->address = ADDR_TO;
+        else if (strcmp(address, "from") == 0)
+            a->address = ADDR_FROM;
+        else {
+            snprintf(err, errlen, "%s: check.address must be \"to\" or \"from\"", where);
+            return -1;
+        }
+    }
+    json_t *sid = json_object_get(check, "sid");
+    if (sid) {
+        const char *p = json_string_value(sid);
+        if (!p || strlen(p) != 2 || p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z') {
+            snprintf(err, errlen, "%s: check.sid must be two capital letters", where);
+            return -1;
+        }
+        a->sid_prefix = p;
+    }
+    json_t *url = json_object_get(check, "url");
+    if (url && !json_is_boolean(url)) {
+        snprintf(err, errlen, "%s: check.url must be a boolean", where);
+        return -1;
+    }
+    a->url = json_is_true(url);
+    json_t *decimal = json_object_get(check, "decimal");
+    if (decimal && !json_is_boolean(decimal)) {
+        snprintf(err, errlen, "%s: check.decimal must be a boolean", where);
+        return -1;
+    }
+    a->decimal = json_is_true(decimal);
+    json_t *charset = json_object_get(check, "charset");
+    if (charset && (!json_is_string(charset) || json_string_length(charset) == 0)) {
+        snprintf(err, errlen, "%s: check.charset must be a non-empty string", where);
+        return -1;
+    }
+    a->charset = json_string_value(charset);
+    long long ml = -1, mn = -1, mx = -1;
+    if (parse_long(check, "min", &a->min, &a->has_min, where, err, errlen) < 0 ||
+        parse_long(check, "max", &a->max, &a->has_max, where, err, errlen) < 0 ||
+        parse_long(check, "maxLength", &ml, NULL, where, err, errlen) < 0 ||
+        parse_long(check, "minItems", &mn, NULL, where, err, errlen) < 0 ||
+        parse_long(check, "maxItems", &mx, NULL, where, err, errlen) < 0)
+        return -1;
+    if (ml < -1 || ml > 1L << 30 || mn < -1 || mn > 1L << 20 || mx < -1 || mx > 1L << 20 ||
+        (mx >= 0 && mn > mx) || (a->has_min && a->has_max && a->min > a->max)) {
+        snprintf(err, errlen, "%s: check bounds out of range", where);
+        return -1;
+    }
+    a->max_length = (long)ml;
+    a->min_items = (long)mn;
+    a->max_items = (long)mx;
+    return 0;
+}
+
+static int parse_arg(struct arg_def *a, json_t *obj, const char *block, char *err, size_t errlen)
+{
+    char where[160];
+    const char *name = get_string(obj, "name");
+    snprintf(where, sizeof where, "%s: arg \"%s\"", block, name ? name : "?");
+    if (!json_is_object(obj) || !name || !*name) {
+        snprintf(err, errlen, "%s: each arg needs a name", block);
+        return -1;
+    }
+    if (only_keys(obj, arg_keys, where, err, errlen) < 0)
+        return -1;
+    a->name = name;
+    const char *type = get_string(obj, "type");
+    size_t t = 0;
+    while (t < sizeof type_names / sizeof type_names[0] && (!type || strcmp(type, type_names[t])))
+        t++;
+    if (t == sizeof type_names / sizeof type_names[0]) {
+        snprintf(err, errlen, "%s: unknown type \"%s\"", where, type ? type : "(none)");
+        return -1;
+    }
+    a->type = (enum arg_type)t;
+    json_t *required = json_object_get(obj, "required");
+    if (!json_is_boolean(required)) {
+        snprintf(err, errlen, "%s: required must be true or false", where);
+        return -1;
+    }
+    a->required = json_is_true(required);
+    if (!json_is_string(json_object_get(obj, "info"))) {
+        snprintf(err, errlen, "%s: info must be a string", where);
+        return -1;
+    }
+    json_t *param = json_object_get(obj, "param");
+    if (param && (!json_is_string(param) || json_string_length(param) == 0)) {
+        snprintf(err, errlen, "%s: param must be a non-empty string", where);
+        return -1;
+    }
+    a->param = json_string_value(param);
+    json_t *options = json_object_get(obj, "options");
+    json_t *structure = json_object_get(obj, "structure");
+    if (a->type == ARG_SELECT) {
+        if (!string_array(options, 0)) {
+            snprintf(err, errlen, "%s: a Select needs a non-empty list of options", where);
+            return -1;
+        }
+        a->options = options;
+    } else if (options) {
+        snprintf(err, errlen, "%s: only a Select has options", where);
+        return -1;
+    }
+    if (a->type == ARG_LIST) {
+        if (!json_is_object(structure) || !get_string(structure, "name") ||
+            !get_string(structure, "type")) {
+            snprintf(err, errlen, "%s: a List needs a structure with name and type", where);
+            return -1;
+        }
+        json_t *item_options = json_object_get(structure, "options");
+        if (item_options && !string_array(item_options, 0)) {
+            snprintf(err, errlen, "%s: structure.options must be a list of strings", where);
+            return -1;
+        }
+        a->options = item_options;
+    } else if (structure) {
+        snprintf(err, errlen, "%s: only a List has a structure", where);
+        return -1;
+    }
+    return parse_check(a, json_object_get(obj, "check"), where, err, errlen);
+}
+
+void block_def_free(struct block_def *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; b->args && i < b->n_args; i++)
+        free(b->args[i].requires);
+    free(b->args);
+    for (size_t i = 0; b->one_of && i < b->n_one_of; i++)
+        free(b->one_of[i].idx);
+    free(b->one_of);
+    json_decref(b->root);
+    memset(b, 0, sizeof *b);
+}
+
+/* Every {placeholder} in the path must name a required arg that is not sent as a parameter. */
+static int check_path(const struct block_def *b, char *err, size_t errlen)
+{
+    if (b->path[0] != '/') {
+        snprintf(err, errlen, "%s: path must start with /", b->name);
+        return -1;
+    }
+    for (const char *p = strchr(b->path, '{'); p; p = strchr(p + 1, '{')) {
+        const char *end = strchr(p, '}');
+        char name[128];
+        if (!end || (size_t)(end - p - 1) >= sizeof name || end == p + 1) {
+            snprintf(err, errlen, "%s: malformed placeholder in path", b->name);
+            return -1;
+        }
+        memcpy(name, p + 1, (size_t)(end - p - 1));
+        name[end - p - 1] = '\0';
+        long k = block_arg_index(b, name);
+        if (k < 0 || !b->args[k].required || b->args[k].param) {
+            snprintf(err, errlen, "%s: path placeholder {%s} must be a required arg without param",
+                     b->name, name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_body(struct block_def *b, const char *name, char *err, size_t errlen)
+{
+    json_t *root = b->root;
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "%s: a block definition must be a JSON object", name);
+        return -1;
+    }
+    if (only_keys(root, block_keys, name, err, errlen) < 0)
+        return -1;
+    b->name = get_string(root, "name");
+    b->method = get_string(root, "method");
+    b->path = get_string(root, "path");
+    b->action = get_string(root, "action");
+    if (!b->name || strcmp(b->name, name) != 0) {
+        snprintf(err, errlen, "%s: \"name\" must be \"%s\", as the file is named", name, name);
+        return -1;
+    }
+    if (!json_is_string(json_object_get(root, "description"))) {
+        snprintf(err, errlen, "%s: description must be a string", name);
+        return -1;
+    }
+    if (!b->method || (strcmp(b->method, "POST") && strcmp(b->method, "GET") &&
+                       strcmp(b->method, "DELETE"))) {
+        snprintf(err, errlen, "%s: method must be POST, GET or DELETE", name);
+        return -1;
+    }
+    if (!b->path || !b->action) {
+        snprintf(err, errlen, "%s: path and action are required", name);
+        return -1;
+    }
+    json_t *callbacks = json_object_get(root, "callbacks");
+    if (!json_is_array(callbacks)) {
+        snprintf(err, errlen, "%s: callbacks must be a list", name);
+        return -1;
+    }
+    json_t *args = json_object_get(root, "args");
+    if (!json_is_array(args) || json_array_size(args) == 0) {
+        snprintf(err, errlen, "%s: args must be a non-empty list", name);
+        return -1;
+    }
+    b->n_args = json_array_size(args);
+    b->args = calloc(b->n_args, sizeof *b->args);
+    if (!b->args) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n_args; i++) {
+        if (parse_arg(&b->args[i], json_array_get(args, i), name, err, errlen) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(b->args[j].name, b->args[i].name) == 0) {
+                snprintf(err, errlen, "%s: arg \"%s\" is declared twice", name, b->args[i].name);
+                return -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < b->n_args; i++) {
+        json_t *req = json_object_get(json_array_get(args, i), "requires");
+        if (req && names_to_indexes(b, req, &b->args[i].requires, &b->args[i].n_requires,
+                                    name, err, errlen) < 0)
+            return -1;
+    }
+    json_t *auth = json_object_get(root, "auth");
+    long user = block_arg_index(b, get_string(auth, "username") ? get_string(auth, "username") : "");
+    long pass = block_arg_index(b, get_string(auth, "password") ? get_string(auth, "password") : "");
+    if (user < 0 || pass < 0) {
+        snprintf(err, errlen, "%s: auth must name the username and password args", name);
+        return -1;
+    }
+    b->auth_user = (size_t)user;
+    b->auth_pass = (size_t)pass;
+    json_t *one_of = json_object_get(root, "oneOf");
+    if (one_of) {
+        if (!json_is_array(one_of)) {
+            snprintf(err, errlen, "%s: oneOf must be a list of lists", name);
+            return -1;
+        }
+        b->n_one_of = json_array_size(one_of);
+        b->one_of = calloc(b->n_one_of ? b->n_one_of : 1, sizeof *b->one_of);
+        if (!b->one_of) {
+            snprintf(err, errlen, "%s: out of memory", name);
+            return -1;
+        }
+        for (size_t i = 0; i < b->n_one_of; i++) {
+            if (names_to_indexes(b, json_array_get(one_of, i), &b->one_of[i].idx,
+                                 &b->one_of[i].n, name, err, errlen) < 0)
+                return -1;
+        }
+    }
+    return check_path(b, err, errlen);
+}
+
+int block_parse(const char *name, const char *text, size_t len, struct block_def *out, char *err,
+                size_t errlen)
+{
+    struct block_def b;
+    json_error_t jerr;
+    memset(&b, 0, sizeof b);
+    b.root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!b.root) {
+        snprintf(err, errlen, "%s: line %d, column %d: %s", name, jerr.line, jerr.column,
+                 jerr.text);
+        return -1;
+    }
+    if (parse_body(&b, name, err, errlen) < 0) {
+        block_def_free(&b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+static json_t *pick(json_t *obj, const char *const *keys)
+{
+    json_t *out = json_object();
+    for (; out && *keys; keys++) {
+        json_t *v = json_object_get(obj, *keys);
+        if (v && json_object_set(out, *keys, v) < 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static json_t *served_block(const struct block_def *b)
+{
+    json_t *out = pick(b->root, served_block_keys);
+    json_t *args = json_array();
+    if (!out || !args || json_object_set(out, "args", args) < 0)
+        goto fail;
+    size_t i;
+    json_t *arg;
+    json_array_foreach(json_object_get(b->root, "args"), i, arg) {
+        if (json_array_append_new(args, pick(arg, served_arg_keys)) < 0)
+            goto fail;
+    }
+    json_decref(args);
+    return out;
+fail:
+    json_decref(args);
+    json_decref(out);
+    return NULL;
+}
+
+static int compose_metadata(struct block_set *set, json_t *meta, char *err, size_t errlen)
+{
+    json_t *blocks = json_array();
+    int rc = -1;
+    if (!blocks)
+        goto done;
+    for (size_t i = 0; i < set->n; i++) {
+        if (json_array_append_new(blocks, served_block(&set->blocks[i])) < 0)
+            goto done;
+    }
+    if (json_object_set(meta, "blocks", blocks) < 0)
+        goto done;
+    set->metadata = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (set->metadata) {
+        set->metadata_len = strlen(set->metadata);
+        rc = 0;
+    }
+done:
+    if (rc < 0)
+        snprintf(err, errlen, "metadata: out of memory");
+    json_decref(blocks);
+    return rc;
+}
+
+struct block_set *block_set_load(const struct embedded_file *metadata,
+                                 const struct embedded_file *files, size_t n, char *err,
+                                 size_t errlen)
+{
+    json_error_t jerr;
+    struct block_set *set = calloc(1, sizeof *set);
+    json_t *meta = json_loadb(metadata->text, metadata->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!set) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (!meta) {
+        snprintf(err, errlen, "metadata.json: line %d, column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        goto fail;
+    }
+    json_t *listed = json_object_get(meta, "blocks");
+    if (!json_is_object(meta) || !string_array(listed, 1)) {
+        snprintf(err, errlen, "metadata.json: must be an object whose \"blocks\" lists block names");
+        goto fail;
+    }
+    if (json_array_size(listed) != n) {
+        snprintf(err, errlen, "metadata.json lists %zu blocks but blocks/ holds %zu",
+                 json_array_size(listed), n);
+        goto fail;
+    }
+    set->blocks = calloc(n ? n : 1, sizeof *set->blocks);
+    if (!set->blocks) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    /* Served in metadata.json's order; each listed name must have exactly one file. */
+    for (size_t i = 0; i < n; i++) {
+        const char *want = json_string_value(json_array_get(listed, i));
+        const struct embedded_file *f = NULL;
+        for (size_t j = 0; j < n && !f; j++)
+            if (strcmp(files[j].name, want) == 0)
+                f = &files[j];
+        if (!f) {
+            snprintf(err, errlen, "metadata.json lists \"%s\" but blocks/%s.json does not exist",
+                     want, want);
+            goto fail;
+        }
+        if (block_find(set, want, strlen(want))) {
+            snprintf(err, errlen, "metadata.json lists \"%s\" twice", want);
+            goto fail;
+        }
+        if (block_parse(f->name, f->text, f->len, &set->blocks[i], err, errlen) < 0)
+            goto fail;
+        set->n++;
+    }
+    if (compose_metadata(set, meta, err, errlen) < 0)
+        goto fail;
+    json_decref(meta);
+    return set;
+fail:
+    json_decref(meta);
+    block_set_free(set);
+    return NULL;
+}
+
+void block_set_free(struct block_set *set)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->n; i++)
+        block_def_free(&set->blocks[i]);
+    free(set->blocks);
+    free(set->metadata);
+    free(set);
+}
+
+const struct block_def *block_find(const struct block_set *set, const char *name, size_t len)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const char *b = set->blocks[i].name;
+        if (strlen(b) == len && memcmp(b, name, len) == 0)
+            return &set->blocks[i];
+    }
+    return NULL;
+}
+
+size_t block_count(const struct block_set *set)
+{
+    return set->n;
+}
+
+const struct block_def *block_at(const struct block_set *set, size_t i)
+{
+    return i < set->n ? &set->blocks[i] : NULL;
+}
+
+const char *block_metadata(const struct block_set *set, size_t *len)
+{
+    *len = set->metadata_len;
+    return set->metadata;
+}

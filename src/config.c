@@ -1,0 +1,158 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STRING, K_LONG, K_LEVEL };
+
+struct setting {
+    const char *env;
+    const char *flag;
+    enum kind kind;
+    size_t offset;
+    size_t size; /* K_STRING: buffer size */
+    long min, max;
+    const char *def;
+    const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct setting settings[] = {
+    {"PORT", "--port", K_LONG, FIELD(port), 0, 0, 65535, "8080", "TCP port to listen on (0 picks a free one)"},
+    {"BIND", "--bind", K_STRING, FIELD(bind), sizeof(((struct config *)0)->bind), 0, 0, "0.0.0.0",
+     "address to listen on"},
+    {"TWILIO_API_BASE", "--twilio-api-base", K_STRING, FIELD(api_base),
+     sizeof(((struct config *)0)->api_base), 0, 0, "https://api.twilio.com",
+     "Twilio REST API base URL (tests point it at a mock)"},
+    {"THREADS", "--threads", K_LONG, FIELD(threads), 0, 1, 4096, "64",
+     "worker threads (each serves one client connection at a time)"},
+    {"UPSTREAM_TIMEOUT_MS", "--upstream-timeout-ms", K_LONG, FIELD(upstream_timeout_ms), 0, 1,
+     600000, "15000", "total time allowed for one Twilio request"},
+    {"CONNECT_TIMEOUT_MS", "--connect-timeout-ms", K_LONG, FIELD(connect_timeout_ms), 0, 1, 600000,
+     "3000", "time allowed to connect to Twilio"},
+    {"MAX_BODY_BYTES", "--max-body-bytes", K_LONG, FIELD(max_body_bytes), 0, 1, 1L << 30, "262144",
+     "largest request body accepted"},
+    {"LOG_LEVEL", "--log-level", K_LEVEL, FIELD(log_level), 0, 0, 0, "info",
+     "error, warn, info or debug"},
+};
+
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+static int apply(struct config *c, const struct setting *s, const char *value, const char *source,
+                 char *err, size_t errlen)
+{
+    char *field = (char *)c + s->offset;
+    switch (s->kind) {
+    case K_STRING:
+        if (strlen(value) >= s->size) {
+            snprintf(err, errlen, "%s: value is longer than %zu characters", source, s->size - 1);
+            return -1;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case K_LONG: {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || v < s->min || v > s->max) {
+            snprintf(err, errlen, "%s: expected an integer from %ld to %ld, got \"%s\"", source,
+                     s->min, s->max, value);
+            return -1;
+        }
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    case K_LEVEL: {
+        enum log_level level;
+        if (log_parse_level(value, &level) < 0) {
+            snprintf(err, errlen, "%s: expected error, warn, info or debug, got \"%s\"", source,
+                     value);
+            return -1;
+        }
+        memcpy(field, &level, sizeof level);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void config_defaults(struct config *c)
+{
+    char err[64];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        apply(c, &settings[i], settings[i].def, settings[i].env, err, sizeof err);
+}
+
+static void print_help(void)
+{
+    printf("Usage: twilio-block [options]\n\n"
+           "Twilio blocks for integration marketplaces: POST /api/twilio/<block>.\n"
+           "Every setting comes from the environment and may be overridden by its flag.\n\n");
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        printf("  %-22s %-20s %s (default %s)\n", settings[i].flag, settings[i].env,
+               settings[i].help, settings[i].def);
+    printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--help", "", "print this help and exit",
+           "--version", "", "print the version and exit");
+}
+
+static int strip_trailing_slashes(struct config *c, char *err, size_t errlen)
+{
+    size_t n = strlen(c->api_base);
+    while (n > 0 && c->api_base[n - 1] == '/')
+        c->api_base[--n] = '\0';
+    if (strncmp(c->api_base, "https://", 8) != 0 && strncmp(c->api_base, "http://", 7) != 0) {
+        snprintf(err, errlen, "TWILIO_API_BASE: expected an http:// or https:// URL");
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    config_defaults(c);
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const char *v = getenv(settings[i].env);
+        if (v && *v && apply(c, &settings[i], v, settings[i].env, err, errlen) < 0)
+            return -1;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_help();
+            return 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("twilio-block %s\n", TWILIO_BLOCK_VERSION);
+            return 1;
+        }
+        const struct setting *s = NULL;
+        const char *value = NULL;
+        for (size_t i = 0; i < N_SETTINGS && !s; i++) {
+            size_t n = strlen(settings[i].flag);
+            if (strncmp(arg, settings[i].flag, n) != 0)
+                continue;
+            if (arg[n] == '=') {
+                s = &settings[i];
+                value = arg + n + 1;
+            } else if (arg[n] == '\0') {
+                if (a + 1 >= argc) {
+                    snprintf(err, errlen, "%s needs a value", settings[i].flag);
+                    return -1;
+                }
+                s = &settings[i];
+                value = argv[++a];
+            }
+        }
+        if (!s) {
+            snprintf(err, errlen, "unknown option \"%s\" (see --help)", arg);
+            return -1;
+        }
+        if (apply(c, s, value, s->flag, err, errlen) < 0)
+            return -1;
+    }
+    return strip_trailing_slashes(c, err, errlen);
+}

@@ -1,0 +1,28 @@
+/* config: the service's settings, from the environment and then from flags. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+struct config {
+    char bind[256];
+    long port;
+    char api_base[512]; /* no trailing slash */
+    long threads;
+    long upstream_timeout_ms;
+    long connect_timeout_ms;
+    long max_body_bytes;
+    enum log_level log_level;
+};
+
+/* Sets every field to its default. */
+void config_defaults(struct config *c);
+
+/* Reads the environment (PORT, BIND, ...) and then argv flags (--port 8080 or --port=8080),
+ * later sources winning. Returns 0 to run, 1 when --help or --version was printed (exit 0),
+ * -1 on a bad value with the reason in err. */
+int config_load(struct config *c, int argc, char **argv, char *err, size_t errlen);
+
+#endif

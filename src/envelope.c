@@ -1,0 +1,118 @@
+#include "envelope.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+static const char success_head[] = "{\"callback\":\"success\",\"contextWrites\":{\"to\":";
+static const char success_tail[] = "}}";
+
+char *envelope_success_raw(const char *resource, size_t n, size_t *len)
+{
+    size_t total = sizeof success_head - 1 + n + sizeof success_tail - 1;
+    char *out = malloc(total + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, success_head, sizeof success_head - 1);
+    memcpy(out + sizeof success_head - 1, resource, n);
+    memcpy(out + sizeof success_head - 1 + n, success_tail, sizeof success_tail);
+    *len = total;
+    return out;
+}
+
+static char *dump(json_t *root, size_t *len)
+{
+    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (s)
+        *len = strlen(s);
+    return s;
+}
+
+char *envelope_error(const char *code, const char *msg, json_t *extra, size_t *len)
+{
+    json_t *to = json_pack("{s:s, s:s}", "status_code", code, "status_msg", msg);
+    if (to && extra && json_object_update(to, extra) < 0) {
+        json_decref(to);
+        return NULL;
+    }
+    if (!to)
+        return NULL;
+    return dump(json_pack("{s:s, s:{s:o}}", "callback", "error", "contextWrites", "to", to), len);
+}
+
+char *envelope_fields(json_t *reasons, int json_args, size_t *len)
+{
+    json_t *fields = json_array();
+    const char *key;
+    json_t *v;
+    json_object_foreach(reasons, key, v) {
+        if (json_array_append_new(fields, json_string(key)) < 0) {
+            json_decref(fields);
+            return NULL;
+        }
+    }
+    json_t *extra = json_pack("{s:o, s:O}", "fields", fields, "reasons", reasons);
+    if (!extra)
+        return NULL;
+    char *out = json_args
+                    ? envelope_error("JSON_VALIDATION", "Please, check the JSON in these fields.",
+                                     extra, len)
+                    : envelope_error("REQUIRED_FIELDS",
+                                     "Please, check and fill in required fields.", extra, len);
+    json_decref(extra);
+    return out;
+}
+
+char *envelope_bad_body(const json_error_t *err, size_t *len)
+{
+    char msg[JSON_ERROR_TEXT_LENGTH + 96];
+    snprintf(msg, sizeof msg, "The request body is not valid JSON: %s (line %d, column %d).",
+             err->text, err->line, err->column);
+    json_t *extra = json_pack("{s:i, s:i, s:i, s:s}", "line", err->line, "column", err->column,
+                              "position", err->position, "reason", err->text);
+    if (!extra)
+        return NULL;
+    char *out = envelope_error("JSON_VALIDATION", msg, extra, len);
+    json_decref(extra);
+    return out;
+}
+
+char *envelope_api_error(long http_status, const char *action, const char *body, size_t n,
+                         const char *content_type, size_t *len)
+{
+    struct buf msg;
+    json_t *twilio = json_loadb(body, n, 0, NULL);
+    json_t *extra = json_object();
+    char *out = NULL;
+    buf_init(&msg, 4096);
+    if (!extra)
+        goto done;
+    const char *message = json_string_value(json_object_get(twilio, "message"));
+    int rc = buf_appendf(&msg, "[HTTP %ld] Unable to %s record: ", http_status, action);
+    if (message && *message) {
+        rc |= buf_appendz(&msg, message);
+    } else {
+        rc |= buf_appendf(&msg, "Twilio answered HTTP %ld with %s body (%zu bytes)", http_status,
+                          twilio ? "a JSON" : "a non-JSON", n);
+        if (content_type && *content_type && !twilio)
+            rc |= buf_appendf(&msg, " of type %.100s", content_type);
+    }
+    if (rc < 0)
+        goto done;
+    json_t *code = json_object_get(twilio, "code");
+    json_t *more = json_object_get(twilio, "more_info");
+    if ((code && json_object_set(extra, "code", code) < 0) ||
+        (message && json_object_set_new(extra, "message", json_string(message)) < 0) ||
+        (more && json_object_set(extra, "more_info", more) < 0) ||
+        json_object_set_new(extra, "status", json_integer(http_status)) < 0)
+        goto done;
+    out = envelope_error("API_ERROR", buf_str(&msg), extra, len);
+done:
+    buf_free(&msg);
+    json_decref(extra);
+    json_decref(twilio);
+    return out;
+}

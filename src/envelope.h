@@ -1,0 +1,29 @@
+/* envelope: the marketplace response bodies ({"callback": ..., "contextWrites": {"to": ...}})
+ * as JSON text. Every function returns a malloc'd NUL-terminated string the caller frees
+ * (length in *len), or NULL when memory ran out. */
+#ifndef ENVELOPE_H
+#define ENVELOPE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Wraps a resource that is already valid JSON text, byte for byte. */
+char *envelope_success_raw(const char *resource, size_t n, size_t *len);
+
+/* An error envelope: {"status_code": code, "status_msg": msg} plus every key of extra
+ * (an object, or NULL). extra is borrowed. */
+char *envelope_error(const char *code, const char *msg, json_t *extra, size_t *len);
+
+/* REQUIRED_FIELDS, or JSON_VALIDATION when json_args is set, from a reasons object
+ * (arg name -> reason) as args_prepare returns it. */
+char *envelope_fields(json_t *reasons, int json_args, size_t *len);
+
+/* JSON_VALIDATION for a request body the parser refused. */
+char *envelope_bad_body(const json_error_t *err, size_t *len);
+
+/* API_ERROR for a Twilio error answer: "[HTTP 400] Unable to <action> record: <message>"
+ * with Twilio's code, message, more_info and status when its body is JSON. */
+char *envelope_api_error(long http_status, const char *action, const char *body, size_t n,
+                         const char *content_type, size_t *len);
+
+#endif

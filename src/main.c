@@ -1,0 +1,66 @@
+/* twilio-block: wires configuration, block definitions and the HTTP server together. */
+#include <civetweb.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "block.h"
+#include "config.h"
+#include "embedded.h"
+#include "log.h"
+#include "server.h"
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[512];
+    int rc = config_load(&cfg, argc, argv, err, sizeof err);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "twilio-block: %s\n", err);
+        return rc < 0 ? 2 : 0;
+    }
+    log_set_level(cfg.log_level);
+
+    /* Signals are taken by sigwait below; every thread started after this inherits the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct block_set *blocks = block_set_load(&embedded_metadata, embedded_blocks,
+                                              embedded_blocks_count, err, sizeof err);
+    if (!blocks) {
+        log_msg(LOG_ERROR, "block definitions: %s", err);
+        return 1;
+    }
+    json_object_seed(0);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        log_msg(LOG_ERROR, "curl_global_init failed");
+        block_set_free(blocks);
+        return 1;
+    }
+    mg_init_library(0);
+    struct server *srv = server_start(&cfg, blocks, err, sizeof err);
+    int status = 1;
+    if (srv) {
+        log_msg(LOG_INFO, "twilio-block %s listening on http://%s:%d with %zu blocks, %ld threads, "
+                          "upstream %s",
+                TWILIO_BLOCK_VERSION, cfg.bind, server_port(srv), block_count(blocks),
+                cfg.threads, cfg.api_base);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        log_msg(LOG_INFO, "signal %d: stopping", sig);
+        server_stop(srv);
+        status = 0;
+    } else {
+        log_msg(LOG_ERROR, "%s", err);
+    }
+    mg_exit_library();
+    curl_global_cleanup();
+    block_set_free(blocks);
+    return status;
+}
