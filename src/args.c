@@ -603,8 +603,13 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
         goto done;
     for (size_t i = 0; i < b->n_args && !c.nomem; i++) {
         json_t *v = json_object_get(args, b->args[i].name);
-        if (!is_absent(v))
-            take(&c, i, v);
+        if (is_absent(v))
+            continue;
+        take(&c, i, v);
+        /* A value that was given but is wrong has its own reason; "is required" or a one-of
+         * rule on top of it would only mislead. */
+        if (json_object_get(c.reasons, b->args[i].name))
+            c.present[i] = 1;
     }
     if (c.nomem)
         goto done;

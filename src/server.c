@@ -137,6 +137,7 @@ static int call_twilio(struct mg_connection *conn, const struct server *s,
     }
     struct twilio_request rq = {
         .method = b->method,
+        .base = s->cfg.api_base,
         .url = buf_str(&url),
         .username = buf_str(&prep->username),
         .password = buf_str(&prep->password),

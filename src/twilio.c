@@ -49,13 +49,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 static void describe_failure(CURL *h, CURLcode rc, const struct twilio_request *rq,
                              const char *detail, struct twilio_response *rs)
 {
-    const char *what;
+    const char *what = NULL;
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
-        what = "connection refused or unreachable";
+        what = "connection refused";
         break;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
         what = "DNS lookup failed";
         break;
     case CURLE_SSL_CONNECT_ERROR:
@@ -64,37 +63,40 @@ static void describe_failure(CURL *h, CURLcode rc, const struct twilio_request *
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
-        what = "TLS handshake failed";
-        break;
+        snprintf(rs->error, sizeof rs->error, "Could not reach Twilio at %s: TLS handshake failed (%s)",
+                 rq->base, *detail ? detail : curl_easy_strerror(rc));
+        return;
     case CURLE_OPERATION_TIMEDOUT: {
         curl_off_t connected = 0;
         curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-        if (connected == 0) {
+        if (connected == 0)
             snprintf(rs->error, sizeof rs->error,
-                     "Could not reach Twilio: connection timed out after %ld ms "
+                     "Could not reach Twilio at %s: no connection within %ld ms "
                      "(CONNECT_TIMEOUT_MS)",
-                     rq->connect_timeout_ms);
-        } else {
+                     rq->base, rq->connect_timeout_ms);
+        else
             snprintf(rs->error, sizeof rs->error,
                      "Twilio did not answer within %ld ms (UPSTREAM_TIMEOUT_MS); the request "
                      "was sent, so the message or call may have been created",
                      rq->timeout_ms);
-        }
         return;
     }
     case CURLE_WRITE_ERROR:
         snprintf(rs->error, sizeof rs->error,
-                 "Twilio's answer was larger than %zu bytes and was cut off", rs->body.max);
+                 "Twilio's answer was larger than %zu bytes and was cut off; the request may "
+                 "have succeeded",
+                 rs->body.max);
         return;
     case CURLE_UNSUPPORTED_PROTOCOL:
-        what = "the upstream URL's protocol is not allowed (https only)";
+        what = "the URL's protocol is not allowed (https only)";
         break;
     default:
-        what = curl_easy_strerror(rc);
-        break;
+        snprintf(rs->error, sizeof rs->error,
+                 "The request to Twilio at %s failed (%s); it may have been sent", rq->base,
+                 *detail ? detail : curl_easy_strerror(rc));
+        return;
     }
-    snprintf(rs->error, sizeof rs->error, "Could not reach Twilio: %s (%s)", what,
-             *detail ? detail : curl_easy_strerror(rc));
+    snprintf(rs->error, sizeof rs->error, "Could not reach Twilio at %s: %s", rq->base, what);
 }
 
 int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_response *rs)

@@ -10,6 +10,7 @@
 
 struct twilio_request {
     const char *method; /* POST, GET or DELETE */
+    const char *base;   /* the configured API base, named in failure texts */
     const char *url;    /* full URL; for GET the form goes in the query string */
     const char *username;
     const char *password;

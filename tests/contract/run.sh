@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Starts Prism on Twilio's official spec on a free loopback port, runs the contract test
+# binary ($1) against it with PRISM_URL set, and stops Prism. Needs `npm ci` in tests/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+test_bin=$1
+prism="$here/node_modules/.bin/prism"
+if [ ! -x "$prism" ]; then
+    echo "contract: $prism is missing; run: (cd tests && npm ci)" >&2
+    exit 1
+fi
+work=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+node "$here/contract/spec.js" "$work/twilio_api_v2010.json"
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+"$prism" mock -h 127.0.0.1 -p "$port" "$work/twilio_api_v2010.json" >"$work/prism.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 240); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then cat "$work/prism.log" >&2; exit 1; fi
+    sleep 0.25
+done
+PRISM_URL="http://127.0.0.1:$port" "$test_bin"

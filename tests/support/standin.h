@@ -1,0 +1,37 @@
+/* standin: a scriptable Twilio stand-in on 127.0.0.1 (a second civetweb context) that records
+ * every request it gets (method, path, Authorization header, form body) and answers as told. */
+#ifndef STANDIN_H
+#define STANDIN_H
+
+#include <stddef.h>
+
+struct standin_answer {
+    int status;
+    const char *content_type;
+    const char *body;
+    int delay_ms; /* wait this long before answering (bounded so mg_stop stays quick) */
+};
+
+struct standin_record {
+    char method[16];
+    char path[512];
+    char authorization[512];
+    char body[16384];
+};
+
+struct standin;
+
+struct standin *standin_start(void);
+int standin_port(const struct standin *s);
+/* Every following request gets this answer (copied; strings must outlive the requests). */
+void standin_answer(struct standin *s, const struct standin_answer *a);
+size_t standin_count(struct standin *s);
+/* Copies request i (0-based) into out; returns 0, or -1 if there is none. */
+int standin_request(struct standin *s, size_t i, struct standin_record *out);
+void standin_clear(struct standin *s);
+void standin_stop(struct standin *s);
+
+/* A created message as Twilio answers it (trimmed). */
+extern const char standin_message_201[];
+
+#endif

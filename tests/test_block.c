@@ -1,0 +1,183 @@
+/* block: the loader's checks and the served metadata (composed, internal fields stripped,
+ * in agreement with metadata.json and blocks/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "block.h"
+#include "embedded.h"
+
+static json_t *served(void)
+{
+    char err[256];
+    struct block_set *set = block_set_load(&embedded_metadata, embedded_blocks,
+                                           embedded_blocks_count, err, sizeof err);
+    if (!set)
+        fail_msg("%s", err);
+    size_t len;
+    const char *text = block_metadata(set, &len);
+    json_t *meta = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(meta);
+    block_set_free(set);
+    return meta;
+}
+
+static void metadata_has_package_fields_and_every_block(void **state)
+{
+    (void)state;
+    json_t *meta = served();
+    json_t *file = json_loadb(embedded_metadata.text, embedded_metadata.len, 0, NULL);
+    const char *fields[] = {"package", "tagline", "description", "image", "repo", "keywords",
+                            "accounts", "events"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        assert_non_null(json_object_get(meta, fields[i]));
+        assert_true(json_equal(json_object_get(meta, fields[i]), json_object_get(file, fields[i])));
+    }
+    json_t *blocks = json_object_get(meta, "blocks");
+    json_t *listed = json_object_get(file, "blocks");
+    assert_int_equal(json_array_size(blocks), embedded_blocks_count);
+    assert_int_equal(json_array_size(listed), embedded_blocks_count);
+    for (size_t i = 0; i < json_array_size(blocks); i++) {
+        json_t *b = json_array_get(blocks, i);
+        assert_string_equal(json_string_value(json_object_get(b, "name")),
+                            json_string_value(json_array_get(listed, i)));
+    }
+    json_decref(file);
+    json_decref(meta);
+}
+
+/* Served blocks and args carry only marketplace keys, and every declared arg is served. */
+static void internal_fields_are_stripped(void **state)
+{
+    (void)state;
+    json_t *meta = served();
+    size_t i, k;
+    json_t *b, *arg;
+    json_array_foreach(json_object_get(meta, "blocks"), i, b) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(b, key, v) {
+            if (strcmp(key, "name") && strcmp(key, "description") && strcmp(key, "args") &&
+                strcmp(key, "callbacks"))
+                fail_msg("block key %s served", key);
+        }
+        const char *name = json_string_value(json_object_get(b, "name"));
+        const struct embedded_file *f = NULL;
+        for (size_t j = 0; j < embedded_blocks_count; j++)
+            if (strcmp(embedded_blocks[j].name, name) == 0)
+                f = &embedded_blocks[j];
+        assert_non_null(f);
+        json_t *def = json_loadb(f->text, f->len, 0, NULL);
+        json_t *args = json_object_get(b, "args");
+        assert_int_equal(json_array_size(args), json_array_size(json_object_get(def, "args")));
+        json_array_foreach(args, k, arg) {
+            json_object_foreach(arg, key, v) {
+                if (strcmp(key, "name") && strcmp(key, "type") && strcmp(key, "info") &&
+                    strcmp(key, "required") && strcmp(key, "options") && strcmp(key, "structure"))
+                    fail_msg("%s: arg key %s served", name, key);
+            }
+            json_t *declared = json_array_get(json_object_get(def, "args"), k);
+            assert_string_equal(json_string_value(json_object_get(arg, "name")),
+                                json_string_value(json_object_get(declared, "name")));
+        }
+        assert_non_null(json_object_get(b, "callbacks"));
+        json_decref(def);
+    }
+    json_decref(meta);
+}
+
+static void every_arg_has_a_valid_example(void **state)
+{
+    (void)state;
+    for (size_t j = 0; j < embedded_blocks_count; j++) {
+        json_t *def = json_loadb(embedded_blocks[j].text, embedded_blocks[j].len, 0, NULL);
+        size_t k;
+        json_t *arg;
+        json_array_foreach(json_object_get(def, "args"), k, arg) {
+            if (!json_object_get(arg, "example"))
+                fail_msg("%s: arg %s has no example", embedded_blocks[j].name,
+                         json_string_value(json_object_get(arg, "name")));
+        }
+        json_decref(def);
+    }
+}
+
+static void expect_rejected(const char *name, const char *text, const char *reason)
+{
+    struct block_def b;
+    char err[256] = "";
+    assert_int_equal(block_parse(name, text, strlen(text), &b, err, sizeof err), -1);
+    assert_string_equal(err, reason);
+}
+
+#define HEAD "\"description\":\"d\",\"method\":\"POST\",\"action\":\"create\",\"callbacks\":[]," \
+             "\"auth\":{\"username\":\"sid\",\"password\":\"tok\"},"
+#define CRED "{\"name\":\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}," \
+             "{\"name\":\"tok\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}"
+
+static void loader_rejects_broken_definitions(void **state)
+{
+    (void)state;
+    expect_rejected("x", "{\"name\":\"y\"}", "x: \"name\" must be \"x\", as the file is named");
+    expect_rejected("x", "[1]", "x: a block definition must be a JSON object");
+    expect_rejected("x", "{\"name\":\"x\",", "x: line 1, column 12: string or '}' expected near end of file");
+    expect_rejected("x", "{\"name\":\"x\",\"paht\":\"/\"}", "x: unknown key \"paht\"");
+    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/{nope}\",\"args\":[" CRED "]}",
+                    "x: path placeholder {nope} must be a required arg without param");
+    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+                    ",{\"name\":\"a\",\"type\":\"Text\",\"info\":\"\",\"required\":false}]}",
+                    "x: arg \"a\": unknown type \"Text\"");
+    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+                    ",{\"name\":\"a\",\"type\":\"Select\",\"info\":\"\",\"required\":false}]}",
+                    "x: arg \"a\": a Select needs a non-empty list of options");
+    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+                    ",{\"name\":\"a\",\"type\":\"String\",\"info\":\"\",\"required\":false,"
+                    "\"check\":{\"maxLen\":3}}]}",
+                    "x: arg \"a\": unknown key \"maxLen\"");
+    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED "," CRED "]}",
+                    "x: arg \"sid\" is declared twice");
+    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"oneOf\":[[\"a\"]],\"args\":["
+                    CRED "]}",
+                    "x: no arg named \"a\"");
+}
+
+static void loader_checks_metadata_agrees_with_blocks(void **state)
+{
+    (void)state;
+    char err[256];
+    const char def[] = "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED "]}";
+    struct embedded_file files[] = {{"x", def, sizeof def - 1}};
+#define META(text) {"metadata", text, sizeof text - 1}
+    struct embedded_file meta_missing = META("{\"blocks\":[\"y\"]}");
+    struct embedded_file meta_extra = META("{\"blocks\":[\"x\",\"y\"]}");
+    struct embedded_file meta_ok = META("{\"blocks\":[\"x\"]}");
+    assert_null(block_set_load(&meta_missing, files, 1, err, sizeof err));
+    assert_string_equal(err, "metadata.json lists \"y\" but blocks/y.json does not exist");
+    assert_null(block_set_load(&meta_extra, files, 1, err, sizeof err));
+    assert_string_equal(err, "metadata.json lists 2 blocks but blocks/ holds 1");
+    struct block_set *set = block_set_load(&meta_ok, files, 1, err, sizeof err);
+    assert_non_null(set);
+    size_t len;
+    assert_string_equal(block_metadata(set, &len),
+                        "{\"blocks\":[{\"name\":\"x\",\"description\":\"d\",\"args\":[{\"name\":"
+                        "\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true},{\"name\":"
+                        "\"tok\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}],"
+                        "\"callbacks\":[]}]}");
+    block_set_free(set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(metadata_has_package_fields_and_every_block),
+        cmocka_unit_test(internal_fields_are_stripped),
+        cmocka_unit_test(every_arg_has_a_valid_example),
+        cmocka_unit_test(loader_rejects_broken_definitions),
+        cmocka_unit_test(loader_checks_metadata_agrees_with_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

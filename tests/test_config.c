@@ -1,0 +1,78 @@
+/* config: defaults, environment, flags and bad values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static void defaults(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    char *argv[] = {"twilio-block", NULL};
+    unsetenv("PORT");
+    unsetenv("TWILIO_API_BASE");
+    assert_int_equal(config_load(&c, 1, argv, err, sizeof err), 0);
+    assert_int_equal(c.port, 8080);
+    assert_string_equal(c.bind, "0.0.0.0");
+    assert_string_equal(c.api_base, "https://api.twilio.com");
+    assert_int_equal(c.upstream_timeout_ms, 15000);
+    assert_int_equal(c.connect_timeout_ms, 3000);
+    assert_int_equal(c.max_body_bytes, 262144);
+    assert_int_equal(c.log_level, LOG_INFO);
+}
+
+static void flags_override_environment(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    setenv("PORT", "9000", 1);
+    setenv("TWILIO_API_BASE", "http://127.0.0.1:4010/", 1);
+    setenv("LOG_LEVEL", "debug", 1);
+    char *argv[] = {"twilio-block", "--port", "9001", "--threads=4", NULL};
+    assert_int_equal(config_load(&c, 4, argv, err, sizeof err), 0);
+    assert_int_equal(c.port, 9001);
+    assert_int_equal(c.threads, 4);
+    assert_string_equal(c.api_base, "http://127.0.0.1:4010");
+    assert_int_equal(c.log_level, LOG_DEBUG);
+    unsetenv("PORT");
+    unsetenv("TWILIO_API_BASE");
+    unsetenv("LOG_LEVEL");
+}
+
+static void bad_values_are_refused(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    char *a1[] = {"twilio-block", "--port", "70000", NULL};
+    assert_int_equal(config_load(&c, 3, a1, err, sizeof err), -1);
+    assert_string_equal(err, "--port: expected an integer from 0 to 65535, got \"70000\"");
+    char *a2[] = {"twilio-block", "--nope", NULL};
+    assert_int_equal(config_load(&c, 2, a2, err, sizeof err), -1);
+    assert_string_equal(err, "unknown option \"--nope\" (see --help)");
+    setenv("UPSTREAM_TIMEOUT_MS", "soon", 1);
+    char *a3[] = {"twilio-block", NULL};
+    assert_int_equal(config_load(&c, 1, a3, err, sizeof err), -1);
+    assert_string_equal(err, "UPSTREAM_TIMEOUT_MS: expected an integer from 1 to 600000, got \"soon\"");
+    unsetenv("UPSTREAM_TIMEOUT_MS");
+    char *a4[] = {"twilio-block", "--twilio-api-base", "ftp://x", NULL};
+    assert_int_equal(config_load(&c, 3, a4, err, sizeof err), -1);
+    assert_string_equal(err, "TWILIO_API_BASE: expected an http:// or https:// URL");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(flags_override_environment),
+        cmocka_unit_test(bad_values_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
