@@ -257,6 +257,27 @@ static void connection_refused(void **state)
     harness_stop(&other);
 }
 
+static void tls_handshake_failure(void **state)
+{
+    (void)state;
+    struct harness other;
+    struct http_reply r;
+    char base[64];
+    /* https:// to a plain-HTTP listener: the TLS handshake cannot succeed. */
+    snprintf(base, sizeof base, "https://127.0.0.1:%d", standin_port(H.up));
+    assert_int_equal(harness_start(&other, base, 2000, 0), 0);
+    assert_int_equal(harness_post(&other, "sendSms", SMS_ARGS, &r), 0);
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+             "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"Could not reach Twilio at %s: TLS "
+             "handshake failed (",
+             base);
+    assert_int_equal(strncmp(buf_str(&r.body), want, strlen(want)), 0);
+    http_reply_free(&r);
+    harness_stop(&other);
+}
+
 static void unknown_block_is_404(void **state)
 {
     (void)state;
@@ -379,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup(twilio_500_html, reset),
         cmocka_unit_test_setup(twilio_never_answers, reset),
         cmocka_unit_test_setup(connection_refused, reset),
+        cmocka_unit_test_setup(tls_handshake_failure, reset),
         cmocka_unit_test_setup(unknown_block_is_404, reset),
         cmocka_unit_test_setup(wrong_method_is_405, reset),
         cmocka_unit_test_setup(health_and_metadata, reset),
