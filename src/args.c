@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "envelope.h"
 #include "form.h"
 
 #define REASON_MAX 256
@@ -313,6 +314,15 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
         t = trim(t);
     if (t.n == 0)
         return; /* whitespace only: absent */
+    if (a->type == ARG_CREDENTIALS) { /* a pasted trailing newline was trimmed above */
+        for (size_t k = 0; k < t.n; k++) {
+            if ((unsigned char)t.p[k] < 0x20 || t.p[k] == 0x7f) {
+                fail(c, a, 0, "must not contain control characters (line breaks, tabs)");
+                return;
+            }
+        }
+    }
+
     c->present[i] = 1;
     buf_init(&norm, 1024);
     if (check_string(c, a, t, &norm, "", &send) == 0) {
@@ -495,8 +505,9 @@ static void take_json(struct ctx *c, size_t i, json_t *v)
     json_t *parsed = json_loadb(json_string_value(v), json_string_length(v),
                                 JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
     if (!parsed) {
-        fail(c, a, 1, "is not valid JSON: %s (line %d, column %d)", err.text, err.line,
-             err.column);
+        char reason[JSON_ERROR_TEXT_LENGTH];
+        envelope_json_reason(&err, reason, sizeof reason);
+        fail(c, a, 1, "is not valid JSON: %s (line %d, column %d)", reason, err.line, err.column);
         return;
     }
     json_decref(parsed);

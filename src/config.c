@@ -35,8 +35,23 @@ static const struct setting settings[] = {
      "3000", "time allowed to connect to Twilio"},
     {"MAX_BODY_BYTES", "--max-body-bytes", K_LONG, FIELD(max_body_bytes), 0, 1, 1L << 30, "262144",
      "largest request body accepted"},
+    {"BODY_TIMEOUT_MS", "--body-timeout-ms", K_LONG, FIELD(body_timeout_ms), 0, 100, 600000,
+     "10000", "time allowed to receive a whole request body"},
     {"LOG_LEVEL", "--log-level", K_LEVEL, FIELD(log_level), 0, 0, 0, "info",
      "error, warn, info or debug"},
+    {"RETRY_MAX", "--retry-max", K_LONG, FIELD(retry_max), 0, 0, 10, "2",
+     "retries when nothing can have been sent (refused, DNS, TLS, HTTP 429)"},
+    {"IDEMPOTENCY_TTL_S", "--idempotency-ttl-s", K_LONG, FIELD(idempotency_ttl_s), 0, 1,
+     31L * 86400, "86400", "how long an Idempotency-Key is remembered"},
+    {"IDEMPOTENCY_MAX", "--idempotency-max", K_LONG, FIELD(idempotency_max), 0, 1, 10000000,
+     "10000", "most Idempotency-Keys remembered (least recently used go first)"},
+    {"CA_FILE", "--ca-file", K_STRING, FIELD(ca_file), sizeof(((struct config *)0)->ca_file), 0, 0,
+     "", "CA bundle for verifying Twilio's certificate (empty: the system's)"},
+    {"PROXY_SECRET", "--proxy-secret", K_STRING, FIELD(proxy_secret),
+     sizeof(((struct config *)0)->proxy_secret), 0, 0, "",
+     "when set, block calls must carry it in X-RapidAPI-Proxy-Secret"},
+    {"SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", K_LONG, FIELD(shutdown_grace_ms), 0, 0, 600000,
+     "20000", "on SIGTERM/SIGINT, time in-flight requests get to finish"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -94,7 +109,7 @@ static void print_help(void)
            "Every setting comes from the environment and may be overridden by its flag.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++)
         printf("  %-22s %-20s %s (default %s)\n", settings[i].flag, settings[i].env,
-               settings[i].help, settings[i].def);
+               settings[i].help, *settings[i].def ? settings[i].def : "unset");
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--help", "", "print this help and exit",
            "--version", "", "print the version and exit");
 }

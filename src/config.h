@@ -14,7 +14,14 @@ struct config {
     long upstream_timeout_ms;
     long connect_timeout_ms;
     long max_body_bytes;
+    long body_timeout_ms;
     enum log_level log_level;
+    long retry_max;
+    long idempotency_ttl_s;
+    long idempotency_max;
+    char ca_file[512];      /* empty: the system's CA store */
+    char proxy_secret[256]; /* empty: no X-RapidAPI-Proxy-Secret check; never logged */
+    long shutdown_grace_ms;
 };
 
 /* Sets every field to its default. */

@@ -66,13 +66,21 @@ char *envelope_fields(json_t *reasons, int json_args, size_t *len)
     return out;
 }
 
+void envelope_json_reason(const json_error_t *err, char *out, size_t size)
+{
+    const char *near = strstr(err->text, " near ");
+    int n = near ? (int)(near - err->text) : (int)strlen(err->text);
+    snprintf(out, size, "%.*s", n, err->text);
+}
+
 char *envelope_bad_body(const json_error_t *err, size_t *len)
 {
-    char msg[JSON_ERROR_TEXT_LENGTH + 96];
+    char msg[JSON_ERROR_TEXT_LENGTH + 96], reason[JSON_ERROR_TEXT_LENGTH];
+    envelope_json_reason(err, reason, sizeof reason);
     snprintf(msg, sizeof msg, "The request body is not valid JSON: %s (line %d, column %d).",
-             err->text, err->line, err->column);
+             reason, err->line, err->column);
     json_t *extra = json_pack("{s:i, s:i, s:i, s:s}", "line", err->line, "column", err->column,
-                              "position", err->position, "reason", err->text);
+                              "position", err->position, "reason", reason);
     if (!extra)
         return NULL;
     char *out = envelope_error("JSON_VALIDATION", msg, extra, len);
@@ -81,7 +89,8 @@ char *envelope_bad_body(const json_error_t *err, size_t *len)
 }
 
 char *envelope_api_error(long http_status, const char *action, const char *body, size_t n,
-                         const char *content_type, size_t *len)
+                         const char *content_type, const char *request_id, const char *note,
+                         size_t *len)
 {
     struct buf msg;
     json_t *twilio = json_loadb(body, n, 0, NULL);
@@ -100,6 +109,8 @@ char *envelope_api_error(long http_status, const char *action, const char *body,
         if (content_type && *content_type && !twilio)
             rc |= buf_appendf(&msg, " of type %.100s", content_type);
     }
+    if (note)
+        rc |= buf_appendz(&msg, note);
     if (rc < 0)
         goto done;
     json_t *code = json_object_get(twilio, "code");
@@ -107,7 +118,9 @@ char *envelope_api_error(long http_status, const char *action, const char *body,
     if ((code && json_object_set(extra, "code", code) < 0) ||
         (message && json_object_set_new(extra, "message", json_string(message)) < 0) ||
         (more && json_object_set(extra, "more_info", more) < 0) ||
-        json_object_set_new(extra, "status", json_integer(http_status)) < 0)
+        json_object_set_new(extra, "status", json_integer(http_status)) < 0 ||
+        (request_id && *request_id &&
+         json_object_set_new(extra, "twilio_request_id", json_string(request_id)) < 0))
         goto done;
     out = envelope_error("API_ERROR", buf_str(&msg), extra, len);
 done:

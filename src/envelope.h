@@ -22,8 +22,13 @@ char *envelope_fields(json_t *reasons, int json_args, size_t *len);
 char *envelope_bad_body(const json_error_t *err, size_t *len);
 
 /* API_ERROR for a Twilio error answer: "[HTTP 400] Unable to <action> record: <message>"
- * with Twilio's code, message, more_info and status when its body is JSON. */
+ * with Twilio's code, message, more_info and status when its body is JSON, and
+ * twilio_request_id when known. note, unless NULL, is appended to status_msg. */
 char *envelope_api_error(long http_status, const char *action, const char *body, size_t n,
-                         const char *content_type, size_t *len);
+                         const char *content_type, const char *request_id, const char *note,
+                         size_t *len);
+
+/* The parser's reason without its "near '...'" excerpt, which may quote a secret. */
+void envelope_json_reason(const json_error_t *err, char *out, size_t size);
 
 #endif

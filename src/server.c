@@ -2,22 +2,27 @@
 
 #include <civetweb.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "args.h"
 #include "envelope.h"
+#include "idem.h"
 #include "log.h"
 #include "twilio.h"
 
 /* Twilio's answers are small; a cap keeps a misbehaving upstream from exhausting memory. */
 #define MAX_UPSTREAM_BYTES (4u << 20)
+#define MAX_IDEMPOTENCY_KEY 255
 
 struct server {
     struct config cfg;
     const struct block_set *blocks;
+    struct idem_store *idem;
     struct mg_context *ctx;
     int port;
 };
@@ -26,6 +31,7 @@ struct outcome {
     const char *block;
     const char *what;
     long upstream_status;
+    int attempts;
 };
 
 static void *init_thread(const struct mg_context *ctx, int thread_type)
@@ -41,8 +47,10 @@ static void exit_thread(const struct mg_context *ctx, int thread_type, void *poi
         curl_easy_cleanup(pointer);
 }
 
+/* Sends a JSON reply with an exact Content-Length, so keep-alive survives; extra is NULL or a
+ * NULL-terminated list of header name/value pairs. */
 static int reply(struct mg_connection *conn, int status, const char *body, size_t len,
-                 const char *allow)
+                 const char *const *extra)
 {
     char length[32];
     snprintf(length, sizeof length, "%zu", len);
@@ -50,89 +58,172 @@ static int reply(struct mg_connection *conn, int status, const char *body, size_
     mg_response_header_add(conn, "Content-Type", "application/json", -1);
     mg_response_header_add(conn, "Content-Length", length, -1);
     mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-    if (allow)
-        mg_response_header_add(conn, "Allow", allow, -1);
+    for (; extra && extra[0]; extra += 2)
+        mg_response_header_add(conn, extra[0], extra[1], -1);
     mg_response_header_send(conn);
     if (strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0)
         mg_write(conn, body, len);
     return status;
 }
 
-/* Sends an error envelope, or a bare JSON error when even that cannot be built. */
+/* Sends an error envelope, or a fixed one when even that cannot be built. */
 static int reply_error(struct mg_connection *conn, int status, const char *code, const char *msg,
-                       json_t *extra, const char *allow)
+                       const char *const *extra)
 {
     size_t len = 0;
-    char *body = envelope_error(code, msg, extra, &len);
+    char *body = envelope_error(code, msg, NULL, &len);
     if (!body) {
         static const char oom[] = "{\"callback\":\"error\",\"contextWrites\":{\"to\":{"
                                   "\"status_code\":\"INTERNAL_PACKAGE_ERROR\","
                                   "\"status_msg\":\"out of memory\"}}}";
-        return reply(conn, status, oom, sizeof oom - 1, allow);
+        return reply(conn, status, oom, sizeof oom - 1, extra);
     }
-    reply(conn, status, body, len, allow);
+    reply(conn, status, body, len, extra);
     free(body);
     return status;
 }
 
 /* Sends and frees a 200 envelope; len is read after body was built. */
-static int reply_owned(struct mg_connection *conn, char *body, const size_t *len)
+static int reply_owned(struct mg_connection *conn, char *body, const size_t *len,
+                       const char *const *extra)
 {
     if (!body)
-        return reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL, NULL);
-    reply(conn, 200, body, *len, NULL);
+        return reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", extra);
+    reply(conn, 200, body, *len, extra);
     free(body);
     return 200;
 }
 
-/* Reads the whole body into out (capped by MAX_BODY_BYTES). Returns 0, 1 when it is too
- * large, or -1 when the client went away. */
-static int read_body(struct mg_connection *conn, const struct server *s, struct buf *out)
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_TOO_SLOW, BODY_BROKEN };
+
+/* Reads the whole body into out, capped at MAX_BODY_BYTES and BODY_TIMEOUT_MS in total, so a
+ * drip-fed chunked body cannot hold a worker. A declared length over the cap is refused
+ * before a byte is read. */
+static enum body_status read_body(struct mg_connection *conn, const struct server *s,
+                                  struct buf *out)
 {
     long long declared = mg_get_request_info(conn)->content_length;
     if (declared > s->cfg.max_body_bytes)
-        return 1;
+        return BODY_TOO_LARGE;
+    const long deadline = now_ms() + s->cfg.body_timeout_ms;
     char chunk[16384];
     for (;;) {
         int n = mg_read(conn, chunk, sizeof chunk);
         if (n == 0)
-            return 0;
+            return BODY_OK;
         if (n < 0)
-            return -1;
+            return now_ms() >= deadline ? BODY_TOO_SLOW : BODY_BROKEN;
         if (buf_append(out, chunk, (size_t)n) < 0)
-            return 1;
+            return BODY_TOO_LARGE;
+        if (now_ms() >= deadline)
+            return BODY_TOO_SLOW;
     }
 }
 
-static int reply_too_large(struct mg_connection *conn, const struct server *s)
+static int reply_body_problem(struct mg_connection *conn, const struct server *s,
+                              enum body_status st, struct outcome *oc)
 {
-    char msg[128];
-    snprintf(msg, sizeof msg, "The request body is larger than %ld bytes (MAX_BODY_BYTES).",
-             s->cfg.max_body_bytes);
-    mg_disable_connection_keep_alive(conn); /* the rest of the body is never read */
-    return reply_error(conn, 413, "PAYLOAD_TOO_LARGE", msg, NULL, NULL);
+    char msg[160];
+    /* The rest of the body is never read, so this connection cannot carry another request. */
+    mg_disable_connection_keep_alive(conn);
+    if (st == BODY_TOO_LARGE) {
+        oc->what = "too_large";
+        snprintf(msg, sizeof msg, "The request body is larger than %ld bytes (MAX_BODY_BYTES).",
+                 s->cfg.max_body_bytes);
+        return reply_error(conn, 413, "PAYLOAD_TOO_LARGE", msg, NULL);
+    }
+    if (st == BODY_TOO_SLOW) {
+        oc->what = "too_slow";
+        snprintf(msg, sizeof msg, "The request body did not arrive within %ld ms (BODY_TIMEOUT_MS).",
+                 s->cfg.body_timeout_ms);
+        return reply_error(conn, 408, "REQUEST_TIMEOUT", msg, NULL);
+    }
+    oc->what = "client_gone";
+    return reply_error(conn, 400, "BAD_REQUEST", "The request body could not be read.", NULL);
 }
 
-static int call_twilio(struct mg_connection *conn, const struct server *s,
-                       const struct block_def *b, const struct prepared *prep,
-                       struct outcome *oc)
+/* JSON, or no Content-Type at all: workflow tools are not always careful to send one. */
+static int json_content_type(const char *ct)
 {
-    struct buf url;
+    if (!ct || !*ct)
+        return 1;
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return 1;
+    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* Compares in time that depends only on the expected secret's length. */
+static int secret_matches(const char *given, const char *want)
+{
+    size_t g = given ? strlen(given) : 0, w = strlen(want);
+    unsigned char diff = g != w;
+    for (size_t i = 0; i < w; i++)
+        diff |= (unsigned char)want[i] ^ (unsigned char)(i < g ? given[i] : 0);
+    return diff == 0;
+}
+
+/* Refuses what HTTP itself gets wrong before the body is touched. Returns 0 to go on, or the
+ * status already sent. */
+static int check_request(struct mg_connection *conn, const struct server *s, struct outcome *oc)
+{
+    if (mg_get_header(conn, "Transfer-Encoding") && mg_get_header(conn, "Content-Length")) {
+        oc->what = "bad_request";
+        mg_disable_connection_keep_alive(conn);
+        return reply_error(conn, 400, "BAD_REQUEST",
+                           "A request may not carry both Content-Length and Transfer-Encoding.",
+                           NULL);
+    }
+    if (s->cfg.proxy_secret[0] &&
+        !secret_matches(mg_get_header(conn, "X-RapidAPI-Proxy-Secret"), s->cfg.proxy_secret)) {
+        oc->what = "unauthorized";
+        mg_disable_connection_keep_alive(conn);
+        return reply_error(conn, 401, "UNAUTHORIZED",
+                           "Missing or wrong X-RapidAPI-Proxy-Secret header.", NULL);
+    }
+    if (!json_content_type(mg_get_header(conn, "Content-Type"))) {
+        oc->what = "unsupported_media_type";
+        mg_disable_connection_keep_alive(conn);
+        return reply_error(conn, 415, "UNSUPPORTED_MEDIA_TYPE",
+                           "Send the args as JSON with Content-Type: application/json.", NULL);
+    }
+    return 0;
+}
+
+/* Calls Twilio and builds the envelope. *store is set when the request may have reached
+ * Twilio, so an idempotent repeat must replay this answer rather than send again. */
+static char *call_twilio(struct mg_connection *conn, const struct server *s,
+                         const struct block_def *b, const struct prepared *prep,
+                         struct outcome *oc, int *store, size_t *len)
+{
+    struct buf url, msg;
     struct twilio_response rs;
     char *body = NULL;
-    size_t len = 0;
     CURL *own = NULL;
     CURL *h = mg_get_thread_pointer(conn);
+    const int get = strcmp(b->method, "GET") == 0;
+    const char *maybe = get ? "" : "; the message or call may have been created";
     buf_init(&url, 1u << 20);
+    buf_init(&msg, 2048);
     twilio_response_init(&rs, MAX_UPSTREAM_BYTES);
+    *store = 0;
     if (!h)
         h = own = curl_easy_init();
-    int get = strcmp(b->method, "GET") == 0;
-    if (!h || buf_appendz(&url, s->cfg.api_base) < 0 || buf_appendz(&url, buf_str(&prep->path)) < 0 ||
+    if (!h || buf_appendz(&url, s->cfg.api_base) < 0 ||
+        buf_appendz(&url, buf_str(&prep->path)) < 0 ||
         (get && prep->form.len &&
          (buf_append(&url, "?", 1) < 0 || buf_append(&url, prep->form.data, prep->form.len) < 0))) {
         oc->what = "internal_error";
-        body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &len);
+        body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, len);
         goto done;
     }
     struct twilio_request rq = {
@@ -145,43 +236,163 @@ static int call_twilio(struct mg_connection *conn, const struct server *s,
         .form_len = get ? 0 : prep->form.len,
         .timeout_ms = s->cfg.upstream_timeout_ms,
         .connect_timeout_ms = s->cfg.connect_timeout_ms,
+        .retry_max = s->cfg.retry_max,
+        .ca_file = s->cfg.ca_file,
         .allow_http = strncmp(s->cfg.api_base, "http://", 7) == 0,
     };
-    if (twilio_perform(h, &rq, &rs) < 0) {
-        oc->what = "upstream_unreachable";
-        body = envelope_error("INTERNAL_PACKAGE_ERROR", rs.error, NULL, &len);
+    int answered = twilio_perform(h, &rq, &rs) == 0;
+    oc->attempts = rs.attempts;
+    oc->upstream_status = rs.status;
+    if (!answered) {
+        *store = rs.outcome == TWILIO_MAYBE_SENT;
+        oc->what = *store ? "upstream_ambiguous" : "upstream_unreachable";
+        buf_appendz(&msg, rs.error);
+        if (!*store && rs.attempts > 1)
+            buf_appendf(&msg, " (%d attempts; nothing was sent)", rs.attempts);
+        if (*store && rs.request_id[0])
+            buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
+        body = envelope_error("INTERNAL_PACKAGE_ERROR", buf_str(&msg), NULL, len);
         goto done;
     }
-    oc->upstream_status = rs.status;
+    *store = rs.status != 429;
     if (rs.status >= 200 && rs.status < 300) {
         json_t *resource = rs.body.len ? json_loadb(rs.body.data, rs.body.len, 0, NULL) : NULL;
-        if (rs.status == 204 || (rs.body.len == 0 && rs.status != 201)) {
+        if (rs.status == 204 || (rs.body.len == 0 && get)) {
             oc->what = "success";
-            body = envelope_success_raw("{}", 2, &len);
+            body = envelope_success_raw("{}", 2, len);
         } else if (json_is_object(resource)) {
             oc->what = "success";
-            body = envelope_success_raw(rs.body.data, rs.body.len, &len);
+            body = envelope_success_raw(rs.body.data, rs.body.len, len);
         } else {
-            char msg[256];
             oc->what = "upstream_bad_body";
-            snprintf(msg, sizeof msg,
-                     "Twilio answered HTTP %ld but its body is not a JSON object; the request "
-                     "may have succeeded",
-                     rs.status);
-            body = envelope_error("INTERNAL_PACKAGE_ERROR", msg, NULL, &len);
+            buf_appendf(&msg, "Twilio answered HTTP %ld but its body is not a JSON object%s",
+                        rs.status, get ? "" : "; the message or call was probably created");
+            if (rs.request_id[0])
+                buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
+            body = envelope_error("INTERNAL_PACKAGE_ERROR", buf_str(&msg), NULL, len);
         }
         json_decref(resource);
-    } else {
-        oc->what = "api_error";
-        body = envelope_api_error(rs.status, b->action, rs.body.data ? rs.body.data : "",
-                                  rs.body.len, rs.content_type, &len);
+        goto done;
     }
+    oc->what = "api_error";
+    if (rs.status == 429)
+        buf_appendf(&msg, " (rate limited on %d attempts; nothing was sent)", rs.attempts);
+    else if (rs.status >= 500 && !get)
+        buf_appendf(&msg, " (Twilio failed after receiving the request%s)", maybe);
+    body = envelope_api_error(rs.status, b->action, buf_str(&rs.body), rs.body.len,
+                              rs.content_type, rs.request_id, msg.len ? buf_str(&msg) : NULL,
+                              len);
 done:
     if (own)
         curl_easy_cleanup(own);
     twilio_response_free(&rs);
+    buf_free(&msg);
     buf_free(&url);
-    return reply_owned(conn, body, &len);
+    return body;
+}
+
+/* What a request is, for the Idempotency-Key check: block, credentials, path and form. */
+static int fingerprint(const struct block_def *b, const struct prepared *p, unsigned char *fp)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    const struct buf *parts[] = {&p->username, &p->password, &p->path, &p->form};
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(md, b->name, strlen(b->name) + 1);
+    for (size_t i = 0; ok && i < sizeof parts / sizeof parts[0]; i++) {
+        size_t len = parts[i]->len;
+        ok = EVP_DigestUpdate(md, &len, sizeof len) &&
+             EVP_DigestUpdate(md, buf_str(parts[i]), len);
+    }
+    ok = ok && EVP_DigestFinal_ex(md, fp, &n) && n == IDEM_FP_LEN;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+static const char *idempotency_key(struct mg_connection *conn, json_t *args)
+{
+    const char *key = mg_get_header(conn, "Idempotency-Key");
+    if (!key || !*key)
+        key = json_string_value(json_object_get(args, "idempotencyKey"));
+    return key && *key ? key : NULL;
+}
+
+static int key_is_valid(const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
+            return 0;
+    return n <= MAX_IDEMPOTENCY_KEY;
+}
+
+/* Runs an args-checked call, once per Idempotency-Key when one is given. */
+static int send_once(struct mg_connection *conn, const struct server *s,
+                     const struct block_def *b, const struct prepared *prep, const char *key,
+                     struct outcome *oc)
+{
+    static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
+    size_t len = 0;
+    int store = 0;
+    if (!key) {
+        char *body = call_twilio(conn, s, b, prep, oc, &store, &len);
+        return reply_owned(conn, body, &len, NULL);
+    }
+    unsigned char fp[IDEM_FP_LEN];
+    struct buf scoped;
+    buf_init(&scoped, 1024);
+    int status;
+    if (!key_is_valid(key)) {
+        oc->what = "invalid_args";
+        status = reply_error(conn, 200, "REQUIRED_FIELDS",
+                             "The Idempotency-Key must be at most 255 printable ASCII characters.",
+                             NULL);
+        goto done;
+    }
+    /* Keys are scoped to the account, so two accounts never see each other's answers. */
+    if (fingerprint(b, prep, fp) < 0 || buf_appendz(&scoped, buf_str(&prep->username)) < 0 ||
+        buf_append(&scoped, "\n", 1) < 0 || buf_appendz(&scoped, key) < 0) {
+        oc->what = "internal_error";
+        status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        goto done;
+    }
+    char *body = NULL;
+    switch (idem_claim(s->idem, buf_str(&scoped), fp, s->cfg.upstream_timeout_ms + 1000, &body,
+                       &len)) {
+    case IDEM_REPLAY:
+        oc->what = "replayed";
+        status = reply_owned(conn, body, &len, replayed);
+        break;
+    case IDEM_CONFLICT:
+        oc->what = "idempotency_conflict";
+        status = reply_error(conn, 200, "IDEMPOTENCY_KEY_REUSED",
+                             "This Idempotency-Key was already used with different credentials "
+                             "or args; nothing was sent.",
+                             NULL);
+        break;
+    case IDEM_PENDING:
+        oc->what = "idempotency_pending";
+        status = reply_error(conn, 200, "IDEMPOTENCY_KEY_IN_FLIGHT",
+                             "A request with this Idempotency-Key is still in flight; nothing was "
+                             "sent. Repeat it later to get its answer.",
+                             NULL);
+        break;
+    case IDEM_FRESH:
+        body = call_twilio(conn, s, b, prep, oc, &store, &len);
+        if (body && store)
+            idem_finish(s->idem, buf_str(&scoped), body, len);
+        else
+            idem_abandon(s->idem, buf_str(&scoped));
+        status = reply_owned(conn, body, &len, NULL);
+        break;
+    default:
+        oc->what = "internal_error";
+        status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        break;
+    }
+done:
+    buf_free(&scoped);
+    return status;
 }
 
 static int run_block(struct mg_connection *conn, const struct server *s, const struct block_def *b,
@@ -192,18 +403,19 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     json_error_t jerr;
     json_t *root = NULL, *reasons = NULL;
     size_t len = 0;
-    int status;
+    int status = check_request(conn, s, oc);
+    if (status)
+        return status;
     buf_init(&in, (size_t)s->cfg.max_body_bytes);
-    int rd = read_body(conn, s, &in);
-    if (rd != 0) {
-        oc->what = rd > 0 ? "too_large" : "client_gone";
-        status = rd > 0 ? reply_too_large(conn, s) : 400;
+    enum body_status st = read_body(conn, s, &in);
+    if (st != BODY_OK) {
+        status = reply_body_problem(conn, s, st, oc);
         goto done;
     }
     root = json_loadb(in.data ? in.data : "", in.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         oc->what = "bad_json";
-        status = reply_owned(conn, envelope_bad_body(&jerr, &len), &len);
+        status = reply_owned(conn, envelope_bad_body(&jerr, &len), &len, NULL);
         goto done;
     }
     json_t *args = json_object_get(root, "args");
@@ -212,7 +424,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         status = reply_error(conn, 200, "JSON_VALIDATION",
                              json_is_object(root) ? "\"args\" must be a JSON object."
                                                   : "The request body must be a JSON object.",
-                             NULL, NULL);
+                             NULL);
         goto done;
     }
     if (!json_is_object(args))
@@ -220,14 +432,15 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     size_t form_cap = (size_t)s->cfg.max_body_bytes * 3 + 65536;
     enum args_status rc = args_prepare(b, args, form_cap, &prep, &reasons);
     if (rc == ARGS_OK) {
-        status = call_twilio(conn, s, b, &prep, oc);
+        status = send_once(conn, s, b, &prep, idempotency_key(conn, args), oc);
         prepared_free(&prep);
     } else if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
         oc->what = "invalid_args";
-        status = reply_owned(conn, envelope_fields(reasons, rc == ARGS_BAD_JSON, &len), &len);
+        status = reply_owned(conn, envelope_fields(reasons, rc == ARGS_BAD_JSON, &len), &len, NULL);
     } else {
         oc->what = "internal_error";
-        status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL, NULL);
+        status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR",
+                             "out of memory, or the Twilio request would be too large", NULL);
     }
 done:
     json_decref(reasons);
@@ -260,12 +473,14 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     const char *method = ri->request_method;
     const char *uri = ri->local_uri ? ri->local_uri : "";
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    static const char *const allow_get[] = {"Allow", "GET, HEAD", NULL};
+    static const char *const allow_post[] = {"Allow", "POST", NULL};
     const char *rest;
 
     if (strcmp(uri, "/healthz") == 0) {
         oc->what = get ? "health" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", NULL, "GET, HEAD");
+            return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", allow_get);
         return reply(conn, 200, "{\"status\":\"ok\"}", 15, NULL);
     }
     if (!has_prefix(uri, "/api/twilio", &rest) && !has_prefix(uri, "/api/Twilio", &rest)) {
@@ -273,20 +488,20 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         return reply_error(conn, 404, "NOT_FOUND",
                            "No such route. Blocks are at POST /api/twilio/<block>; the package "
                            "metadata is at GET /api/twilio.",
-                           NULL, NULL);
+                           NULL);
     }
     if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
         oc->what = get ? "metadata" : "method_not_allowed";
         if (!get)
             return reply_error(conn, 405, "METHOD_NOT_ALLOWED",
-                               "The package metadata is read with GET.", NULL, "GET, HEAD");
+                               "The package metadata is read with GET.", allow_get);
         size_t len;
         const char *meta = block_metadata(s->blocks, &len);
         return reply(conn, 200, meta, len, NULL);
     }
     if (rest[0] != '/') {
         oc->what = "not_found";
-        return reply_error(conn, 404, "NOT_FOUND", "No such route.", NULL, NULL);
+        return reply_error(conn, 404, "NOT_FOUND", "No such route.", NULL);
     }
     const char *name = rest + 1;
     size_t name_len = strlen(name);
@@ -301,15 +516,15 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
             buf_appendf(&msg, "%s %s", i ? "," : "", block_at(s->blocks, i)->name);
         buf_appendz(&msg, ".");
         oc->what = "unknown_block";
-        int status = reply_error(conn, 404, "UNKNOWN_BLOCK", buf_str(&msg), NULL, NULL);
+        int status = reply_error(conn, 404, "UNKNOWN_BLOCK", buf_str(&msg), NULL);
         buf_free(&msg);
         return status;
     }
     oc->block = b->name;
     if (strcmp(method, "POST") != 0) {
         oc->what = "method_not_allowed";
-        return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "A block is called with POST.", NULL,
-                           "POST");
+        return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "A block is called with POST.",
+                           allow_post);
     }
     return run_block(conn, s, b, oc);
 }
@@ -324,7 +539,7 @@ static long elapsed_ms(const struct timespec *t0)
 static int on_request(struct mg_connection *conn, void *cbdata)
 {
     const struct server *s = cbdata;
-    struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0};
+    struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0, .attempts = 0};
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = route(conn, s, &oc);
@@ -332,9 +547,10 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         const struct mg_request_info *ri = mg_get_request_info(conn);
         char path[128];
         safe_copy(path, sizeof path, ri->local_uri ? ri->local_uri : "");
-        log_msg(LOG_INFO, "%s %s status=%d block=%s outcome=%s upstream_status=%ld ms=%ld",
+        log_msg(LOG_INFO,
+                "%s %s status=%d block=%s outcome=%s upstream_status=%ld attempts=%d ms=%ld",
                 ri->request_method, path, status, oc.block, oc.what, oc.upstream_status,
-                elapsed_ms(&t0));
+                oc.attempts, elapsed_ms(&t0));
     }
     return status;
 }
@@ -349,7 +565,14 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     }
     s->cfg = *cfg;
     s->blocks = blocks;
-    char ports[300], threads[32];
+    s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
+    if (!s->idem) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
+    char ports[300], threads[32], body_timeout[32];
+    snprintf(body_timeout, sizeof body_timeout, "%ld", cfg->body_timeout_ms);
     if (strchr(cfg->bind, ':'))
         snprintf(ports, sizeof ports, "[%s]:%ld", cfg->bind, cfg->port);
     else
@@ -359,7 +582,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
                              "num_threads", threads,
                              "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", "5000",
-                             "request_timeout_ms", "30000",
+                             "request_timeout_ms", body_timeout,
                              "tcp_nodelay", "1",
                              "max_request_size", "16384",
                              NULL};
@@ -374,6 +597,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     s->ctx = mg_start2(&init, &error);
     if (!s->ctx) {
         snprintf(err, errlen, "cannot listen on %s: %s", ports, text[0] ? text : "unknown error");
+        idem_free(s->idem);
         free(s);
         return NULL;
     }
@@ -394,5 +618,6 @@ void server_stop(struct server *s)
     if (!s)
         return;
     mg_stop(s->ctx);
+    idem_free(s->idem);
     free(s);
 }

@@ -1,20 +1,40 @@
 #include "twilio.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-#include "buf.h"
+/* Backoff between retries: 100 ms doubling, with full jitter; Retry-After at most 10 s. */
+#define BACKOFF_BASE_MS 100
+#define RETRY_AFTER_CAP_MS 10000
 
 void twilio_response_init(struct twilio_response *rs, size_t max_body)
 {
     memset(rs, 0, sizeof *rs);
     buf_init(&rs->body, max_body);
+    rs->retry_after_ms = -1;
 }
 
 void twilio_response_free(struct twilio_response *rs)
 {
     buf_free(&rs->body);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -24,30 +44,53 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     return buf_append(&rs->body, data, n) < 0 ? 0 : n;
 }
 
+/* The value of header `name` in one header line, trimmed, or NULL. */
+static const char *header_value(const char *line, size_t n, const char *name, size_t *len)
+{
+    size_t k = strlen(name);
+    if (n <= k || strncasecmp(line, name, k) != 0)
+        return NULL;
+    const char *v = line + k;
+    size_t l = n - k;
+    while (l && (*v == ' ' || *v == '\t')) {
+        v++;
+        l--;
+    }
+    while (l && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
+        l--;
+    *len = l;
+    return v;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct twilio_response *rs = userp;
-    size_t n = size * nmemb;
-    static const char name[] = "twilio-request-id:";
-    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-        const char *v = data + sizeof name - 1;
-        size_t len = n - (sizeof name - 1);
-        while (len && (*v == ' ' || *v == '\t')) {
-            v++;
-            len--;
-        }
-        while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-            len--;
+    size_t n = size * nmemb, len;
+    const char *v = header_value(data, n, "twilio-request-id:", &len);
+    if (v) {
         if (len >= sizeof rs->request_id)
             len = sizeof rs->request_id - 1;
-        memcpy(rs->request_id, v, len);
+        for (size_t i = 0; i < len; i++)
+            rs->request_id[i] = v[i] > 0x20 && v[i] < 0x7f ? v[i] : '?';
         rs->request_id[len] = '\0';
+    }
+    v = header_value(data, n, "retry-after:", &len);
+    if (v && len && len < 12) {
+        char num[12];
+        memcpy(num, v, len);
+        num[len] = '\0';
+        char *end;
+        long s = strtol(num, &end, 10);
+        if (*end == '\0' && s >= 0) /* an HTTP date is not honoured: backoff applies */
+            rs->retry_after_ms = s > RETRY_AFTER_CAP_MS / 1000 ? RETRY_AFTER_CAP_MS : s * 1000;
     }
     return n;
 }
 
-static void describe_failure(CURL *h, CURLcode rc, const struct twilio_request *rq,
-                             const char *detail, struct twilio_response *rs)
+/* Classifies a failed transfer and words it. */
+static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct twilio_request *rq,
+                                            long budget_ms, const char *detail,
+                                            struct twilio_response *rs)
 {
     const char *what = NULL;
     switch (rc) {
@@ -63,58 +106,71 @@ static void describe_failure(CURL *h, CURLcode rc, const struct twilio_request *
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
-        snprintf(rs->error, sizeof rs->error, "Could not reach Twilio at %s: TLS handshake failed (%s)",
-                 rq->base, *detail ? detail : curl_easy_strerror(rc));
-        return;
-    case CURLE_OPERATION_TIMEDOUT: {
-        curl_off_t connected = 0;
-        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-        if (connected == 0)
-            snprintf(rs->error, sizeof rs->error,
-                     "Could not reach Twilio at %s: no connection within %ld ms "
-                     "(CONNECT_TIMEOUT_MS)",
-                     rq->base, rq->connect_timeout_ms);
-        else
-            snprintf(rs->error, sizeof rs->error,
-                     "Twilio did not answer within %ld ms (UPSTREAM_TIMEOUT_MS); the request "
-                     "was sent, so the message or call may have been created",
-                     rq->timeout_ms);
-        return;
-    }
-    case CURLE_WRITE_ERROR:
         snprintf(rs->error, sizeof rs->error,
-                 "Twilio's answer was larger than %zu bytes and was cut off; the request may "
-                 "have succeeded",
-                 rs->body.max);
-        return;
+                 "Could not reach Twilio at %s: TLS handshake failed (%s)", rq->base,
+                 *detail ? detail : curl_easy_strerror(rc));
+        return TWILIO_NOT_SENT;
     case CURLE_UNSUPPORTED_PROTOCOL:
         what = "the URL's protocol is not allowed (https only)";
         break;
+    case CURLE_OPERATION_TIMEDOUT: {
+        curl_off_t connected = 0;
+        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+        if (connected == 0) {
+            snprintf(rs->error, sizeof rs->error,
+                     "Could not reach Twilio at %s: no connection within %ld ms", rq->base,
+                     budget_ms < rq->connect_timeout_ms ? budget_ms : rq->connect_timeout_ms);
+            return TWILIO_NOT_SENT;
+        }
+        snprintf(rs->error, sizeof rs->error,
+                 "Twilio did not answer within %ld ms (UPSTREAM_TIMEOUT_MS); the request was "
+                 "sent, so the message or call may have been created",
+                 rq->timeout_ms);
+        return TWILIO_MAYBE_SENT;
+    }
+    case CURLE_WRITE_ERROR:
+        snprintf(rs->error, sizeof rs->error,
+                 "Twilio's answer was larger than %zu bytes and was cut off; the message or "
+                 "call may have been created",
+                 rs->body.max);
+        return TWILIO_MAYBE_SENT;
     default:
         snprintf(rs->error, sizeof rs->error,
-                 "The request to Twilio at %s failed (%s); it may have been sent", rq->base,
-                 *detail ? detail : curl_easy_strerror(rc));
-        return;
+                 "The connection to Twilio at %s failed after the request was sent (%s); the "
+                 "message or call may have been created",
+                 rq->base, *detail ? detail : curl_easy_strerror(rc));
+        return TWILIO_MAYBE_SENT;
     }
     snprintf(rs->error, sizeof rs->error, "Could not reach Twilio at %s: %s", rq->base, what);
+    return TWILIO_NOT_SENT;
 }
 
-int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_response *rs)
+static int retryable(CURLcode rc)
 {
-    char detail[CURL_ERROR_SIZE] = "";
-    struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
-    if (!headers) {
-        snprintf(rs->error, sizeof rs->error, "out of memory");
-        return -1;
-    }
+    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+           rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_OPERATION_TIMEDOUT;
+}
+
+static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_slist *headers,
+                        long budget_ms, char *detail, struct twilio_response *rs)
+{
+    buf_reset(&rs->body);
+    rs->request_id[0] = '\0';
+    rs->content_type[0] = '\0';
+    rs->retry_after_ms = -1;
+    rs->status = 0;
+    detail[0] = '\0';
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, budget_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     budget_ms < rq->connect_timeout_ms ? budget_ms : rq->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, rq->allow_http ? "http,https" : "https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    if (rq->ca_file && *rq->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, rq->ca_file);
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     curl_easy_setopt(h, CURLOPT_USERNAME, rq->username);
     curl_easy_setopt(h, CURLOPT_PASSWORD, rq->password);
@@ -132,18 +188,59 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
     } else if (strcmp(rq->method, "GET") != 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
+    rs->attempts++;
     CURLcode rc = curl_easy_perform(h);
+    /* The handle outlives this call: drop pointers to our stack and our list. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(headers);
-    if (rc != CURLE_OK) {
-        describe_failure(h, rc, rq, detail, rs);
-        rs->status = 0;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+        const char *ct = NULL;
+        if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+            snprintf(rs->content_type, sizeof rs->content_type, "%s", ct);
+    }
+    return rc;
+}
+
+int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_response *rs)
+{
+    char detail[CURL_ERROR_SIZE];
+    struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+    if (!headers) {
+        rs->outcome = TWILIO_NOT_SENT;
+        snprintf(rs->error, sizeof rs->error, "out of memory");
         return -1;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
-    const char *ct = NULL;
-    if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-        snprintf(rs->content_type, sizeof rs->content_type, "%s", ct);
-    return 0;
+    const long deadline = now_ms() + rq->timeout_ms;
+    unsigned seed = (unsigned)deadline ^ (unsigned)(size_t)rs;
+    int rc_out = -1;
+    for (long retry = 0;; retry++) {
+        long budget = deadline - now_ms();
+        if (budget < 1)
+            budget = 1;
+        CURLcode rc = attempt(h, rq, headers, budget, detail, rs);
+        long wait;
+        if (rc == CURLE_OK) {
+            rs->outcome = TWILIO_ANSWERED;
+            rc_out = 0;
+            if (rs->status != 429)
+                break;
+            wait = rs->retry_after_ms;
+        } else {
+            rs->outcome = describe_failure(h, rc, rq, budget, detail, rs);
+            if (rs->outcome != TWILIO_NOT_SENT || !retryable(rc))
+                break;
+            wait = -1;
+        }
+        if (wait < 0) {
+            long cap = BACKOFF_BASE_MS << (retry < 10 ? retry : 10);
+            wait = cap / 2 + (long)(rand_r(&seed) % (unsigned)(cap / 2 + 1));
+        }
+        if (retry >= rq->retry_max || now_ms() + wait >= deadline)
+            break;
+        sleep_ms(wait);
+        rc_out = -1;
+    }
+    curl_slist_free_all(headers);
+    return rc_out;
 }

@@ -1,5 +1,7 @@
-/* twilio: one HTTP request to the Twilio REST API over a caller-owned curl handle, with
- * timeouts, a capped response and a plain-words account of any transport failure. */
+/* twilio: HTTP out. One Twilio request over a caller-owned curl handle, with timeouts inside
+ * one overall deadline, a capped response, the retry policy (retry only what cannot have been
+ * sent: refused, DNS, TLS handshake, connect timeout, HTTP 429) and a plain-words account of
+ * any failure that never holds a credential. */
 #ifndef TWILIO_H
 #define TWILIO_H
 
@@ -16,25 +18,36 @@ struct twilio_request {
     const char *password;
     const char *form;
     size_t form_len;
-    long timeout_ms;
-    long connect_timeout_ms;
-    int allow_http; /* plain http only when the operator configured an http:// base */
+    long timeout_ms;         /* overall deadline for every attempt together */
+    long connect_timeout_ms; /* per attempt */
+    long retry_max;
+    const char *ca_file; /* NULL or "": the system's CA store */
+    int allow_http;      /* plain http only when the operator configured an http:// base */
+};
+
+enum twilio_outcome {
+    TWILIO_ANSWERED,   /* Twilio answered; see status */
+    TWILIO_NOT_SENT,   /* nothing can have reached Twilio */
+    TWILIO_MAYBE_SENT, /* the request may have reached Twilio, but no usable answer came */
 };
 
 struct twilio_response {
-    long status;            /* HTTP status, 0 when no answer came */
-    struct buf body;        /* capped */
+    enum twilio_outcome outcome;
+    long status;     /* HTTP status of the last answer, 0 when none came */
+    int attempts;    /* requests tried, retries included */
+    struct buf body; /* capped */
     char content_type[128];
-    char request_id[96];    /* Twilio-Request-Id, when sent */
-    char error[512];        /* why the transfer failed, for people; never holds a credential */
+    char request_id[96]; /* Twilio-Request-Id, when sent */
+    long retry_after_ms; /* from Retry-After, -1 when absent */
+    char error[512];     /* why it failed (outcome != TWILIO_ANSWERED) */
 };
 
 /* Initialises rs with a body capped at max_body bytes. */
 void twilio_response_init(struct twilio_response *rs, size_t max_body);
 void twilio_response_free(struct twilio_response *rs);
 
-/* Performs rq on h (reset first, so its connection cache survives). Returns 0 when Twilio
- * answered (any status; see rs->status), -1 when it did not, with rs->error saying why. */
+/* Performs rq on h (reset first, so its connection cache survives), retrying per the policy.
+ * Returns 0 when Twilio answered (rs->status), -1 otherwise with rs->outcome and rs->error. */
 int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_response *rs);
 
 #endif

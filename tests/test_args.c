@@ -221,7 +221,7 @@ static void json_args_must_parse(void **state)
            "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\","
            "\"contentSid\":\"HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"contentVariables\":\"{1: 2}\"}",
            ARGS_BAD_JSON, NULL,
-           "{\"contentVariables\":\"is not valid JSON: string or '}' expected near '1' (line 1, "
+           "{\"contentVariables\":\"is not valid JSON: string or '}' expected (line 1, "
            "column 2)\"}");
     expect("sendSms",
            "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\","

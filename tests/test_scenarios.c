@@ -15,6 +15,7 @@
 #define BASIC "Basic QUNhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYTpzY2VuYXJpby10b2tlbi03ZjNl"
 #define MESSAGES "/2010-04-01/Accounts/" SID "/Messages.json"
 #define CALLS "/2010-04-01/Accounts/" SID "/Calls.json"
+#define RQID ",\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""
 #define SMS_ARGS "{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+1 (415) 555-2671\",\"body\":\"Hello there\"}"
 
 static struct harness H;
@@ -158,8 +159,8 @@ static void body_not_json(void **state)
     assert_string_equal(buf_str(&r.body),
                         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                         "\"JSON_VALIDATION\",\"status_msg\":\"The request body is not valid JSON: "
-                        "unexpected token near '}' (line 1, column 17).\",\"line\":1,\"column\":17,"
-                        "\"position\":17,\"reason\":\"unexpected token near '}'\"}}}");
+                        "unexpected token (line 1, column 17).\",\"line\":1,\"column\":17,"
+                        "\"position\":17,\"reason\":\"unexpected token\"}}}");
     assert_int_equal(standin_count(H.up), 0);
     http_reply_free(&r);
 }
@@ -186,7 +187,7 @@ static void twilio_400_21211(void **state)
         "\"status_msg\":\"[HTTP 400] Unable to create record: The 'To' number +14155552671 is not "
         "a valid phone number.\",\"code\":21211,\"message\":\"The 'To' number +14155552671 is not "
         "a valid phone number.\",\"more_info\":\"https://www.twilio.com/docs/errors/21211\","
-        "\"status\":400}}}");
+        "\"status\":400" RQID "}}}");
 }
 
 static void twilio_401_20003(void **state)
@@ -199,7 +200,7 @@ static void twilio_401_20003(void **state)
                      "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                      "\"API_ERROR\",\"status_msg\":\"[HTTP 401] Unable to create record: "
                      "Authenticate\",\"code\":20003,\"message\":\"Authenticate\",\"more_info\":"
-                     "\"https://www.twilio.com/docs/errors/20003\",\"status\":401}}}");
+                     "\"https://www.twilio.com/docs/errors/20003\",\"status\":401" RQID "}}}");
 }
 
 static void twilio_404(void **state)
@@ -213,7 +214,7 @@ static void twilio_404(void **state)
                      "\"API_ERROR\",\"status_msg\":\"[HTTP 404] Unable to create record: The "
                      "requested resource " MESSAGES " was not found\",\"code\":20404,\"message\":"
                      "\"The requested resource " MESSAGES " was not found\",\"more_info\":"
-                     "\"https://www.twilio.com/docs/errors/20404\",\"status\":404}}}");
+                     "\"https://www.twilio.com/docs/errors/20404\",\"status\":404" RQID "}}}");
 }
 
 static void twilio_500_html(void **state)
@@ -222,8 +223,9 @@ static void twilio_500_html(void **state)
     expect_api_error("<html><body>Internal Server Error</body></html>", "text/html", 500,
                      "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                      "\"API_ERROR\",\"status_msg\":\"[HTTP 500] Unable to create record: Twilio "
-                     "answered HTTP 500 with a non-JSON body (47 bytes) of type text/html\","
-                     "\"status\":500}}}");
+                     "answered HTTP 500 with a non-JSON body (47 bytes) of type text/html (Twilio "
+                     "failed after receiving the request; the message or call may have been "
+                     "created)\",\"status\":500" RQID "}}}");
 }
 
 static void twilio_never_answers(void **state)
@@ -252,7 +254,7 @@ static void connection_refused(void **state)
     assert_string_equal(buf_str(&r.body),
                         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                         "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"Could not reach Twilio at "
-                        "http://127.0.0.1:9: connection refused\"}}}");
+                        "http://127.0.0.1:9: connection refused (3 attempts; nothing was sent)\"}}}");
     http_reply_free(&r);
     harness_stop(&other);
 }

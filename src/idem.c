@@ -1,0 +1,229 @@
+#include "idem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct entry {
+    char *key;
+    unsigned char fp[IDEM_FP_LEN];
+    char *body; /* NULL while pending */
+    size_t len;
+    time_t expires;
+    struct entry *next_in_bucket;
+    struct entry *newer, *older; /* LRU list */
+};
+
+struct idem_store {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    struct entry **buckets;
+    size_t n_buckets; /* a power of two */
+    size_t count, max;
+    long ttl_s;
+    struct entry *newest, *oldest;
+};
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: keys are scoped and bounded */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+struct idem_store *idem_new(size_t max, long ttl_s)
+{
+    struct idem_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->n_buckets = 64;
+    while (s->n_buckets < max / 2 && s->n_buckets < (1u << 20))
+        s->n_buckets *= 2;
+    s->buckets = calloc(s->n_buckets, sizeof *s->buckets);
+    if (!s->buckets) {
+        free(s);
+        return NULL;
+    }
+    s->max = max;
+    s->ttl_s = ttl_s;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->done, &attr);
+    pthread_condattr_destroy(&attr);
+    return s;
+}
+
+static void lru_unlink(struct idem_store *s, struct entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        s->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        s->oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void lru_push(struct idem_store *s, struct entry *e)
+{
+    e->older = s->newest;
+    e->newer = NULL;
+    if (s->newest)
+        s->newest->newer = e;
+    s->newest = e;
+    if (!s->oldest)
+        s->oldest = e;
+}
+
+static struct entry **slot(struct idem_store *s, const char *key)
+{
+    struct entry **p = &s->buckets[hash(key) & (s->n_buckets - 1)];
+    while (*p && strcmp((*p)->key, key) != 0)
+        p = &(*p)->next_in_bucket;
+    return p;
+}
+
+static void drop(struct idem_store *s, struct entry **p)
+{
+    struct entry *e = *p;
+    *p = e->next_in_bucket;
+    lru_unlink(s, e);
+    free(e->key);
+    free(e->body);
+    free(e);
+    s->count--;
+}
+
+/* Makes room: expired entries and then the least recently used answered ones go. Pending
+ * entries stay (their owners will finish them), so the store may briefly pass max. */
+static void evict(struct idem_store *s, time_t now)
+{
+    struct entry *e = s->oldest;
+    while (e && s->count >= s->max) {
+        struct entry *newer = e->newer;
+        if (e->body || e->expires <= now)
+            drop(s, slot(s, e->key));
+        e = newer;
+    }
+}
+
+enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned char *fp,
+                           long wait_ms, char **body, size_t *len)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    enum idem_claim rc;
+    for (;;) {
+        time_t now = time(NULL);
+        struct entry **p = slot(s, key);
+        if (*p && (*p)->body && (*p)->expires <= now) {
+            drop(s, p);
+            p = slot(s, key);
+        }
+        struct entry *e = *p;
+        if (!e) {
+            evict(s, now);
+            e = calloc(1, sizeof *e);
+            if (!e || !(e->key = strdup(key))) {
+                free(e);
+                rc = IDEM_NOMEM;
+                break;
+            }
+            memcpy(e->fp, fp, IDEM_FP_LEN);
+            e->expires = now + s->ttl_s;
+            *slot(s, key) = e;
+            lru_push(s, e);
+            s->count++;
+            rc = IDEM_FRESH;
+            break;
+        }
+        if (memcmp(e->fp, fp, IDEM_FP_LEN) != 0) {
+            rc = IDEM_CONFLICT;
+            break;
+        }
+        if (e->body) {
+            lru_unlink(s, e);
+            lru_push(s, e);
+            *body = malloc(e->len + 1);
+            if (!*body) {
+                rc = IDEM_NOMEM;
+                break;
+            }
+            memcpy(*body, e->body, e->len + 1);
+            *len = e->len;
+            rc = IDEM_REPLAY;
+            break;
+        }
+        if (pthread_cond_timedwait(&s->done, &s->lock, &until) == ETIMEDOUT) {
+            rc = IDEM_PENDING;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void idem_finish(struct idem_store *s, const char *key, const char *body, size_t len)
+{
+    char *copy = malloc(len + 1);
+    pthread_mutex_lock(&s->lock);
+    struct entry **p = slot(s, key);
+    if (*p && !(*p)->body && copy) {
+        memcpy(copy, body, len);
+        copy[len] = '\0';
+        (*p)->body = copy;
+        (*p)->len = len;
+        (*p)->expires = time(NULL) + s->ttl_s;
+        copy = NULL;
+    } else if (*p && !(*p)->body) {
+        drop(s, p); /* out of memory: forgetting is safer than a key that never settles */
+    }
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->lock);
+    free(copy);
+}
+
+void idem_abandon(struct idem_store *s, const char *key)
+{
+    pthread_mutex_lock(&s->lock);
+    struct entry **p = slot(s, key);
+    if (*p && !(*p)->body)
+        drop(s, p);
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->lock);
+}
+
+size_t idem_count(struct idem_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = s->count;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void idem_free(struct idem_store *s)
+{
+    if (!s)
+        return;
+    while (s->oldest)
+        drop(s, slot(s, s->oldest->key));
+    free(s->buckets);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->done);
+    free(s);
+}
