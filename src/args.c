@@ -11,6 +11,7 @@
 
 #include "envelope.h"
 #include "form.h"
+#include "jsonlimit.h"
 
 #define REASON_MAX 256
 
@@ -499,6 +500,12 @@ static void take_json(struct ctx *c, size_t i, json_t *v)
     }
     if (!json_is_string(v)) {
         fail(c, a, 0, "must be a JSON object or a string holding JSON");
+        return;
+    }
+    size_t deep_at;
+    if (json_depth_check(json_string_value(v), json_string_length(v), JSON_MAX_DEPTH, &deep_at) <
+        0) {
+        fail(c, a, 1, "is not valid JSON here: it nests deeper than %d levels", JSON_MAX_DEPTH);
         return;
     }
     json_error_t err;

@@ -12,6 +12,7 @@
 #include "args.h"
 #include "envelope.h"
 #include "idem.h"
+#include "jsonlimit.h"
 #include "log.h"
 #include "twilio.h"
 
@@ -410,6 +411,16 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     enum body_status st = read_body(conn, s, &in);
     if (st != BODY_OK) {
         status = reply_body_problem(conn, s, st, oc);
+        goto done;
+    }
+    size_t deep_at;
+    if (json_depth_check(buf_str(&in), in.len, JSON_MAX_DEPTH, &deep_at) < 0) {
+        char msg[160];
+        oc->what = "bad_json";
+        snprintf(msg, sizeof msg,
+                 "The request body nests arrays or objects deeper than %d levels (at byte %zu).",
+                 JSON_MAX_DEPTH, deep_at);
+        status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;
     }
     root = json_loadb(in.data ? in.data : "", in.len, JSON_REJECT_DUPLICATES, &jerr);

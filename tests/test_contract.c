@@ -85,16 +85,16 @@ static void the_mock_rejects_a_broken_request(void **state)
     snprintf(url, sizeof url,
              "%s/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json", prism);
     const char *form = "application/x-www-form-urlencoded";
-    assert_int_equal(http_call_ex("POST", url, form, NULL, "To=%2B14155552671&From=%2B15005550006&Body=x",
+    assert_int_equal(http_call_ex("POST", url, form, NULL, NULL, "To=%2B14155552671&From=%2B15005550006&Body=x",
                                   44, &r), 0);
     assert_int_equal(r.status, 401); /* no basic auth */
     http_reply_free(&r);
-    assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x",
+    assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
                                   "From=%2B15005550006&Body=x", 26, &r), 0);
     assert_int_equal(r.status, 422); /* To missing */
     assert_non_null(strstr(buf_str(&r.body), "'To'"));
     http_reply_free(&r);
-    assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x",
+    assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
                                   "To=%2B14155552671&From=%2B15005550006&Body=x&ValidityPeriod=soon",
                                   64, &r), 0);
     assert_int_equal(r.status, 422); /* not an integer */

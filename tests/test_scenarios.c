@@ -60,7 +60,7 @@ static void expect_one_request(const char *path, const char *form)
 
 static void answer(int status, const char *content_type, const char *body, int delay_ms)
 {
-    struct standin_answer a = {status, content_type, body, delay_ms};
+    struct standin_answer a = {status, content_type, body, delay_ms, NULL, 0};
     standin_answer(H.up, &a);
 }
 

@@ -1,6 +1,13 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,17 +44,19 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb;
     header_value(data, n, "Allow:", r->allow, sizeof r->allow);
     header_value(data, n, "Content-Type:", r->content_type, sizeof r->content_type);
+    header_value(data, n, "Idempotent-Replayed:", r->replayed, sizeof r->replayed);
     return n;
 }
 
 int http_call(const char *method, const char *url, const char *body, size_t len,
               struct http_reply *r)
 {
-    return http_call_ex(method, url, "application/json", NULL, body, len, r);
+    return http_call_ex(method, url, "application/json", NULL, NULL, body, len, r);
 }
 
 int http_call_ex(const char *method, const char *url, const char *content_type,
-                 const char *userpwd, const char *body, size_t len, struct http_reply *r)
+                 const char *userpwd, const char *const *extra, const char *body, size_t len,
+                 struct http_reply *r)
 {
     char ct[128];
     memset(r, 0, sizeof *r);
@@ -58,6 +67,8 @@ int http_call_ex(const char *method, const char *url, const char *content_type,
     snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
     struct curl_slist *headers = curl_slist_append(NULL, ct);
     headers = curl_slist_append(headers, "Expect:");
+    for (; extra && *extra; extra++)
+        headers = curl_slist_append(headers, *extra);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
@@ -88,8 +99,17 @@ void http_reply_free(struct http_reply *r)
     buf_free(&r->body);
 }
 
-int harness_start(struct harness *h, const char *api_base, long upstream_timeout_ms,
-                  long max_body_bytes)
+void harness_config(struct config *cfg)
+{
+    config_defaults(cfg);
+    snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
+    cfg->port = 0;
+    cfg->threads = 8;
+    cfg->log_level = LOG_WARN;
+    cfg->api_base[0] = '\0';
+}
+
+int harness_start_with(struct harness *h, struct config *cfg)
 {
     static int initialised;
     char err[512];
@@ -108,28 +128,87 @@ int harness_start(struct harness *h, const char *api_base, long upstream_timeout
         harness_stop(h);
         return -1;
     }
-    struct config cfg;
-    config_defaults(&cfg);
-    snprintf(cfg.bind, sizeof cfg.bind, "127.0.0.1");
-    cfg.port = 0;
-    cfg.threads = 8;
-    cfg.log_level = LOG_WARN;
-    if (upstream_timeout_ms)
-        cfg.upstream_timeout_ms = upstream_timeout_ms;
-    if (max_body_bytes)
-        cfg.max_body_bytes = max_body_bytes;
-    if (api_base)
-        snprintf(cfg.api_base, sizeof cfg.api_base, "%s", api_base);
-    else
-        snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", standin_port(h->up));
-    log_set_level(cfg.log_level);
-    h->srv = server_start(&cfg, h->blocks, err, sizeof err);
+    if (!cfg->api_base[0])
+        snprintf(cfg->api_base, sizeof cfg->api_base, "http://127.0.0.1:%d", standin_port(h->up));
+    log_set_level(cfg->log_level);
+    h->srv = server_start(cfg, h->blocks, err, sizeof err);
     if (!h->srv) {
         fprintf(stderr, "harness: %s\n", err);
         harness_stop(h);
         return -1;
     }
     snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", server_port(h->srv));
+    return 0;
+}
+
+int harness_start(struct harness *h, const char *api_base, long upstream_timeout_ms,
+                  long max_body_bytes)
+{
+    struct config cfg;
+    harness_config(&cfg);
+    if (upstream_timeout_ms)
+        cfg.upstream_timeout_ms = upstream_timeout_ms;
+    if (max_body_bytes)
+        cfg.max_body_bytes = max_body_bytes;
+    if (api_base)
+        snprintf(cfg.api_base, sizeof cfg.api_base, "%s", api_base);
+    return harness_start_with(h, &cfg);
+}
+
+int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct buf *out)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    buf_init(out, 1u << 20);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i && gap_ms) {
+            struct timespec ts = {gap_ms / 1000, (long)(gap_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (send(fd, parts[i], strlen(parts[i]), MSG_NOSIGNAL) < 0)
+            break; /* the server may answer and close early: read what it said */
+    }
+    char chunk[4096];
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) <= 0)
+            break;
+        ssize_t got = recv(fd, chunk, sizeof chunk, 0);
+        if (got <= 0)
+            break;
+        buf_append(out, chunk, (size_t)got);
+    }
+    close(fd);
+    return 0;
+}
+
+int capture_stderr(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    close(fd);
+    return rc;
+}
+
+int read_file(const char *path, struct buf *out)
+{
+    buf_init(out, 64u << 20);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(out, chunk, n);
+    fclose(f);
     return 0;
 }
 

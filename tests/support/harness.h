@@ -7,6 +7,7 @@
 
 #include "block.h"
 #include "buf.h"
+#include "config.h"
 #include "server.h"
 #include "standin.h"
 
@@ -15,14 +16,17 @@ struct http_reply {
     struct buf body;
     char allow[64];
     char content_type[64];
+    char replayed[16]; /* Idempotent-Replayed */
 };
 
 /* One request; body may be NULL. Returns 0 when an answer came, -1 otherwise. */
 int http_call(const char *method, const char *url, const char *body, size_t len,
               struct http_reply *r);
-/* The same with a Content-Type and, unless NULL, basic auth "user:password". */
+/* The same with a Content-Type, basic auth "user:password" unless NULL, and extra header
+ * lines ("Name: value", NULL-terminated) unless NULL. */
 int http_call_ex(const char *method, const char *url, const char *content_type,
-                 const char *userpwd, const char *body, size_t len, struct http_reply *r);
+                 const char *userpwd, const char *const *extra, const char *body, size_t len,
+                 struct http_reply *r);
 void http_reply_free(struct http_reply *r);
 
 struct harness {
@@ -32,10 +36,25 @@ struct harness {
     char url[128]; /* http://127.0.0.1:PORT */
 };
 
-/* Starts the stand-in and the server pointed at api_base (NULL: the stand-in), with the given
- * upstream timeout and body cap (0: defaults). Returns 0 or -1. */
+/* The settings tests start from: defaults, 127.0.0.1:0, 8 threads, api_base empty. */
+void harness_config(struct config *cfg);
+
+/* Starts the stand-in and the server with cfg; an empty api_base means the stand-in.
+ * Returns 0 or -1. */
+int harness_start_with(struct harness *h, struct config *cfg);
+
+/* The same with the given upstream timeout and body cap (0: defaults). */
 int harness_start(struct harness *h, const char *api_base, long upstream_timeout_ms,
                   long max_body_bytes);
+
+/* Sends the parts to 127.0.0.1:port over one raw connection, gap_ms apart, then reads the
+ * answer until the peer closes or 5 s pass. Returns 0, or -1 when no connection was made. */
+int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct buf *out);
+
+/* From now on everything written to stderr (the server's log) goes to path. */
+int capture_stderr(const char *path);
+/* Reads a whole file into out. */
+int read_file(const char *path, struct buf *out);
 void harness_stop(struct harness *h);
 
 /* POSTs json to /api/twilio/<block>. */

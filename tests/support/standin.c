@@ -1,6 +1,11 @@
 #include "standin.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +22,8 @@ struct standin {
     struct mg_context *ctx;
     int port;
     pthread_mutex_t lock;
-    struct standin_answer answer;
+    struct standin_answer script[8];
+    size_t script_len, script_start;
     struct standin_record records[MAX_RECORDS];
     size_t count;
 };
@@ -44,7 +50,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     if (s->count < MAX_RECORDS)
         s->records[s->count] = rec;
     s->count++;
-    struct standin_answer a = s->answer;
+    size_t k = s->count - 1 - s->script_start;
+    struct standin_answer a = s->script[k < s->script_len ? k : s->script_len - 1];
     pthread_mutex_unlock(&s->lock);
 
     if (a.delay_ms > 0) {
@@ -52,11 +59,15 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         nanosleep(&ts, NULL);
     }
     char length[32];
-    snprintf(length, sizeof length, "%zu", strlen(a.body));
+    snprintf(length, sizeof length, "%zu", strlen(a.body) + (size_t)a.short_by);
     mg_response_header_start(conn, a.status);
     mg_response_header_add(conn, "Content-Type", a.content_type, -1);
     mg_response_header_add(conn, "Content-Length", length, -1);
     mg_response_header_add(conn, "Twilio-Request-Id", "RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", -1);
+    if (a.retry_after)
+        mg_response_header_add(conn, "Retry-After", a.retry_after, -1);
+    if (a.short_by)
+        mg_response_header_add(conn, "Connection", "close", -1);
     mg_response_header_send(conn);
     mg_write(conn, a.body, strlen(a.body));
     return a.status;
@@ -68,7 +79,8 @@ struct standin *standin_start(void)
     if (!s)
         return NULL;
     pthread_mutex_init(&s->lock, NULL);
-    s->answer = (struct standin_answer){201, "application/json", standin_message_201, 0};
+    s->script[0] = (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
+    s->script_len = 1;
     const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "8", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
@@ -95,8 +107,17 @@ int standin_port(const struct standin *s)
 
 void standin_answer(struct standin *s, const struct standin_answer *a)
 {
+    standin_script(s, a, 1);
+}
+
+void standin_script(struct standin *s, const struct standin_answer *answers, size_t n)
+{
     pthread_mutex_lock(&s->lock);
-    s->answer = *a;
+    if (n > sizeof s->script / sizeof s->script[0])
+        n = sizeof s->script / sizeof s->script[0];
+    memcpy(s->script, answers, n * sizeof *answers);
+    s->script_len = n;
+    s->script_start = s->count;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -124,7 +145,9 @@ void standin_clear(struct standin *s)
 {
     pthread_mutex_lock(&s->lock);
     s->count = 0;
-    s->answer = (struct standin_answer){201, "application/json", standin_message_201, 0};
+    s->script[0] = (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
+    s->script_len = 1;
+    s->script_start = 0;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -135,4 +158,111 @@ void standin_stop(struct standin *s)
     mg_stop(s->ctx);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+struct dropper {
+    int fd;
+    int port;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    size_t count;
+    volatile int stop;
+};
+
+/* Reads one request (headers, then Content-Length bytes of body); returns 0 when whole. */
+static int read_request(int fd)
+{
+    char buf[65536];
+    size_t len = 0;
+    long body = -1;
+    char *end = NULL;
+    while (len < sizeof buf - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 2000) <= 0)
+            return -1;
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+            const char *cl = strstr(buf, "Content-Length:");
+            body = cl ? strtol(cl + 15, NULL, 10) : 0;
+        }
+        if (end && (long)(len - (size_t)(end + 4 - buf)) >= body)
+            return 0;
+    }
+    return -1;
+}
+
+static void *dropper_run(void *arg)
+{
+    struct dropper *d = arg;
+    while (!d->stop) {
+        struct pollfd p = {d->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(d->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        if (read_request(c) == 0) {
+            pthread_mutex_lock(&d->lock);
+            d->count++;
+            pthread_mutex_unlock(&d->lock);
+        }
+        struct linger lg = {1, 0}; /* close with RST */
+        setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(c);
+    }
+    return NULL;
+}
+
+struct dropper *dropper_start(void)
+{
+    struct dropper *d = calloc(1, sizeof *d);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    socklen_t alen = sizeof a;
+    if (!d)
+        return NULL;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (d->fd < 0 || bind(d->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(d->fd, 16) < 0 ||
+        getsockname(d->fd, (struct sockaddr *)&a, &alen) < 0) {
+        if (d->fd >= 0)
+            close(d->fd);
+        free(d);
+        return NULL;
+    }
+    d->port = ntohs(a.sin_port);
+    pthread_mutex_init(&d->lock, NULL);
+    if (pthread_create(&d->thread, NULL, dropper_run, d) != 0) {
+        close(d->fd);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int dropper_port(const struct dropper *d)
+{
+    return d->port;
+}
+
+size_t dropper_count(struct dropper *d)
+{
+    pthread_mutex_lock(&d->lock);
+    size_t n = d->count;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+void dropper_stop(struct dropper *d)
+{
+    if (!d)
+        return;
+    d->stop = 1;
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
 }

@@ -9,7 +9,9 @@ struct standin_answer {
     int status;
     const char *content_type;
     const char *body;
-    int delay_ms; /* wait this long before answering (bounded so mg_stop stays quick) */
+    int delay_ms;            /* wait this long before answering (bounded so mg_stop stays quick) */
+    const char *retry_after; /* Retry-After header value, or NULL */
+    long short_by;           /* declare this many bytes more than the body holds, then close */
 };
 
 struct standin_record {
@@ -25,11 +27,21 @@ struct standin *standin_start(void);
 int standin_port(const struct standin *s);
 /* Every following request gets this answer (copied; strings must outlive the requests). */
 void standin_answer(struct standin *s, const struct standin_answer *a);
+/* The following requests get answers[0], answers[1], ..., the last one repeating (n <= 8). */
+void standin_script(struct standin *s, const struct standin_answer *answers, size_t n);
 size_t standin_count(struct standin *s);
 /* Copies request i (0-based) into out; returns 0, or -1 if there is none. */
 int standin_request(struct standin *s, size_t i, struct standin_record *out);
 void standin_clear(struct standin *s);
 void standin_stop(struct standin *s);
+
+/* dropper: a raw TCP listener that reads each request whole and then resets the connection
+ * without answering, as a crash after receiving would. */
+struct dropper;
+struct dropper *dropper_start(void);
+int dropper_port(const struct dropper *d);
+size_t dropper_count(struct dropper *d); /* requests read */
+void dropper_stop(struct dropper *d);
 
 /* A created message as Twilio answers it (trimmed). */
 extern const char standin_message_201[];

@@ -1,0 +1,582 @@
+/* Hardening: hostile and broken input, upstream faults and the retry policy, idempotency keys,
+ * the proxy secret, and proof that no secret reaches any output. Every upstream assertion
+ * counts what reached the stand-in: a request that must not be repeated is seen exactly once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define TOKEN "tok-SECRET-9f8e7d6c"
+#define PROXY_SECRET "proxy-SECRET-1a2b3c"
+#define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define CREDS "\"accountSid\":\"" SID "\",\"accountToken\":\"" TOKEN "\""
+#define SMS "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Hi\"}}"
+#define SMS_OTHER "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Ho\"}}"
+
+static struct harness H;
+static char log_path[64];
+static int saved_stderr = -1;
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(log_path, sizeof log_path, "/tmp/twilio-block-hardening-%ld.log", (long)getpid());
+    saved_stderr = dup(STDERR_FILENO);
+    if (capture_stderr(log_path) < 0)
+        return -1;
+    struct config cfg;
+    harness_config(&cfg);
+    cfg.log_level = LOG_DEBUG;
+    cfg.upstream_timeout_ms = 600;
+    cfg.max_body_bytes = 16384;
+    cfg.body_timeout_ms = 300;
+    cfg.idempotency_max = 3;
+    return harness_start_with(&H, &cfg);
+}
+
+/* Gives stderr back and replays what was not the server's log (cmocka's failure reports). */
+static int teardown(void **state)
+{
+    (void)state;
+    harness_stop(&H);
+    fflush(stderr);
+    dup2(saved_stderr, STDERR_FILENO);
+    struct buf all;
+    read_file(log_path, &all);
+    for (const char *line = buf_str(&all); *line;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line + 1) : strlen(line);
+        if (!(n > 4 && line[0] == '2' && line[4] == '-'))
+            fwrite(line, 1, n, stderr);
+        line += n;
+    }
+    buf_free(&all);
+    unlink(log_path);
+    return 0;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    standin_clear(H.up);
+    return 0;
+}
+
+static void no_secret_in(const char *text)
+{
+    if (strstr(text, TOKEN) || strstr(text, PROXY_SECRET))
+        fail_msg("a secret was echoed: %s", text);
+}
+
+/* Posts and checks the HTTP status and the envelope's status_code (NULL: success). */
+static void post_expect(const char *json, size_t len, int status, const char *code,
+                        struct http_reply *r)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/api/twilio/sendSms", H.url);
+    assert_int_equal(http_call_ex("POST", url, "application/json", NULL, NULL, json, len, r), 0);
+    assert_int_equal(r->status, status);
+    no_secret_in(buf_str(&r->body));
+    json_t *env = json_loadb(r->body.data, r->body.len, 0, NULL);
+    if (!env)
+        fail_msg("not JSON: %s", buf_str(&r->body));
+    const char *cb = json_string_value(json_object_get(env, "callback"));
+    const char *got = json_string_value(
+        json_object_get(json_object_get(json_object_get(env, "contextWrites"), "to"),
+                        "status_code"));
+    if (code ? !got || strcmp(got, code) != 0 || strcmp(cb, "error") != 0
+             : strcmp(cb, "success") != 0)
+        fail_msg("want %s, got %s", code ? code : "success", buf_str(&r->body));
+    json_decref(env);
+}
+
+static void post_code(const char *json, int status, const char *code)
+{
+    struct http_reply r;
+    post_expect(json, strlen(json), status, code, &r);
+    http_reply_free(&r);
+}
+
+static const char *status_msg(struct http_reply *r, char *out, size_t size)
+{
+    json_t *env = json_loadb(r->body.data, r->body.len, 0, NULL);
+    const char *m = json_string_value(json_object_get(
+        json_object_get(json_object_get(env, "contextWrites"), "to"), "status_msg"));
+    snprintf(out, size, "%s", m ? m : "");
+    json_decref(env);
+    return out;
+}
+
+static void broken_bodies_get_envelopes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        size_t len;
+        const char *code;
+    } cases[] = {
+#define CASE(s, code) {s, sizeof s - 1, code}
+        CASE("", "JSON_VALIDATION"),
+        CASE("not json", "JSON_VALIDATION"),
+        CASE("{\"args\": {\"accountToken\": \"" TOKEN, "JSON_VALIDATION"),
+        CASE("[1, 2]", "JSON_VALIDATION"),
+        CASE("42", "JSON_VALIDATION"),
+        CASE("{\"args\": [1]}", "JSON_VALIDATION"),
+        CASE("{\"args\": \"x\"}", "JSON_VALIDATION"),
+        CASE("{\"body\": \"\xff\xfe\"}", "JSON_VALIDATION"),
+        CASE("{\"body\": \"a\\u0000b\"}", "JSON_VALIDATION"),
+        CASE("{\"to\": \"+1\", \"to\": \"+2\"}", "JSON_VALIDATION"),
+        CASE("{" CREDS ", \"to\": {\"deep\": true}, \"from\": [1], \"body\": \"x\"}",
+             "REQUIRED_FIELDS"),
+#undef CASE
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct http_reply r;
+        post_expect(cases[i].body, cases[i].len, 200, cases[i].code, &r);
+        http_reply_free(&r);
+    }
+    assert_int_equal(standin_count(H.up), 0);
+}
+
+static void deep_nesting_and_many_keys(void **state)
+{
+    (void)state;
+    char body[16000];
+    size_t n = 0;
+    for (int i = 0; i < 5000; i++)
+        body[n++] = '[';
+    body[n] = '\0';
+    post_code(body, 200, "JSON_VALIDATION");
+    n = (size_t)snprintf(body, sizeof body, "{" CREDS);
+    for (int i = 0; i < 1000 && n < sizeof body - 32; i++)
+        n += (size_t)snprintf(body + n, sizeof body - n, ",\"k%d\":%d", i, i);
+    snprintf(body + n, sizeof body - n, "}");
+    post_code(body, 200, "REQUIRED_FIELDS"); /* unknown keys ignored, to is still missing */
+    char *big = malloc(3u << 20);
+    memset(big, 'a', 3u << 20);
+    memcpy(big, "{\"body\":\"", 9);
+    memcpy(big + (3u << 20) - 3, "\"}", 3);
+    post_code(big, 413, "PAYLOAD_TOO_LARGE");
+    free(big);
+    post_code(SMS, 200, NULL); /* still serving */
+    assert_int_equal(standin_count(H.up), 1);
+}
+
+static int port_of(const char *url)
+{
+    return atoi(strrchr(url, ':') + 1);
+}
+
+static void chunked_body_is_capped(void **state)
+{
+    (void)state;
+    struct buf out;
+    static char chunk[20000 + 16];
+    int n = snprintf(chunk, sizeof chunk, "%x\r\n", 20000);
+    memset(chunk + n, ' ', 20000);
+    memcpy(chunk + n + 20000, "\r\n", 3);
+    const char *parts[] = {"POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           "application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                           chunk, "0\r\n\r\n"};
+    assert_int_equal(raw_request(port_of(H.url), parts, 3, 0, &out), 0);
+    assert_non_null(strstr(buf_str(&out), "HTTP/1.1 413"));
+    assert_non_null(strstr(buf_str(&out), "\"status_code\":\"PAYLOAD_TOO_LARGE\""));
+    buf_free(&out);
+}
+
+static void drip_fed_body_is_cut_off(void **state)
+{
+    (void)state;
+    struct buf out;
+    const char *parts[] = {"POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           "application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                           "1\r\n{\r\n", "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n",
+                           "1\r\n \r\n", "1\r\n \r\n"};
+    assert_int_equal(raw_request(port_of(H.url), parts, 8, 100, &out), 0);
+    assert_non_null(strstr(buf_str(&out), "HTTP/1.1 408"));
+    assert_non_null(strstr(buf_str(&out), "\"status_code\":\"REQUEST_TIMEOUT\""));
+    buf_free(&out);
+    assert_int_equal(standin_count(H.up), 0);
+}
+
+static void length_and_chunked_together_are_refused(void **state)
+{
+    (void)state;
+    struct buf out;
+    const char *parts[] = {"POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           "application/json\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                           "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"};
+    assert_int_equal(raw_request(port_of(H.url), parts, 1, 0, &out), 0);
+    assert_non_null(strstr(buf_str(&out), "HTTP/1.1 400"));
+    assert_non_null(strstr(buf_str(&out), "\"status_code\":\"BAD_REQUEST\""));
+    buf_free(&out);
+    assert_int_equal(standin_count(H.up), 0);
+}
+
+static void content_type_must_be_json(void **state)
+{
+    (void)state;
+    char url[256];
+    struct http_reply r;
+    snprintf(url, sizeof url, "%s/api/twilio/sendSms", H.url);
+    assert_int_equal(http_call_ex("POST", url, "application/x-www-form-urlencoded", NULL, NULL,
+                                  "to=1", 4, &r), 0);
+    assert_int_equal(r.status, 415);
+    assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"UNSUPPORTED_MEDIA_TYPE\""));
+    http_reply_free(&r);
+    assert_int_equal(http_call_ex("POST", url, "application/json; charset=utf-8", NULL, NULL, SMS,
+                                  strlen(SMS), &r), 0);
+    assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 1);
+}
+
+static void hostile_values_never_reach_twilio(void **state)
+{
+    (void)state;
+    const char *sids[] = {"AC/../../x", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?", "AC%2Faaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                          "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\r\\n", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa#"};
+    char body[512];
+    for (size_t i = 0; i < sizeof sids / sizeof sids[0]; i++) {
+        snprintf(body, sizeof body,
+                 "{\"accountSid\":\"%s\",\"accountToken\":\"t\",\"to\":\"+14155552671\","
+                 "\"from\":\"+15005550006\",\"body\":\"x\"}",
+                 sids[i]);
+        post_code(body, 200, "REQUIRED_FIELDS");
+    }
+    struct http_reply r;
+    const char *crlf = "{\"accountSid\":\"" SID "\",\"accountToken\":\"" TOKEN "\\r\\nX-Evil: 1\","
+                       "\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\","
+                       "\"statusCallback\":\"javascript:alert(1)\",\"mediaUrl\":\"file:///etc/passwd, "
+                       "example.com/a.png\"}";
+    post_expect(crlf, strlen(crlf), 200, "REQUIRED_FIELDS", &r);
+    assert_non_null(strstr(buf_str(&r.body), "\"accountToken\":\"must not contain control characters"));
+    assert_non_null(strstr(buf_str(&r.body), "\"statusCallback\":\"must be an absolute"));
+    assert_non_null(strstr(buf_str(&r.body), "\"mediaUrl\":\"item 1 must be an absolute"));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 0);
+}
+
+static const struct standin_answer rate_limited = {
+    429, "application/json",
+    "{\"code\":20429,\"message\":\"Too Many Requests\",\"more_info\":\"https://www.twilio.com/docs/"
+    "errors/20429\",\"status\":429}",
+    0, "0", 0};
+
+static void rate_limit_is_retried(void **state)
+{
+    (void)state;
+    struct standin_answer script[] = {rate_limited,
+                                      {201, "application/json", standin_message_201, 0, NULL, 0}};
+    standin_script(H.up, script, 2);
+    post_code(SMS, 200, NULL);
+    assert_int_equal(standin_count(H.up), 2);
+}
+
+static void rate_limit_retries_are_bounded(void **state)
+{
+    (void)state;
+    struct http_reply r;
+    char msg[512];
+    standin_answer(H.up, &rate_limited);
+    post_expect(SMS, strlen(SMS), 200, "API_ERROR", &r);
+    assert_string_equal(status_msg(&r, msg, sizeof msg),
+                        "[HTTP 429] Unable to create record: Too Many Requests (rate limited on 3 "
+                        "attempts; nothing was sent)");
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 3); /* RETRY_MAX 2 */
+}
+
+static void retry_after_past_the_deadline_is_not_waited_for(void **state)
+{
+    (void)state;
+    struct standin_answer a = rate_limited;
+    a.retry_after = "3600";
+    standin_answer(H.up, &a);
+    post_code(SMS, 200, "API_ERROR");
+    assert_int_equal(standin_count(H.up), 1);
+}
+
+static void server_error_is_never_retried(void **state)
+{
+    (void)state;
+    struct http_reply r;
+    char msg[512];
+    struct standin_answer a = {503, "application/json",
+                               "{\"code\":20503,\"message\":\"Service Unavailable\",\"status\":503}",
+                               0, NULL, 0};
+    standin_answer(H.up, &a);
+    post_expect(SMS, strlen(SMS), 200, "API_ERROR", &r);
+    assert_string_equal(status_msg(&r, msg, sizeof msg),
+                        "[HTTP 503] Unable to create record: Service Unavailable (Twilio failed "
+                        "after receiving the request; the message or call may have been created)");
+    assert_non_null(strstr(buf_str(&r.body), "\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 1);
+}
+
+static void timeout_after_sending_is_never_retried(void **state)
+{
+    (void)state;
+    struct standin_answer a = {201, "application/json", standin_message_201, 1200, NULL, 0};
+    standin_answer(H.up, &a);
+    post_code(SMS, 200, "INTERNAL_PACKAGE_ERROR");
+    assert_int_equal(standin_count(H.up), 1);
+}
+
+static void reset_after_sending_is_never_retried(void **state)
+{
+    (void)state;
+    struct dropper *d = dropper_start();
+    struct harness other;
+    struct config cfg;
+    struct http_reply r;
+    char msg[512];
+    assert_non_null(d);
+    harness_config(&cfg);
+    snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", dropper_port(d));
+    assert_int_equal(harness_start_with(&other, &cfg), 0);
+    assert_int_equal(harness_post(&other, "sendSms", SMS, &r), 0);
+    status_msg(&r, msg, sizeof msg);
+    if (!strstr(msg, "failed after the request was sent") || !strstr(msg, "may have been created"))
+        fail_msg("%s", msg);
+    http_reply_free(&r);
+    harness_stop(&other);
+    assert_int_equal(dropper_count(d), 1);
+    dropper_stop(d);
+}
+
+static void truncated_or_non_json_success_is_an_error(void **state)
+{
+    (void)state;
+    struct standin_answer cut = {201, "application/json", "{\"sid\":\"SM", 0, NULL, 100};
+    standin_answer(H.up, &cut);
+    post_code(SMS, 200, "INTERNAL_PACKAGE_ERROR");
+    assert_int_equal(standin_count(H.up), 1);
+    struct http_reply r;
+    char msg[512];
+    struct standin_answer text = {201, "text/plain", "Created", 0, NULL, 0};
+    standin_answer(H.up, &text);
+    post_expect(SMS, strlen(SMS), 200, "INTERNAL_PACKAGE_ERROR", &r);
+    assert_string_equal(status_msg(&r, msg, sizeof msg),
+                        "Twilio answered HTTP 201 but its body is not a JSON object; the message "
+                        "or call was probably created (Twilio request id "
+                        "RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)");
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 2);
+}
+
+static void oversized_answer_is_cut_off(void **state)
+{
+    (void)state;
+    size_t n = 5u << 20;
+    char *huge = malloc(n + 1);
+    memset(huge, ' ', n);
+    huge[0] = '{';
+    huge[n - 1] = '}';
+    huge[n] = '\0';
+    struct standin_answer a = {201, "application/json", huge, 0, NULL, 0};
+    struct http_reply r;
+    char msg[512];
+    standin_answer(H.up, &a);
+    post_expect(SMS, strlen(SMS), 200, "INTERNAL_PACKAGE_ERROR", &r);
+    assert_string_equal(status_msg(&r, msg, sizeof msg),
+                        "Twilio's answer was larger than 4194304 bytes and was cut off; the "
+                        "message or call may have been created (Twilio request id "
+                        "RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)");
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 1);
+    standin_clear(H.up);
+    free(huge);
+}
+
+static void post_with_key(const char *json, const char *key, struct http_reply *r)
+{
+    char url[256], header[300];
+    snprintf(url, sizeof url, "%s/api/twilio/sendSms", H.url);
+    snprintf(header, sizeof header, "Idempotency-Key: %s", key);
+    const char *extra[] = {header, NULL};
+    assert_int_equal(http_call_ex("POST", url, "application/json", NULL, key ? extra : NULL,
+                                  json, strlen(json), r), 0);
+    assert_int_equal(r->status, 200);
+}
+
+static void repeat_with_key_replays_the_first_answer(void **state)
+{
+    (void)state;
+    struct http_reply a, b;
+    post_with_key(SMS, "order-77", &a);
+    post_with_key(SMS, "order-77", &b);
+    assert_non_null(strstr(buf_str(&a.body), "\"callback\":\"success\""));
+    assert_string_equal(buf_str(&a.body), buf_str(&b.body));
+    assert_string_equal(a.replayed, "");
+    assert_string_equal(b.replayed, "true");
+    assert_int_equal(standin_count(H.up), 1);
+    http_reply_free(&a);
+    http_reply_free(&b);
+    /* The arg form is the same key. */
+    const char *with_arg = "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\","
+                           "\"body\":\"Hi\",\"idempotencyKey\":\"order-77\"}}";
+    post_with_key(with_arg, NULL, &b);
+    assert_string_equal(b.replayed, "true");
+    http_reply_free(&b);
+    assert_int_equal(standin_count(H.up), 1);
+}
+
+static void same_key_other_args_is_refused(void **state)
+{
+    (void)state;
+    struct http_reply a, b;
+    post_with_key(SMS, "order-78", &a);
+    post_with_key(SMS_OTHER, "order-78", &b);
+    assert_non_null(strstr(buf_str(&b.body), "\"status_code\":\"IDEMPOTENCY_KEY_REUSED\""));
+    assert_int_equal(standin_count(H.up), 1);
+    http_reply_free(&a);
+    http_reply_free(&b);
+}
+
+struct racer {
+    struct http_reply r;
+};
+
+static void *race(void *arg)
+{
+    struct racer *x = arg;
+    post_with_key(SMS, "order-79", &x->r);
+    return NULL;
+}
+
+static void repeat_in_flight_waits_for_the_first(void **state)
+{
+    (void)state;
+    struct standin_answer slow = {201, "application/json", standin_message_201, 300, NULL, 0};
+    standin_answer(H.up, &slow);
+    struct racer a, b;
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race, &a);
+    pthread_create(&tb, NULL, race, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_non_null(strstr(buf_str(&a.r.body), "\"callback\":\"success\""));
+    assert_string_equal(buf_str(&a.r.body), buf_str(&b.r.body));
+    assert_int_equal(standin_count(H.up), 1);
+    http_reply_free(&a.r);
+    http_reply_free(&b.r);
+}
+
+static void nothing_sent_is_not_remembered(void **state)
+{
+    (void)state;
+    struct http_reply r;
+    standin_answer(H.up, &rate_limited);
+    post_with_key(SMS, "order-80", &r);
+    assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"API_ERROR\""));
+    http_reply_free(&r);
+    standin_clear(H.up);
+    post_with_key(SMS, "order-80", &r);
+    assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
+    assert_string_equal(r.replayed, "");
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 1);
+}
+
+static void key_store_is_bounded(void **state)
+{
+    (void)state;
+    const char *keys[] = {"lru-1", "lru-2", "lru-3", "lru-4", "lru-1"};
+    for (size_t i = 0; i < 5; i++) {
+        struct http_reply r;
+        post_with_key(SMS, keys[i], &r);
+        http_reply_free(&r);
+    }
+    /* IDEMPOTENCY_MAX is 3, so lru-1 was forgotten when lru-4 came and is sent again. */
+    assert_int_equal(standin_count(H.up), 5);
+}
+
+static void proxy_secret_is_required_when_set(void **state)
+{
+    (void)state;
+    struct harness other;
+    struct config cfg;
+    struct http_reply r;
+    char url[256];
+    harness_config(&cfg);
+    cfg.log_level = LOG_DEBUG;
+    snprintf(cfg.proxy_secret, sizeof cfg.proxy_secret, "%s", PROXY_SECRET);
+    assert_int_equal(harness_start_with(&other, &cfg), 0);
+    snprintf(url, sizeof url, "%s/api/twilio/sendSms", other.url);
+    const char *wrong[] = {"X-RapidAPI-Proxy-Secret: proxy-SECRET-1a2b3", NULL};
+    const char *right[] = {"X-RapidAPI-Proxy-Secret: " PROXY_SECRET, NULL};
+    const char *const *tries[] = {NULL, wrong};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(http_call_ex("POST", url, "application/json", NULL, tries[i], SMS,
+                                      strlen(SMS), &r), 0);
+        assert_int_equal(r.status, 401);
+        assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"UNAUTHORIZED\""));
+        no_secret_in(buf_str(&r.body));
+        http_reply_free(&r);
+    }
+    assert_int_equal(standin_count(other.up), 0);
+    assert_int_equal(http_call_ex("POST", url, "application/json", NULL, right, SMS, strlen(SMS),
+                                  &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
+    http_reply_free(&r);
+    snprintf(url, sizeof url, "%s/api/twilio", other.url);
+    assert_int_equal(http_call("GET", url, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200); /* the metadata stays public */
+    http_reply_free(&r);
+    assert_int_equal(standin_count(other.up), 1);
+    harness_stop(&other);
+}
+
+/* Runs last: everything the server wrote during this run, at debug level, holds no secret. */
+static void no_secret_in_any_log_line(void **state)
+{
+    (void)state;
+    struct buf all;
+    fflush(stderr);
+    assert_int_equal(read_file(log_path, &all), 0);
+    assert_non_null(strstr(buf_str(&all), "outcome=success"));
+    assert_non_null(strstr(buf_str(&all), "outcome=unauthorized"));
+    if (strstr(buf_str(&all), TOKEN) || strstr(buf_str(&all), PROXY_SECRET))
+        fail_msg("a secret reached the log");
+    buf_free(&all);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(broken_bodies_get_envelopes, reset),
+        cmocka_unit_test_setup(deep_nesting_and_many_keys, reset),
+        cmocka_unit_test_setup(chunked_body_is_capped, reset),
+        cmocka_unit_test_setup(drip_fed_body_is_cut_off, reset),
+        cmocka_unit_test_setup(length_and_chunked_together_are_refused, reset),
+        cmocka_unit_test_setup(content_type_must_be_json, reset),
+        cmocka_unit_test_setup(hostile_values_never_reach_twilio, reset),
+        cmocka_unit_test_setup(rate_limit_is_retried, reset),
+        cmocka_unit_test_setup(rate_limit_retries_are_bounded, reset),
+        cmocka_unit_test_setup(retry_after_past_the_deadline_is_not_waited_for, reset),
+        cmocka_unit_test_setup(server_error_is_never_retried, reset),
+        cmocka_unit_test_setup(timeout_after_sending_is_never_retried, reset),
+        cmocka_unit_test_setup(reset_after_sending_is_never_retried, reset),
+        cmocka_unit_test_setup(truncated_or_non_json_success_is_an_error, reset),
+        cmocka_unit_test_setup(oversized_answer_is_cut_off, reset),
+        cmocka_unit_test_setup(repeat_with_key_replays_the_first_answer, reset),
+        cmocka_unit_test_setup(same_key_other_args_is_refused, reset),
+        cmocka_unit_test_setup(repeat_in_flight_waits_for_the_first, reset),
+        cmocka_unit_test_setup(nothing_sent_is_not_remembered, reset),
+        cmocka_unit_test_setup(key_store_is_bounded, reset),
+        cmocka_unit_test_setup(proxy_secret_is_required_when_set, reset),
+        cmocka_unit_test(no_secret_in_any_log_line),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
