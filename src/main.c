@@ -1,70 +1,16 @@
 /* twilio-block: wires configuration, block definitions and the HTTP server together. */
 #include <civetweb.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "block.h"
 #include "config.h"
 #include "embedded.h"
 #include "log.h"
 #include "server.h"
-
-struct stopper {
-    struct server *srv;
-    pthread_mutex_t lock;
-    pthread_cond_t done_cond;
-    int done;
-};
-
-static void *stop_server(void *arg)
-{
-    struct stopper *st = arg;
-    server_stop(st->srv);
-    pthread_mutex_lock(&st->lock);
-    st->done = 1;
-    pthread_cond_signal(&st->done_cond);
-    pthread_mutex_unlock(&st->lock);
-    return NULL;
-}
-
-/* Stops accepting and gives in-flight requests grace_ms to finish. Returns 0 when they did. */
-static int stop_within(struct server *srv, long grace_ms)
-{
-    struct stopper st = {.srv = srv, .done = 0};
-    pthread_t thread;
-    pthread_mutex_init(&st.lock, NULL);
-    pthread_cond_init(&st.done_cond, NULL);
-    if (pthread_create(&thread, NULL, stop_server, &st) != 0) {
-        server_stop(srv);
-        return 0;
-    }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += grace_ms / 1000;
-    until.tv_nsec += (grace_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    int rc = 0;
-    pthread_mutex_lock(&st.lock);
-    while (!st.done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&st.done_cond, &st.lock, &until);
-    int finished = st.done;
-    pthread_mutex_unlock(&st.lock);
-    if (!finished)
-        return -1; /* the stopper thread still uses st: the process exits without unwinding */
-    pthread_join(thread, NULL);
-    pthread_cond_destroy(&st.done_cond);
-    pthread_mutex_destroy(&st.lock);
-    return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -110,11 +56,12 @@ int main(int argc, char **argv)
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "signal %d: stopping, in-flight requests have %ld ms (SHUTDOWN_GRACE_MS)",
                 sig, cfg.shutdown_grace_ms);
-        if (stop_within(srv, cfg.shutdown_grace_ms) < 0) {
+        if (server_drain(srv, cfg.shutdown_grace_ms) < 0) {
             log_msg(LOG_WARN, "requests still in flight after %ld ms; exiting anyway",
                     cfg.shutdown_grace_ms);
             _Exit(0);
         }
+        server_stop(srv);
         log_msg(LOG_INFO, "stopped");
         status = 0;
     } else {

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <civetweb.h>
+#include <stdatomic.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #define MAX_IDEMPOTENCY_KEY 255
 
 struct server {
+    atomic_int in_flight; /* requests inside on_request */
+    atomic_int draining;  /* set once shutdown began: new requests are turned away */
     struct config cfg;
     const struct block_set *blocks;
     struct idem_store *idem;
@@ -344,10 +347,12 @@ static int send_once(struct mg_connection *conn, const struct server *s,
     buf_init(&scoped, 1024);
     int status;
     if (!key_is_valid(key)) {
+        json_t *reasons = json_pack("{s:s}", "idempotencyKey",
+                                    "must be at most 255 printable ASCII characters");
         oc->what = "invalid_args";
-        status = reply_error(conn, 200, "REQUIRED_FIELDS",
-                             "The Idempotency-Key must be at most 255 printable ASCII characters.",
-                             NULL);
+        status = reasons ? reply_owned(conn, envelope_fields(reasons, 0, &len), &len, NULL)
+                         : reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        json_decref(reasons);
         goto done;
     }
     /* Keys are scoped to the account, so two accounts never see each other's answers. */
@@ -547,13 +552,26 @@ static long elapsed_ms(const struct timespec *t0)
     return (long)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
+/* While draining, civetweb still accepts connections: their requests are told to go
+ * elsewhere, and /healthz says so to load balancers. */
+static int reply_draining(struct mg_connection *conn, struct outcome *oc)
+{
+    static const char *const retry[] = {"Retry-After", "1", NULL};
+    oc->what = "draining";
+    mg_disable_connection_keep_alive(conn);
+    return reply_error(conn, 503, "SHUTTING_DOWN",
+                       "The service is shutting down; nothing was sent. Retry the request.", retry);
+}
+
 static int on_request(struct mg_connection *conn, void *cbdata)
 {
-    const struct server *s = cbdata;
+    struct server *s = cbdata;
     struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0, .attempts = 0};
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status = route(conn, s, &oc);
+    atomic_fetch_add(&s->in_flight, 1);
+    int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
+    atomic_fetch_sub(&s->in_flight, 1);
     if (log_enabled(LOG_INFO)) {
         const struct mg_request_info *ri = mg_get_request_info(conn);
         char path[128];
@@ -617,6 +635,19 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (mg_get_server_ports(s->ctx, 1, &port) >= 1)
         s->port = port.port;
     return s;
+}
+
+int server_drain(struct server *s, long grace_ms)
+{
+    atomic_store(&s->draining, 1);
+    const long deadline = now_ms() + grace_ms;
+    while (atomic_load(&s->in_flight) > 0) {
+        if (now_ms() >= deadline)
+            return -1;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
 }
 
 int server_port(const struct server *s)

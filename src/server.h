@@ -18,7 +18,11 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
 /* The port actually bound (useful with PORT=0). */
 int server_port(const struct server *s);
 
-/* Stops accepting, waits for in-flight requests, frees everything. */
+/* Turns new requests away (503 SHUTTING_DOWN, /healthz 503 too) and waits up to grace_ms for
+ * those in flight to finish. Returns 0 when they did, -1 when some are still running. */
+int server_drain(struct server *s, long grace_ms);
+
+/* Stops the server (civetweb cuts off any reply still being written) and frees everything. */
 void server_stop(struct server *s);
 
 #endif

@@ -431,6 +431,20 @@ static void repeat_with_key_replays_the_first_answer(void **state)
     assert_int_equal(standin_count(H.up), 1);
 }
 
+static void overlong_key_is_a_field_error(void **state)
+{
+    (void)state;
+    char key[300];
+    struct http_reply r;
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    post_with_key(SMS, key, &r);
+    assert_non_null(strstr(buf_str(&r.body), "\"fields\":[\"idempotencyKey\"],\"reasons\":"
+                                             "{\"idempotencyKey\":\"must be at most 255"));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 0);
+}
+
 static void same_key_other_args_is_refused(void **state)
 {
     (void)state;
@@ -571,6 +585,7 @@ int main(void)
         cmocka_unit_test_setup(truncated_or_non_json_success_is_an_error, reset),
         cmocka_unit_test_setup(oversized_answer_is_cut_off, reset),
         cmocka_unit_test_setup(repeat_with_key_replays_the_first_answer, reset),
+        cmocka_unit_test_setup(overlong_key_is_a_field_error, reset),
         cmocka_unit_test_setup(same_key_other_args_is_refused, reset),
         cmocka_unit_test_setup(repeat_in_flight_waits_for_the_first, reset),
         cmocka_unit_test_setup(nothing_sent_is_not_remembered, reset),
