@@ -604,6 +604,30 @@ static int fill_path(struct ctx *c)
     return 0;
 }
 
+enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_t **args,
+                                json_error_t *err, size_t *deep_at)
+{
+    *root = NULL;
+    *args = NULL;
+    if (json_depth_check(text, n, JSON_MAX_DEPTH, deep_at) < 0)
+        return BODY_TOO_DEEP;
+    json_t *doc = json_loadb(text, n, JSON_REJECT_DUPLICATES, err);
+    if (!doc)
+        return BODY_NOT_JSON;
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return BODY_NOT_OBJECT;
+    }
+    json_t *wrapped = json_object_get(doc, "args");
+    if (wrapped && !json_is_object(wrapped) && !json_is_null(wrapped)) {
+        json_decref(doc);
+        return BODY_ARGS_NOT_OBJECT;
+    }
+    *root = doc;
+    *args = json_is_object(wrapped) ? wrapped : doc;
+    return BODY_PARSED;
+}
+
 enum args_status args_prepare(const struct block_def *b, json_t *args, size_t form_cap,
                               struct prepared *out, json_t **reasons)
 {

@@ -418,33 +418,27 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         status = reply_body_problem(conn, s, st, oc);
         goto done;
     }
-    size_t deep_at;
-    if (json_depth_check(buf_str(&in), in.len, JSON_MAX_DEPTH, &deep_at) < 0) {
-        char msg[160];
+    size_t deep_at = 0;
+    json_t *args = NULL;
+    char msg[160];
+    enum body_shape shape = args_parse_body(buf_str(&in), in.len, &root, &args, &jerr, &deep_at);
+    if (shape != BODY_PARSED) {
         oc->what = "bad_json";
-        snprintf(msg, sizeof msg,
-                 "The request body nests arrays or objects deeper than %d levels (at byte %zu).",
-                 JSON_MAX_DEPTH, deep_at);
+        if (shape == BODY_NOT_JSON) {
+            status = reply_owned(conn, envelope_bad_body(&jerr, &len), &len, NULL);
+            goto done;
+        }
+        if (shape == BODY_TOO_DEEP)
+            snprintf(msg, sizeof msg,
+                     "The request body nests arrays or objects deeper than %d levels (at byte %zu).",
+                     JSON_MAX_DEPTH, deep_at);
+        else
+            snprintf(msg, sizeof msg, "%s",
+                     shape == BODY_ARGS_NOT_OBJECT ? "\"args\" must be a JSON object."
+                                                   : "The request body must be a JSON object.");
         status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;
     }
-    root = json_loadb(in.data ? in.data : "", in.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        oc->what = "bad_json";
-        status = reply_owned(conn, envelope_bad_body(&jerr, &len), &len, NULL);
-        goto done;
-    }
-    json_t *args = json_object_get(root, "args");
-    if (!json_is_object(root) || (args && !json_is_object(args) && !json_is_null(args))) {
-        oc->what = "bad_json";
-        status = reply_error(conn, 200, "JSON_VALIDATION",
-                             json_is_object(root) ? "\"args\" must be a JSON object."
-                                                  : "The request body must be a JSON object.",
-                             NULL);
-        goto done;
-    }
-    if (!json_is_object(args))
-        args = root;
     size_t form_cap = (size_t)s->cfg.max_body_bytes * 3 + 65536;
     enum args_status rc = args_prepare(b, args, form_cap, &prep, &reasons);
     if (rc == ARGS_OK) {

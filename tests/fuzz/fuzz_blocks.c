@@ -1,0 +1,19 @@
+/* libFuzzer: the block-definition loader and metadata composition on arbitrary bytes. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "block.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char meta[] = "{\"package\":\"Twilio\",\"blocks\":[\"x\"]}";
+    struct embedded_file metadata = {"metadata", meta, sizeof meta - 1};
+    struct embedded_file file = {"x", (const char *)data, size};
+    char err[512];
+    struct block_set *set = block_set_load(&metadata, &file, 1, err, sizeof err);
+    block_set_free(set);
+    return 0;
+}

@@ -1,0 +1,37 @@
+/* libFuzzer: request bytes -> parsed body -> validated args -> encoded form, for every block.
+ * The pure path of a block call, without sockets. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "args.h"
+#include "block.h"
+#include "embedded.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct block_set *blocks;
+    if (!blocks) {
+        char err[256];
+        blocks = block_set_load(&embedded_metadata, embedded_blocks, embedded_blocks_count, err,
+                                sizeof err);
+        if (!blocks)
+            abort();
+    }
+    json_t *root, *args;
+    json_error_t jerr;
+    size_t deep_at;
+    if (args_parse_body((const char *)data, size, &root, &args, &jerr, &deep_at) != BODY_PARSED)
+        return 0;
+    for (size_t i = 0; i < block_count(blocks); i++) {
+        struct prepared prep;
+        json_t *reasons = NULL;
+        if (args_prepare(block_at(blocks, i), args, 1u << 20, &prep, &reasons) == ARGS_OK)
+            prepared_free(&prep);
+        json_decref(reasons);
+    }
+    json_decref(root);
+    return 0;
+}
