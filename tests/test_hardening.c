@@ -170,6 +170,10 @@ static void deep_nesting_and_many_keys(void **state)
     assert_int_equal(standin_count(H.up), 1);
 }
 
+#define CHUNKED_HEAD                                                                            \
+    ("POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"     \
+     "Transfer-Encoding: chunked\r\n\r\n")
+
 static int port_of(const char *url)
 {
     return atoi(strrchr(url, ':') + 1);
@@ -183,9 +187,7 @@ static void chunked_body_is_capped(void **state)
     int n = snprintf(chunk, sizeof chunk, "%x\r\n", 20000);
     memset(chunk + n, ' ', 20000);
     memcpy(chunk + n + 20000, "\r\n", 3);
-    const char *parts[] = {"POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                           "application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-                           chunk, "0\r\n\r\n"};
+    const char *parts[] = {CHUNKED_HEAD, chunk, "0\r\n\r\n"};
     assert_int_equal(raw_request(port_of(H.url), parts, 3, 0, &out), 0);
     assert_non_null(strstr(buf_str(&out), "HTTP/1.1 413"));
     assert_non_null(strstr(buf_str(&out), "\"status_code\":\"PAYLOAD_TOO_LARGE\""));
@@ -196,9 +198,7 @@ static void drip_fed_body_is_cut_off(void **state)
 {
     (void)state;
     struct buf out;
-    const char *parts[] = {"POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                           "application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-                           "1\r\n{\r\n", "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n",
+    const char *parts[] = {CHUNKED_HEAD, "1\r\n{\r\n", "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n",
                            "1\r\n \r\n", "1\r\n \r\n"};
     assert_int_equal(raw_request(port_of(H.url), parts, 8, 100, &out), 0);
     assert_non_null(strstr(buf_str(&out), "HTTP/1.1 408"));
@@ -211,9 +211,9 @@ static void length_and_chunked_together_are_refused(void **state)
 {
     (void)state;
     struct buf out;
-    const char *parts[] = {"POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                           "application/json\r\nContent-Length: 5\r\nTransfer-Encoding: "
-                           "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"};
+    const char *parts[] = {("POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                            "application/json\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                            "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")};
     assert_int_equal(raw_request(port_of(H.url), parts, 1, 0, &out), 0);
     assert_non_null(strstr(buf_str(&out), "HTTP/1.1 400"));
     assert_non_null(strstr(buf_str(&out), "\"status_code\":\"BAD_REQUEST\""));
