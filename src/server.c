@@ -117,7 +117,7 @@ static enum body_status read_body(struct mg_connection *conn, const struct serve
     if (declared > s->cfg.max_body_bytes)
         return BODY_TOO_LARGE;
     const long deadline = now_ms() + s->cfg.body_timeout_ms;
-    char chunk[16384];
+    char chunk[4096]; /* small: a thousand workers' stacks add up */
     for (;;) {
         int n = mg_read(conn, chunk, sizeof chunk);
         if (n == 0)
@@ -607,6 +607,9 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
                              "keep_alive_timeout_ms", "5000",
                              "request_timeout_ms", body_timeout,
                              "tcp_nodelay", "1",
+                             /* a burst of a thousand connecting clients must not overflow
+                              * the accept queue (civetweb's default is 200) */
+                             "listen_backlog", "4096",
                              "max_request_size", "16384",
                              NULL};
     struct mg_callbacks callbacks;
