@@ -38,17 +38,36 @@ struct outcome {
     int attempts;
 };
 
+/* Each worker thread owns one curl handle, made on its first Twilio call (idle workers cost no
+ * handle) and kept for the thread's life: its connection cache and TLS sessions survive
+ * curl_easy_reset between requests. */
+struct worker {
+    CURL *curl;
+};
+
 static void *init_thread(const struct mg_context *ctx, int thread_type)
 {
     (void)ctx;
-    return thread_type == 1 ? curl_easy_init() : NULL; /* 1: a worker thread */
+    return thread_type == 1 ? calloc(1, sizeof(struct worker)) : NULL; /* 1: a worker */
 }
 
 static void exit_thread(const struct mg_context *ctx, int thread_type, void *pointer)
 {
     (void)ctx;
-    if (thread_type == 1 && pointer)
-        curl_easy_cleanup(pointer);
+    struct worker *w = pointer;
+    if (thread_type == 1 && w) {
+        if (w->curl)
+            curl_easy_cleanup(w->curl);
+        free(w);
+    }
+}
+
+static CURL *worker_curl(struct mg_connection *conn)
+{
+    struct worker *w = mg_get_thread_pointer(conn);
+    if (w && !w->curl)
+        w->curl = curl_easy_init();
+    return w ? w->curl : NULL;
 }
 
 /* Sends a JSON reply with an exact Content-Length, so keep-alive survives; extra is NULL or a
@@ -213,7 +232,7 @@ static char *call_twilio(struct mg_connection *conn, const struct server *s,
     struct twilio_response rs;
     char *body = NULL;
     CURL *own = NULL;
-    CURL *h = mg_get_thread_pointer(conn);
+    CURL *h = worker_curl(conn);
     const int get = strcmp(b->method, "GET") == 0;
     const char *maybe = get ? "" : "; the message or call may have been created";
     buf_init(&url, 1u << 20);
