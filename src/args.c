@@ -347,7 +347,8 @@ static void take_number(struct ctx *c, size_t i, json_t *v)
     } else if (json_is_real(v)) {
         dv = json_real_value(v);
         integral = dv == floor(dv) && fabs(dv) < 9e15;
-        iv = (long long)dv;
+        if (integral)
+            iv = (long long)dv; /* only in range: a cast of 1e300 is undefined */
     } else if (json_is_string(v)) {
         t = trim((struct text){json_string_value(v), json_string_length(v)});
         if (t.n == 0 || t.n >= sizeof tmp)

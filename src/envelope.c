@@ -96,7 +96,7 @@ char *envelope_api_error(long http_status, const char *action, const char *body,
     json_t *twilio = json_loadb(body, n, 0, NULL);
     json_t *extra = json_object();
     char *out = NULL;
-    buf_init(&msg, 4096);
+    buf_init(&msg, n + 4096); /* Twilio's whole message always fits */
     if (!extra)
         goto done;
     const char *message = json_string_value(json_object_get(twilio, "message"));

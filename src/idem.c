@@ -12,6 +12,7 @@ struct entry {
     unsigned char fp[IDEM_FP_LEN];
     char *body; /* NULL while pending */
     size_t len;
+    unsigned long ticket; /* which claim made it */
     time_t expires;
     struct entry *next_in_bucket;
     struct entry *newer, *older; /* LRU list */
@@ -24,6 +25,7 @@ struct idem_store {
     size_t n_buckets; /* a power of two */
     size_t count, max;
     long ttl_s;
+    unsigned long next_ticket;
     struct entry *newest, *oldest;
 };
 
@@ -102,21 +104,21 @@ static void drop(struct idem_store *s, struct entry **p)
     s->count--;
 }
 
-/* Makes room: expired entries and then the least recently used answered ones go. Pending
- * entries stay (their owners will finish them), so the store may briefly pass max. */
-static void evict(struct idem_store *s, time_t now)
+/* Makes room: the least recently used answered entries go. Pending ones stay whatever their
+ * age (forgetting one would let a repeat send again), so the store may briefly pass max. */
+static void evict(struct idem_store *s)
 {
     struct entry *e = s->oldest;
     while (e && s->count >= s->max) {
         struct entry *newer = e->newer;
-        if (e->body || e->expires <= now)
+        if (e->body)
             drop(s, slot(s, e->key));
         e = newer;
     }
 }
 
 enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned char *fp,
-                           long wait_ms, char **body, size_t *len)
+                           long wait_ms, char **body, size_t *len, unsigned long *ticket)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -137,7 +139,7 @@ enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned
         }
         struct entry *e = *p;
         if (!e) {
-            evict(s, now);
+            evict(s);
             e = calloc(1, sizeof *e);
             if (!e || !(e->key = strdup(key))) {
                 free(e);
@@ -146,6 +148,7 @@ enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned
             }
             memcpy(e->fp, fp, IDEM_FP_LEN);
             e->expires = now + s->ttl_s;
+            e->ticket = *ticket = ++s->next_ticket;
             *slot(s, key) = e;
             lru_push(s, e);
             s->count++;
@@ -178,31 +181,33 @@ enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned
     return rc;
 }
 
-void idem_finish(struct idem_store *s, const char *key, const char *body, size_t len)
+void idem_finish(struct idem_store *s, const char *key, unsigned long ticket, const char *body,
+                 size_t len)
 {
     char *copy = malloc(len + 1);
     pthread_mutex_lock(&s->lock);
     struct entry **p = slot(s, key);
-    if (*p && !(*p)->body && copy) {
+    struct entry *e = *p && (*p)->ticket == ticket && !(*p)->body ? *p : NULL;
+    if (e && copy) {
         memcpy(copy, body, len);
         copy[len] = '\0';
-        (*p)->body = copy;
-        (*p)->len = len;
-        (*p)->expires = time(NULL) + s->ttl_s;
+        e->body = copy;
+        e->len = len;
+        e->expires = time(NULL) + s->ttl_s;
         copy = NULL;
-    } else if (*p && !(*p)->body) {
-        drop(s, p); /* out of memory: forgetting is safer than a key that never settles */
+    } else if (e) {
+        drop(s, p); /* out of memory: forgotten (a repeat could send again), not pending for ever */
     }
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->lock);
     free(copy);
 }
 
-void idem_abandon(struct idem_store *s, const char *key)
+void idem_abandon(struct idem_store *s, const char *key, unsigned long ticket)
 {
     pthread_mutex_lock(&s->lock);
     struct entry **p = slot(s, key);
-    if (*p && !(*p)->body)
+    if (*p && !(*p)->body && (*p)->ticket == ticket)
         drop(s, p);
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->lock);

@@ -23,14 +23,16 @@ enum idem_claim {
 struct idem_store *idem_new(size_t max, long ttl_s);
 void idem_free(struct idem_store *s);
 
+/* On IDEM_FRESH, *ticket identifies the claim for idem_finish or idem_abandon. */
 enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned char *fp,
-                           long wait_ms, char **body, size_t *len);
+                           long wait_ms, char **body, size_t *len, unsigned long *ticket);
 
-/* Stores the answer for a key claimed FRESH and wakes its waiters. */
-void idem_finish(struct idem_store *s, const char *key, const char *body, size_t len);
+/* Stores the answer for the claim and wakes its waiters. */
+void idem_finish(struct idem_store *s, const char *key, unsigned long ticket, const char *body,
+                 size_t len);
 
-/* Forgets a key claimed FRESH (nothing was sent, so a repeat may try again). */
-void idem_abandon(struct idem_store *s, const char *key);
+/* Forgets the claim (nothing was sent, so a repeat may try again). */
+void idem_abandon(struct idem_store *s, const char *key, unsigned long ticket);
 
 size_t idem_count(struct idem_store *s);
 

@@ -382,8 +382,9 @@ static int send_once(struct mg_connection *conn, const struct server *s,
         goto done;
     }
     char *body = NULL;
+    unsigned long ticket = 0;
     switch (idem_claim(s->idem, buf_str(&scoped), fp, s->cfg.upstream_timeout_ms + 1000, &body,
-                       &len)) {
+                       &len, &ticket)) {
     case IDEM_REPLAY:
         oc->what = "replayed";
         status = reply_owned(conn, body, &len, replayed);
@@ -404,10 +405,18 @@ static int send_once(struct mg_connection *conn, const struct server *s,
         break;
     case IDEM_FRESH:
         body = call_twilio(conn, s, b, prep, oc, &store, &len);
-        if (body && store)
-            idem_finish(s->idem, buf_str(&scoped), body, len);
-        else
-            idem_abandon(s->idem, buf_str(&scoped));
+        if (store) {
+            /* Even when the answer could not be built, the request may have reached Twilio:
+             * a repeat must not send again. */
+            static const char unknown[] =
+                "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+                "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"The request was sent to Twilio but "
+                "its answer could not be read; the message or call may have been created\"}}}";
+            idem_finish(s->idem, buf_str(&scoped), ticket, body ? body : unknown,
+                        body ? len : sizeof unknown - 1);
+        } else {
+            idem_abandon(s->idem, buf_str(&scoped), ticket);
+        }
         status = reply_owned(conn, body, &len, NULL);
         break;
     default:

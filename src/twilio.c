@@ -114,8 +114,11 @@ static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct t
         what = "the URL's protocol is not allowed (https only)";
         break;
     case CURLE_OPERATION_TIMEDOUT: {
+        /* Nothing is sent before the connection, and for https its TLS handshake, is up. */
         curl_off_t connected = 0;
-        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+        curl_easy_getinfo(h, strncmp(rq->url, "https://", 8) == 0 ? CURLINFO_APPCONNECT_TIME_T
+                                                                 : CURLINFO_CONNECT_TIME_T,
+                          &connected);
         if (connected == 0) {
             snprintf(rs->error, sizeof rs->error,
                      "Could not reach Twilio at %s: no connection within %ld ms", rq->base,
@@ -199,8 +202,12 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
         const char *ct = NULL;
-        if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-            snprintf(rs->content_type, sizeof rs->content_type, "%s", ct);
+        if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct) {
+            size_t i = 0; /* printable ASCII only: it ends up in a JSON error text */
+            for (; ct[i] && i < sizeof rs->content_type - 1; i++)
+                rs->content_type[i] = ct[i] >= 0x20 && ct[i] < 0x7f ? ct[i] : '?';
+            rs->content_type[i] = '\0';
+        }
     }
     return rc;
 }
