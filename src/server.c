@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "args.h"
+#include "clock.h"
 #include "envelope.h"
 #include "idem.h"
 #include "jsonlimit.h"
@@ -117,13 +117,6 @@ static int reply_owned(struct mg_connection *conn, char *body, const size_t *len
     return 200;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_TOO_SLOW, BODY_BROKEN };
 
 /* Reads the whole body into out, capped at MAX_BODY_BYTES and BODY_TIMEOUT_MS in total, so a
@@ -135,17 +128,17 @@ static enum body_status read_body(struct mg_connection *conn, const struct serve
     long long declared = mg_get_request_info(conn)->content_length;
     if (declared > s->cfg.max_body_bytes)
         return BODY_TOO_LARGE;
-    const long deadline = now_ms() + s->cfg.body_timeout_ms;
+    const long deadline = clock_ms() + s->cfg.body_timeout_ms;
     char chunk[4096]; /* small: a thousand workers' stacks add up */
     for (;;) {
         int n = mg_read(conn, chunk, sizeof chunk);
         if (n == 0)
             return BODY_OK;
         if (n < 0)
-            return now_ms() >= deadline ? BODY_TOO_SLOW : BODY_BROKEN;
+            return clock_ms() >= deadline ? BODY_TOO_SLOW : BODY_BROKEN;
         if (buf_append(out, chunk, (size_t)n) < 0)
             return BODY_TOO_LARGE;
-        if (now_ms() >= deadline)
+        if (clock_ms() >= deadline)
             return BODY_TOO_SLOW;
     }
 }
@@ -567,13 +560,6 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     return run_block(conn, s, b, oc);
 }
 
-static long elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (long)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 /* While draining, civetweb still accepts connections: their requests are told to go
  * elsewhere, and /healthz says so to load balancers. */
 static int reply_draining(struct mg_connection *conn, struct outcome *oc)
@@ -589,8 +575,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
 {
     struct server *s = cbdata;
     struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0, .attempts = 0};
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const long t0 = clock_ms();
     atomic_fetch_add(&s->in_flight, 1);
     int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
     atomic_fetch_sub(&s->in_flight, 1);
@@ -601,7 +586,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         log_msg(LOG_INFO,
                 "%s %s status=%d block=%s outcome=%s upstream_status=%ld attempts=%d ms=%ld",
                 ri->request_method, path, status, oc.block, oc.what, oc.upstream_status,
-                oc.attempts, elapsed_ms(&t0));
+                oc.attempts, clock_ms() - t0);
     }
     return status;
 }
@@ -665,12 +650,11 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
 int server_drain(struct server *s, long grace_ms)
 {
     atomic_store(&s->draining, 1);
-    const long deadline = now_ms() + grace_ms;
+    const long deadline = clock_ms() + grace_ms;
     while (atomic_load(&s->in_flight) > 0) {
-        if (now_ms() >= deadline)
+        if (clock_ms() >= deadline)
             return -1;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(10);
     }
     return 0;
 }

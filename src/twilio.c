@@ -1,11 +1,11 @@
 #include "twilio.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+
+#include "clock.h"
 
 /* Backoff between retries: 100 ms doubling, with full jitter; Retry-After at most 10 s. */
 #define BACKOFF_BASE_MS 100
@@ -21,20 +21,6 @@ void twilio_response_init(struct twilio_response *rs, size_t max_body)
 void twilio_response_free(struct twilio_response *rs)
 {
     buf_free(&rs->body);
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -221,11 +207,11 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
         snprintf(rs->error, sizeof rs->error, "out of memory");
         return -1;
     }
-    const long deadline = now_ms() + rq->timeout_ms;
+    const long deadline = clock_ms() + rq->timeout_ms;
     unsigned seed = (unsigned)deadline ^ (unsigned)(size_t)rs;
     int rc_out = -1;
     for (long retry = 0;; retry++) {
-        long budget = deadline - now_ms();
+        long budget = deadline - clock_ms();
         if (budget < 1)
             budget = 1;
         CURLcode rc = attempt(h, rq, headers, budget, detail, rs);
@@ -246,9 +232,9 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
             long cap = BACKOFF_BASE_MS << (retry < 10 ? retry : 10);
             wait = cap / 2 + (long)(rand_r(&seed) % (unsigned)(cap / 2 + 1));
         }
-        if (retry >= rq->retry_max || now_ms() + wait >= deadline)
+        if (retry >= rq->retry_max || clock_ms() + wait >= deadline)
             break;
-        sleep_ms(wait);
+        clock_sleep_ms(wait);
         rc_out = -1;
     }
     curl_slist_free_all(headers);
