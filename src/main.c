@@ -32,7 +32,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct block_set *blocks = block_set_load(&embedded_metadata, embedded_blocks,
+    struct block_set *blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
                                               embedded_blocks_count, err, sizeof err);
     if (!blocks) {
         log_msg(LOG_ERROR, "block definitions: %s", err);
