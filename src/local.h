@@ -11,8 +11,7 @@ struct block_def;
 /* Answers one call whose args already passed b's checks. Returns the envelope as malloc'd
  * JSON text (length in *len) and names the outcome for the log in *what; NULL when memory
  * ran out. */
-typedef char *(*local_fn)(const struct block_def *b, json_t *args, const char **what,
-                          size_t *len);
+typedef char *(*local_fn)(const struct block_def *b, json_t *args, const char **what, size_t *len);
 
 /* The handler called name, or NULL. */
 local_fn local_find(const char *name);

@@ -103,11 +103,13 @@ static int collect(json_t *params, struct fields *f)
 {
     const char *name;
     json_t *v;
-    json_object_foreach(params, name, v) {
+    json_object_foreach(params, name, v)
+    {
         if (json_is_array(v)) {
             size_t i;
             json_t *item;
-            json_array_foreach(v, i, item) {
+            json_array_foreach(v, i, item)
+            {
                 if (add_field(f, name, item) < 0)
                     return -1;
             }
@@ -168,8 +170,7 @@ static int url_forms(const char *url, struct buf *with_port, struct buf *without
         colon = memchr(host, ':', (size_t)(end - host));
     }
     if (colon) {
-        return buf_appendz(with_port, url) |
-               buf_append(without_port, url, (size_t)(colon - url)) |
+        return buf_appendz(with_port, url) | buf_append(without_port, url, (size_t)(colon - url)) |
                buf_appendz(without_port, end);
     }
     size_t scheme = (size_t)(sep - url);
@@ -343,7 +344,7 @@ done:
 /* Twilio's webhook fields that are counts or durations; any other field stays a string (a
  * short code "12345" is not a number). */
 static const char *const number_fields[] = {
-    "NumMedia",      "NumSegments",      "CallDuration", "Duration",  "RecordingDuration",
+    "NumMedia",         "NumSegments",    "CallDuration", "Duration",  "RecordingDuration",
     "DialCallDuration", "SequenceNumber", "ErrorCode",    "QueueTime", NULL,
 };
 
@@ -421,7 +422,8 @@ static const char *header(json_t *headers, const char *name)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(headers, key, v) {
+    json_object_foreach(headers, key, v)
+    {
         if (strcasecmp(key, name) == 0)
             return json_is_array(v) ? json_string_value(json_array_get(v, 0))
                                     : json_string_value(v);
@@ -432,8 +434,12 @@ static const char *header(json_t *headers, const char *name)
 static int xml_escape(struct buf *out, const char *s)
 {
     for (; *s; s++) {
-        const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
-                        : *s == '"' ? "&quot;" : *s == '\'' ? "&apos;" : NULL;
+        const char *e = *s == '&'    ? "&amp;"
+                        : *s == '<'  ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '"'  ? "&quot;"
+                        : *s == '\'' ? "&apos;"
+                                     : NULL;
         if (e ? buf_appendz(out, e) < 0 : buf_append(out, s, 1) < 0)
             return -1;
     }
@@ -490,12 +496,14 @@ static int check_listeners(const struct block_def *event, json_t *listeners, jso
 {
     size_t i;
     json_t *l;
-    json_array_foreach(listeners, i, l) {
+    json_array_foreach(listeners, i, l)
+    {
         char name[160];
         if (!json_is_object(l)) {
             snprintf(name, sizeof name, "params[%zu]", i);
-            if (json_object_set_new(reasons, name, json_string("must be an object of the "
-                                                               "listener's args")) < 0)
+            if (json_object_set_new(reasons, name,
+                                    json_string("must be an object of the "
+                                                "listener's args")) < 0)
                 return -1;
             continue;
         }
@@ -510,7 +518,8 @@ static int check_listeners(const struct block_def *event, json_t *listeners, jso
             return -1;
         const char *arg;
         json_t *r;
-        json_object_foreach(why, arg, r) {
+        json_object_foreach(why, arg, r)
+        {
             snprintf(name, sizeof name, "params[%zu].%s", i, arg);
             if (json_object_set(reasons, name, r) < 0) {
                 json_decref(why);
@@ -581,7 +590,8 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
 {
     char *out = NULL;
     json_t *raw = json_object_get(args, "body");
-    json_t *listeners = json_object_get(args, "params"), *headers = json_object_get(args, "headers");
+    json_t *listeners = json_object_get(args, "params"),
+           *headers = json_object_get(args, "headers");
     json_t *body = given(raw) ? event_body(raw) : NULL;
     json_t *reasons = json_object(), *matched = json_array(), *to = NULL;
     const char *reply = NULL;
@@ -593,16 +603,19 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
     if (!given(raw))
         json_object_set_new(reasons, "body", json_string("is required: the fields Twilio posted"));
     else if (!json_is_object(body))
-        json_object_set_new(reasons, "body", json_string("must be an object of the fields "
-                                                         "Twilio posted, or their form text"));
+        json_object_set_new(reasons, "body",
+                            json_string("must be an object of the fields "
+                                        "Twilio posted, or their form text"));
     if (given(listeners) && !json_is_array(listeners))
-        json_object_set_new(reasons, "params", json_string("must be a list of the listeners' "
-                                                           "args"));
+        json_object_set_new(reasons, "params",
+                            json_string("must be a list of the listeners' "
+                                        "args"));
     else if (json_is_array(listeners) && check_listeners(event, listeners, reasons) < 0)
         goto nomem;
     if (given(headers) && !json_is_object(headers))
-        json_object_set_new(reasons, "headers", json_string("must be an object of the HTTP "
-                                                            "headers Twilio sent"));
+        json_object_set_new(reasons, "headers",
+                            json_string("must be an object of the HTTP "
+                                        "headers Twilio sent"));
     if (json_object_size(reasons)) {
         out = envelope_fields(reasons, 0, len);
         goto done;
@@ -610,7 +623,8 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
     const char *signature = header(headers, "X-Twilio-Signature");
     size_t i;
     json_t *l;
-    json_array_foreach(json_is_array(listeners) ? listeners : NULL, i, l) {
+    json_array_foreach(json_is_array(listeners) ? listeners : NULL, i, l)
+    {
         if (!listener_matches(l, body))
             continue;
         if (given(json_object_get(l, "authToken"))) {
