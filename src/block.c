@@ -157,7 +157,7 @@ static int parse_check(struct arg_def *a, json_t *check, const char *where, char
     json_t *sid = json_object_get(check, "sid");
     if (sid) {
         /* "SM", or a list of prefixes: a message SID is SM... or MM... */
-        if (json_is_string(sid) && json_object_set(check, "sid", json_pack("[O]", sid)) < 0) {
+        if (json_is_string(sid) && json_object_set_new(check, "sid", json_pack("[O]", sid)) < 0) {
             snprintf(err, errlen, "%s: out of memory", where);
             return -1;
         }
