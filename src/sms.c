@@ -60,6 +60,9 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *c)
             return 0;
         v = v << 6 | (s[i] & 0x3F);
     }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000}; /* shorter forms are overlong */
+    if (v < least[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
     *c = v;
     return len;
 }

@@ -274,9 +274,17 @@ static char *field_error(const char *field, const char *reason, size_t *len)
     return out;
 }
 
+/* As the arg checks read it: null, "" and white space only are not given. */
 static int given(json_t *v)
 {
-    return v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return 1;
+    for (const char *s = json_string_value(v); *s; s++)
+        if (!isspace((unsigned char)*s))
+            return 1;
+    return 0;
 }
 
 char *webhook_validate_block(const struct block_def *b, json_t *args, const char **what,
