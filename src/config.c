@@ -118,6 +118,9 @@ static void print_help(void)
                settings[i].help, *settings[i].def ? settings[i].def : "unset");
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--help", "", "print this help and exit",
            "--version", "", "print the version and exit");
+    printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--openapi", "",
+           "print the service's OpenAPI document and exit", "--postman", "",
+           "print a Postman collection of the blocks and exit");
 }
 
 /* An edge or region becomes part of a host name. */

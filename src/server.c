@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apidoc.h"
 #include "args.h"
 #include "clock.h"
 #include "dryrun.h"
@@ -31,6 +32,8 @@ struct server {
     struct idem_store *idem;
     struct mg_context *ctx;
     int port;
+    char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
+    size_t openapi_len;
 };
 
 struct outcome {
@@ -584,6 +587,14 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         oc->what = "not_found";
         return reply_error(conn, 404, "NOT_FOUND", "No such route.", NULL);
     }
+    /* Ahead of the block lookup, which would answer UNKNOWN_BLOCK. */
+    if (strcmp(rest, "/openapi.json") == 0) {
+        oc->what = get ? "openapi" : "method_not_allowed";
+        if (!get)
+            return reply_error(conn, 405, "METHOD_NOT_ALLOWED",
+                               "The OpenAPI document is read with GET.", allow_get);
+        return reply(conn, 200, s->openapi, s->openapi_len, NULL);
+    }
     const char *name = rest + 1;
     size_t name_len = strlen(name);
     if (name_len && name[name_len - 1] == '/')
@@ -659,6 +670,12 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         free(s);
         return NULL;
     }
+    s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
+    if (!s->openapi) {
+        idem_free(s->idem);
+        free(s);
+        return NULL;
+    }
     char ports[300], threads[32], body_timeout[32];
     snprintf(body_timeout, sizeof body_timeout, "%ld", cfg->body_timeout_ms);
     if (strchr(cfg->bind, ':'))
@@ -689,6 +706,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (!s->ctx) {
         snprintf(err, errlen, "cannot listen on %s: %s", ports, text[0] ? text : "unknown error");
         idem_free(s->idem);
+        free(s->openapi);
         free(s);
         return NULL;
     }
@@ -722,5 +740,6 @@ void server_stop(struct server *s)
         return;
     mg_stop(s->ctx);
     idem_free(s->idem);
+    free(s->openapi);
     free(s);
 }
