@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_url.h"
+
 enum kind { K_STRING, K_LONG, K_LEVEL };
 
 struct setting {
@@ -52,6 +54,11 @@ static const struct setting settings[] = {
      "when set, block calls must carry it in X-RapidAPI-Proxy-Secret"},
     {"SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", K_LONG, FIELD(shutdown_grace_ms), 0, 0, 600000,
      "20000", "on SIGTERM/SIGINT, time in-flight requests get to finish"},
+    {"REDIS_URL", "--redis-url", K_STRING, FIELD(redis_url),
+     sizeof(((struct config *)0)->redis_url), 0, 0, "",
+     "share Idempotency-Keys between replicas: redis://[:password@]host[:port][/db]"},
+    {"REDIS_TIMEOUT_MS", "--redis-timeout-ms", K_LONG, FIELD(redis_timeout_ms), 0, 1, 60000,
+     "1000", "time allowed to connect to Redis, and for each Redis command"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -169,5 +176,8 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
         if (apply(c, s, value, s->flag, err, errlen) < 0)
             return -1;
     }
+    struct redis_url redis;
+    if (c->redis_url[0] && redis_url_parse(c->redis_url, &redis, err, errlen) < 0)
+        return -1;
     return strip_trailing_slashes(c, err, errlen);
 }
