@@ -73,6 +73,8 @@ static int apply(struct config *c, const struct setting *s, const char *value, c
             snprintf(err, errlen, "%s: value is longer than %zu characters", source, s->size - 1);
             return -1;
         }
+        if (s->offset == FIELD(redis_url) && *value && redis_url_check(value, err, errlen) < 0)
+            return -1;
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case K_LONG: {
@@ -176,8 +178,5 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
         if (apply(c, s, value, s->flag, err, errlen) < 0)
             return -1;
     }
-    struct redis_url redis;
-    if (c->redis_url[0] && redis_url_parse(c->redis_url, &redis, err, errlen) < 0)
-        return -1;
     return strip_trailing_slashes(c, err, errlen);
 }

@@ -128,6 +128,14 @@ int redis_url_parse(const char *text, struct redis_url *u, char *err, size_t err
     return 0;
 }
 
+int redis_url_check(const char *text, char *err, size_t errlen)
+{
+    struct redis_url u;
+    int rc = redis_url_parse(text, &u, err, errlen);
+    memset(&u, 0, sizeof u);
+    return rc;
+}
+
 void redis_url_describe(const struct redis_url *u, char *out, size_t size)
 {
     const char *v6 = strchr(u->host, ':') ? "[" : "";

@@ -17,6 +17,9 @@ struct redis_url {
  * the reason never quotes the URL, which may hold a password. */
 int redis_url_parse(const char *text, struct redis_url *u, char *err, size_t errlen);
 
+/* Checks text as redis_url_parse does, keeping nothing of it. */
+int redis_url_check(const char *text, char *err, size_t errlen);
+
 /* Writes redis://host:port/db into out, with the password (if any) shown as ***. */
 void redis_url_describe(const struct redis_url *u, char *out, size_t size);
 
