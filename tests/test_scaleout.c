@@ -179,6 +179,8 @@ static void concurrent_repeats_send_once(void **state)
     }
     assert_int_equal(standin_count(f->up), 1);
     assert_int_equal(replayed, 7);
+    assert_true(log_has(&f->a, "idempotency store: Redis at redis://:***@127.0.0.1:"));
+    assert_true(log_has(&f->b, "idempotency store: Redis at redis://:***@127.0.0.1:"));
     for (int i = 0; i < 8; i++)
         http_reply_free(&calls[i].reply);
 }
