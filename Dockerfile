@@ -12,11 +12,13 @@ ARG DEBIAN_IMAGE=debian:12-slim
 # the binary needs no data files at run time.
 FROM ${DEBIAN_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
-# libssl-dev: the service links libcrypto (SHA-256 for Idempotency-Key fingerprints).
+# libssl-dev: the service links libcrypto (SHA-256 for Idempotency-Key fingerprints);
+# libhiredis-dev: REDIS_URL.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        libcivetweb-dev libcurl4-openssl-dev libjansson-dev libssl-dev ca-certificates \
+        libcivetweb-dev libcurl4-openssl-dev libjansson-dev libssl-dev libhiredis-dev \
+        ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The whole context minus what .dockerignore leaves out (build trees, node_modules, .git).
@@ -62,7 +64,7 @@ FROM ${DEBIAN_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libcivetweb1 libcurl4 libjansson4 libssl3 ca-certificates \
+        libcivetweb1 libcurl4 libjansson4 libssl3 libhiredis0.14 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 twilio \
  && useradd --uid 10001 --gid twilio --no-create-home --home-dir /nonexistent \

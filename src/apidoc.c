@@ -58,6 +58,9 @@ static const struct {
      "a Content-Type other than application/json or *+json (none at all is fine)."},
     {"SHUTTING_DOWN", "503",
      "the service is shutting down; nothing was sent. Retry (Retry-After: 1)."},
+    {"IDEMPOTENCY_STORE_UNAVAILABLE", "503",
+     "REDIS_URL is set, the request carries an Idempotency-Key and Redis cannot be reached; "
+     "nothing was sent. Retry (Retry-After: 5)."},
 };
 
 /* The answers other than 200 that a block's operation documents, with an example message. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_url.h"
+
 enum kind { K_STRING, K_LONG, K_LEVEL };
 
 struct setting {
@@ -58,6 +60,11 @@ static const struct setting settings[] = {
      "when set, block calls must carry it in X-RapidAPI-Proxy-Secret"},
     {"SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", K_LONG, FIELD(shutdown_grace_ms), 0, 0, 600000,
      "20000", "on SIGTERM/SIGINT, time in-flight requests get to finish"},
+    {"REDIS_URL", "--redis-url", K_STRING, FIELD(redis_url),
+     sizeof(((struct config *)0)->redis_url), 0, 0, "",
+     "share Idempotency-Keys between replicas: redis://[:password@]host[:port][/db]"},
+    {"REDIS_TIMEOUT_MS", "--redis-timeout-ms", K_LONG, FIELD(redis_timeout_ms), 0, 1, 60000,
+     "1000", "time allowed to connect to Redis, and for each Redis command"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -72,6 +79,8 @@ static int apply(struct config *c, const struct setting *s, const char *value, c
             snprintf(err, errlen, "%s: value is longer than %zu characters", source, s->size - 1);
             return -1;
         }
+        if (s->offset == FIELD(redis_url) && *value && redis_url_check(value, err, errlen) < 0)
+            return -1;
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case K_LONG: {

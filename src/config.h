@@ -25,6 +25,8 @@ struct config {
     char ca_file[512];      /* empty: the system's CA store */
     char proxy_secret[256]; /* empty: no X-RapidAPI-Proxy-Secret check; never logged */
     long shutdown_grace_ms;
+    char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
+    long redis_timeout_ms;
 };
 
 /* Sets every field to its default. */

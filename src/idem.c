@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "idem_redis.h"
 
 struct entry {
     char *key;
@@ -19,6 +22,7 @@ struct entry {
 };
 
 struct idem_store {
+    struct idem_redis *redis; /* set: every call goes to Redis and nothing below is used */
     pthread_mutex_t lock;
     pthread_cond_t done;
     struct entry **buckets;
@@ -58,6 +62,21 @@ struct idem_store *idem_new(size_t max, long ttl_s)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&s->done, &attr);
     pthread_condattr_destroy(&attr);
+    return s;
+}
+
+struct idem_store *idem_new_redis(const char *url, long ttl_s, long hold_ms, long timeout_ms,
+                                  char *err, size_t errlen)
+{
+    struct idem_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(s->redis = idem_redis_new(url, ttl_s, hold_ms, timeout_ms, err, errlen))) {
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -120,6 +139,8 @@ static void evict(struct idem_store *s)
 enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned char *fp,
                            long wait_ms, char **body, size_t *len, unsigned long *ticket)
 {
+    if (s->redis)
+        return idem_redis_claim(s->redis, key, fp, wait_ms, body, len, ticket);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += wait_ms / 1000;
@@ -184,6 +205,10 @@ enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned
 void idem_finish(struct idem_store *s, const char *key, unsigned long ticket, const char *body,
                  size_t len)
 {
+    if (s->redis) {
+        idem_redis_finish(s->redis, key, ticket, body, len);
+        return;
+    }
     char *copy = malloc(len + 1);
     pthread_mutex_lock(&s->lock);
     struct entry **p = slot(s, key);
@@ -205,6 +230,10 @@ void idem_finish(struct idem_store *s, const char *key, unsigned long ticket, co
 
 void idem_abandon(struct idem_store *s, const char *key, unsigned long ticket)
 {
+    if (s->redis) {
+        idem_redis_abandon(s->redis, key, ticket);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     struct entry **p = slot(s, key);
     if (*p && !(*p)->body && (*p)->ticket == ticket)
@@ -215,6 +244,8 @@ void idem_abandon(struct idem_store *s, const char *key, unsigned long ticket)
 
 size_t idem_count(struct idem_store *s)
 {
+    if (s->redis)
+        return 0;
     pthread_mutex_lock(&s->lock);
     size_t n = s->count;
     pthread_mutex_unlock(&s->lock);
@@ -225,6 +256,11 @@ void idem_free(struct idem_store *s)
 {
     if (!s)
         return;
+    if (s->redis) {
+        idem_redis_free(s->redis);
+        free(s);
+        return;
+    }
     while (s->oldest)
         drop(s, slot(s, s->oldest->key));
     free(s->buckets);

@@ -1,7 +1,8 @@
-/* idem: the in-process Idempotency-Key store. A key (scoped to an account) remembers the
+/* idem: the Idempotency-Key store. A key (scoped to an account) remembers the
  * fingerprint of the request that first used it and, once known, the answer it got, for a TTL,
  * in an LRU of bounded size. A repeat that arrives while the first is in flight waits for it.
- * Keys are per process: replicas do not share them. */
+ * Keys are per process unless the store is made with idem_new_redis: then every call goes to
+ * Redis (idem_redis.h) and replicas pointed at the same Redis share the keys. */
 #ifndef IDEM_H
 #define IDEM_H
 
@@ -17,11 +18,20 @@ enum idem_claim {
     IDEM_CONFLICT, /* the key was used with other credentials or args */
     IDEM_PENDING,  /* the first request is still in flight after wait_ms */
     IDEM_NOMEM,
+    IDEM_UNAVAILABLE, /* Redis could not be reached or refused the command: nothing claimed */
 };
 
 /* Returns a store for at most max keys kept ttl_s seconds, or NULL. */
 struct idem_store *idem_new(size_t max, long ttl_s);
 void idem_free(struct idem_store *s);
+
+/* Returns a store kept in the Redis at url (REDIS_URL) with answers kept ttl_s seconds, or NULL
+ * with the reason in err (a bad URL, out of memory; an unreachable Redis is not an error: its
+ * calls answer IDEM_UNAVAILABLE until it is back). hold_ms is the longest an IDEM_FRESH caller
+ * works before it settles its claim; a claim left unsettled (its replica died) lapses a margin
+ * after that. timeout_ms bounds each connect and each command. */
+struct idem_store *idem_new_redis(const char *url, long ttl_s, long hold_ms, long timeout_ms,
+                                  char *err, size_t errlen);
 
 /* On IDEM_FRESH, *ticket identifies the claim for idem_finish or idem_abandon. */
 enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned char *fp,
@@ -34,6 +44,7 @@ void idem_finish(struct idem_store *s, const char *key, unsigned long ticket, co
 /* Forgets the claim (nothing was sent, so a repeat may try again). */
 void idem_abandon(struct idem_store *s, const char *key, unsigned long ticket);
 
+/* Keys held by the in-process store (0 for Redis). */
 size_t idem_count(struct idem_store *s);
 
 #endif

@@ -432,6 +432,17 @@ static int send_once(struct mg_connection *conn, const struct server *s,
         }
         status = reply_owned(conn, body, &len, NULL);
         break;
+    case IDEM_UNAVAILABLE: {
+        /* Without the shared store a repeat could not be recognised on another replica. */
+        static const char *const retry[] = {"Retry-After", "5", NULL};
+        oc->what = "idempotency_unavailable";
+        status = reply_error(conn, 503, "IDEMPOTENCY_STORE_UNAVAILABLE",
+                             "The idempotency store (Redis) cannot be reached, so a request with "
+                             "an Idempotency-Key cannot be checked; nothing was sent. Retry "
+                             "later.",
+                             retry);
+        break;
+    }
     default:
         oc->what = "internal_error";
         status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
@@ -664,9 +675,13 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     }
     s->cfg = *cfg;
     s->blocks = blocks;
-    s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
+    snprintf(err, errlen, "out of memory");
+    if (cfg->redis_url[0]) /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling */
+        s->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, cfg->upstream_timeout_ms,
+                                 cfg->redis_timeout_ms, err, errlen);
+    else
+        s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
     if (!s->idem) {
-        snprintf(err, errlen, "out of memory");
         free(s);
         return NULL;
     }

@@ -10,6 +10,7 @@ fail() { echo "smoke: $*" >&2; exit 1; }
 
 "$bin" --version | grep -qx 'twilio-block [0-9.]*' || fail "--version"
 "$bin" --help | grep -q 'UPSTREAM_TIMEOUT_MS' || fail "--help lists settings"
+"$bin" --help | grep -q -- '--redis-url  *REDIS_URL  *share .*(default unset)' || fail "--help lists REDIS_URL"
 if "$bin" --port nope 2>"$out/err"; then fail "bad flag accepted"; fi
 grep -q 'expected an integer' "$out/err" || fail "bad flag message"
 

@@ -1,0 +1,371 @@
+#include "idem_redis.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "redis_url.h"
+
+#define KEY_PREFIX "twilio-block:idem:"
+#define KEY_SIZE (sizeof KEY_PREFIX + 64)
+#define FP_HEX (IDEM_FP_LEN * 2)
+#define MAX_IDLE 32        /* connections kept open between calls; more are closed after use */
+#define POLL_MAX_MS 200    /* longest pause between two looks at a claim another caller holds */
+#define LAPSE_MARGIN_MS 5000
+
+/* Settles a claim only while it is still the caller's: ARGV[1] is "p:<owner>-<ticket>:", what
+ * follows it in the value is the fingerprint. */
+static const char finish_lua[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then\n"
+    "  redis.call('SET', KEYS[1], 'd:' .. string.sub(v, #ARGV[1] + 1) .. ':' .. ARGV[2],\n"
+    "             'EX', ARGV[3])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+static const char abandon_lua[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
+
+struct idem_redis {
+    struct redis_url url;
+    char where[640]; /* the URL with its password masked, for log lines */
+    long ttl_s;
+    long lapse_ms; /* an unsettled claim is dropped by Redis after this long */
+    struct timeval timeout;
+    char owner[33]; /* this store's random id: its claims read "p:<owner>-<ticket>:<fp>" */
+    atomic_ulong next_ticket;
+    pthread_mutex_t lock; /* guards idle, n_idle and down */
+    redisContext *idle[MAX_IDLE];
+    size_t n_idle;
+    int down; /* the last command failed; logged once until Redis answers again */
+};
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* The Redis key for a scoped key: hashed, so the account SID and the caller's key are not
+ * readable in Redis. */
+static int redis_key(const char *key, char out[KEY_SIZE])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(key, strlen(key), md, &n, EVP_sha256(), NULL) || n != 32)
+        return -1;
+    memcpy(out, KEY_PREFIX, sizeof KEY_PREFIX - 1);
+    hex(md, n, out + sizeof KEY_PREFIX - 1);
+    return 0;
+}
+
+/* Checks the answer to a set-up command, which the connection needs before it is used. */
+static int setup_ok(redisContext *c, redisReply *rep, const char *what, char *why, size_t n)
+{
+    int ok = rep && rep->type != REDIS_REPLY_ERROR;
+    if (!rep)
+        snprintf(why, n, "%s: %s", what, c->errstr);
+    else if (!ok) /* only the error's first word: the text could echo what was sent */
+        snprintf(why, n, "%s refused (%.*s)", what, (int)strcspn(rep->str, " "), rep->str);
+    if (rep)
+        freeReplyObject(rep);
+    return ok;
+}
+
+static redisContext *connect_one(struct idem_redis *r, char *why, size_t n)
+{
+    redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port, r->timeout);
+    if (!c) {
+        snprintf(why, n, "out of memory");
+        return NULL;
+    }
+    if (c->err) {
+        snprintf(why, n, "%s", c->errstr);
+        goto fail;
+    }
+    if (redisSetTimeout(c, r->timeout) != REDIS_OK) {
+        snprintf(why, n, "cannot set the command timeout");
+        goto fail;
+    }
+    if (r->url.password[0]) {
+        const char *auth[3] = {"AUTH"};
+        int argc = 1;
+        if (r->url.user[0])
+            auth[argc++] = r->url.user;
+        auth[argc++] = r->url.password;
+        if (!setup_ok(c, redisCommandArgv(c, argc, auth, NULL), "AUTH", why, n))
+            goto fail;
+    }
+    if (r->url.db) {
+        char db[24];
+        snprintf(db, sizeof db, "%ld", r->url.db);
+        const char *select[] = {"SELECT", db};
+        if (!setup_ok(c, redisCommandArgv(c, 2, select, NULL), "SELECT", why, n))
+            goto fail;
+    }
+    return c;
+fail:
+    redisFree(c);
+    return NULL;
+}
+
+static redisContext *take_idle(struct idem_redis *r)
+{
+    pthread_mutex_lock(&r->lock);
+    redisContext *c = r->n_idle ? r->idle[--r->n_idle] : NULL;
+    pthread_mutex_unlock(&r->lock);
+    return c;
+}
+
+static void give_back(struct idem_redis *r, redisContext *c)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->n_idle < MAX_IDLE) {
+        r->idle[r->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (c)
+        redisFree(c);
+}
+
+/* After one idle connection turned out dead (Redis restarted), the others are dead too. */
+static void drop_idle(struct idem_redis *r)
+{
+    redisContext *c;
+    while ((c = take_idle(r)))
+        redisFree(c);
+}
+
+/* Logs only the changes, so a Redis outage gives two lines and not one per request. */
+static void mark(struct idem_redis *r, int ok, const char *why)
+{
+    pthread_mutex_lock(&r->lock);
+    int changed = r->down == ok;
+    r->down = !ok;
+    pthread_mutex_unlock(&r->lock);
+    if (changed && ok)
+        log_msg(LOG_INFO, "idempotency store: Redis at %s answers again", r->where);
+    else if (changed)
+        log_msg(LOG_WARN,
+                "idempotency store: Redis at %s is unavailable (%s); requests with an "
+                "Idempotency-Key get 503 IDEMPOTENCY_STORE_UNAVAILABLE until it answers",
+                r->where, why);
+}
+
+/* Runs one command and returns its reply (the caller frees it), or NULL when Redis could not
+ * be reached or answered an error. A pooled connection may have gone stale: then the command
+ * is tried once more on a new one, which every command here allows (a repeated SET NX finds
+ * its own claim; the scripts compare before they write). */
+static redisReply *run(struct idem_redis *r, int argc, const char **argv, const size_t *lens)
+{
+    char why[192] = "no connection";
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = take_idle(r);
+        int pooled = c != NULL;
+        if (!c && !(c = connect_one(r, why, sizeof why)))
+            break;
+        redisReply *rep = redisCommandArgv(c, argc, argv, lens);
+        if (!rep) {
+            snprintf(why, sizeof why, "%s", c->errstr[0] ? c->errstr : "no answer");
+            redisFree(c);
+            if (!pooled)
+                break;
+            drop_idle(r);
+            continue;
+        }
+        give_back(r, c);
+        if (rep->type == REDIS_REPLY_ERROR) {
+            snprintf(why, sizeof why, "%s answered %.120s", argv[0], rep->str);
+            freeReplyObject(rep);
+            break;
+        }
+        mark(r, 1, NULL);
+        return rep;
+    }
+    mark(r, 0, why);
+    return NULL;
+}
+
+struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, long timeout_ms,
+                                  char *err, size_t errlen)
+{
+    unsigned char id[16];
+    struct idem_redis *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (redis_url_parse(url, &r->url, err, errlen) < 0)
+        goto fail;
+    if (RAND_bytes(id, sizeof id) != 1) {
+        snprintf(err, errlen, "no random bytes for the idempotency store's owner id");
+        goto fail;
+    }
+    hex(id, sizeof id, r->owner);
+    redis_url_describe(&r->url, r->where, sizeof r->where);
+    r->ttl_s = ttl_s;
+    r->lapse_ms = hold_ms + 4 * timeout_ms + LAPSE_MARGIN_MS;
+    r->timeout.tv_sec = timeout_ms / 1000;
+    r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
+    atomic_init(&r->next_ticket, 0);
+    pthread_mutex_init(&r->lock, NULL);
+    /* A Redis that is down at start-up is not fatal: requests without a key do not need it, and
+     * keyed ones are refused (nothing sent) until it answers; run() says so. */
+    const char *ping[] = {"PING"};
+    redisReply *rep = run(r, 1, ping, NULL);
+    if (rep) {
+        log_msg(LOG_INFO,
+                "idempotency store: Redis at %s (answers kept %ld s, an unsettled claim lapses "
+                "after %ld ms)",
+                r->where, r->ttl_s, r->lapse_ms);
+        freeReplyObject(rep);
+    }
+    return r;
+fail:
+    OPENSSL_cleanse(&r->url, sizeof r->url);
+    free(r);
+    return NULL;
+}
+
+void idem_redis_free(struct idem_redis *r)
+{
+    if (!r)
+        return;
+    drop_idle(r);
+    pthread_mutex_destroy(&r->lock);
+    OPENSSL_cleanse(&r->url, sizeof r->url);
+    free(r);
+}
+
+/* Reads a key's value: IDEM_FRESH when it is the caller's own claim (a SET NX whose answer was
+ * lost and was repeated), IDEM_PENDING when another caller's claim. */
+static enum idem_claim read_value(const struct idem_redis *r, const redisReply *rep,
+                                  const char *fp, const char *mine, char **body, size_t *len)
+{
+    const char *v = rep->str;
+    size_t n = rep->len;
+    if (rep->type == REDIS_REPLY_STRING && n > FP_HEX + 2 && memcmp(v, "d:", 2) == 0 &&
+        v[FP_HEX + 2] == ':') {
+        if (memcmp(v + 2, fp, FP_HEX) != 0)
+            return IDEM_CONFLICT;
+        size_t skip = FP_HEX + 3;
+        if (!(*body = malloc(n - skip + 1)))
+            return IDEM_NOMEM;
+        memcpy(*body, v + skip, n - skip);
+        (*body)[n - skip] = '\0';
+        *len = n - skip;
+        return IDEM_REPLAY;
+    }
+    if (rep->type == REDIS_REPLY_STRING && n > FP_HEX + 2 && memcmp(v, "p:", 2) == 0 &&
+        v[n - FP_HEX - 1] == ':') {
+        if (memcmp(v + n - FP_HEX, fp, FP_HEX) != 0)
+            return IDEM_CONFLICT;
+        return n == strlen(mine) && memcmp(v, mine, n) == 0 ? IDEM_FRESH : IDEM_PENDING;
+    }
+    log_msg(LOG_WARN, "idempotency store: Redis at %s holds a value this service did not write "
+                      "under its key prefix " KEY_PREFIX, r->where);
+    return IDEM_UNAVAILABLE;
+}
+
+enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const unsigned char *fp,
+                                 long wait_ms, char **body, size_t *len, unsigned long *ticket)
+{
+    char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24];
+    if (redis_key(key, rkey) < 0)
+        return IDEM_NOMEM;
+    hex(fp, IDEM_FP_LEN, fp_hex);
+    unsigned long t = atomic_fetch_add(&r->next_ticket, 1) + 1;
+    snprintf(mine, sizeof mine, "p:%s-%lu:%s", r->owner, t, fp_hex);
+    snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms);
+    const char *set[] = {"SET", rkey, mine, "NX", "PX", lapse};
+    const char *get[] = {"GET", rkey};
+    const long deadline = clock_ms() + wait_ms;
+    long pause = 10;
+    int gone = 0;
+    for (;;) {
+        redisReply *rep = run(r, 6, set, NULL);
+        if (!rep)
+            return IDEM_UNAVAILABLE;
+        int claimed = rep->type == REDIS_REPLY_STATUS;
+        freeReplyObject(rep);
+        if (claimed) {
+            *ticket = t;
+            return IDEM_FRESH;
+        }
+        if (!(rep = run(r, 2, get, NULL)))
+            return IDEM_UNAVAILABLE;
+        if (rep->type == REDIS_REPLY_NIL) { /* abandoned or lapsed in between: claim again */
+            freeReplyObject(rep);
+            if (++gone < 8)
+                continue;
+            return IDEM_PENDING;
+        }
+        enum idem_claim rc = read_value(r, rep, fp_hex, mine, body, len);
+        freeReplyObject(rep);
+        if (rc == IDEM_FRESH)
+            *ticket = t;
+        if (rc != IDEM_PENDING)
+            return rc;
+        long left = deadline - clock_ms();
+        if (left <= 0)
+            return IDEM_PENDING;
+        clock_sleep_ms(pause < left ? pause : left);
+        pause = pause * 2 < POLL_MAX_MS ? pause * 2 : POLL_MAX_MS;
+    }
+}
+
+/* Runs a settle script for the caller's claim; returns its result, or -1. */
+static long long settle(struct idem_redis *r, const char *key, unsigned long ticket,
+                        const char *script, const char *body, size_t len)
+{
+    char rkey[KEY_SIZE], prefix[64], ttl[24];
+    if (redis_key(key, rkey) < 0)
+        return -1;
+    snprintf(prefix, sizeof prefix, "p:%s-%lu:", r->owner, ticket);
+    snprintf(ttl, sizeof ttl, "%ld", r->ttl_s);
+    const char *argv[] = {"EVAL", script, "1", rkey, prefix, body, ttl};
+    size_t lens[] = {4, strlen(script), 1, strlen(rkey), strlen(prefix), len, strlen(ttl)};
+    redisReply *rep = run(r, body ? 7 : 5, argv, lens);
+    long long result = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    if (rep)
+        freeReplyObject(rep);
+    return result;
+}
+
+void idem_redis_finish(struct idem_redis *r, const char *key, unsigned long ticket,
+                       const char *body, size_t len)
+{
+    long long rc = settle(r, key, ticket, finish_lua, body, len);
+    if (rc < 0)
+        log_msg(LOG_WARN, "idempotency store: an answer could not be stored in Redis; a repeat "
+                          "of that request after its claim lapses (%ld ms) may send again",
+                r->lapse_ms);
+    else if (rc == 0)
+        log_msg(LOG_WARN, "idempotency store: an answer came after its claim had lapsed (%ld "
+                          "ms) or been taken over; a repeat of that request may have sent again",
+                r->lapse_ms);
+}
+
+void idem_redis_abandon(struct idem_redis *r, const char *key, unsigned long ticket)
+{
+    if (settle(r, key, ticket, abandon_lua, NULL, 0) < 0)
+        log_msg(LOG_WARN, "idempotency store: a claim could not be released in Redis; repeats "
+                          "of that request wait until it lapses (%ld ms)",
+                r->lapse_ms);
+}
