@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STRING, K_LONG, K_LEVEL };
+enum kind { K_STRING, K_LONG, K_LEVEL, K_FORMAT };
 
 struct setting {
     const char *env;
@@ -39,6 +39,8 @@ static const struct setting settings[] = {
      "10000", "time allowed to receive a whole request body"},
     {"LOG_LEVEL", "--log-level", K_LEVEL, FIELD(log_level), 0, 0, 0, "info",
      "error, warn, info or debug"},
+    {"LOG_FORMAT", "--log-format", K_FORMAT, FIELD(log_format), 0, 0, 0, "text",
+     "text, or json for one JSON object per line"},
     {"RETRY_MAX", "--retry-max", K_LONG, FIELD(retry_max), 0, 0, 10, "2",
      "retries when nothing can have been sent (refused, DNS, TLS, HTTP 429)"},
     {"IDEMPOTENCY_TTL_S", "--idempotency-ttl-s", K_LONG, FIELD(idempotency_ttl_s), 0, 1,
@@ -90,6 +92,15 @@ static int apply(struct config *c, const struct setting *s, const char *value, c
         memcpy(field, &level, sizeof level);
         return 0;
     }
+    case K_FORMAT: {
+        enum log_format format;
+        if (log_parse_format(value, &format) < 0) {
+            snprintf(err, errlen, "%s: expected text or json, got \"%s\"", source, value);
+            return -1;
+        }
+        memcpy(field, &format, sizeof format);
+        return 0;
+    }
     }
     return -1;
 }
@@ -107,11 +118,18 @@ static void print_help(void)
     printf("Usage: twilio-block [options]\n\n"
            "Twilio blocks for integration marketplaces: POST /api/twilio/<block>.\n"
            "Every setting comes from the environment and may be overridden by its flag.\n\n");
-    for (size_t i = 0; i < N_SETTINGS; i++)
-        printf("  %-22s %-20s %s (default %s)\n", settings[i].flag, settings[i].env,
-               settings[i].help, *settings[i].def ? settings[i].def : "unset");
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *t = &settings[i];
+        char range[64] = "";
+        if (t->kind == K_LONG)
+            snprintf(range, sizeof range, "%ld-%ld; ", t->min, t->max);
+        printf("  %-22s %-20s %s [%sdefault %s]\n", t->flag, t->env, t->help, range,
+               *t->def ? t->def : "unset");
+    }
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--help", "", "print this help and exit",
            "--version", "", "print the version and exit");
+    printf("\nRoutes: POST /api/twilio/<block>, GET /api/twilio (metadata), GET /healthz,\n"
+           "GET /metrics (Prometheus). Logs go to stderr.\n");
 }
 
 static int strip_trailing_slashes(struct config *c, char *err, size_t errlen)
@@ -170,4 +188,16 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
             return -1;
     }
     return strip_trailing_slashes(c, err, errlen);
+}
+
+void config_public_url(const char *url, char *out, size_t size)
+{
+    const char *rest = strstr(url, "://");
+    rest = rest ? rest + 3 : url;
+    size_t scheme = (size_t)(rest - url);
+    size_t authority = strcspn(rest, "/?#");
+    const char *at = memchr(rest, '@', authority);
+    const char *host = at ? at + 1 : rest;
+    size_t path = strcspn(host, "?#");
+    snprintf(out, size, "%.*s%.*s", (int)scheme, url, (int)path, host);
 }

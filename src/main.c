@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "block.h"
 #include "config.h"
@@ -23,6 +24,7 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     }
     log_set_level(cfg.log_level);
+    log_set_format(cfg.log_format);
 
     /* Signals are taken by sigwait below; every thread started after this inherits the mask. */
     sigset_t stop;
@@ -48,10 +50,14 @@ int main(int argc, char **argv)
     struct server *srv = server_start(&cfg, blocks, err, sizeof err);
     int status = 1;
     if (srv) {
-        log_msg(LOG_INFO, "twilio-block %s listening on http://%s:%d with %zu blocks, %ld threads, "
-                          "upstream %s",
-                TWILIO_BLOCK_VERSION, cfg.bind, server_port(srv), block_count(blocks),
-                cfg.threads, cfg.api_base);
+        char upstream[sizeof cfg.api_base];
+        config_public_url(cfg.api_base, upstream, sizeof upstream);
+        int v6 = strchr(cfg.bind, ':') != NULL;
+        log_msg(LOG_INFO,
+                "twilio-block %s listening on http://%s%s%s:%d with %zu blocks, %ld threads, "
+                "upstream %s",
+                TWILIO_BLOCK_VERSION, v6 ? "[" : "", cfg.bind, v6 ? "]" : "", server_port(srv),
+                block_count(blocks), cfg.threads, upstream);
         int sig = 0;
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "signal %d: stopping, in-flight requests have %ld ms (SHUTDOWN_GRACE_MS)",
