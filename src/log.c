@@ -87,6 +87,8 @@ static int write_json(json_t *obj)
 }
 
 static void vlog_text(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vlog_text(enum log_level level, const char *fmt, va_list ap)
 {
     char line[2048];
     now_rfc3339(line);
@@ -100,6 +102,8 @@ static void vlog_text(enum log_level level, const char *fmt, va_list ap)
     write_line(line, n);
 }
 
+static void text_msg(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void text_msg(enum log_level level, const char *fmt, ...)
 {
     va_list ap;
