@@ -26,6 +26,7 @@ struct ctx {
     json_t *reasons;
     struct text *scalar; /* the value of each arg sent outside the form (path, auth) */
     unsigned char *present;
+    const struct auth_pair *auth; /* the credentials chosen */
     int bad_json;   /* JSON-typed args that failed to parse */
     int other_bad;  /* every other failure */
     int nomem;
@@ -186,14 +187,79 @@ static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
     return -1;
 }
 
-static int check_sid(const char *prefix, struct text t)
+static int check_sid(json_t *prefixes, struct text t)
 {
-    if (t.n != 34 || t.p[0] != prefix[0] || t.p[1] != prefix[1])
+    if (t.n != 34)
         return -1;
     for (size_t i = 2; i < 34; i++)
         if (!is_hex(t.p[i]))
             return -1;
-    return 0;
+    size_t k;
+    json_t *p;
+    json_array_foreach(prefixes, k, p) {
+        if (memcmp(json_string_value(p), t.p, 2) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static int digits(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* ISO 8601 as Twilio takes it: 2026-11-23, or 2026-11-23T09:30:00 with optional fraction and
+ * Z or an offset. Only the shape and the field ranges are checked. */
+static int check_date(struct text t)
+{
+    const char *p = t.p;
+    if (t.n < 10 || !digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
+        !digits(p + 8, 2))
+        return -1;
+    int month = (p[5] - '0') * 10 + (p[6] - '0'), day = (p[8] - '0') * 10 + (p[9] - '0');
+    if (month < 1 || month > 12 || day < 1 || day > 31)
+        return -1;
+    if (t.n == 10)
+        return 0;
+    if (t.n < 19 || (p[10] != 'T' && p[10] != 't' && p[10] != ' ') || !digits(p + 11, 2) ||
+        p[13] != ':' || !digits(p + 14, 2) || p[16] != ':' || !digits(p + 17, 2))
+        return -1;
+    if ((p[11] - '0') * 10 + (p[12] - '0') > 23 || p[14] > '5' || p[17] > '6')
+        return -1;
+    size_t i = 19;
+    if (i < t.n && p[i] == '.') {
+        size_t start = ++i;
+        while (i < t.n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == start)
+            return -1;
+    }
+    if (i == t.n)
+        return 0;
+    if ((p[i] == 'Z' || p[i] == 'z') && i + 1 == t.n)
+        return 0;
+    if ((p[i] == '+' || p[i] == '-') && t.n - i == 6 && digits(p + i + 1, 2) &&
+        p[i + 3] == ':' && digits(p + i + 4, 2))
+        return 0;
+    return -1;
+}
+
+/* "SM", or "SM or MM", for error texts. */
+static void prefixes_text(json_t *prefixes, char *out, size_t size)
+{
+    size_t k, used = 0, n = json_array_size(prefixes);
+    json_t *p;
+    out[0] = '\0';
+    json_array_foreach(prefixes, k, p) {
+        int w = snprintf(out + used, size - used, "%s%s", k == 0 ? "" : k + 1 == n ? " or " : ", ",
+                         json_string_value(p));
+        if (w < 0 || (size_t)w >= size - used)
+            return;
+        used += (size_t)w;
+    }
 }
 
 static int check_url(struct text t)
@@ -240,8 +306,15 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
         send->p = buf_str(norm);
         send->n = norm->len;
     }
-    if (a->sid_prefix && check_sid(a->sid_prefix, t) < 0) {
-        fail(c, a, 0, "%smust be a SID: %s followed by 32 hexadecimal digits", item, a->sid_prefix);
+    if (a->sid_prefixes && check_sid(a->sid_prefixes, t) < 0) {
+        char prefixes[64];
+        prefixes_text(a->sid_prefixes, prefixes, sizeof prefixes);
+        fail(c, a, 0, "%smust be a SID: %s followed by 32 hexadecimal digits", item, prefixes);
+        return -1;
+    }
+    if (a->date && check_date(t) < 0) {
+        fail(c, a, 0, "%smust be a date (2026-11-23) or a date and time (2026-11-23T09:30:00Z)",
+             item);
         return -1;
     }
     if (a->url && check_url(t) < 0) {
@@ -294,7 +367,7 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
 static int trims(const struct arg_def *a)
 {
     return a->type == ARG_CREDENTIALS || a->type == ARG_SELECT || a->type == ARG_DATE ||
-           a->type == ARG_LIST || a->address || a->sid_prefix || a->url || a->charset;
+           a->type == ARG_LIST || a->address || a->sid_prefixes || a->url || a->charset || a->date || a->role;
 }
 
 static void take_string(struct ctx *c, size_t i, json_t *v)
@@ -419,6 +492,8 @@ static void take_boolean(struct ctx *c, size_t i, json_t *v)
         return;
     }
     c->present[i] = 1;
+    if (a->role == ROLE_DRY_RUN)
+        c->out->dry_run = value;
     emit(c, a, value ? (struct text){"true", 4} : (struct text){"false", 5});
 }
 
@@ -543,6 +618,55 @@ static void take(struct ctx *c, size_t i, json_t *v)
     }
 }
 
+/* The first credential pair given whole is used. A pair begun but not finished is named;
+ * with none begun, the first pair's missing args are, with the alternatives. */
+static void check_auth(struct ctx *c)
+{
+    const struct block_def *b = c->b;
+    const unsigned char *has = c->present;
+    int begun = 0;
+    for (size_t p = 0; p < b->n_auth; p++) {
+        struct auth_pair ap = b->auth[p];
+        if (has[ap.user] && has[ap.pass]) {
+            c->auth = &b->auth[p];
+            return;
+        }
+    }
+    for (size_t p = 0; p < b->n_auth; p++) {
+        struct auth_pair ap = b->auth[p];
+        const struct arg_def *u = &b->args[ap.user], *w = &b->args[ap.pass];
+        /* an arg every pair needs (accountSid) does not mark a pair as begun */
+        if (has[ap.user] && !u->required) {
+            fail(c, w, 0, "is required with %s", u->name);
+            begun = 1;
+        } else if (has[ap.pass]) {
+            fail(c, u, 0, "is required with %s", w->name);
+            begun = 1;
+        }
+    }
+    if (begun || b->n_auth == 0)
+        return;
+    char others[REASON_MAX / 2] = "";
+    size_t used = 0;
+    for (size_t p = 1; p < b->n_auth; p++) {
+        int n = snprintf(others + used, sizeof others - used, "%s%s and %s", p > 1 ? ", or " : "",
+                         b->args[b->auth[p].user].name, b->args[b->auth[p].pass].name);
+        if (n < 0 || (size_t)n >= sizeof others - used)
+            break;
+        used += (size_t)n;
+    }
+    struct auth_pair first = b->auth[0];
+    size_t missing[2] = {first.user, first.pass};
+    for (size_t k = 0; k < 2; k++) {
+        if (has[missing[k]])
+            continue;
+        if (used)
+            fail(c, &b->args[missing[k]], 0, "is required (or give %s instead)", others);
+        else
+            fail(c, &b->args[missing[k]], 0, "is required");
+    }
+}
+
 static void check_rules(struct ctx *c)
 {
     const struct block_def *b = c->b;
@@ -569,6 +693,20 @@ static void check_rules(struct ctx *c)
         for (size_t k = 0; k < grp->n; k++)
             fail(c, &b->args[grp->idx[k]], 0, "one of %s is required", names);
     }
+    for (size_t g = 0; g < b->n_exclusive; g++) {
+        const struct arg_group *grp = &b->exclusive[g];
+        long first = -1;
+        for (size_t k = 0; k < grp->n; k++) {
+            if (!c->present[grp->idx[k]])
+                continue;
+            if (first < 0)
+                first = (long)grp->idx[k];
+            else
+                fail(c, &b->args[grp->idx[k]], 0, "cannot be given with %s",
+                     b->args[first].name);
+        }
+    }
+    check_auth(c);
     for (size_t i = 0; i < b->n_args; i++) {
         for (size_t k = 0; c->present[i] && k < b->args[i].n_requires; k++) {
             const struct arg_def *need = &b->args[b->args[i].requires[k]];
@@ -605,6 +743,93 @@ static int fill_path(struct ctx *c)
     return 0;
 }
 
+static long role_index(const struct block_def *b, enum arg_role role)
+{
+    for (size_t i = 0; i < b->n_args; i++)
+        if (b->args[i].role == role)
+            return (long)i;
+    return -1;
+}
+
+/* A list's next_page_uri is sent as it came: it carries the filters and the page token. It
+ * must continue this block's list for this account; only its path is used, never its host. */
+static int take_next_page(struct ctx *c)
+{
+    long k = role_index(c->b, ROLE_NEXT_PAGE);
+    if (k < 0 || !c->present[k])
+        return 0;
+    const struct arg_def *a = &c->b->args[k];
+    struct text t = c->scalar[k];
+    struct buf *path = &c->out->path;
+    const char *scheme = t.n > 8 ? strstr(t.p, "://") : NULL;
+    if (scheme && (size_t)(scheme - t.p) <= 5) {
+        const char *slash = strchr(scheme + 3, '/');
+        size_t skip = slash ? (size_t)(slash - t.p) : t.n;
+        t.p += skip;
+        t.n -= skip;
+    }
+    int ok = t.n >= path->len && memcmp(t.p, buf_str(path), path->len) == 0 &&
+             (t.n == path->len || t.p[path->len] == '?');
+    for (size_t i = 0; ok && i < t.n; i++)
+        ok = (unsigned char)t.p[i] > 0x20 && (unsigned char)t.p[i] < 0x7f && t.p[i] != '#';
+    if (!ok) {
+        fail(c, a, 0, "must be the next_page_uri of a page of this list (it starts with %s?)",
+             buf_str(path));
+        return 0;
+    }
+    buf_reset(path);
+    buf_reset(&c->out->form); /* the filters are in the URI */
+    return buf_append(path, t.p, t.n);
+}
+
+static int take_fixed(struct ctx *c)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(c->b->fixed, key, v) {
+        if (form_add(&c->out->form, key, json_string_value(v), json_string_length(v)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void take_host_part(struct ctx *c, enum arg_role role, char *out, size_t size)
+{
+    long k = role_index(c->b, role);
+    if (k < 0 || !c->present[k])
+        return;
+    struct text t = c->scalar[k];
+    if (t.n >= size) {
+        fail(c, &c->b->args[k], 0, "must be at most %zu characters", size - 1);
+        return;
+    }
+    for (size_t i = 0; i < t.n; i++)
+        out[i] = (char)tolower((unsigned char)t.p[i]);
+    out[t.n] = '\0';
+}
+
+/* What is built once every value is known to be right: path, fixed parameters, a next page,
+ * edge and region, credentials. Returns -1 when memory ran out. */
+static int finish(struct ctx *c)
+{
+    const struct block_def *b = c->b;
+    if (b->path && fill_path(c) < 0)
+        return -1;
+    if (b->fixed && take_fixed(c) < 0)
+        return -1;
+    if (b->path && take_next_page(c) < 0)
+        return -1;
+    take_host_part(c, ROLE_EDGE, c->out->edge, sizeof c->out->edge);
+    take_host_part(c, ROLE_REGION, c->out->region, sizeof c->out->region);
+    if (c->auth) {
+        struct text user = c->scalar[c->auth->user], pass = c->scalar[c->auth->pass];
+        if (buf_append(&c->out->username, user.p, user.n) < 0 ||
+            buf_append(&c->out->password, pass.p, pass.n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_t **args,
                                 json_error_t *err, size_t *deep_at)
 {
@@ -635,6 +860,8 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     struct ctx c = {.b = b, .out = out};
     enum args_status rc = ARGS_NOMEM;
     *reasons = NULL;
+    out->dry_run = 0;
+    out->edge[0] = out->region[0] = '\0';
     buf_init(&out->path, 4096);
     buf_init(&out->form, form_cap);
     buf_init(&out->username, 4096);
@@ -657,6 +884,8 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     if (c.nomem)
         goto done;
     check_rules(&c);
+    if (!c.bad_json && !c.other_bad && finish(&c) < 0)
+        c.nomem = 1;
     if (c.nomem)
         goto done;
     if (c.bad_json || c.other_bad) {
@@ -676,10 +905,6 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
         *reasons = ordered;
         goto done;
     }
-    struct text user = c.scalar[b->auth_user], pass = c.scalar[b->auth_pass];
-    if (fill_path(&c) < 0 || buf_append(&out->username, user.p, user.n) < 0 ||
-        buf_append(&out->password, pass.p, pass.n) < 0)
-        goto done;
     rc = ARGS_OK;
 done:
     if (rc != ARGS_OK)

@@ -14,6 +14,9 @@ struct prepared {
     struct buf form;     /* the encoded parameters */
     struct buf username; /* basic-auth pair */
     struct buf password;
+    int dry_run;     /* the block's dryRun arg was true */
+    char edge[32];   /* lower-cased edge and region args; "" when not given */
+    char region[32];
 };
 
 enum args_status {

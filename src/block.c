@@ -4,24 +4,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "local.h"
+
 struct block_set {
     struct block_def *blocks;
     size_t n;
+    struct block_def *events;
+    size_t n_events;
     char *metadata;
     size_t metadata_len;
 };
 
 static const char *const type_names[] = {"credentials", "String", "Number",  "Boolean",
                                          "Select",      "List",   "JSON",    "DatePicker"};
-static const char *const block_keys[] = {"name", "description", "args",   "callbacks", "method",
-                                         "path", "action",      "auth",   "oneOf",     NULL};
-static const char *const arg_keys[] = {"name",  "type",  "info",     "required", "options",
-                                       "structure", "param", "check", "requires", "example", NULL};
+static const char *const block_keys[] = {"name",   "description", "args",  "callbacks",
+                                         "method", "path",        "action", "auth",
+                                         "oneOf",  "exclusive",   "fixed",
+                                         "handler", NULL};
+static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
+static const char *const arg_keys[] = {"name",     "type",    "info",     "required",
+                                       "options",  "structure", "param",  "check",
+                                       "requires", "example", "secret",   "role",     NULL};
 static const char *const check_keys[] = {"address",  "sid",      "url",     "min",
                                          "max",      "decimal",  "maxLength", "minItems",
-                                         "maxItems", "charset",  NULL};
-/* What GET /api/twilio shows of a block and of an arg; everything else is internal. */
+                                         "maxItems", "charset",  "date",    NULL};
+static const char *const role_names[] = {"", "dryRun", "nextPage", "edge", "region",
+                                         "messageBody"};
+/* What GET /api/twilio shows of a block, an event and an arg; everything else is internal. */
 static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
+static const char *const served_event_keys[] = {"name", "description", "payload", "steps",
+                                                "args", NULL};
 static const char *const served_arg_keys[] = {"name",    "type",      "info",
                                               "required", "options", "structure", NULL};
 
@@ -144,12 +156,26 @@ static int parse_check(struct arg_def *a, json_t *check, const char *where, char
     }
     json_t *sid = json_object_get(check, "sid");
     if (sid) {
-        const char *p = json_string_value(sid);
-        if (!p || strlen(p) != 2 || p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z') {
-            snprintf(err, errlen, "%s: check.sid must be two capital letters", where);
+        /* "SM", or a list of prefixes: a message SID is SM... or MM... */
+        if (json_is_string(sid) && json_object_set_new(check, "sid", json_pack("[O]", sid)) < 0) {
+            snprintf(err, errlen, "%s: out of memory", where);
             return -1;
         }
-        a->sid_prefix = p;
+        sid = json_object_get(check, "sid");
+        size_t i;
+        json_t *v;
+        int ok = json_is_array(sid) && json_array_size(sid) > 0;
+        json_array_foreach(sid, i, v) {
+            const char *p = json_string_value(v);
+            ok = ok && p && strlen(p) == 2 && p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' &&
+                 p[1] <= 'Z';
+        }
+        if (!ok) {
+            snprintf(err, errlen, "%s: check.sid must be two capital letters, or a list of them",
+                     where);
+            return -1;
+        }
+        a->sid_prefixes = sid;
     }
     json_t *url = json_object_get(check, "url");
     if (url && !json_is_boolean(url)) {
@@ -163,6 +189,12 @@ static int parse_check(struct arg_def *a, json_t *check, const char *where, char
         return -1;
     }
     a->decimal = json_is_true(decimal);
+    json_t *date = json_object_get(check, "date");
+    if (date && !json_is_boolean(date)) {
+        snprintf(err, errlen, "%s: check.date must be a boolean", where);
+        return -1;
+    }
+    a->date = json_is_true(date);
     json_t *charset = json_object_get(check, "charset");
     if (charset && (!json_is_string(charset) || json_string_length(charset) == 0)) {
         snprintf(err, errlen, "%s: check.charset must be a non-empty string", where);
@@ -184,6 +216,40 @@ static int parse_check(struct arg_def *a, json_t *check, const char *where, char
     a->max_length = (long)ml;
     a->min_items = (long)mn;
     a->max_items = (long)mx;
+    return 0;
+}
+
+/* A role is the engine's own use of an arg, so its type and param are fixed. */
+static int parse_role(struct arg_def *a, json_t *role, const char *where, char *err,
+                      size_t errlen)
+{
+    if (!role)
+        return 0;
+    const char *name = json_string_value(role);
+    size_t r = 1;
+    while (name && r < sizeof role_names / sizeof role_names[0] && strcmp(name, role_names[r]))
+        r++;
+    if (!name || r == sizeof role_names / sizeof role_names[0]) {
+        snprintf(err, errlen, "%s: unknown role", where);
+        return -1;
+    }
+    a->role = (enum arg_role)r;
+    int ok;
+    switch (a->role) {
+    case ROLE_DRY_RUN:
+        ok = a->type == ARG_BOOLEAN && !a->param;
+        break;
+    case ROLE_MESSAGE_BODY:
+        ok = a->type == ARG_STRING && a->param;
+        break;
+    default:
+        ok = a->type == ARG_STRING && !a->param;
+        break;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "%s: role %s does not fit this type or param", where, name);
+        return -1;
+    }
     return 0;
 }
 
@@ -224,6 +290,14 @@ static int parse_arg(struct arg_def *a, json_t *obj, const char *block, char *er
         return -1;
     }
     a->param = json_string_value(param);
+    json_t *secret = json_object_get(obj, "secret");
+    if (secret && !json_is_boolean(secret)) {
+        snprintf(err, errlen, "%s: secret must be true or false", where);
+        return -1;
+    }
+    a->secret = json_is_true(secret) || a->type == ARG_CREDENTIALS;
+    if (parse_role(a, json_object_get(obj, "role"), where, err, errlen) < 0)
+        return -1;
     json_t *options = json_object_get(obj, "options");
     json_t *structure = json_object_get(obj, "structure");
     if (a->type == ARG_SELECT) {
@@ -265,6 +339,10 @@ void block_def_free(struct block_def *b)
     for (size_t i = 0; b->one_of && i < b->n_one_of; i++)
         free(b->one_of[i].idx);
     free(b->one_of);
+    for (size_t i = 0; b->exclusive && i < b->n_exclusive; i++)
+        free(b->exclusive[i].idx);
+    free(b->exclusive);
+    free(b->auth);
     json_decref(b->root);
     memset(b, 0, sizeof *b);
 }
@@ -295,27 +373,59 @@ static int check_path(const struct block_def *b, char *err, size_t errlen)
     return 0;
 }
 
-static int parse_body(struct block_def *b, const char *name, char *err, size_t errlen)
+static int parse_auth(struct block_def *b, json_t *auth, char *err, size_t errlen)
 {
-    json_t *root = b->root;
-    if (!json_is_object(root)) {
-        snprintf(err, errlen, "%s: a block definition must be a JSON object", name);
+    if (!json_is_array(auth) || json_array_size(auth) == 0) {
+        snprintf(err, errlen, "%s: auth must list [username, password] arg pairs", b->name);
         return -1;
     }
-    if (only_keys(root, block_keys, name, err, errlen) < 0)
+    b->n_auth = json_array_size(auth);
+    b->auth = calloc(b->n_auth, sizeof *b->auth);
+    if (!b->auth) {
+        snprintf(err, errlen, "%s: out of memory", b->name);
         return -1;
-    b->name = get_string(root, "name");
+    }
+    for (size_t i = 0; i < b->n_auth; i++) {
+        json_t *pair = json_array_get(auth, i);
+        const char *user = json_string_value(json_array_get(pair, 0));
+        const char *pass = json_string_value(json_array_get(pair, 1));
+        long u = user ? block_arg_index(b, user) : -1, p = pass ? block_arg_index(b, pass) : -1;
+        if (json_array_size(pair) != 2 || u < 0 || p < 0 || b->args[u].param ||
+            b->args[p].param) {
+            snprintf(err, errlen, "%s: auth pair %zu must name two args without param", b->name,
+                     i + 1);
+            return -1;
+        }
+        b->auth[i] = (struct auth_pair){(size_t)u, (size_t)p};
+    }
+    return 0;
+}
+
+static int parse_fixed(struct block_def *b, json_t *fixed, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(fixed)) {
+        snprintf(err, errlen, "%s: fixed must map Twilio parameters to strings", b->name);
+        return -1;
+    }
+    json_object_foreach(fixed, key, v) {
+        if (!json_is_string(v) || !*key) {
+            snprintf(err, errlen, "%s: fixed must map Twilio parameters to strings", b->name);
+            return -1;
+        }
+    }
+    b->fixed = fixed;
+    return 0;
+}
+
+/* The Twilio request a block makes: method, path, action, auth and fixed parameters. */
+static int parse_request(struct block_def *b, json_t *root, char *err, size_t errlen)
+{
+    const char *name = b->name;
     b->method = get_string(root, "method");
     b->path = get_string(root, "path");
     b->action = get_string(root, "action");
-    if (!b->name || strcmp(b->name, name) != 0) {
-        snprintf(err, errlen, "%s: \"name\" must be \"%s\", as the file is named", name, name);
-        return -1;
-    }
-    if (!json_is_string(json_object_get(root, "description"))) {
-        snprintf(err, errlen, "%s: description must be a string", name);
-        return -1;
-    }
     if (!b->method || (strcmp(b->method, "POST") && strcmp(b->method, "GET") &&
                        strcmp(b->method, "DELETE"))) {
         snprintf(err, errlen, "%s: method must be POST, GET or DELETE", name);
@@ -325,18 +435,44 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
         snprintf(err, errlen, "%s: path and action are required", name);
         return -1;
     }
-    json_t *callbacks = json_object_get(root, "callbacks");
-    if (!json_is_array(callbacks)) {
-        snprintf(err, errlen, "%s: callbacks must be a list", name);
+    if (parse_auth(b, json_object_get(root, "auth"), err, errlen) < 0)
         return -1;
+    json_t *fixed = json_object_get(root, "fixed");
+    if (fixed && parse_fixed(b, fixed, err, errlen) < 0)
+        return -1;
+    return check_path(b, err, errlen);
+}
+
+/* A handler block or an event computes its answer here: nothing of it goes to Twilio. */
+static int check_local(struct block_def *b, json_t *root, char *err, size_t errlen)
+{
+    static const char *const twilio_only[] = {"method", "path", "action", "auth", "fixed"};
+    for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
+        if (json_object_get(root, twilio_only[i])) {
+            snprintf(err, errlen, "%s: a handler block has no %s", b->name, twilio_only[i]);
+            return -1;
+        }
     }
-    json_t *args = json_object_get(root, "args");
-    if (!json_is_array(args) || json_array_size(args) == 0) {
+    for (size_t i = 0; i < b->n_args; i++) {
+        if (b->args[i].param || b->args[i].role) {
+            snprintf(err, errlen, "%s: arg \"%s\" of a handler block has no param or role",
+                     b->name, b->args[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_args(struct block_def *b, json_t *args, int allow_empty, char *err,
+                      size_t errlen)
+{
+    const char *name = b->name;
+    if (!json_is_array(args) || (!allow_empty && json_array_size(args) == 0)) {
         snprintf(err, errlen, "%s: args must be a non-empty list", name);
         return -1;
     }
     b->n_args = json_array_size(args);
-    b->args = calloc(b->n_args, sizeof *b->args);
+    b->args = calloc(b->n_args ? b->n_args : 1, sizeof *b->args);
     if (!b->args) {
         snprintf(err, errlen, "%s: out of memory", name);
         return -1;
@@ -349,6 +485,11 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
                 snprintf(err, errlen, "%s: arg \"%s\" is declared twice", name, b->args[i].name);
                 return -1;
             }
+            if (b->args[i].role && b->args[j].role == b->args[i].role) {
+                snprintf(err, errlen, "%s: two args have the role of \"%s\"", name,
+                         b->args[i].name);
+                return -1;
+            }
         }
     }
     for (size_t i = 0; i < b->n_args; i++) {
@@ -357,38 +498,109 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
                                     name, err, errlen) < 0)
             return -1;
     }
-    json_t *auth = json_object_get(root, "auth");
-    long user = block_arg_index(b, get_string(auth, "username") ? get_string(auth, "username") : "");
-    long pass = block_arg_index(b, get_string(auth, "password") ? get_string(auth, "password") : "");
-    if (user < 0 || pass < 0) {
-        snprintf(err, errlen, "%s: auth must name the username and password args", name);
+    return 0;
+}
+
+/* oneOf and exclusive: lists of groups of arg names. */
+static int parse_groups(struct block_def *b, json_t *list, const char *key,
+                        struct arg_group **out, size_t *n, char *err, size_t errlen)
+{
+    if (!list)
+        return 0;
+    if (!json_is_array(list)) {
+        snprintf(err, errlen, "%s: %s must be a list of lists", b->name, key);
         return -1;
     }
-    b->auth_user = (size_t)user;
-    b->auth_pass = (size_t)pass;
-    json_t *one_of = json_object_get(root, "oneOf");
-    if (one_of) {
-        if (!json_is_array(one_of)) {
-            snprintf(err, errlen, "%s: oneOf must be a list of lists", name);
+    *out = calloc(json_array_size(list) + 1, sizeof **out);
+    if (!*out) {
+        snprintf(err, errlen, "%s: out of memory", b->name);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        if (names_to_indexes(b, json_array_get(list, i), &(*out)[i].idx, &(*out)[i].n, b->name,
+                             err, errlen) < 0)
+            return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int parse_body(struct block_def *b, const char *name, char *err, size_t errlen)
+{
+    json_t *root = b->root;
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "%s: a block definition must be a JSON object", name);
+        return -1;
+    }
+    if (only_keys(root, block_keys, name, err, errlen) < 0)
+        return -1;
+    b->name = get_string(root, "name");
+    if (!b->name || strcmp(b->name, name) != 0) {
+        snprintf(err, errlen, "%s: \"name\" must be \"%s\", as the file is named", name, name);
+        return -1;
+    }
+    if (!json_is_string(json_object_get(root, "description"))) {
+        snprintf(err, errlen, "%s: description must be a string", name);
+        return -1;
+    }
+    if (!json_is_array(json_object_get(root, "callbacks"))) {
+        snprintf(err, errlen, "%s: callbacks must be a list", name);
+        return -1;
+    }
+    if (parse_args(b, json_object_get(root, "args"), 0, err, errlen) < 0)
+        return -1;
+    if (parse_groups(b, json_object_get(root, "oneOf"), "oneOf", &b->one_of, &b->n_one_of, err,
+                     errlen) < 0 ||
+        parse_groups(b, json_object_get(root, "exclusive"), "exclusive", &b->exclusive,
+                     &b->n_exclusive, err, errlen) < 0)
+        return -1;
+    json_t *handler = json_object_get(root, "handler");
+    if (handler) {
+        b->handler = json_string_value(handler);
+        if (!b->handler || !local_find(b->handler)) {
+            snprintf(err, errlen, "%s: no handler named %s", name,
+                     b->handler ? b->handler : "(not a string)");
             return -1;
         }
-        b->n_one_of = json_array_size(one_of);
-        b->one_of = calloc(b->n_one_of ? b->n_one_of : 1, sizeof *b->one_of);
-        if (!b->one_of) {
+        return check_local(b, root, err, errlen);
+    }
+    return parse_request(b, root, err, errlen);
+}
+
+/* Replaces each {"use": "name"} arg with a copy of common's arg of that name; the other keys
+ * given next to "use" override the shared ones (e.g. "required"). */
+static int resolve_uses(json_t *root, json_t *common, const char *name, char *err, size_t errlen)
+{
+    json_t *args = json_object_get(root, "args");
+    size_t i;
+    json_t *arg;
+    json_array_foreach(args, i, arg) {
+        const char *use = get_string(arg, "use");
+        if (!use)
+            continue;
+        json_t *shared = NULL, *c;
+        size_t k;
+        json_array_foreach(common, k, c) {
+            if (!shared && get_string(c, "name") && strcmp(get_string(c, "name"), use) == 0)
+                shared = c;
+        }
+        if (!shared) {
+            snprintf(err, errlen, "%s: no shared arg named \"%s\" in blocks/common/args.json",
+                     name, use);
+            return -1;
+        }
+        json_t *copy = json_deep_copy(shared);
+        if (!copy || json_object_update(copy, arg) < 0 || json_object_del(copy, "use") < 0 ||
+            json_array_set_new(args, i, copy) < 0) {
             snprintf(err, errlen, "%s: out of memory", name);
             return -1;
         }
-        for (size_t i = 0; i < b->n_one_of; i++) {
-            if (names_to_indexes(b, json_array_get(one_of, i), &b->one_of[i].idx,
-                                 &b->one_of[i].n, name, err, errlen) < 0)
-                return -1;
-        }
     }
-    return check_path(b, err, errlen);
+    return 0;
 }
 
-int block_parse(const char *name, const char *text, size_t len, struct block_def *out, char *err,
-                size_t errlen)
+int block_parse(const char *name, const char *text, size_t len, json_t *common,
+                struct block_def *out, char *err, size_t errlen)
 {
     struct block_def b;
     json_error_t jerr;
@@ -399,7 +611,38 @@ int block_parse(const char *name, const char *text, size_t len, struct block_def
                  jerr.text);
         return -1;
     }
-    if (parse_body(&b, name, err, errlen) < 0) {
+    if ((json_is_object(b.root) && resolve_uses(b.root, common, name, err, errlen) < 0) ||
+        parse_body(&b, name, err, errlen) < 0) {
+        block_def_free(&b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+/* An event's listeners' args are checked by the same engine as a block's. */
+static int event_parse(json_t *event, struct block_def *out, char *err, size_t errlen)
+{
+    struct block_def b;
+    memset(&b, 0, sizeof b);
+    b.root = json_incref(event);
+    b.name = get_string(event, "name");
+    b.handler = b.name;
+    b.event = 1;
+    int ok = 0;
+    if (!json_is_object(event) || !b.name || !*b.name ||
+        !json_is_string(json_object_get(event, "description")))
+        snprintf(err, errlen, "metadata.json: each event needs a name and a description");
+    else if (only_keys(event, event_keys, b.name, err, errlen) < 0)
+        ;
+    else if (!local_find(b.name))
+        snprintf(err, errlen, "metadata.json: no handler for event %s", b.name);
+    else if (!json_object_get(event, "args") &&
+             json_object_set_new(event, "args", json_array()) < 0)
+        snprintf(err, errlen, "metadata.json: out of memory");
+    else
+        ok = parse_args(&b, json_object_get(event, "args"), 1, err, errlen) == 0;
+    if (!ok) {
         block_def_free(&b);
         return -1;
     }
@@ -420,9 +663,9 @@ static json_t *pick(json_t *obj, const char *const *keys)
     return out;
 }
 
-static json_t *served_block(const struct block_def *b)
+static json_t *served(const struct block_def *b, const char *const *keys)
 {
-    json_t *out = pick(b->root, served_block_keys);
+    json_t *out = pick(b->root, keys);
     json_t *args = json_array();
     if (!out || !args || json_object_set(out, "args", args) < 0)
         goto fail;
@@ -442,15 +685,20 @@ fail:
 
 static int compose_metadata(struct block_set *set, json_t *meta, char *err, size_t errlen)
 {
-    json_t *blocks = json_array();
+    json_t *blocks = json_array(), *events = json_array();
     int rc = -1;
-    if (!blocks)
+    if (!blocks || !events)
         goto done;
     for (size_t i = 0; i < set->n; i++) {
-        if (json_array_append_new(blocks, served_block(&set->blocks[i])) < 0)
+        if (json_array_append_new(blocks, served(&set->blocks[i], served_block_keys)) < 0)
             goto done;
     }
-    if (json_object_set(meta, "blocks", blocks) < 0)
+    for (size_t i = 0; i < set->n_events; i++) {
+        if (json_array_append_new(events, served(&set->events[i], served_event_keys)) < 0)
+            goto done;
+    }
+    if (json_object_set(meta, "blocks", blocks) < 0 ||
+        (json_object_get(meta, "events") && json_object_set(meta, "events", events) < 0))
         goto done;
     set->metadata = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (set->metadata) {
@@ -461,14 +709,45 @@ done:
     if (rc < 0)
         snprintf(err, errlen, "metadata: out of memory");
     json_decref(blocks);
+    json_decref(events);
     return rc;
 }
 
+static int load_events(struct block_set *set, json_t *meta, char *err, size_t errlen)
+{
+    json_t *events = json_object_get(meta, "events");
+    if (!events)
+        return 0;
+    if (!json_is_array(events)) {
+        snprintf(err, errlen, "metadata.json: \"events\" must be a list");
+        return -1;
+    }
+    set->events = calloc(json_array_size(events) + 1, sizeof *set->events);
+    if (!set->events) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(events); i++) {
+        if (event_parse(json_array_get(events, i), &set->events[i], err, errlen) < 0)
+            return -1;
+        set->n_events++;
+        const char *name = set->events[i].name;
+        if (block_find(set, name, strlen(name)) ||
+            block_find_event(set, name, strlen(name)) != &set->events[i]) {
+            snprintf(err, errlen, "metadata.json: \"%s\" is declared twice", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct block_set *block_set_load(const struct embedded_file *metadata,
+                                 const struct embedded_file *common,
                                  const struct embedded_file *files, size_t n, char *err,
                                  size_t errlen)
 {
     json_error_t jerr;
+    json_t *shared = NULL;
     struct block_set *set = calloc(1, sizeof *set);
     json_t *meta = json_loadb(metadata->text, metadata->len, JSON_REJECT_DUPLICATES, &jerr);
     if (!set) {
@@ -479,6 +758,14 @@ struct block_set *block_set_load(const struct embedded_file *metadata,
         snprintf(err, errlen, "metadata.json: line %d, column %d: %s", jerr.line, jerr.column,
                  jerr.text);
         goto fail;
+    }
+    if (common) {
+        shared = json_loadb(common->text, common->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_array(shared)) {
+            snprintf(err, errlen, "blocks/common/args.json: %s",
+                     shared ? "must be a list of args" : jerr.text);
+            goto fail;
+        }
     }
     json_t *listed = json_object_get(meta, "blocks");
     if (!json_is_object(meta) || !string_array(listed, 1)) {
@@ -511,15 +798,17 @@ struct block_set *block_set_load(const struct embedded_file *metadata,
             snprintf(err, errlen, "metadata.json lists \"%s\" twice", want);
             goto fail;
         }
-        if (block_parse(f->name, f->text, f->len, &set->blocks[i], err, errlen) < 0)
+        if (block_parse(f->name, f->text, f->len, shared, &set->blocks[i], err, errlen) < 0)
             goto fail;
         set->n++;
     }
-    if (compose_metadata(set, meta, err, errlen) < 0)
+    if (load_events(set, meta, err, errlen) < 0 || compose_metadata(set, meta, err, errlen) < 0)
         goto fail;
+    json_decref(shared);
     json_decref(meta);
     return set;
 fail:
+    json_decref(shared);
     json_decref(meta);
     block_set_free(set);
     return NULL;
@@ -532,6 +821,9 @@ void block_set_free(struct block_set *set)
     for (size_t i = 0; i < set->n; i++)
         block_def_free(&set->blocks[i]);
     free(set->blocks);
+    for (size_t i = 0; i < set->n_events; i++)
+        block_def_free(&set->events[i]);
+    free(set->events);
     free(set->metadata);
     free(set);
 }
@@ -542,6 +834,17 @@ const struct block_def *block_find(const struct block_set *set, const char *name
         const char *b = set->blocks[i].name;
         if (strlen(b) == len && memcmp(b, name, len) == 0)
             return &set->blocks[i];
+    }
+    return NULL;
+}
+
+const struct block_def *block_find_event(const struct block_set *set, const char *name,
+                                         size_t len)
+{
+    for (size_t i = 0; i < set->n_events; i++) {
+        const char *e = set->events[i].name;
+        if (strlen(e) == len && memcmp(e, name, len) == 0)
+            return &set->events[i];
     }
     return NULL;
 }

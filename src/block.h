@@ -1,5 +1,6 @@
-/* block: block definitions (blocks/<name>.json) parsed into checked structs, lookup by name,
- * and the package metadata served at GET /api/twilio, composed and serialised once. */
+/* block: block definitions (blocks/<name>.json, with the args they share in
+ * blocks/common/args.json) and the events in metadata.json, parsed into checked structs; lookup
+ * by name; and the package metadata served at GET /api/twilio, composed and serialised once. */
 #ifndef BLOCK_H
 #define BLOCK_H
 
@@ -11,6 +12,16 @@
 enum arg_type { ARG_CREDENTIALS, ARG_STRING, ARG_NUMBER, ARG_BOOLEAN, ARG_SELECT, ARG_LIST, ARG_JSON, ARG_DATE };
 enum addr_kind { ADDR_NONE, ADDR_TO, ADDR_FROM };
 
+/* What the engine itself does with an arg that is not a Twilio parameter. */
+enum arg_role {
+    ROLE_NONE,
+    ROLE_DRY_RUN,      /* Boolean: answer with the request instead of sending it */
+    ROLE_NEXT_PAGE,    /* String: a list's next_page_uri, sent instead of the path and params */
+    ROLE_EDGE,         /* String: Twilio edge location (api.{edge}.{region}.twilio.com) */
+    ROLE_REGION,       /* String: Twilio region */
+    ROLE_MESSAGE_BODY, /* a message text: dry runs count its segments */
+};
+
 struct arg_def {
     const char *name;
     const char *param; /* Twilio form parameter; NULL for credentials and path args */
@@ -18,7 +29,7 @@ struct arg_def {
     int required;
     json_t *options; /* borrowed: Select options, or the options of a List's items; or NULL */
     enum addr_kind address;
-    const char *sid_prefix; /* two letters, or NULL */
+    json_t *sid_prefixes; /* borrowed: allowed two-letter SID prefixes, or NULL */
     int url;
     int has_min, has_max;
     long long min, max;
@@ -26,6 +37,9 @@ struct arg_def {
     long max_length; /* characters; -1 when unlimited */
     long min_items, max_items; /* -1 when unlimited */
     const char *charset;
+    int date;   /* an ISO 8601 date or date-time */
+    int secret; /* masked wherever the request is shown */
+    enum arg_role role;
     size_t *requires; /* indexes into the block's args */
     size_t n_requires;
 };
@@ -35,31 +49,45 @@ struct arg_group {
     size_t n;
 };
 
+/* A basic-auth pair: indexes of the username and password args. */
+struct auth_pair {
+    size_t user, pass;
+};
+
 struct block_def {
     const char *name;
-    const char *method;
+    const char *handler; /* a block answered here, without Twilio (see local.h); or NULL */
+    int event;           /* an event of metadata.json: its args are each listener's */
+    const char *method;  /* the rest describe the Twilio request; NULL for handler blocks */
     const char *path;
     const char *action;
-    size_t auth_user, auth_pass; /* indexes of the basic-auth args */
+    struct auth_pair *auth; /* alternatives, in order of preference */
+    size_t n_auth;
+    json_t *fixed; /* borrowed: Twilio parameters always sent ({"Status": "canceled"}), or NULL */
     struct arg_def *args;
     size_t n_args;
     struct arg_group *one_of;
     size_t n_one_of;
-    json_t *root; /* owns every string above */
+    struct arg_group *exclusive; /* groups of which at most one arg may be given */
+    size_t n_exclusive;
+    json_t *root; /* the definition with shared args resolved; owns every string above */
 };
 
 struct block_set;
 
-/* Parses one block definition. Returns 0, or -1 with the reason in err and *out untouched.
+/* Parses one block definition; {"use": "name"} args are taken from common (a JSON array of
+ * arg definitions, or NULL). Returns 0, or -1 with the reason in err and *out untouched.
  * On success *out owns its memory; release it with block_def_free. */
-int block_parse(const char *name, const char *text, size_t len, struct block_def *out, char *err,
-                size_t errlen);
+int block_parse(const char *name, const char *text, size_t len, json_t *common,
+                struct block_def *out, char *err, size_t errlen);
 void block_def_free(struct block_def *b);
 
-/* Loads every block and the metadata, checks they agree (each block listed in metadata.json's
- * "blocks" has a file, and each file is listed) and composes the served metadata.
+/* Loads every block, the args they share (common: blocks/common/args.json, or NULL) and the
+ * metadata, checks they agree (each block listed in metadata.json's "blocks" has a file, and
+ * each file is listed) and composes the served metadata.
  * Returns a set the caller frees with block_set_free, or NULL with the reason in err. */
 struct block_set *block_set_load(const struct embedded_file *metadata,
+                                 const struct embedded_file *common,
                                  const struct embedded_file *files, size_t n, char *err,
                                  size_t errlen);
 void block_set_free(struct block_set *set);
@@ -67,6 +95,10 @@ void block_set_free(struct block_set *set);
 const struct block_def *block_find(const struct block_set *set, const char *name, size_t len);
 size_t block_count(const struct block_set *set);
 const struct block_def *block_at(const struct block_set *set, size_t i);
+
+/* An event of metadata.json's "events" (its listeners' args as a handler block), or NULL. */
+const struct block_def *block_find_event(const struct block_set *set, const char *name,
+                                         size_t len);
 
 /* The served metadata document (compact JSON), owned by the set. */
 const char *block_metadata(const struct block_set *set, size_t *len);

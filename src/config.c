@@ -26,7 +26,13 @@ static const struct setting settings[] = {
      "address to listen on"},
     {"TWILIO_API_BASE", "--twilio-api-base", K_STRING, FIELD(api_base),
      sizeof(((struct config *)0)->api_base), 0, 0, "https://api.twilio.com",
-     "Twilio REST API base URL (tests point it at a mock)"},
+     "Twilio REST API base URL (tests point it at a mock); when set, edge and region are not "
+     "applied"},
+    {"TWILIO_EDGE", "--twilio-edge", K_STRING, FIELD(edge), sizeof(((struct config *)0)->edge), 0,
+     0, "", "Twilio edge location (e.g. sydney) for calls without an edge arg"},
+    {"TWILIO_REGION", "--twilio-region", K_STRING, FIELD(region),
+     sizeof(((struct config *)0)->region), 0, 0, "",
+     "Twilio region (e.g. au1) for calls without a region arg"},
     {"THREADS", "--threads", K_LONG, FIELD(threads), 0, 1, 4096, "64",
      "worker threads (each serves one client connection at a time)"},
     {"UPSTREAM_TIMEOUT_MS", "--upstream-timeout-ms", K_LONG, FIELD(upstream_timeout_ms), 0, 1,
@@ -128,12 +134,32 @@ static void print_help(void)
     }
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--help", "", "print this help and exit",
            "--version", "", "print the version and exit");
-    printf("\nRoutes: POST /api/twilio/<block>, GET /api/twilio (metadata), GET /healthz,\n"
-           "GET /metrics (Prometheus). Logs go to stderr.\n");
+    printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--openapi", "",
+           "print the service's OpenAPI document and exit", "--postman", "",
+           "print a Postman collection of the blocks and exit");
+    printf("\nRoutes: POST /api/twilio/<block>, GET /api/twilio (metadata),\n"
+           "GET /api/twilio/openapi.json, GET /healthz, GET /metrics (Prometheus).\n"
+           "Logs go to stderr.\n");
 }
 
-static int strip_trailing_slashes(struct config *c, char *err, size_t errlen)
+/* An edge or region becomes part of a host name. */
+static int host_label(const char *v, const char *name, char *err, size_t errlen)
 {
+    for (const char *p = v; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+            snprintf(err, errlen, "%s: expected lower-case letters, digits and '-', got \"%s\"",
+                     name, v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int finish(struct config *c, char *err, size_t errlen)
+{
+    if (host_label(c->edge, "TWILIO_EDGE", err, errlen) < 0 ||
+        host_label(c->region, "TWILIO_REGION", err, errlen) < 0)
+        return -1;
     size_t n = strlen(c->api_base);
     while (n > 0 && c->api_base[n - 1] == '/')
         c->api_base[--n] = '\0';
@@ -151,6 +177,8 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
         const char *v = getenv(settings[i].env);
         if (v && *v && apply(c, &settings[i], v, settings[i].env, err, errlen) < 0)
             return -1;
+        if (v && *v && settings[i].offset == FIELD(api_base))
+            c->api_base_set = 1;
     }
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
@@ -186,8 +214,10 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
         }
         if (apply(c, s, value, s->flag, err, errlen) < 0)
             return -1;
+        if (s->offset == FIELD(api_base))
+            c->api_base_set = 1;
     }
-    return strip_trailing_slashes(c, err, errlen);
+    return finish(c, err, errlen);
 }
 
 void config_public_url(const char *url, char *out, size_t size)

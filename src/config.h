@@ -10,6 +10,9 @@ struct config {
     char bind[256];
     long port;
     char api_base[512]; /* no trailing slash */
+    int api_base_set;   /* the operator chose api_base: edge and region are not applied */
+    char edge[32];      /* TWILIO_EDGE, TWILIO_REGION: defaults for the edge and region args */
+    char region[32];
     long threads;
     long upstream_timeout_ms;
     long connect_timeout_ms;

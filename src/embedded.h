@@ -12,6 +12,7 @@ struct embedded_file {
 };
 
 extern const struct embedded_file embedded_metadata;
+extern const struct embedded_file embedded_common_args; /* blocks/common/args.json */
 extern const struct embedded_file embedded_blocks[];
 extern const size_t embedded_blocks_count;
 

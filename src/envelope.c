@@ -24,11 +24,18 @@ char *envelope_success_raw(const char *resource, size_t n, size_t *len)
 
 static char *dump(json_t *root, size_t *len)
 {
-    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    char *s = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     if (s)
         *len = strlen(s);
     return s;
+}
+
+char *envelope_success(json_t *to, size_t *len)
+{
+    return to ? dump(json_pack("{s:s, s:{s:O}}", "callback", "success", "contextWrites", "to", to),
+                     len)
+              : NULL;
 }
 
 char *envelope_error(const char *code, const char *msg, json_t *extra, size_t *len)
@@ -100,7 +107,7 @@ char *envelope_api_error(long http_status, const char *action, const char *body,
     if (!extra)
         goto done;
     const char *message = json_string_value(json_object_get(twilio, "message"));
-    int rc = buf_appendf(&msg, "[HTTP %ld] Unable to %s record: ", http_status, action);
+    int rc = buf_appendf(&msg, "[HTTP %ld] Unable to %s: ", http_status, action);
     if (message && *message) {
         rc |= buf_appendz(&msg, message);
     } else {

@@ -10,6 +10,9 @@
 /* Wraps a resource that is already valid JSON text, byte for byte. */
 char *envelope_success_raw(const char *resource, size_t n, size_t *len);
 
+/* Wraps an object (borrowed; NULL gives NULL), keys in the order they were set. */
+char *envelope_success(json_t *to, size_t *len);
+
 /* An error envelope: {"status_code": code, "status_msg": msg} plus every key of extra
  * (an object, or NULL). extra is borrowed. */
 char *envelope_error(const char *code, const char *msg, json_t *extra, size_t *len);
@@ -21,7 +24,7 @@ char *envelope_fields(json_t *reasons, int json_args, size_t *len);
 /* JSON_VALIDATION for a request body the parser refused. */
 char *envelope_bad_body(const json_error_t *err, size_t *len);
 
-/* API_ERROR for a Twilio error answer: "[HTTP 400] Unable to <action> record: <message>"
+/* API_ERROR for a Twilio error answer: "[HTTP 400] Unable to <action>: <message>" (action: "create record", "fetch page", ...)
  * with Twilio's code, message, more_info and status when its body is JSON, and
  * twilio_request_id when known. note, unless NULL, is appended to status_msg. */
 char *envelope_api_error(long http_status, const char *action, const char *body, size_t n,

@@ -7,14 +7,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apidoc.h"
 #include "block.h"
 #include "config.h"
 #include "embedded.h"
 #include "log.h"
 #include "server.h"
 
+/* --openapi and --postman: prints a document generated from the embedded blocks. */
+static int print_doc(const char *flag)
+{
+    char err[512];
+    size_t len = 0;
+    char *text = NULL;
+    struct block_set *blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
+                                              embedded_blocks_count, err, sizeof err);
+    if (blocks)
+        text = strcmp(flag, "--openapi") == 0 ? apidoc_openapi(blocks, &len, err, sizeof err)
+                                              : apidoc_postman(blocks, &len, err, sizeof err);
+    int ok = text && fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0;
+    if (!text)
+        fprintf(stderr, "twilio-block: %s\n", err);
+    else if (!ok)
+        fprintf(stderr, "twilio-block: cannot write the document to stdout\n");
+    free(text);
+    block_set_free(blocks);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && (strcmp(argv[1], "--openapi") == 0 || strcmp(argv[1], "--postman") == 0))
+        return print_doc(argv[1]);
+
     struct config cfg;
     char err[512];
     int rc = config_load(&cfg, argc, argv, err, sizeof err);
@@ -34,7 +59,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct block_set *blocks = block_set_load(&embedded_metadata, embedded_blocks,
+    struct block_set *blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
                                               embedded_blocks_count, err, sizeof err);
     if (!blocks) {
         log_msg(LOG_ERROR, "block definitions: %s", err);

@@ -9,11 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apidoc.h"
 #include "args.h"
 #include "clock.h"
+#include "dryrun.h"
 #include "envelope.h"
 #include "idem.h"
 #include "jsonlimit.h"
+#include "local.h"
 #include "log.h"
 #include "metrics.h"
 #include "reqid.h"
@@ -32,6 +35,8 @@ struct server {
     struct mg_context *ctx;
     int port;
     struct metrics metrics;
+    char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
+    size_t openapi_len;
 };
 
 struct outcome {
@@ -231,36 +236,50 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     return 0;
 }
 
+/* The Twilio request's base (edge and region applied) and full URL: path and, for GET, the
+ * parameters as a query string. */
+static int request_url(const struct server *s, const struct block_def *b,
+                       const struct prepared *p, struct buf *base, struct buf *url)
+{
+    const char *edge = p->edge[0] ? p->edge : s->cfg.edge;
+    const char *region = p->region[0] ? p->region : s->cfg.region;
+    if (twilio_base_url(base, s->cfg.api_base, s->cfg.api_base_set, edge, region) < 0 ||
+        buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
+        return -1;
+    if (strcmp(b->method, "GET") == 0 && p->form.len &&
+        (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
+        return -1;
+    return 0;
+}
+
 /* Calls Twilio and builds the envelope. *store is set when the request may have reached
  * Twilio, so an idempotent repeat must replay this answer rather than send again. */
 static char *call_twilio(struct mg_connection *conn, const struct server *s,
                          const struct block_def *b, const struct prepared *prep,
                          struct outcome *oc, int *store, size_t *len)
 {
-    struct buf url, msg;
+    struct buf base, url, msg;
     struct twilio_response rs;
     char *body = NULL;
     CURL *own = NULL;
     CURL *h = worker_curl(conn);
     const int get = strcmp(b->method, "GET") == 0;
     const char *maybe = get ? "" : "; the message or call may have been created";
+    buf_init(&base, 1024);
     buf_init(&url, 1u << 20);
     buf_init(&msg, 2048);
     twilio_response_init(&rs, MAX_UPSTREAM_BYTES);
     *store = 0;
     if (!h)
         h = own = curl_easy_init();
-    if (!h || buf_appendz(&url, s->cfg.api_base) < 0 ||
-        buf_appendz(&url, buf_str(&prep->path)) < 0 ||
-        (get && prep->form.len &&
-         (buf_append(&url, "?", 1) < 0 || buf_append(&url, prep->form.data, prep->form.len) < 0))) {
+    if (!h || request_url(s, b, prep, &base, &url) < 0) {
         oc->what = "internal_error";
         body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, len);
         goto done;
     }
     struct twilio_request rq = {
         .method = b->method,
-        .base = s->cfg.api_base,
+        .base = buf_str(&base),
         .url = buf_str(&url),
         .username = buf_str(&prep->username),
         .password = buf_str(&prep->password),
@@ -270,7 +289,7 @@ static char *call_twilio(struct mg_connection *conn, const struct server *s,
         .connect_timeout_ms = s->cfg.connect_timeout_ms,
         .retry_max = s->cfg.retry_max,
         .ca_file = s->cfg.ca_file,
-        .allow_http = strncmp(s->cfg.api_base, "http://", 7) == 0,
+        .allow_http = strncmp(buf_str(&base), "http://", 7) == 0,
     };
     const long t0 = clock_ms();
     int answered = twilio_perform(h, &rq, &rs) == 0;
@@ -323,6 +342,7 @@ done:
     twilio_response_free(&rs);
     buf_free(&msg);
     buf_free(&url);
+    buf_free(&base);
     return body;
 }
 
@@ -442,6 +462,30 @@ done:
     return status;
 }
 
+static int run_local(struct mg_connection *conn, const struct block_def *b, json_t *args,
+                     struct outcome *oc)
+{
+    size_t len = 0;
+    return reply_owned(conn, local_find(b->handler)(b, args, &oc->what, &len), &len, NULL);
+}
+
+/* Nothing is sent and no Idempotency-Key is spent: the answer is the request itself. */
+static int dry_run(struct mg_connection *conn, const struct server *s, const struct block_def *b,
+                   const struct prepared *prep, struct outcome *oc)
+{
+    struct buf base, url;
+    size_t len = 0;
+    char *body = NULL;
+    buf_init(&base, 1024);
+    buf_init(&url, 1u << 20);
+    oc->what = "dry_run";
+    if (request_url(s, b, prep, &base, &url) == 0)
+        body = dryrun_answer(b, prep, buf_str(&url), &len);
+    buf_free(&base);
+    buf_free(&url);
+    return reply_owned(conn, body, &len, NULL);
+}
+
 static int run_block(struct mg_connection *conn, const struct server *s, const struct block_def *b,
                      struct outcome *oc)
 {
@@ -480,10 +524,19 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;
     }
+    if (b->event) { /* the relay's args hold each listener's; the handler checks them */
+        status = run_local(conn, b, args, oc);
+        goto done;
+    }
     size_t form_cap = (size_t)s->cfg.max_body_bytes * 3 + 65536;
     enum args_status rc = args_prepare(b, args, form_cap, &prep, &reasons);
     if (rc == ARGS_OK) {
-        status = send_once(conn, s, b, &prep, idempotency_key(conn, args), oc);
+        if (b->handler)
+            status = run_local(conn, b, args, oc);
+        else if (prep.dry_run)
+            status = dry_run(conn, s, b, &prep, oc);
+        else
+            status = send_once(conn, s, b, &prep, idempotency_key(conn, args), oc);
         prepared_free(&prep);
     } else if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
         oc->what = "invalid_args";
@@ -574,11 +627,21 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         oc->what = "not_found";
         return reply_error(conn, 404, "NOT_FOUND", "No such route.", NULL);
     }
+    /* Ahead of the block lookup, which would answer UNKNOWN_BLOCK. */
+    if (strcmp(rest, "/openapi.json") == 0) {
+        oc->what = get ? "openapi" : "method_not_allowed";
+        if (!get)
+            return reply_error(conn, 405, "METHOD_NOT_ALLOWED",
+                               "The OpenAPI document is read with GET.", allow_get);
+        return reply(conn, 200, s->openapi, s->openapi_len, NULL);
+    }
     const char *name = rest + 1;
     size_t name_len = strlen(name);
     if (name_len && name[name_len - 1] == '/')
         name_len--;
     const struct block_def *b = block_find(s->blocks, name, name_len);
+    if (!b)
+        b = block_find_event(s->blocks, name, name_len);
     if (!b) {
         struct buf msg;
         buf_init(&msg, 4096);
@@ -658,6 +721,12 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         free(s);
         return NULL;
     }
+    s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
+    if (!s->openapi) {
+        idem_free(s->idem);
+        free(s);
+        return NULL;
+    }
     char ports[300], threads[32], body_timeout[32];
     snprintf(body_timeout, sizeof body_timeout, "%ld", cfg->body_timeout_ms);
     if (strchr(cfg->bind, ':'))
@@ -691,6 +760,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (!s->ctx) {
         snprintf(err, errlen, "cannot listen on %s: %s", ports, text[0] ? text : "unknown error");
         idem_free(s->idem);
+        free(s->openapi);
         free(s);
         return NULL;
     }
@@ -724,5 +794,6 @@ void server_stop(struct server *s)
         return;
     mg_stop(s->ctx);
     idem_free(s->idem);
+    free(s->openapi);
     free(s);
 }

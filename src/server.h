@@ -1,5 +1,6 @@
-/* server: HTTP in. Routes GET /api/twilio (metadata), POST /api/twilio/<block> and
- * GET /healthz on civetweb; each worker thread owns one curl handle for Twilio. */
+/* server: HTTP in. Routes GET /api/twilio (metadata), GET /api/twilio/openapi.json,
+ * POST /api/twilio/<block> and GET /healthz on civetweb; each worker thread owns one curl
+ * handle for Twilio. */
 #ifndef SERVER_H
 #define SERVER_H
 

@@ -240,3 +240,14 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
     curl_slist_free_all(headers);
     return rc_out;
 }
+
+int twilio_base_url(struct buf *out, const char *configured, int configured_set,
+                    const char *edge, const char *region)
+{
+    if (configured_set || (!*edge && !*region))
+        return buf_appendz(out, configured);
+    if (!*region)
+        region = "us1";
+    return *edge ? buf_appendf(out, "https://api.%s.%s.twilio.com", edge, region)
+                 : buf_appendf(out, "https://api.%s.twilio.com", region);
+}

@@ -20,7 +20,7 @@ static int setup(void **state)
 {
     (void)state;
     char err[256];
-    blocks = block_set_load(&embedded_metadata, embedded_blocks, embedded_blocks_count, err,
+    blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks, embedded_blocks_count, err,
                             sizeof err);
     if (!blocks)
         fprintf(stderr, "%s\n", err);

@@ -11,13 +11,19 @@
 #include "block.h"
 #include "embedded.h"
 
-static json_t *served(void)
+static struct block_set *load(void)
 {
     char err[256];
-    struct block_set *set = block_set_load(&embedded_metadata, embedded_blocks,
-                                           embedded_blocks_count, err, sizeof err);
+    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args,
+                                           embedded_blocks, embedded_blocks_count, err, sizeof err);
     if (!set)
         fail_msg("%s", err);
+    return set;
+}
+
+static json_t *served(void)
+{
+    struct block_set *set = load();
     size_t len;
     const char *text = block_metadata(set, &len);
     json_t *meta = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
@@ -32,7 +38,7 @@ static void metadata_has_package_fields_and_every_block(void **state)
     json_t *meta = served();
     json_t *file = json_loadb(embedded_metadata.text, embedded_metadata.len, 0, NULL);
     const char *fields[] = {"package", "tagline", "description", "image", "repo", "keywords",
-                            "accounts", "events"};
+                            "accounts"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         assert_non_null(json_object_get(meta, fields[i]));
         assert_true(json_equal(json_object_get(meta, fields[i]), json_object_get(file, fields[i])));
@@ -55,6 +61,7 @@ static void internal_fields_are_stripped(void **state)
 {
     (void)state;
     json_t *meta = served();
+    struct block_set *set = load();
     size_t i, k;
     json_t *b, *arg;
     json_array_foreach(json_object_get(meta, "blocks"), i, b) {
@@ -66,12 +73,9 @@ static void internal_fields_are_stripped(void **state)
                 fail_msg("block key %s served", key);
         }
         const char *name = json_string_value(json_object_get(b, "name"));
-        const struct embedded_file *f = NULL;
-        for (size_t j = 0; j < embedded_blocks_count; j++)
-            if (strcmp(embedded_blocks[j].name, name) == 0)
-                f = &embedded_blocks[j];
-        assert_non_null(f);
-        json_t *def = json_loadb(f->text, f->len, 0, NULL);
+        const struct block_def *found = block_find(set, name, strlen(name));
+        assert_non_null(found);
+        json_t *def = found->root;
         json_t *args = json_object_get(b, "args");
         assert_int_equal(json_array_size(args), json_array_size(json_object_get(def, "args")));
         json_array_foreach(args, k, arg) {
@@ -85,37 +89,38 @@ static void internal_fields_are_stripped(void **state)
                                 json_string_value(json_object_get(declared, "name")));
         }
         assert_non_null(json_object_get(b, "callbacks"));
-        json_decref(def);
     }
     json_decref(meta);
+    block_set_free(set);
 }
 
 static void every_arg_has_a_valid_example(void **state)
 {
     (void)state;
-    for (size_t j = 0; j < embedded_blocks_count; j++) {
-        json_t *def = json_loadb(embedded_blocks[j].text, embedded_blocks[j].len, 0, NULL);
+    struct block_set *set = load();
+    for (size_t j = 0; j < block_count(set); j++) {
+        const struct block_def *b = block_at(set, j);
         size_t k;
         json_t *arg;
-        json_array_foreach(json_object_get(def, "args"), k, arg) {
+        json_array_foreach(json_object_get(b->root, "args"), k, arg) {
             if (!json_object_get(arg, "example"))
-                fail_msg("%s: arg %s has no example", embedded_blocks[j].name,
+                fail_msg("%s: arg %s has no example", b->name,
                          json_string_value(json_object_get(arg, "name")));
         }
-        json_decref(def);
     }
+    block_set_free(set);
 }
 
 static void expect_rejected(const char *name, const char *text, const char *reason)
 {
     struct block_def b;
     char err[256] = "";
-    assert_int_equal(block_parse(name, text, strlen(text), &b, err, sizeof err), -1);
+    assert_int_equal(block_parse(name, text, strlen(text), NULL, &b, err, sizeof err), -1);
     assert_string_equal(err, reason);
 }
 
 #define HEAD "\"description\":\"d\",\"method\":\"POST\",\"action\":\"create\",\"callbacks\":[]," \
-             "\"auth\":{\"username\":\"sid\",\"password\":\"tok\"},"
+             "\"auth\":[[\"sid\",\"tok\"]],"
 #define CRED "{\"name\":\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}," \
              "{\"name\":\"tok\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}"
 
@@ -155,11 +160,11 @@ static void loader_checks_metadata_agrees_with_blocks(void **state)
     struct embedded_file meta_missing = META("{\"blocks\":[\"y\"]}");
     struct embedded_file meta_extra = META("{\"blocks\":[\"x\",\"y\"]}");
     struct embedded_file meta_ok = META("{\"blocks\":[\"x\"]}");
-    assert_null(block_set_load(&meta_missing, files, 1, err, sizeof err));
+    assert_null(block_set_load(&meta_missing, NULL, files, 1, err, sizeof err));
     assert_string_equal(err, "metadata.json lists \"y\" but blocks/y.json does not exist");
-    assert_null(block_set_load(&meta_extra, files, 1, err, sizeof err));
+    assert_null(block_set_load(&meta_extra, NULL, files, 1, err, sizeof err));
     assert_string_equal(err, "metadata.json lists 2 blocks but blocks/ holds 1");
-    struct block_set *set = block_set_load(&meta_ok, files, 1, err, sizeof err);
+    struct block_set *set = block_set_load(&meta_ok, NULL, files, 1, err, sizeof err);
     assert_non_null(set);
     size_t len;
     assert_string_equal(block_metadata(set, &len),

@@ -25,6 +25,31 @@ static void defaults(void **state)
     assert_int_equal(c.connect_timeout_ms, 3000);
     assert_int_equal(c.max_body_bytes, 262144);
     assert_int_equal(c.log_level, LOG_INFO);
+    assert_int_equal(c.api_base_set, 0);
+    assert_string_equal(c.edge, "");
+    assert_string_equal(c.region, "");
+}
+
+/* TWILIO_API_BASE set by the operator (even to the default) turns edge and region off. */
+static void edge_region_and_an_explicit_base(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    setenv("TWILIO_EDGE", "sydney", 1);
+    char *a1[] = {"twilio-block", "--twilio-region", "au1", NULL};
+    assert_int_equal(config_load(&c, 3, a1, err, sizeof err), 0);
+    assert_string_equal(c.edge, "sydney");
+    assert_string_equal(c.region, "au1");
+    assert_int_equal(c.api_base_set, 0);
+    char *a2[] = {"twilio-block", "--twilio-api-base=https://api.twilio.com", NULL};
+    assert_int_equal(config_load(&c, 2, a2, err, sizeof err), 0);
+    assert_int_equal(c.api_base_set, 1);
+    char *a3[] = {"twilio-block", "--twilio-region", "AU1.evil", NULL};
+    assert_int_equal(config_load(&c, 3, a3, err, sizeof err), -1);
+    assert_string_equal(err,
+                        "TWILIO_REGION: expected lower-case letters, digits and '-', got \"AU1.evil\"");
+    unsetenv("TWILIO_EDGE");
 }
 
 static void flags_override_environment(void **state)
@@ -110,6 +135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(flags_override_environment),
+        cmocka_unit_test(edge_region_and_an_explicit_base),
         cmocka_unit_test(bad_values_are_refused),
         cmocka_unit_test(log_format_is_text_or_json),
         cmocka_unit_test(public_url_drops_credentials),

@@ -56,7 +56,7 @@ static void api_error_json_and_not(void **state)
     size_t len;
     const char twilio[] = "{\"code\":21602,\"message\":\"Message body is required.\","
                           "\"more_info\":\"https://www.twilio.com/docs/errors/21602\",\"status\":400}";
-    char *s = envelope_api_error(400, "create", twilio, sizeof twilio - 1, "application/json", NULL,
+    char *s = envelope_api_error(400, "create record", twilio, sizeof twilio - 1, "application/json", NULL,
                                  NULL, &len);
     assert_string_equal(s, "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                            "\"API_ERROR\",\"status_msg\":\"[HTTP 400] Unable to create record: "
@@ -64,7 +64,7 @@ static void api_error_json_and_not(void **state)
                            "is required.\",\"more_info\":\"https://www.twilio.com/docs/errors/"
                            "21602\",\"status\":400}}}");
     free(s);
-    s = envelope_api_error(502, "fetch", "", 0, "", "RQ1", " (note)", &len);
+    s = envelope_api_error(502, "fetch record", "", 0, "", "RQ1", " (note)", &len);
     assert_string_equal(s, "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                            "\"API_ERROR\",\"status_msg\":\"[HTTP 502] Unable to fetch record: "
                            "Twilio answered HTTP 502 with a non-JSON body (0 bytes) (note)\","

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "form.h"
 #include "harness.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -141,8 +142,9 @@ static void invalid_args_name_each_field(void **state)
         "\"status_msg\":\"Please, check and fill in required fields.\",\"fields\":[\"accountSid\","
         "\"accountToken\",\"to\",\"from\",\"messagingServiceSid\",\"mediaUrl\",\"provideFeedback\","
         "\"validityPeriod\"],\"reasons\":{\"accountSid\":\"must be a SID: AC followed by 32 "
-        "hexadecimal digits\",\"accountToken\":\"is required\",\"to\":\"must be a phone number in "
-        "E.164 format (+14155552671) or a whatsapp:, client: or sip: address\",\"from\":\"one of "
+        "hexadecimal digits\",\"accountToken\":\"is required (or give apiKeySid and "
+        "apiKeySecret instead)\",\"to\":\"must be a phone number in E.164 format "
+        "(+14155552671) or a whatsapp:, client: or sip: address\",\"from\":\"one of "
         "from, messagingServiceSid is required\",\"messagingServiceSid\":\"one of from, "
         "messagingServiceSid is required\",\"mediaUrl\":\"item 1 must be an absolute http:// or "
         "https:// URL\",\"provideFeedback\":\"must be true or false\",\"validityPeriod\":\"must "
@@ -289,7 +291,9 @@ static void unknown_block_is_404(void **state)
     assert_string_equal(buf_str(&r.body),
                         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                         "\"UNKNOWN_BLOCK\",\"status_msg\":\"No block with that name. Blocks: "
-                        "makeCall, sendMms, sendSms.\"}}}");
+                        "makeCall, sendMms, sendSms, getMessage, listMessages, redactMessage, "
+                        "cancelMessage, getCall, listCalls, updateCall, "
+                        "validateWebhookSignature.\"}}}");
     http_reply_free(&r);
 }
 
@@ -372,14 +376,18 @@ static void every_served_arg_is_accepted(void **state)
         if (!strstr(buf_str(&r.body), "\"callback\":\"success\""))
             fail_msg("%s with every example: %s", b->name, buf_str(&r.body));
         struct standin_record rec;
-        assert_int_equal(standin_request(H.up, 0, &rec), 0);
-        for (size_t k = 0; k < b->n_args; k++) {
-            char key[128];
+        assert_int_equal(standin_request(H.up, 0, &rec), b->handler ? -1 : 0);
+        for (size_t k = 0; !b->handler && k < b->n_args; k++) {
+            struct buf key;
             if (!b->args[k].param)
                 continue;
-            snprintf(key, sizeof key, "%s=", b->args[k].param);
-            if (!strstr(rec.body, key))
+            buf_init(&key, 256);
+            form_escape(&key, b->args[k].param, strlen(b->args[k].param));
+            buf_append(&key, "=", 1);
+            const char *sent = strcmp(b->method, "GET") == 0 ? strchr(rec.path, '?') : rec.body;
+            if (!sent || !strstr(sent, buf_str(&key)))
                 fail_msg("%s: %s was not sent", b->name, b->args[k].param);
+            buf_free(&key);
         }
         http_reply_free(&r);
         free(text);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Starts Prism on Twilio's official spec on a free loopback port, runs the contract test
-# binary ($1) against it with PRISM_URL set, and stops Prism. Needs `npm ci` in tests/.
+# Starts Prism on Twilio's official spec on a free loopback port, runs the command given (the
+# contract test binary, or apidoc/newman.sh) against it with PRISM_URL set, and stops Prism.
+# Needs `npm ci` in tests/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-test_bin=$1
 prism="$here/node_modules/.bin/prism"
 if [ ! -x "$prism" ]; then
     echo "contract: $prism is missing; run: (cd tests && npm ci)" >&2
@@ -20,4 +20,4 @@ for _ in $(seq 1 240); do
     if ! kill -0 "$pid" 2>/dev/null; then cat "$work/prism.log" >&2; exit 1; fi
     sleep 0.25
 done
-PRISM_URL="http://127.0.0.1:$port" "$test_bin"
+PRISM_URL="http://127.0.0.1:$port" "$@"

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct block_set *blocks;
     if (!blocks) {
         char err[256];
-        blocks = block_set_load(&embedded_metadata, embedded_blocks, embedded_blocks_count, err,
+        blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks, embedded_blocks_count, err,
                                 sizeof err);
         if (!blocks)
             abort();

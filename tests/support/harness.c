@@ -108,6 +108,7 @@ void harness_config(struct config *cfg)
     cfg->threads = 8;
     cfg->log_level = LOG_WARN;
     cfg->api_base[0] = '\0';
+    cfg->api_base_set = 1; /* tests choose the upstream; edge and region are not applied */
 }
 
 int harness_start_with(struct harness *h, struct config *cfg)
@@ -121,8 +122,8 @@ int harness_start_with(struct harness *h, struct config *cfg)
         initialised = 1;
     }
     memset(h, 0, sizeof *h);
-    h->blocks = block_set_load(&embedded_metadata, embedded_blocks, embedded_blocks_count, err,
-                               sizeof err);
+    h->blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
+                               embedded_blocks_count, err, sizeof err);
     h->up = standin_start();
     if (!h->blocks || !h->up) {
         fprintf(stderr, "harness: %s\n", h->blocks ? "stand-in did not start" : err);
@@ -234,9 +235,15 @@ json_t *harness_example_args(const struct block_def *b, int minimal)
     json_t *out = json_object();
     json_t *defs = json_object_get(b->root, "args");
     for (size_t i = 0; out && i < b->n_args; i++) {
-        int take = !minimal || b->args[i].required;
+        /* a next page replaces every filter, so it is not one of "all args" */
+        int take = (!minimal && b->args[i].role != ROLE_NEXT_PAGE) || b->args[i].required;
+        for (size_t g = 0; take && !b->args[i].required && g < b->n_exclusive; g++)
+            for (size_t k = 1; k < b->exclusive[g].n; k++)
+                take = take && b->exclusive[g].idx[k] != i; /* only the first of a group */
         for (size_t g = 0; !take && g < b->n_one_of; g++)
             take = b->one_of[g].idx[0] == i;
+        if (b->n_auth && (b->auth[0].user == i || b->auth[0].pass == i))
+            take = 1;
         json_t *example = json_object_get(json_array_get(defs, i), "example");
         if (take && example)
             json_object_set(out, b->args[i].name, example);

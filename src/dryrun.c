@@ -1,0 +1,67 @@
+#include "dryrun.h"
+
+#include <string.h>
+
+#include "envelope.h"
+#include "form.h"
+#include "sms.h"
+
+#define MASK "********"
+
+static int mask_secrets(const struct block_def *b, json_t *form)
+{
+    for (size_t i = 0; i < b->n_args; i++) {
+        const struct arg_def *a = &b->args[i];
+        json_t *v = a->param && a->secret ? json_object_get(form, a->param) : NULL;
+        if (!v)
+            continue;
+        if (json_is_array(v)) {
+            for (size_t k = 0; k < json_array_size(v); k++)
+                if (json_array_set_new(v, k, json_string(MASK)) < 0)
+                    return -1;
+        } else if (json_object_set_new(form, a->param, json_string(MASK)) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Adds encoding, segments, characters and ucs2Characters for the message body, if any. */
+static int describe_body(const struct block_def *b, json_t *form, json_t *to)
+{
+    const char *param = NULL;
+    for (size_t i = 0; i < b->n_args && !param; i++)
+        if (b->args[i].role == ROLE_MESSAGE_BODY)
+            param = b->args[i].param;
+    json_t *body = param ? json_object_get(form, param) : NULL;
+    if (!json_is_string(body))
+        return 0;
+    struct sms_info info;
+    if (sms_analyse(json_string_value(body), json_string_length(body), &info) < 0)
+        return -1;
+    int rc = json_object_set_new(to, "encoding", json_string(info.ucs2 ? "UCS-2" : "GSM-7")) |
+             json_object_set_new(to, "segments", json_integer((json_int_t)info.segments)) |
+             json_object_set_new(to, "characters", json_integer((json_int_t)info.characters)) |
+             json_object_set_new(to, "ucs2Characters", info.forced);
+    return rc < 0 ? -1 : 0;
+}
+
+char *dryrun_answer(const struct block_def *b, const struct prepared *p, const char *url,
+                    size_t *len)
+{
+    char *out = NULL;
+    json_t *to = NULL;
+    json_t *form = form_parse(p->form.data ? p->form.data : "", p->form.len);
+    if (!form || mask_secrets(b, form) < 0)
+        goto done;
+    to = json_pack("{s:b, s:{s:s, s:s, s:s%, s:s, s:O}}", "dryRun", 1, "request", "method",
+                   b->method, "url", url, "username", buf_str(&p->username), p->username.len,
+                   "password", MASK, "form", form);
+    if (!to || describe_body(b, form, to) < 0)
+        goto done;
+    out = envelope_success(to, len);
+done:
+    json_decref(form);
+    json_decref(to);
+    return out;
+}

@@ -1,0 +1,32 @@
+/* webhook: Twilio's X-Twilio-Signature (HMAC-SHA1 of the URL and the sorted form fields, or of
+ * the URL alone with a bodySHA256 query parameter for JSON bodies), the validateWebhookSignature
+ * block, and the webhookEvent relay of the marketplace (MARKETPLACE.md). */
+#ifndef WEBHOOK_H
+#define WEBHOOK_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct block_def;
+
+enum sig_result {
+    SIG_VALID = 1,
+    SIG_INVALID = 0,
+    SIG_BAD_BODY_HASH = -1, /* the body's SHA-256 is not the URL's bodySHA256 */
+    SIG_NO_BODY_HASH = -2,  /* a raw body was given but the URL has no bodySHA256 */
+    SIG_NOMEM = -3,
+};
+
+/* Checks signature for a request Twilio sent to url, with its form fields in params (an object
+ * of strings, numbers or lists of them; NULL for none) or its raw JSON body in raw (NULL for
+ * none). The URL is tried with and without its port, as Twilio's libraries do; the comparison
+ * takes the same time wherever the strings differ. */
+enum sig_result webhook_signature_check(const char *token, const char *url, json_t *params,
+                                        const char *raw, size_t raw_len, const char *signature);
+
+/* The handlers named in local.c (see local.h for the contract). */
+char *webhook_validate_block(const struct block_def *b, json_t *args, const char **what,
+                             size_t *len);
+char *webhook_event(const struct block_def *event, json_t *args, const char **what, size_t *len);
+
+#endif
