@@ -13,6 +13,7 @@
 #include "embedded.h"
 #include "log.h"
 #include "server.h"
+#include "twilio.h"
 
 /* --openapi and --postman: prints a document generated from the embedded blocks. */
 static int print_doc(const char *flag)
@@ -75,8 +76,13 @@ int main(int argc, char **argv)
     struct server *srv = server_start(&cfg, blocks, err, sizeof err);
     int status = 1;
     if (srv) {
+        /* The base a call without edge or region args goes to, TWILIO_EDGE/REGION applied. */
+        struct buf base;
         char upstream[sizeof cfg.api_base];
-        config_public_url(cfg.api_base, upstream, sizeof upstream);
+        buf_init(&base, sizeof upstream);
+        int built = twilio_base_url(&base, cfg.api_base, cfg.api_base_set, cfg.edge, cfg.region);
+        config_public_url(built == 0 ? buf_str(&base) : cfg.api_base, upstream, sizeof upstream);
+        buf_free(&base);
         int v6 = strchr(cfg.bind, ':') != NULL;
         log_msg(LOG_INFO,
                 "twilio-block %s listening on http://%s%s%s:%d with %zu blocks, %ld threads, "
