@@ -7,7 +7,7 @@
 
 #include "redis_url.h"
 
-enum kind { K_STRING, K_LONG, K_LEVEL };
+enum kind { K_STRING, K_LONG, K_LEVEL, K_FORMAT };
 
 struct setting {
     const char *env;
@@ -47,6 +47,8 @@ static const struct setting settings[] = {
      "10000", "time allowed to receive a whole request body"},
     {"LOG_LEVEL", "--log-level", K_LEVEL, FIELD(log_level), 0, 0, 0, "info",
      "error, warn, info or debug"},
+    {"LOG_FORMAT", "--log-format", K_FORMAT, FIELD(log_format), 0, 0, 0, "text",
+     "text, or json for one JSON object per line"},
     {"RETRY_MAX", "--retry-max", K_LONG, FIELD(retry_max), 0, 0, 10, "2",
      "retries when nothing can have been sent (refused, DNS, TLS, HTTP 429)"},
     {"IDEMPOTENCY_TTL_S", "--idempotency-ttl-s", K_LONG, FIELD(idempotency_ttl_s), 0, 1,
@@ -105,6 +107,15 @@ static int apply(struct config *c, const struct setting *s, const char *value, c
         memcpy(field, &level, sizeof level);
         return 0;
     }
+    case K_FORMAT: {
+        enum log_format format;
+        if (log_parse_format(value, &format) < 0) {
+            snprintf(err, errlen, "%s: expected text or json, got \"%s\"", source, value);
+            return -1;
+        }
+        memcpy(field, &format, sizeof format);
+        return 0;
+    }
     }
     return -1;
 }
@@ -122,14 +133,22 @@ static void print_help(void)
     printf("Usage: twilio-block [options]\n\n"
            "Twilio blocks for integration marketplaces: POST /api/twilio/<block>.\n"
            "Every setting comes from the environment and may be overridden by its flag.\n\n");
-    for (size_t i = 0; i < N_SETTINGS; i++)
-        printf("  %-22s %-20s %s (default %s)\n", settings[i].flag, settings[i].env,
-               settings[i].help, *settings[i].def ? settings[i].def : "unset");
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *t = &settings[i];
+        char range[64] = "";
+        if (t->kind == K_LONG)
+            snprintf(range, sizeof range, "%ld-%ld; ", t->min, t->max);
+        printf("  %-22s %-20s %s [%sdefault %s]\n", t->flag, t->env, t->help, range,
+               *t->def ? t->def : "unset");
+    }
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--help", "", "print this help and exit",
            "--version", "", "print the version and exit");
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--openapi", "",
            "print the service's OpenAPI document and exit", "--postman", "",
            "print a Postman collection of the blocks and exit");
+    printf("\nRoutes: POST /api/twilio/<block>, GET /api/twilio (metadata),\n"
+           "GET /api/twilio/openapi.json, GET /healthz, GET /metrics (Prometheus).\n"
+           "Logs go to stderr.\n");
 }
 
 /* An edge or region becomes part of a host name. */
@@ -155,6 +174,12 @@ static int finish(struct config *c, char *err, size_t errlen)
         c->api_base[--n] = '\0';
     if (strncmp(c->api_base, "https://", 8) != 0 && strncmp(c->api_base, "http://", 7) != 0) {
         snprintf(err, errlen, "TWILIO_API_BASE: expected an http:// or https:// URL");
+        return -1;
+    }
+    /* the base is named in answers to callers, so it may not carry a password */
+    const char *host = strstr(c->api_base, "://") + 3;
+    if (memchr(host, '@', strcspn(host, "/?#"))) {
+        snprintf(err, errlen, "TWILIO_API_BASE: must not carry user:password@");
         return -1;
     }
     return 0;
@@ -208,4 +233,16 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
             c->api_base_set = 1;
     }
     return finish(c, err, errlen);
+}
+
+void config_public_url(const char *url, char *out, size_t size)
+{
+    const char *rest = strstr(url, "://");
+    rest = rest ? rest + 3 : url;
+    size_t scheme = (size_t)(rest - url);
+    size_t authority = strcspn(rest, "/?#");
+    const char *at = memchr(rest, '@', authority);
+    const char *host = at ? at + 1 : rest;
+    size_t path = strcspn(host, "?#");
+    snprintf(out, size, "%.*s%.*s", (int)scheme, url, (int)path, host);
 }

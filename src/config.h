@@ -19,6 +19,7 @@ struct config {
     long max_body_bytes;
     long body_timeout_ms;
     enum log_level log_level;
+    enum log_format log_format;
     long retry_max;
     long idempotency_ttl_s;
     long idempotency_max;
@@ -36,5 +37,8 @@ void config_defaults(struct config *c);
  * later sources winning. Returns 0 to run, 1 when --help or --version was printed (exit 0),
  * -1 on a bad value with the reason in err. */
 int config_load(struct config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Writes url without what could hold a secret (user:password@, query, fragment), for logs. */
+void config_public_url(const char *url, char *out, size_t size);
 
 #endif

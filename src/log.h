@@ -1,8 +1,10 @@
-/* log: leveled, one-line-per-event logging to stderr. Callers never pass secrets. */
+/* log: leveled, one-line-per-event logging to stderr, as text or as one JSON object per line.
+ * Callers never pass secrets. */
 #ifndef LOG_H
 #define LOG_H
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum log_format { LOG_TEXT, LOG_JSON };
 
 void log_set_level(enum log_level level);
 int log_enabled(enum log_level level);
@@ -10,7 +12,31 @@ int log_enabled(enum log_level level);
 /* Parses "error", "warn", "info" or "debug". Returns 0, or -1 for anything else. */
 int log_parse_level(const char *s, enum log_level *out);
 
-/* Writes "<UTC time> <level> <message>\n" in one write so lines from threads never mix. */
+void log_set_format(enum log_format format);
+
+/* Parses "text" or "json". Returns 0, or -1 for anything else. */
+int log_parse_format(const char *s, enum log_format *out);
+
+/* Writes "<UTC time> <level> <message>\n", or {"time":...,"level":...,"msg":...}, in one write
+ * so lines from threads never mix. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One answered request. Strings are printable ASCII (the caller sanitises what it was sent). */
+struct log_request {
+    const char *request_id;
+    const char *method;
+    const char *path;
+    int status;
+    const char *block;
+    const char *outcome;
+    long upstream_status; /* 0: Twilio did not answer (or was not called) */
+    int attempts;
+    long duration_ms;
+    const char *twilio_request_id; /* "" when Twilio sent none */
+};
+
+/* Logs r at info level: the text line "<method> <path> status=... request_id=..." or a JSON
+ * object with the same fields. */
+void log_request(const struct log_request *r);
 
 #endif

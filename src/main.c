@@ -13,6 +13,7 @@
 #include "embedded.h"
 #include "log.h"
 #include "server.h"
+#include "twilio.h"
 
 /* --openapi and --postman: prints a document generated from the embedded blocks. */
 static int print_doc(const char *flag)
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     }
     log_set_level(cfg.log_level);
+    log_set_format(cfg.log_format);
 
     /* Signals are taken by sigwait below; every thread started after this inherits the mask. */
     sigset_t stop;
@@ -74,10 +76,19 @@ int main(int argc, char **argv)
     struct server *srv = server_start(&cfg, blocks, err, sizeof err);
     int status = 1;
     if (srv) {
-        log_msg(LOG_INFO, "twilio-block %s listening on http://%s:%d with %zu blocks, %ld threads, "
-                          "upstream %s",
-                TWILIO_BLOCK_VERSION, cfg.bind, server_port(srv), block_count(blocks),
-                cfg.threads, cfg.api_base);
+        /* The base a call without edge or region args goes to, TWILIO_EDGE/REGION applied. */
+        struct buf base;
+        char upstream[sizeof cfg.api_base];
+        buf_init(&base, sizeof upstream);
+        int built = twilio_base_url(&base, cfg.api_base, cfg.api_base_set, cfg.edge, cfg.region);
+        config_public_url(built == 0 ? buf_str(&base) : cfg.api_base, upstream, sizeof upstream);
+        buf_free(&base);
+        int v6 = strchr(cfg.bind, ':') != NULL;
+        log_msg(LOG_INFO,
+                "twilio-block %s listening on http://%s%s%s:%d with %zu blocks, %ld threads, "
+                "upstream %s",
+                TWILIO_BLOCK_VERSION, v6 ? "[" : "", cfg.bind, v6 ? "]" : "", server_port(srv),
+                block_count(blocks), cfg.threads, upstream);
         int sig = 0;
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "signal %d: stopping, in-flight requests have %ld ms (SHUTDOWN_GRACE_MS)",

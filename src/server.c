@@ -18,6 +18,8 @@
 #include "jsonlimit.h"
 #include "local.h"
 #include "log.h"
+#include "metrics.h"
+#include "reqid.h"
 #include "twilio.h"
 
 /* Twilio's answers are small; a cap keeps a misbehaving upstream from exhausting memory. */
@@ -32,6 +34,7 @@ struct server {
     struct idem_store *idem;
     struct mg_context *ctx;
     int port;
+    struct metrics metrics;
     char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
     size_t openapi_len;
 };
@@ -41,6 +44,10 @@ struct outcome {
     const char *what;
     long upstream_status;
     int attempts;
+    long upstream_ms;
+    int replayed;
+    char twilio_request_id[96];
+    char request_id[REQID_MAX + 1]; /* sent back on every reply */
 };
 
 /* Each worker thread owns one curl handle, made on its first Twilio call (idle workers cost no
@@ -75,23 +82,32 @@ static CURL *worker_curl(struct mg_connection *conn)
     return w ? w->curl : NULL;
 }
 
-/* Sends a JSON reply with an exact Content-Length, so keep-alive survives; extra is NULL or a
- * NULL-terminated list of header name/value pairs. */
-static int reply(struct mg_connection *conn, int status, const char *body, size_t len,
-                 const char *const *extra)
+/* Sends a reply with an exact Content-Length, so keep-alive survives, and the request's
+ * X-Request-Id; extra is NULL or a NULL-terminated list of header name/value pairs. */
+static int reply_typed(struct mg_connection *conn, int status, const char *type, const char *body,
+                       size_t len, const char *const *extra)
 {
     char length[32];
+    const struct outcome *oc = mg_get_user_connection_data(conn);
     snprintf(length, sizeof length, "%zu", len);
     mg_response_header_start(conn, status);
-    mg_response_header_add(conn, "Content-Type", "application/json", -1);
+    mg_response_header_add(conn, "Content-Type", type, -1);
     mg_response_header_add(conn, "Content-Length", length, -1);
     mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    if (oc && oc->request_id[0])
+        mg_response_header_add(conn, "X-Request-Id", oc->request_id, -1);
     for (; extra && extra[0]; extra += 2)
         mg_response_header_add(conn, extra[0], extra[1], -1);
     mg_response_header_send(conn);
     if (strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0)
         mg_write(conn, body, len);
     return status;
+}
+
+static int reply(struct mg_connection *conn, int status, const char *body, size_t len,
+                 const char *const *extra)
+{
+    return reply_typed(conn, status, "application/json", body, len, extra);
 }
 
 /* Sends an error envelope, or a fixed one when even that cannot be built. */
@@ -275,9 +291,12 @@ static char *call_twilio(struct mg_connection *conn, const struct server *s,
         .ca_file = s->cfg.ca_file,
         .allow_http = strncmp(buf_str(&base), "http://", 7) == 0,
     };
+    const long t0 = clock_ms();
     int answered = twilio_perform(h, &rq, &rs) == 0;
+    oc->upstream_ms = clock_ms() - t0;
     oc->attempts = rs.attempts;
     oc->upstream_status = rs.status;
+    snprintf(oc->twilio_request_id, sizeof oc->twilio_request_id, "%s", rs.request_id);
     if (!answered) {
         *store = rs.outcome == TWILIO_MAYBE_SENT;
         oc->what = *store ? "upstream_ambiguous" : "upstream_unreachable";
@@ -400,6 +419,7 @@ static int send_once(struct mg_connection *conn, const struct server *s,
                        &len, &ticket)) {
     case IDEM_REPLAY:
         oc->what = "replayed";
+        oc->replayed = 1;
         status = reply_owned(conn, body, &len, replayed);
         break;
     case IDEM_CONFLICT:
@@ -553,13 +573,27 @@ static int has_prefix(const char *s, const char *prefix, const char **rest)
     return 1;
 }
 
-/* Copies a caller-supplied path for a log line: printable ASCII only, bounded. */
+/* Copies a caller-supplied string for a log line: printable ASCII only, bounded. */
 static void safe_copy(char *out, size_t size, const char *in)
 {
     size_t i = 0;
     for (; in[i] && i + 1 < size; i++)
         out[i] = in[i] > 0x20 && in[i] < 0x7f ? in[i] : '?';
     out[i] = '\0';
+}
+
+static int reply_metrics(struct mg_connection *conn, const struct server *s)
+{
+    /* Counters change under everyone's feet anyway: reading them is not a const operation. */
+    struct metrics *m = (struct metrics *)&s->metrics;
+    struct buf text;
+    buf_init(&text, 4u << 20);
+    int status = metrics_render(m, &text) == 0
+                     ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
+                                   buf_str(&text), text.len, NULL)
+                     : reply_error(conn, 500, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+    buf_free(&text);
+    return status;
 }
 
 static int route(struct mg_connection *conn, const struct server *s, struct outcome *oc)
@@ -577,6 +611,12 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         if (!get)
             return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", allow_get);
         return reply(conn, 200, "{\"status\":\"ok\"}", 15, NULL);
+    }
+    if (strcmp(uri, "/metrics") == 0) {
+        oc->what = get ? "metrics" : "method_not_allowed";
+        if (!get)
+            return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", allow_get);
+        return reply_metrics(conn, s);
     }
     if (!has_prefix(uri, "/api/twilio", &rest) && !has_prefix(uri, "/api/Twilio", &rest)) {
         oc->what = "not_found";
@@ -651,16 +691,27 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0, .attempts = 0};
     const long t0 = clock_ms();
     atomic_fetch_add(&s->in_flight, 1);
+    metrics_request_begin(&s->metrics);
+    reqid_take(mg_get_header(conn, "X-Request-Id"), oc.request_id);
+    mg_set_user_connection_data(conn, &oc); /* for reply_typed; cleared before oc goes */
     int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
+    mg_set_user_connection_data(conn, NULL);
+    struct metrics_request mr = {.block = oc.block, .outcome = oc.what, .attempts = oc.attempts,
+                                 .upstream_status = oc.upstream_status,
+                                 .upstream_ms = oc.upstream_ms, .replayed = oc.replayed};
+    metrics_request_end(&s->metrics, &mr);
     atomic_fetch_sub(&s->in_flight, 1);
     if (log_enabled(LOG_INFO)) {
         const struct mg_request_info *ri = mg_get_request_info(conn);
-        char path[128];
+        char path[128], method[16];
         safe_copy(path, sizeof path, ri->local_uri ? ri->local_uri : "");
-        log_msg(LOG_INFO,
-                "%s %s status=%d block=%s outcome=%s upstream_status=%ld attempts=%d ms=%ld",
-                ri->request_method, path, status, oc.block, oc.what, oc.upstream_status,
-                oc.attempts, clock_ms() - t0);
+        safe_copy(method, sizeof method, ri->request_method ? ri->request_method : "");
+        struct log_request lr = {.request_id = oc.request_id, .method = method, .path = path,
+                                 .status = status, .block = oc.block, .outcome = oc.what,
+                                 .upstream_status = oc.upstream_status, .attempts = oc.attempts,
+                                 .duration_ms = clock_ms() - t0,
+                                 .twilio_request_id = oc.twilio_request_id};
+        log_request(&lr);
     }
     return status;
 }
@@ -698,6 +749,9 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     else
         snprintf(ports, sizeof ports, "%s:%ld", cfg->bind, cfg->port);
     snprintf(threads, sizeof threads, "%ld", cfg->threads);
+    metrics_init(&s->metrics);
+    for (size_t i = 0; i < block_count(blocks); i++)
+        metrics_add_block(&s->metrics, block_at(blocks, i)->name);
     const char *options[] = {"listening_ports", ports,
                              "num_threads", threads,
                              "enable_keep_alive", "yes",

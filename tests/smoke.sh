@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The built binary as a user runs it: --version, --help, a bad flag, and a start from another
-# working directory on a free port (PORT=0), answering /healthz and the metadata.
+# working directory on a free port (PORT=0), answering /healthz and the metadata; then the
+# same with LOG_FORMAT=json, and an API base whose credentials must not reach the log.
 set -euo pipefail
 bin=$1
+readme="$(cd "$(dirname "$0")/.." && pwd)/README.md"
 out=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 pid=
@@ -10,9 +12,13 @@ fail() { echo "smoke: $*" >&2; exit 1; }
 
 "$bin" --version | grep -qx 'twilio-block [0-9.]*' || fail "--version"
 "$bin" --help | grep -q 'UPSTREAM_TIMEOUT_MS' || fail "--help lists settings"
-"$bin" --help | grep -q -- '--redis-url  *REDIS_URL  *share .*(default unset)' || fail "--help lists REDIS_URL"
 if "$bin" --port nope 2>"$out/err"; then fail "bad flag accepted"; fi
 grep -q 'expected an integer' "$out/err" || fail "bad flag message"
+"$bin" --help >"$out/help"
+for v in $(sed -n 's/^| `\([A-Z_]*\)` | `--.*/\1/p' "$readme"); do
+    grep -q "^  --[a-z-]* *$v .*\[.*default [^]]*\]$" "$out/help" || fail "--help lacks $v with its default"
+done
+grep -q 'LOG_FORMAT .*\[default text\]$' "$out/help" || fail "--help LOG_FORMAT"
 
 cd /
 PORT=0 BIND=127.0.0.1 "$bin" 2>"$out/log" &
@@ -30,4 +36,25 @@ kill -TERM "$pid"
 wait "$pid" || fail "exit status $? after SIGTERM"
 pid=
 grep -q 'stopping' "$out/log" || fail "no stop line"
+
+PORT=0 BIND=127.0.0.1 LOG_FORMAT=json TWILIO_API_BASE='http://127.0.0.1:9/?key=hunter2-pw' \
+    "$bin" 2>"$out/json" &
+pid=$!
+port=
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^{"time":"[^"]*","level":"info","msg":"twilio-block [0-9.]* listening on http:\/\/127.0.0.1:\([0-9]*\) .*/\1/p' "$out/json")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+[ -n "$port" ] || fail "no JSON start-up line: $(cat "$out/json")"
+grep -q 'upstream http://127.0.0.1:9/"}$' "$out/json" || fail "start-up line names the upstream"
+[ "$(curl -s -D "$out/headers" -H 'X-Request-Id: smoke-1' "http://127.0.0.1:$port/healthz")" = '{"status":"ok"}' ] || fail "healthz (json)"
+grep -qx $'X-Request-Id: smoke-1\r' "$out/headers" || fail "X-Request-Id not returned"
+kill -TERM "$pid"
+wait "$pid" || fail "exit status $? after SIGTERM (json)"
+pid=
+grep -q '"request_id":"smoke-1","method":"GET","path":"/healthz","status":200' "$out/json" || fail "no JSON request line: $(cat "$out/json")"
+grep -q '"level":"info","msg":"stopped"}$' "$out/json" || fail "no JSON stop line"
+if grep -qv '^{"time":"[0-9T:.-]*Z","level":"[a-z]*",' "$out/json"; then fail "a line is not JSON: $(cat "$out/json")"; fi
+if grep -q hunter2 "$out/json"; then fail "the base's credentials reached the log"; fi
 echo "smoke: ok"

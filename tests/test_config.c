@@ -90,6 +90,47 @@ static void bad_values_are_refused(void **state)
     char *a4[] = {"twilio-block", "--twilio-api-base", "ftp://x", NULL};
     assert_int_equal(config_load(&c, 3, a4, err, sizeof err), -1);
     assert_string_equal(err, "TWILIO_API_BASE: expected an http:// or https:// URL");
+    char *a5[] = {"twilio-block", "--twilio-api-base", "https://user:pw@proxy.example/x", NULL};
+    assert_int_equal(config_load(&c, 3, a5, err, sizeof err), -1);
+    assert_string_equal(err, "TWILIO_API_BASE: must not carry user:password@");
+}
+
+static void log_format_is_text_or_json(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    char *argv[] = {"twilio-block", NULL};
+    unsetenv("LOG_FORMAT");
+    assert_int_equal(config_load(&c, 1, argv, err, sizeof err), 0);
+    assert_int_equal(c.log_format, LOG_TEXT);
+    setenv("LOG_FORMAT", "json", 1);
+    assert_int_equal(config_load(&c, 1, argv, err, sizeof err), 0);
+    assert_int_equal(c.log_format, LOG_JSON);
+    char *text[] = {"twilio-block", "--log-format=text", NULL};
+    assert_int_equal(config_load(&c, 2, text, err, sizeof err), 0);
+    assert_int_equal(c.log_format, LOG_TEXT);
+    setenv("LOG_FORMAT", "logfmt", 1);
+    assert_int_equal(config_load(&c, 1, argv, err, sizeof err), -1);
+    assert_string_equal(err, "LOG_FORMAT: expected text or json, got \"logfmt\"");
+    unsetenv("LOG_FORMAT");
+}
+
+static void public_url_drops_credentials(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"https://api.twilio.com", "https://api.twilio.com"},
+        {"http://127.0.0.1:4010", "http://127.0.0.1:4010"},
+        {"https://AC123:tok@api.twilio.com/base", "https://api.twilio.com/base"},
+        {"http://u:p@h:1/x?key=s#f", "http://h:1/x"},
+        {"http://h/a@b", "http://h/a@b"}, /* an @ in the path is not userinfo */
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        config_public_url(cases[i][0], out, sizeof out);
+        assert_string_equal(out, cases[i][1]);
+    }
 }
 
 int main(void)
@@ -99,6 +140,8 @@ int main(void)
         cmocka_unit_test(flags_override_environment),
         cmocka_unit_test(edge_region_and_an_explicit_base),
         cmocka_unit_test(bad_values_are_refused),
+        cmocka_unit_test(log_format_is_text_or_json),
+        cmocka_unit_test(public_url_drops_credentials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

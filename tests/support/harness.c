@@ -45,6 +45,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     header_value(data, n, "Allow:", r->allow, sizeof r->allow);
     header_value(data, n, "Content-Type:", r->content_type, sizeof r->content_type);
     header_value(data, n, "Idempotent-Replayed:", r->replayed, sizeof r->replayed);
+    header_value(data, n, "X-Request-Id:", r->request_id, sizeof r->request_id);
     return n;
 }
 
@@ -132,6 +133,7 @@ int harness_start_with(struct harness *h, struct config *cfg)
     if (!cfg->api_base[0])
         snprintf(cfg->api_base, sizeof cfg->api_base, "http://127.0.0.1:%d", standin_port(h->up));
     log_set_level(cfg->log_level);
+    log_set_format(cfg->log_format);
     h->srv = server_start(cfg, h->blocks, err, sizeof err);
     if (!h->srv) {
         fprintf(stderr, "harness: %s\n", err);

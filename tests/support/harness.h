@@ -17,6 +17,7 @@ struct http_reply {
     char allow[64];
     char content_type[64];
     char replayed[16]; /* Idempotent-Replayed */
+    char request_id[256]; /* X-Request-Id */
 };
 
 /* One request; body may be NULL. Returns 0 when an answer came, -1 otherwise. */
