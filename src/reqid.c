@@ -1,9 +1,11 @@
 #include "reqid.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int sane(const char *s)
 {
@@ -14,26 +16,36 @@ static int sane(const char *s)
     return n > 0;
 }
 
+/* Generated ids are a random prefix drawn once per process and a counter: unique, cheap, and
+ * no per-thread random generator for each of a thousand workers (OpenSSL keeps one per thread). */
+static unsigned char prefix[8];
+static pthread_once_t prefix_once = PTHREAD_ONCE_INIT;
+
+static void draw_prefix(void)
+{
+    if (RAND_bytes(prefix, sizeof prefix) != 1) {
+        /* unique rather than random is enough for an id: the start time and the pid */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long a = (unsigned long long)ts.tv_nsec ^ (unsigned long long)getpid() << 32;
+        for (int i = 0; i < 8; i++)
+            prefix[i] = (unsigned char)(a >> (8 * i));
+    }
+}
+
 int reqid_take(const char *given, char out[REQID_MAX + 1])
 {
     if (given && sane(given)) {
         memcpy(out, given, strlen(given) + 1);
         return 1;
     }
+    static atomic_ullong counter;
     unsigned char r[16];
-    if (RAND_bytes(r, sizeof r) != 1) {
-        /* Unique rather than random is enough for an id: wall time and a process counter. */
-        static atomic_ulong counter;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        unsigned long long a =
-            (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-        unsigned long long b = atomic_fetch_add(&counter, 1);
-        for (int i = 0; i < 8; i++) {
-            r[i] = (unsigned char)(a >> (8 * i));
-            r[8 + i] = (unsigned char)(b >> (8 * i));
-        }
-    }
+    pthread_once(&prefix_once, draw_prefix);
+    unsigned long long n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+    memcpy(r, prefix, sizeof prefix);
+    for (int i = 0; i < 8; i++)
+        r[8 + i] = (unsigned char)(n >> (8 * (7 - i)));
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < sizeof r; i++) {
         out[2 * i] = hex[r[i] >> 4];

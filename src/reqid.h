@@ -7,8 +7,8 @@
 
 /* Copies given into out when it is 1 to REQID_MAX visible ASCII characters (0x21-0x7e: no
  * spaces, nothing that could split a log line); otherwise (NULL, empty, too long, other bytes)
- * writes 32 lower-case hex digits from 16 random bytes. Returns 1 when given was taken, 0 when
- * an id was generated. */
+ * writes 32 lower-case hex digits: 8 random bytes drawn once per process, then a counter.
+ * Returns 1 when given was taken, 0 when an id was generated. */
 int reqid_take(const char *given, char out[REQID_MAX + 1]);
 
 #endif
