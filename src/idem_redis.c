@@ -2,7 +2,6 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,11 +11,12 @@
 #include <sys/time.h>
 
 #include "clock.h"
+#include "digest.h"
 #include "log.h"
 #include "redis_url.h"
 
 #define KEY_PREFIX "twilio-block:idem:"
-#define KEY_SIZE (sizeof KEY_PREFIX + 64)
+#define KEY_SIZE (sizeof KEY_PREFIX + SHA256_HEX_LEN)
 #define FP_HEX (IDEM_FP_LEN * 2)
 #define MAX_IDLE 32        /* connections kept open between calls; more are closed after use */
 #define POLL_MAX_MS 200    /* longest pause between two looks at a claim another caller holds */
@@ -51,27 +51,12 @@ struct idem_redis {
     int down; /* the last command failed; logged once until Redis answers again */
 };
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* The Redis key for a scoped key: hashed, so the account SID and the caller's key are not
  * readable in Redis. */
 static int redis_key(const char *key, char out[KEY_SIZE])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!EVP_Digest(key, strlen(key), md, &n, EVP_sha256(), NULL) || n != 32)
-        return -1;
     memcpy(out, KEY_PREFIX, sizeof KEY_PREFIX - 1);
-    hex(md, n, out + sizeof KEY_PREFIX - 1);
-    return 0;
+    return sha256_hex(key, strlen(key), out + sizeof KEY_PREFIX - 1);
 }
 
 /* Checks the answer to a set-up command, which the connection needs before it is used. */
@@ -217,7 +202,7 @@ struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, lon
         snprintf(err, errlen, "no random bytes for the idempotency store's owner id");
         goto fail;
     }
-    hex(id, sizeof id, r->owner);
+    hex_encode(id, sizeof id, r->owner);
     redis_url_describe(&r->url, r->where, sizeof r->where);
     r->ttl_s = ttl_s;
     r->lapse_ms = hold_ms + 4 * timeout_ms + LAPSE_MARGIN_MS;
@@ -289,7 +274,7 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
     char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24];
     if (redis_key(key, rkey) < 0)
         return IDEM_NOMEM;
-    hex(fp, IDEM_FP_LEN, fp_hex);
+    hex_encode(fp, IDEM_FP_LEN, fp_hex);
     unsigned long t = atomic_fetch_add(&r->next_ticket, 1) + 1;
     snprintf(mine, sizeof mine, "p:%s-%lu:%s", r->owner, t, fp_hex);
     snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms);

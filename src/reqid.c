@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
+
 static int sane(const char *s)
 {
     size_t n = 0;
@@ -46,11 +48,6 @@ int reqid_take(const char *given, char out[REQID_MAX + 1])
     memcpy(r, prefix, sizeof prefix);
     for (int i = 0; i < 8; i++)
         r[8 + i] = (unsigned char)(n >> (8 * (7 - i)));
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof r; i++) {
-        out[2 * i] = hex[r[i] >> 4];
-        out[2 * i + 1] = hex[r[i] & 15];
-    }
-    out[2 * sizeof r] = '\0';
+    hex_encode(r, sizeof r, out);
     return 0;
 }

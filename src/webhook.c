@@ -12,6 +12,7 @@
 #include "args.h"
 #include "block.h"
 #include "buf.h"
+#include "digest.h"
 #include "envelope.h"
 #include "form.h"
 
@@ -199,17 +200,6 @@ static const char *body_hash_param(const char *url, size_t *n)
     return NULL;
 }
 
-static int sha256_hex(const char *data, size_t n, char *out /* 65 bytes */)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!EVP_Digest(data, n, md, &len, EVP_sha256(), NULL))
-        return -1;
-    for (unsigned int i = 0; i < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
-}
-
 enum sig_result webhook_signature_check(const char *token, const char *url, json_t *params,
                                         const char *raw, size_t raw_len, const char *signature)
 {
@@ -222,14 +212,14 @@ enum sig_result webhook_signature_check(const char *token, const char *url, json
     if (raw) {
         size_t hn = 0;
         const char *hash = body_hash_param(url, &hn);
-        char hex[65];
+        char hex[SHA256_HEX_LEN + 1];
         if (!hash) {
             rc = SIG_NO_BODY_HASH;
             goto done;
         }
         if (sha256_hex(raw, raw_len, hex) < 0)
             goto done;
-        body_ok = constant_time_equal(hex, 64, hash, hn);
+        body_ok = constant_time_equal(hex, SHA256_HEX_LEN, hash, hn);
     } else if (params && collect(params, &f) < 0) {
         goto done;
     }
