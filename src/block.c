@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "local.h"
-
 struct block_set {
     struct block_def *blocks;
     size_t n;
@@ -556,10 +554,11 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
         return -1;
     json_t *handler = json_object_get(root, "handler");
     if (handler) {
-        b->handler = json_string_value(handler);
-        if (!b->handler || !local_find(b->handler)) {
+        const char *named = json_string_value(handler);
+        b->handler = named ? local_find(named) : NULL;
+        if (!b->handler) {
             snprintf(err, errlen, "%s: no handler named %s", name,
-                     b->handler ? b->handler : "(not a string)");
+                     named ? named : "(not a string)");
             return -1;
         }
         return check_local(b, root, err, errlen);
@@ -627,7 +626,6 @@ static int event_parse(json_t *event, struct block_def *out, char *err, size_t e
     memset(&b, 0, sizeof b);
     b.root = json_incref(event);
     b.name = get_string(event, "name");
-    b.handler = b.name;
     b.event = 1;
     int ok = 0;
     if (!json_is_object(event) || !b.name || !*b.name ||
@@ -635,7 +633,7 @@ static int event_parse(json_t *event, struct block_def *out, char *err, size_t e
         snprintf(err, errlen, "metadata.json: each event needs a name and a description");
     else if (only_keys(event, event_keys, b.name, err, errlen) < 0)
         ;
-    else if (!local_find(b.name))
+    else if (!(b.handler = local_find(b.name)))
         snprintf(err, errlen, "metadata.json: no handler for event %s", b.name);
     else if (!json_object_get(event, "args") &&
              json_object_set_new(event, "args", json_array()) < 0)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "embedded.h"
+#include "local.h"
 
 enum arg_type { ARG_CREDENTIALS, ARG_STRING, ARG_NUMBER, ARG_BOOLEAN, ARG_SELECT, ARG_LIST, ARG_JSON, ARG_DATE };
 enum addr_kind { ADDR_NONE, ADDR_TO, ADDR_FROM };
@@ -56,7 +57,7 @@ struct auth_pair {
 
 struct block_def {
     const char *name;
-    const char *handler; /* a block answered here, without Twilio (see local.h); or NULL */
+    local_fn handler; /* a block answered here, without Twilio (see local.h); or NULL */
     int event;           /* an event of metadata.json: its args are each listener's */
     const char *method;  /* the rest describe the Twilio request; NULL for handler blocks */
     const char *path;

@@ -16,7 +16,6 @@
 #include "envelope.h"
 #include "idem.h"
 #include "jsonlimit.h"
-#include "local.h"
 #include "log.h"
 #include "metrics.h"
 #include "reqid.h"
@@ -477,7 +476,7 @@ static int run_local(struct mg_connection *conn, const struct block_def *b, json
                      struct outcome *oc)
 {
     size_t len = 0;
-    return reply_owned(conn, local_find(b->handler)(b, args, &oc->what, &len), &len, NULL);
+    return reply_owned(conn, b->handler(b, args, &oc->what, &len), &len, NULL);
 }
 
 /* Nothing is sent and no Idempotency-Key is spent: the answer is the request itself. */
