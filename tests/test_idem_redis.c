@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "idem.h"
 #include "redisd.h"
@@ -24,12 +24,6 @@
 static const unsigned char FP_A[IDEM_FP_LEN] = {1};
 static const unsigned char FP_B[IDEM_FP_LEN] = {2};
 static struct redisd redis; /* no password; the password test starts its own */
-
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static struct idem_store *store_at(const struct redisd *r, int db, long ttl_s)
 {
@@ -172,7 +166,7 @@ static void a_repeat_waits_for_the_answer(void **state)
     struct waiter w = {.s = b};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, wait_for_answer, &w), 0);
-    pause_ms(100);
+    clock_sleep_ms(100);
     idem_finish(a, KEY, t, "the answer", 10);
     pthread_join(thread, NULL);
     assert_int_equal(w.rc, IDEM_REPLAY);
@@ -207,7 +201,7 @@ static void claims_lapse_and_answers_expire(void **state)
 
     assert_int_equal(command_int(0, "PEXPIRE %s 1", key), 1); /* as if that time had passed */
     for (int i = 0; i < 200 && command_int(0, "EXISTS %s", key); i++)
-        pause_ms(5);
+        clock_sleep_ms(5);
     assert_int_equal(claim(b, KEY, FP_A, 0, &tb, &body, &len), IDEM_FRESH);
     idem_finish(a, KEY, ta, "late", 4);
     assert_int_equal(claim(a, KEY, FP_A, 0, &ta, &body, &len), IDEM_PENDING);

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "log.h"
 
@@ -87,12 +87,6 @@ static int generated(const char *id)
     return 1;
 }
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The whole log once it holds text (the server logs a request after answering it, so a line
  * may lag its reply); waits up to 5 s. */
 static void read_log_with(const char *text, struct buf *all)
@@ -103,7 +97,7 @@ static void read_log_with(const char *text, struct buf *all)
         if (strstr(buf_str(all), text))
             return;
         buf_free(all);
-        pause_ms(20);
+        clock_sleep_ms(20);
     }
     fail_msg("the log never showed %s", text);
 }

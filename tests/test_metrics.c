@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "metrics.h"
 
@@ -289,8 +289,7 @@ static int settled(struct scrape *sc)
         scrape(sc);
         if (value(sc, "twilio_block_requests_in_flight") == 1)
             return n;
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(20);
     }
     fail_msg("requests stayed in flight");
     return 0;
@@ -499,8 +498,7 @@ static void in_flight_counts_requests_being_handled(void **state)
     long status = 0;
     assert_int_equal(pthread_create(&t, NULL, post_sms, &status), 0);
     for (int i = 0; i < 250 && standin_count(H.up) == 0; i++) { /* until Twilio is waited on */
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(10);
     }
     assert_int_equal(standin_count(H.up), 1);
     /* The call is in flight for seconds yet; an earlier scrape may still be finishing. */

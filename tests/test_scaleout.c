@@ -9,16 +9,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "redisd.h"
 
@@ -29,78 +27,29 @@
 
 static const char *binary;
 
-struct replica {
-    pid_t pid;
-    int port;
-    char log[96];
-};
-
-static void pause_ms(long ms)
+static void start(struct child *r, const struct standin *up, const char *redis_url)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int log_has(const struct replica *r, const char *text)
-{
-    struct buf log;
-    read_file(r->log, &log);
-    int found = strstr(buf_str(&log), text) != NULL;
-    buf_free(&log);
-    return found;
-}
-
-static void start(struct replica *r, const struct standin *up, const char *redis_url)
-{
-    static int runs;
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(up));
-    snprintf(r->log, sizeof r->log, "/tmp/twilio-block-scaleout-%ld-%d.log", (long)getpid(),
-             ++runs);
-    r->pid = fork();
-    assert_true(r->pid >= 0);
-    if (r->pid == 0) {
-        /* Gone with the test, even one that fails half-way, and not holding ctest's pipe. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen(r->log, "w", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(127);
-        setenv("PORT", "0", 1);
-        setenv("BIND", "127.0.0.1", 1);
-        setenv("THREADS", "16", 1);
-        setenv("TWILIO_API_BASE", base, 1);
-        setenv("REDIS_URL", redis_url, 1);
-        execl(binary, binary, (char *)NULL);
-        _exit(127);
-    }
-    static const char at[] = "listening on http://127.0.0.1:";
-    r->port = 0;
-    for (int i = 0; i < 400 && !r->port; i++) {
-        struct buf log;
-        read_file(r->log, &log);
-        const char *p = strstr(buf_str(&log), at);
-        if (p)
-            r->port = (int)strtol(p + sizeof at - 1, NULL, 10);
-        buf_free(&log);
-        if (!r->port)
-            pause_ms(25);
-    }
-    assert_true(r->port > 0);
+    const char *const env[] = {"THREADS",   "16",      "TWILIO_API_BASE", base,
+                               "REDIS_URL", redis_url, NULL};
+    child_start(r, binary, "scaleout", env, 10000);
 }
 
 /* SIGTERM; it must exit 0 (under the sanitizers a leak would make it fail) and its log must
  * never show the Redis password. */
-static void stop(struct replica *r)
+static void stop(struct child *r)
 {
     int status = 0;
     kill(r->pid, SIGTERM);
     assert_int_equal(waitpid(r->pid, &status, 0), r->pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_false(log_has(r, PASSWORD));
+    assert_false(child_log_has(r, PASSWORD));
     unlink(r->log);
 }
 
-static int post(const struct replica *r, const char *key, const char *json, struct http_reply *out)
+static int post(const struct child *r, const char *key, const char *json, struct http_reply *out)
 {
     char url[128], header[320];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendSms", r->port);
@@ -113,7 +62,7 @@ static int post(const struct replica *r, const char *key, const char *json, stru
 struct fixture {
     struct redisd redis;
     struct standin *up;
-    struct replica a, b;
+    struct child a, b;
 };
 
 static int setup(void **state)
@@ -141,7 +90,7 @@ static int teardown(void **state)
 }
 
 struct call {
-    const struct replica *r;
+    const struct child *r;
     const char *key;
     struct http_reply reply;
     int rc;
@@ -179,8 +128,8 @@ static void concurrent_repeats_send_once(void **state)
     }
     assert_int_equal(standin_count(f->up), 1);
     assert_int_equal(replayed, 7);
-    assert_true(log_has(&f->a, "idempotency store: Redis at redis://:***@127.0.0.1:"));
-    assert_true(log_has(&f->b, "idempotency store: Redis at redis://:***@127.0.0.1:"));
+    assert_true(child_log_has(&f->a, "idempotency store: Redis at redis://:***@127.0.0.1:"));
+    assert_true(child_log_has(&f->b, "idempotency store: Redis at redis://:***@127.0.0.1:"));
     for (int i = 0; i < 8; i++)
         http_reply_free(&calls[i].reply);
 }
@@ -191,7 +140,7 @@ static void sequential_repeats_across_replicas(void **state)
     struct standin_answer created = {201, "application/json", standin_message_201, 0, NULL, 0};
     standin_clear(f->up);
     standin_answer(f->up, &created);
-    const struct replica *order[] = {&f->a, &f->b, &f->a, &f->b};
+    const struct child *order[] = {&f->a, &f->b, &f->a, &f->b};
     struct http_reply first;
     assert_int_equal(post(order[0], "sequential-1", SMS("Hi"), &first), 0);
     assert_int_equal(first.status, 200);
@@ -253,7 +202,7 @@ static void redis_down_sends_nothing(void **state)
     standin_clear(f->up);
     standin_answer(f->up, &created);
     redisd_stop(&f->redis);
-    const struct replica *both[] = {&f->a, &f->b};
+    const struct child *both[] = {&f->a, &f->b};
     for (int i = 0; i < 2; i++) {
         struct http_reply r;
         assert_int_equal(post(both[i], "down-1", SMS("Hi"), &r), 0);
@@ -262,7 +211,7 @@ static void redis_down_sends_nothing(void **state)
         http_reply_free(&r);
     }
     assert_int_equal(standin_count(f->up), 0);
-    assert_true(log_has(&f->a, "is unavailable (Connection refused); requests with an "
+    assert_true(child_log_has(&f->a, "is unavailable (Connection refused); requests with an "
                                "Idempotency-Key get 503 IDEMPOTENCY_STORE_UNAVAILABLE"));
     struct http_reply r;
     assert_int_equal(post(&f->a, NULL, SMS("Hi"), &r), 0);
@@ -279,7 +228,7 @@ static void redis_down_sends_nothing(void **state)
     assert_string_equal(r.replayed, "true");
     http_reply_free(&r);
     assert_int_equal(standin_count(f->up), 2);
-    assert_true(log_has(&f->b, "answers again"));
+    assert_true(child_log_has(&f->b, "answers again"));
 }
 
 /* A replica started while Redis is down says so, serves requests without a key, and refuses
@@ -292,10 +241,10 @@ static void starts_without_redis(void **state)
     standin_answer(f->up, &created);
     char url[128];
     snprintf(url, sizeof url, "redis://:" PASSWORD "@127.0.0.1:%d/0", redisd_free_port());
-    struct replica c;
+    struct child c;
     start(&c, f->up, url);
-    assert_true(log_has(&c, "idempotency store: Redis at redis://:***@127.0.0.1:"));
-    assert_true(log_has(&c, "is unavailable"));
+    assert_true(child_log_has(&c, "idempotency store: Redis at redis://:***@127.0.0.1:"));
+    assert_true(child_log_has(&c, "is unavailable"));
     struct http_reply r;
     assert_int_equal(post(&c, "startup-1", SMS("Hi"), &r), 0);
     assert_int_equal(r.status, 503);

@@ -8,15 +8,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "harness.h"
 
 #define SMS "{\"accountSid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"accountToken\":\"t\"," \
@@ -24,49 +23,12 @@
 
 static const char *binary;
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-struct running {
-    pid_t pid;
-    int port;
-    char log[64];
-};
-
-static void start(struct running *r, struct standin *up, const char *grace_ms)
+static void start(struct child *r, struct standin *up, const char *grace_ms)
 {
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(up));
-    static int runs;
-    snprintf(r->log, sizeof r->log, "/tmp/twilio-block-shutdown-%ld-%d.log", (long)getpid(),
-             ++runs);
-    r->pid = fork();
-    assert_true(r->pid >= 0);
-    if (r->pid == 0) {
-        if (!freopen(r->log, "w", stderr))
-            _exit(127);
-        setenv("PORT", "0", 1);
-        setenv("BIND", "127.0.0.1", 1);
-        setenv("TWILIO_API_BASE", base, 1);
-        setenv("SHUTDOWN_GRACE_MS", grace_ms, 1);
-        execl(binary, binary, (char *)NULL);
-        _exit(127);
-    }
-    r->port = 0;
-    for (int i = 0; i < 200 && !r->port; i++) {
-        struct buf log;
-        read_file(r->log, &log);
-        const char *at = strstr(buf_str(&log), "listening on http://127.0.0.1:");
-        if (at)
-            r->port = atoi(at + strlen("listening on http://127.0.0.1:"));
-        buf_free(&log);
-        if (!r->port)
-            pause_ms(25);
-    }
-    assert_true(r->port > 0);
+    const char *const env[] = {"TWILIO_API_BASE", base, "SHUTDOWN_GRACE_MS", grace_ms, NULL};
+    child_start(r, binary, "shutdown", env, 5000);
 }
 
 struct call {
@@ -83,28 +45,19 @@ static void *post(void *arg)
     return NULL;
 }
 
-static int log_has(const struct running *r, const char *text)
-{
-    struct buf log;
-    read_file(r->log, &log);
-    int found = strstr(buf_str(&log), text) != NULL;
-    buf_free(&log);
-    return found;
-}
-
 /* Sends SIGTERM once the stand-in holds the request; while the request is still held, a new
  * one is turned away with 503. Returns the exit status. */
-static int terminate_mid_request(struct running *r, struct standin *up, struct call *c)
+static int terminate_mid_request(struct child *r, struct standin *up, struct call *c)
 {
     pthread_t t;
     c->port = r->port;
     pthread_create(&t, NULL, post, c);
     for (int i = 0; i < 400 && standin_count(up) == 0; i++)
-        pause_ms(10);
+        clock_sleep_ms(10);
     assert_int_equal(standin_count(up), 1);
     kill(r->pid, SIGTERM);
-    for (int i = 0; i < 400 && !log_has(r, "stopping"); i++)
-        pause_ms(5);
+    for (int i = 0; i < 400 && !child_log_has(r, "stopping"); i++)
+        clock_sleep_ms(5);
     struct http_reply turned_away;
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", r->port);
@@ -123,7 +76,7 @@ static void in_flight_request_finishes(void **state)
     (void)state;
     struct standin *up = standin_start();
     struct standin_answer slow = {201, "application/json", standin_message_201, 700, NULL, 0};
-    struct running r;
+    struct child r;
     struct call c;
     standin_answer(up, &slow);
     start(&r, up, "5000");
@@ -138,7 +91,7 @@ static void in_flight_request_finishes(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", r.port);
     assert_int_equal(http_call("GET", url, NULL, 0, &after), -1); /* no longer accepting */
     http_reply_free(&after);
-    assert_true(log_has(&r, "stopped"));
+    assert_true(child_log_has(&r, "stopped"));
     unlink(r.log);
     standin_stop(up);
 }
@@ -148,7 +101,7 @@ static void grace_is_bounded(void **state)
     (void)state;
     struct standin *up = standin_start();
     struct standin_answer stuck = {201, "application/json", standin_message_201, 2000, NULL, 0};
-    struct running r;
+    struct child r;
     struct call c;
     standin_answer(up, &stuck);
     start(&r, up, "200");
@@ -156,7 +109,7 @@ static void grace_is_bounded(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     http_reply_free(&c.reply);
-    assert_true(log_has(&r, "requests still in flight after 200 ms; exiting anyway"));
+    assert_true(child_log_has(&r, "requests still in flight after 200 ms; exiting anyway"));
     unlink(r.log);
     standin_stop(up);
 }

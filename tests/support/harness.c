@@ -1,18 +1,26 @@
 #include "harness.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "config.h"
 #include "embedded.h"
 
@@ -170,10 +178,8 @@ int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (i && gap_ms) {
-            struct timespec ts = {gap_ms / 1000, (long)(gap_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        if (i && gap_ms)
+            clock_sleep_ms(gap_ms);
         if (send(fd, parts[i], strlen(parts[i]), MSG_NOSIGNAL) < 0)
             break; /* the server may answer and close early: read what it said */
     }
@@ -249,4 +255,48 @@ json_t *harness_example_args(const struct block_def *b, int minimal)
             json_object_set(out, b->args[i].name, example);
     }
     return out;
+}
+
+void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
+                 long wait_ms)
+{
+    static int runs;
+    snprintf(c->log, sizeof c->log, "/tmp/twilio-block-%s-%ld-%d.log", name, (long)getpid(),
+             ++runs);
+    c->pid = fork();
+    assert_true(c->pid >= 0);
+    if (c->pid == 0) {
+        /* Gone with the test, even one that fails half-way, and not holding ctest's pipe. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!freopen(c->log, "w", stderr) || !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        setenv("PORT", "0", 1);
+        setenv("BIND", "127.0.0.1", 1);
+        for (; env && env[0]; env += 2)
+            setenv(env[0], env[1], 1);
+        execl(binary, binary, (char *)NULL);
+        _exit(127);
+    }
+    static const char at[] = "listening on http://127.0.0.1:";
+    c->port = 0;
+    for (long waited = 0; waited < wait_ms && !c->port; waited += 25) {
+        struct buf log;
+        read_file(c->log, &log);
+        const char *p = strstr(buf_str(&log), at);
+        if (p)
+            c->port = (int)strtol(p + sizeof at - 1, NULL, 10);
+        buf_free(&log);
+        if (!c->port)
+            clock_sleep_ms(25);
+    }
+    assert_true(c->port > 0);
+}
+
+int child_log_has(const struct child *c, const char *text)
+{
+    struct buf log;
+    read_file(c->log, &log);
+    int found = strstr(buf_str(&log), text) != NULL;
+    buf_free(&log);
+    return found;
 }

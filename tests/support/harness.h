@@ -4,6 +4,7 @@
 #define HARNESS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "block.h"
 #include "buf.h"
@@ -57,6 +58,21 @@ int capture_stderr(const char *path);
 /* Reads a whole file into out. */
 int read_file(const char *path, struct buf *out);
 void harness_stop(struct harness *h);
+
+/* A real twilio-block process: its pid, the port its start-up line names, and its log file. */
+struct child {
+    pid_t pid;
+    int port;
+    char log[96];
+};
+
+/* Starts binary with PORT=0, BIND=127.0.0.1 and env (NULL-terminated name, value pairs), its
+ * stderr in a log file named after name, and waits up to wait_ms for its start-up line; the
+ * test fails when it does not start. The child is killed if the test process dies. */
+void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
+                 long wait_ms);
+/* Whether the child's log holds text. */
+int child_log_has(const struct child *c, const char *text);
 
 /* POSTs json to /api/twilio/<block>. */
 int harness_post(struct harness *h, const char *block, const char *json, struct http_reply *r);

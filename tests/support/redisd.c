@@ -8,8 +8,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 int redisd_free_port(void)
 {
@@ -53,12 +54,6 @@ fail:
     return NULL;
 }
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Starts redis-server on r->port; returns 0 once it answers PING, -1 if it exited. */
 static int launch(struct redisd *r)
 {
@@ -94,7 +89,7 @@ static int launch(struct redisd *r)
             redisFree(c);
             return 0;
         }
-        pause_ms(25);
+        clock_sleep_ms(25);
     }
     redisd_stop(r);
     return -1;
