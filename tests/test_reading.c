@@ -106,19 +106,10 @@ static void a_wrong_sid_names_its_field(void **state)
 {
     (void)state;
     call("getMessage", "{" CREDS ",\"messageSid\":\"" CALL "\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"messageSid\"],"
-         "\"reasons\":{\"messageSid\":\"must be a SID: SM or MM followed by 32 "
-         "hexadecimal "
-         "digits\"}}}}");
-    call("getCall", "{" CREDS "}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"callSid\"],"
-         "\"reasons\":{\"callSid\":\"is required\"}}}}");
+         FIELDS_ERROR(
+             "\"messageSid\"",
+             "\"messageSid\":\"must be a SID: SM or MM followed by 32 hexadecimal digits\""));
+    call("getCall", "{" CREDS "}", FIELDS_ERROR("\"callSid\"", "\"callSid\":\"is required\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -164,13 +155,10 @@ static void a_bad_date_or_page_size_is_named(void **state)
 {
     (void)state;
     call("listMessages", "{" CREDS ",\"dateSent\":\"yesterday\",\"pageSize\":0}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"dateSent\","
-         "\"pageSize\"],\"reasons\":{\"dateSent\":\"must be a date (2026-11-23) "
-         "or a date and time "
-         "(2026-11-23T09:30:00Z)\",\"pageSize\":\"must be from 1 to 1000\"}}}}");
+         FIELDS_ERROR(
+             "\"dateSent\",\"pageSize\"",
+             "\"dateSent\":\"must be a date (2026-11-23) or a date and time "
+             "(2026-11-23T09:30:00Z)\",\"pageSize\":\"must be from 1 to 1000\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -200,21 +188,15 @@ static void a_next_page_is_followed(void **state)
          "{" CREDS ",\"nextPageUri\":\"/2010-04-01/Accounts/"
          "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/"
          "Messages.json?Page=1\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"nextPageUri\"],"
-         "\"reasons\":{\"nextPageUri\":\"must be the next_page_uri of a page of "
-         "this list (it starts "
-         "with " ACCOUNT "/Messages.json?)\"}}}}");
+         FIELDS_ERROR(
+             "\"nextPageUri\"",
+             "\"nextPageUri\":\"must be the next_page_uri of a page of this list (it starts "
+             "with " ACCOUNT "/Messages.json?)\""));
     call("listCalls", "{" CREDS ",\"nextPageUri\":\"" ACCOUNT "/Messages.json?Page=1\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"nextPageUri\"],"
-         "\"reasons\":{\"nextPageUri\":\"must be the next_page_uri of a page of "
-         "this list (it starts "
-         "with " ACCOUNT "/Calls.json?)\"}}}}");
+         FIELDS_ERROR(
+             "\"nextPageUri\"",
+             "\"nextPageUri\":\"must be the next_page_uri of a page of this list (it starts "
+             "with " ACCOUNT "/Calls.json?)\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -238,15 +220,11 @@ static void update_call_cancels_completes_or_redirects(void **state)
 {
     (void)state;
     call("updateCall", "{" CREDS ",\"callSid\":\"" CALL "\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"status\","
-         "\"url\",\"twiml\"],\"reasons\":{\"status\":\"one of status, url, twiml "
-         "is required\","
-         "\"url\":\"one of status, url, twiml is required\",\"twiml\":\"one of "
-         "status, url, twiml "
-         "is required\"}}}}");
+         FIELDS_ERROR(
+             "\"status\",\"url\",\"twiml\"",
+             "\"status\":\"one of status, url, twiml is required\","
+             "\"url\":\"one of status, url, twiml is required\","
+             "\"twiml\":\"one of status, url, twiml is required\""));
     assert_int_equal(standin_count(H.up), 0);
     answer(200, "{\"sid\":\"" CALL "\",\"status\":\"completed\"}");
     call("updateCall", "{" CREDS ",\"callSid\":\"" CALL "\",\"status\":\"COMPLETED\"}",
@@ -278,21 +256,12 @@ static void an_api_key_authenticates_on_the_account(void **state)
     standin_clear(H.up);
     call("getMessage",
          "{\"accountSid\":\"" SID "\",\"apiKeySid\":\"" KEY "\",\"messageSid\":\"" MSG "\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":["
-         "\"apiKeySecret\"],\"reasons\":{\"apiKeySecret\":\"is required with "
-         "apiKeySid\"}}}}");
+         FIELDS_ERROR("\"apiKeySecret\"", "\"apiKeySecret\":\"is required with apiKeySid\""));
     call("getMessage",
          "{\"accountSid\":\"" SID "\",\"apiKeySid\":\"" SID "\",\"apiKeySecret\":\"s\","
          "\"messageSid\":\"" MSG "\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"apiKeySid\"],"
-         "\"reasons\":{\"apiKeySid\":\"must be a SID: SK followed by 32 "
-         "hexadecimal digits\"}}}}");
+         FIELDS_ERROR("\"apiKeySid\"",
+                      "\"apiKeySid\":\"must be a SID: SK followed by 32 hexadecimal digits\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -359,19 +328,13 @@ static void a_dry_run_masks_secrets_and_sends_nothing(void **state)
     assert_int_equal(standin_count(H.up), 1);
     standin_clear(H.up);
     call("sendSms", "{" CREDS ",\"to\":\"+15005550006\",\"dryRun\":true}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"from\","
-         "\"messagingServiceSid\",\"body\",\"mediaUrl\",\"contentSid\"],"
-         "\"reasons\":{\"from\":\"one "
-         "of from, messagingServiceSid is "
-         "required\",\"messagingServiceSid\":\"one of from, "
-         "messagingServiceSid is required\",\"body\":\"one of body, mediaUrl, "
-         "contentSid is "
-         "required\",\"mediaUrl\":\"one of body, mediaUrl, contentSid is "
-         "required\",\"contentSid\":"
-         "\"one of body, mediaUrl, contentSid is required\"}}}}");
+         FIELDS_ERROR(
+             "\"from\",\"messagingServiceSid\",\"body\",\"mediaUrl\",\"contentSid\"",
+             "\"from\":\"one of from, messagingServiceSid is required\","
+             "\"messagingServiceSid\":\"one of from, messagingServiceSid is required\","
+             "\"body\":\"one of body, mediaUrl, contentSid is required\","
+             "\"mediaUrl\":\"one of body, mediaUrl, contentSid is required\","
+             "\"contentSid\":\"one of body, mediaUrl, contentSid is required\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -425,12 +388,10 @@ static void edge_and_region_choose_the_host(void **state)
     call("sendSms",
          "{" CREDS ",\"to\":\"+15005550006\",\"from\":\"+15005550006\",\"body\":\"x\","
          "\"edge\":\"evil.com/x\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"REQUIRED_FIELDS\","
-         "\"status_msg\":\"Please, check and fill in required "
-         "fields.\",\"fields\":[\"edge\"],"
-         "\"reasons\":{\"edge\":\"may only contain the characters "
-         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-\"}}}}");
+         FIELDS_ERROR(
+             "\"edge\"",
+             "\"edge\":\"may only contain the characters "
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 

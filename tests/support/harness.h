@@ -74,6 +74,13 @@ void child_start(struct child *c, const char *binary, const char *name, const ch
 /* Whether the child's log holds text. */
 int child_log_has(const struct child *c, const char *text);
 
+/* The exact REQUIRED_FIELDS envelope, as a string literal, for fields (the quoted names,
+ * comma-separated) and reasons (the "name":"why" members). */
+#define FIELDS_ERROR(fields, reasons)                                                          \
+    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"REQUIRED_FIELDS\","     \
+    "\"status_msg\":\"Please, check and fill in required fields.\",\"fields\":[" fields          \
+    "],\"reasons\":{" reasons "}}}}"
+
 /* POSTs json to /api/twilio/<block>. */
 int harness_post(struct harness *h, const char *block, const char *json, struct http_reply *r);
 
