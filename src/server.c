@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "apidoc.h"
 #include "args.h"
+#include "buf.h"
 #include "clock.h"
 #include "dryrun.h"
 #include "envelope.h"
@@ -47,6 +49,7 @@ struct outcome {
     int replayed;
     char twilio_request_id[96];
     char request_id[REQID_MAX + 1]; /* sent back on every reply */
+    int closing;                    /* the reply ends the connection */
 };
 
 /* Each worker thread owns one curl handle, made on its first Twilio call (idle workers cost no
@@ -81,25 +84,77 @@ static CURL *worker_curl(struct mg_connection *conn)
     return w ? w->curl : NULL;
 }
 
+/* Whether the client may send another request on this connection, decided as civetweb decides
+ * it: a client's Connection header is obeyed, otherwise HTTP/1.1 keeps the connection. */
+static int keeps_alive(const struct mg_connection *conn, const struct outcome *oc)
+{
+    if (oc && oc->closing)
+        return 0;
+    const char *h = mg_get_header(conn, "Connection");
+    if (h) {
+        while (*h) {
+            h += strspn(h, " \t,");
+            size_t n = strcspn(h, ",");
+            size_t t = n;
+            while (t && (h[t - 1] == ' ' || h[t - 1] == '\t'))
+                t--;
+            if (t == 10 && strncasecmp(h, "keep-alive", 10) == 0)
+                return 1;
+            h += n;
+        }
+        return 0;
+    }
+    const char *v = mg_get_request_info(conn)->http_version;
+    return v && strcmp(v, "1.1") == 0;
+}
+
+/* The reply says "Connection: close", and civetweb closes the connection after it. */
+static void close_after_reply(struct mg_connection *conn)
+{
+    struct outcome *oc = mg_get_user_connection_data(conn);
+    if (oc)
+        oc->closing = 1;
+    mg_disable_connection_keep_alive(conn);
+}
+
 /* Sends a reply with an exact Content-Length, so keep-alive survives, and the request's
- * X-Request-Id; extra is NULL or a NULL-terminated list of header name/value pairs. */
+ * X-Request-Id; extra is NULL or a NULL-terminated list of header name/value pairs. Head and
+ * body go out in one write: civetweb's header API sends every line on its own, which costs a
+ * syscall and a packet each. */
 static int reply_typed(struct mg_connection *conn, int status, const char *type, const char *body,
                        size_t len, const char *const *extra)
 {
-    char length[32];
     const struct outcome *oc = mg_get_user_connection_data(conn);
-    snprintf(length, sizeof length, "%zu", len);
-    mg_response_header_start(conn, status);
-    mg_response_header_add(conn, "Content-Type", type, -1);
-    mg_response_header_add(conn, "Content-Length", length, -1);
-    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    int head_only = strcmp(mg_get_request_info(conn)->request_method, "HEAD") == 0;
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    struct buf out;
+
+    if (!gmtime_r(&now, &tm) || !strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+        date[0] = '\0';
+    buf_init(&out, (size_t)-1);
+    int bad = buf_appendf(&out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                                "Cache-Control: no-store\r\n",
+                          status, mg_get_response_code_text(conn, status), type, len);
     if (oc && oc->request_id[0])
-        mg_response_header_add(conn, "X-Request-Id", oc->request_id, -1);
+        bad |= buf_appendf(&out, "X-Request-Id: %s\r\n", oc->request_id);
     for (; extra && extra[0]; extra += 2)
-        mg_response_header_add(conn, extra[0], extra[1], -1);
-    mg_response_header_send(conn);
-    if (strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0)
-        mg_write(conn, body, len);
+        bad |= buf_appendf(&out, "%s: %s\r\n", extra[0], extra[1]);
+    if (date[0])
+        bad |= buf_appendf(&out, "Date: %s\r\n", date);
+    bad |= buf_appendf(&out, "Connection: %s\r\n\r\n",
+                       keeps_alive(conn, oc) ? "keep-alive" : "close");
+    if (!head_only)
+        bad |= buf_append(&out, body, len);
+    if (bad) {
+        /* Out of memory: a reply without a complete head cannot be framed, so end the
+         * connection instead. */
+        close_after_reply(conn);
+    } else {
+        mg_write(conn, out.data, out.len);
+    }
+    buf_free(&out);
     return status;
 }
 
@@ -168,7 +223,7 @@ static int reply_body_problem(struct mg_connection *conn, const struct server *s
 {
     char msg[160];
     /* The rest of the body is never read, so this connection cannot carry another request. */
-    mg_disable_connection_keep_alive(conn);
+    close_after_reply(conn);
     if (st == BODY_TOO_LARGE) {
         oc->what = "too_large";
         snprintf(msg, sizeof msg, "The request body is larger than %ld bytes (MAX_BODY_BYTES).",
@@ -214,7 +269,7 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
 {
     if (mg_get_header(conn, "Transfer-Encoding") && mg_get_header(conn, "Content-Length")) {
         oc->what = "bad_request";
-        mg_disable_connection_keep_alive(conn);
+        close_after_reply(conn);
         return reply_error(conn, 400, "BAD_REQUEST",
                            "A request may not carry both Content-Length and Transfer-Encoding.",
                            NULL);
@@ -222,13 +277,13 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     if (s->cfg.proxy_secret[0] &&
         !secret_matches(mg_get_header(conn, "X-RapidAPI-Proxy-Secret"), s->cfg.proxy_secret)) {
         oc->what = "unauthorized";
-        mg_disable_connection_keep_alive(conn);
+        close_after_reply(conn);
         return reply_error(conn, 401, "UNAUTHORIZED",
                            "Missing or wrong X-RapidAPI-Proxy-Secret header.", NULL);
     }
     if (!json_content_type(mg_get_header(conn, "Content-Type"))) {
         oc->what = "unsupported_media_type";
-        mg_disable_connection_keep_alive(conn);
+        close_after_reply(conn);
         return reply_error(conn, 415, "UNSUPPORTED_MEDIA_TYPE",
                            "Send the args as JSON with Content-Type: application/json.", NULL);
     }
@@ -679,7 +734,7 @@ static int reply_draining(struct mg_connection *conn, struct outcome *oc)
 {
     static const char *const retry[] = {"Retry-After", "1", NULL};
     oc->what = "draining";
-    mg_disable_connection_keep_alive(conn);
+    close_after_reply(conn);
     return reply_error(conn, 503, "SHUTTING_DOWN",
                        "The service is shutting down; nothing was sent. Retry the request.", retry);
 }

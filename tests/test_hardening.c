@@ -240,6 +240,102 @@ static void content_type_must_be_json(void **state)
     assert_int_equal(standin_count(H.up), 1);
 }
 
+/* Walks the HTTP/1.1 replies in out: for each, the status code, the Connection header and the
+ * body, which must be exactly Content-Length bytes; the reply at head_at answers a HEAD and
+ * carries none. Returns how many replies were read. */
+struct raw_reply {
+    int status;
+    char connection[16];
+    char body[512];
+};
+
+static int split_replies(const char *out, struct raw_reply *r, int max, int head_at)
+{
+    int n = 0;
+    while (*out && n < max) {
+        const char *end = strstr(out, "\r\n\r\n");
+        assert_non_null(end);
+        assert_int_equal(strncmp(out, "HTTP/1.1 ", 9), 0);
+        struct raw_reply *x = &r[n++];
+        x->status = atoi(out + 9);
+        const char *len = strstr(out, "\r\nContent-Length: ");
+        const char *conn = strstr(out, "\r\nConnection: ");
+        assert_true(len && len < end && conn && conn < end);
+        assert_true(strstr(out, "\r\nDate: ") < end);
+        size_t body_len = strtoul(len + 18, NULL, 10);
+        if (n - 1 == head_at) {
+            assert_true(body_len > 0);
+            body_len = 0;
+        }
+        snprintf(x->connection, sizeof x->connection, "%.*s", (int)strcspn(conn + 14, "\r"),
+                 conn + 14);
+        assert_true(body_len < sizeof x->body && strlen(end + 4) >= body_len);
+        snprintf(x->body, sizeof x->body, "%.*s", (int)body_len, end + 4);
+        out = end + 4 + body_len;
+    }
+    return n;
+}
+
+#define RAW_SMS_POST                                                                            \
+    "POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"       \
+    "Content-Length: %zu\r\n\r\n%s"
+
+/* Each reply goes out in one write, so it must carry the whole head civetweb would have sent:
+ * an exact Content-Length, a Date, and a Connection header that matches what the server then
+ * does with the connection. */
+static void replies_are_framed_for_keep_alive(void **state)
+{
+    (void)state;
+    char post[1024];
+    struct buf out;
+    struct raw_reply r[4];
+    snprintf(post, sizeof post, RAW_SMS_POST, strlen(SMS), SMS);
+    const char *const keep[] = {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", post,
+                                "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"};
+    assert_int_equal(raw_request(port_of(H.url), keep, 4, 0, &out), 0);
+    assert_int_equal(split_replies(buf_str(&out), r, 4, 2), 4);
+    buf_free(&out);
+    assert_int_equal(r[0].status, 200);
+    assert_string_equal(r[0].connection, "keep-alive");
+    assert_int_equal(r[1].status, 200);
+    assert_string_equal(r[1].connection, "keep-alive");
+    assert_non_null(strstr(r[1].body, "\"callback\":\"success\""));
+    assert_int_equal(r[2].status, 200);
+    assert_string_equal(r[2].body, "");
+    assert_string_equal(r[3].connection, "close");
+    assert_string_equal(r[3].body, r[0].body);
+    assert_int_equal(standin_count(H.up), 1);
+
+    /* HTTP/1.0 closes unless the client asks otherwise; the server then answers nothing more. */
+    const char *const old[] = {"GET /healthz HTTP/1.0\r\n\r\n",
+                               "GET /healthz HTTP/1.0\r\n\r\n"};
+    assert_int_equal(raw_request(port_of(H.url), old, 2, 0, &out), 0);
+    assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 1);
+    buf_free(&out);
+    assert_string_equal(r[0].connection, "close");
+    const char *const old_keep[] = {
+        "GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+        "GET /healthz HTTP/1.0\r\nConnection: close\r\n\r\n"};
+    assert_int_equal(raw_request(port_of(H.url), old_keep, 2, 0, &out), 0);
+    assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 2);
+    buf_free(&out);
+    assert_string_equal(r[0].connection, "keep-alive");
+    assert_string_equal(r[1].connection, "close");
+
+    /* A refused request ends its connection: the next request on it is never read. */
+    const char *const refused[] = {
+        "POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 2\r\n\r\nhi",
+        post};
+    assert_int_equal(raw_request(port_of(H.url), refused, 2, 0, &out), 0);
+    assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 1);
+    buf_free(&out);
+    assert_int_equal(r[0].status, 415);
+    assert_string_equal(r[0].connection, "close");
+    assert_int_equal(standin_count(H.up), 1);
+}
+
 static void hostile_values_never_reach_twilio(void **state)
 {
     (void)state;
@@ -576,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup(drip_fed_body_is_cut_off, reset),
         cmocka_unit_test_setup(length_and_chunked_together_are_refused, reset),
         cmocka_unit_test_setup(content_type_must_be_json, reset),
+        cmocka_unit_test_setup(replies_are_framed_for_keep_alive, reset),
         cmocka_unit_test_setup(hostile_values_never_reach_twilio, reset),
         cmocka_unit_test_setup(rate_limit_is_retried, reset),
         cmocka_unit_test_setup(rate_limit_retries_are_bounded, reset),
