@@ -12,6 +12,7 @@
 #include "config.h"
 #include "embedded.h"
 #include "log.h"
+#include "memtune.h"
 #include "server.h"
 #include "twilio.h"
 
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
     if (argc == 2 && (strcmp(argv[1], "--openapi") == 0 || strcmp(argv[1], "--postman") == 0))
         return print_doc(argv[1]);
 
+    char tune_err[256];
+    memtune_reexec(argv, tune_err, sizeof tune_err);
     struct config cfg;
     char err[512];
     int rc = config_load(&cfg, argc, argv, err, sizeof err);
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     log_set_format(cfg.log_format);
+    if (tune_err[0])
+        log_msg(LOG_WARN, "malloc tuning: %s", tune_err);
 
     /* Signals are taken by sigwait below; every thread started after this inherits the mask. */
     sigset_t stop;
