@@ -42,6 +42,17 @@ int buf_append(struct buf *b, const void *p, size_t n)
     return 0;
 }
 
+char *buf_prepare(struct buf *b, size_t n)
+{
+    return buf_reserve(b, n) < 0 ? NULL : b->data + b->len;
+}
+
+void buf_commit(struct buf *b, size_t n)
+{
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
 int buf_appendz(struct buf *b, const char *s)
 {
     return buf_append(b, s, strlen(s));

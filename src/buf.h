@@ -20,6 +20,12 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_appendz(struct buf *b, const char *s);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Room for n more bytes at the end, to be filled in place (by a read) and then counted with
+ * buf_commit. Returns NULL when the cap would be passed or memory ran out. */
+char *buf_prepare(struct buf *b, size_t n);
+/* Counts n bytes written into the room buf_prepare gave, n at most what it was asked for. */
+void buf_commit(struct buf *b, size_t n);
+
 /* The contents as a C string: "" for an empty buffer. */
 const char *buf_str(const struct buf *b);
 

@@ -204,15 +204,23 @@ static enum body_status read_body(struct mg_connection *conn, const struct serve
     if (declared > s->cfg.max_body_bytes)
         return BODY_TOO_LARGE;
     const long deadline = clock_ms() + s->cfg.body_timeout_ms;
-    char chunk[4096]; /* small: a thousand workers' stacks add up */
+    /* Read in place, not through a buffer on the stack: a thousand workers' stacks add up. */
     for (;;) {
-        int n = mg_read(conn, chunk, sizeof chunk);
+        size_t want = out->max - out->len < 4096 ? out->max - out->len : 4096;
+        if (declared >= 0 && (size_t)declared - out->len < want)
+            want = (size_t)declared - out->len;
+        char probe; /* nothing left to want: a byte more means the body passes the cap */
+        char *at = want ? buf_prepare(out, want) : &probe;
+        if (!at)
+            return BODY_TOO_LARGE;
+        int n = mg_read(conn, at, want ? want : 1);
         if (n == 0)
             return BODY_OK;
         if (n < 0)
             return clock_ms() >= deadline ? BODY_TOO_SLOW : BODY_BROKEN;
-        if (buf_append(out, chunk, (size_t)n) < 0)
+        if (!want)
             return BODY_TOO_LARGE;
+        buf_commit(out, (size_t)n);
         if (clock_ms() >= deadline)
             return BODY_TOO_SLOW;
     }
