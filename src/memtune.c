@@ -27,8 +27,13 @@ void memtune_reexec(char **argv, char *err, unsigned long errlen)
         snprintf(want, n, "%s:%s", now, TCACHE_OFF);
     else
         snprintf(want, n, "%s", TCACHE_OFF);
-    if (setenv("GLIBC_TUNABLES", want, 1) == 0)
-        execv("/proc/self/exe", argv);
+    /* The program's real path, not /proc/self/exe, so that its name in ps stays its own. */
+    char self[4096];
+    ssize_t n_self = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n_self > 0 && setenv("GLIBC_TUNABLES", want, 1) == 0) {
+        self[n_self] = '\0';
+        execv(self, argv);
+    }
     snprintf(err, errlen, "cannot re-execute with GLIBC_TUNABLES=%s: %s", want, strerror(errno));
     free(want);
 }
