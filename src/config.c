@@ -37,6 +37,9 @@ static const struct setting settings[] = {
      "Twilio region (e.g. au1) for calls without a region arg"},
     {"THREADS", "--threads", K_LONG, FIELD(threads), 0, 1, 4096, "64",
      "worker threads (each serves one client connection at a time)"},
+    {"UPSTREAM_LOOPS", "--upstream-loops", K_LONG, FIELD(upstream_loops), 0, -1, 64, "-1",
+     "event-loop threads that run the Twilio transfers; 0: each worker runs its own; -1: one "
+     "per core (up to 8) when THREADS > 256, else 0"},
     {"UPSTREAM_TIMEOUT_MS", "--upstream-timeout-ms", K_LONG, FIELD(upstream_timeout_ms), 0, 1,
      600000, "15000", "total time allowed for one Twilio request"},
     {"CONNECT_TIMEOUT_MS", "--connect-timeout-ms", K_LONG, FIELD(connect_timeout_ms), 0, 1, 600000,

@@ -91,9 +91,9 @@ int main(int argc, char **argv)
         int v6 = strchr(cfg.bind, ':') != NULL;
         log_msg(LOG_INFO,
                 "twilio-block %s listening on http://%s%s%s:%d with %zu blocks, %ld threads, "
-                "upstream %s",
+                "%zu upstream loops, upstream %s",
                 TWILIO_BLOCK_VERSION, v6 ? "[" : "", cfg.bind, v6 ? "]" : "", server_port(srv),
-                block_count(blocks), cfg.threads, upstream);
+                block_count(blocks), cfg.threads, server_upstream_loops(&cfg), upstream);
         int sig = 0;
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "signal %d: stopping, in-flight requests have %ld ms (SHUTDOWN_GRACE_MS)",

@@ -1,6 +1,6 @@
 /* server: HTTP in. Routes GET /api/twilio (metadata), GET /api/twilio/openapi.json,
  * POST /api/twilio/<block> and GET /healthz on civetweb; each worker thread owns one curl
- * handle for Twilio. */
+ * handle for Twilio, and runs its transfers itself or hands them to the upstream loops. */
 #ifndef SERVER_H
 #define SERVER_H
 
@@ -15,6 +15,10 @@ struct server;
  * Returns the server, or NULL with the reason in err. */
 struct server *server_start(const struct config *cfg, const struct block_set *blocks, char *err,
                             size_t errlen);
+
+/* How many upstream event loops cfg asks for: UPSTREAM_LOOPS, or when it is -1, one per core
+ * (up to 8) with more than 256 THREADS and none otherwise. */
+size_t server_upstream_loops(const struct config *cfg);
 
 /* The port actually bound (useful with PORT=0). */
 int server_port(const struct server *s);

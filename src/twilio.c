@@ -99,6 +99,9 @@ static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct t
     case CURLE_UNSUPPORTED_PROTOCOL:
         what = "the URL's protocol is not allowed (https only)";
         break;
+    case CURLE_FAILED_INIT:
+        what = "the transfer could not be started";
+        break;
     case CURLE_OPERATION_TIMEDOUT: {
         /* Nothing is sent before the connection, and for https its TLS handshake, is up. */
         curl_off_t connected = 0;
@@ -181,7 +184,7 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
     rs->attempts++;
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = rq->via ? upstream_run(rq->via, h) : curl_easy_perform(h);
     /* The handle outlives this call: drop pointers to our stack and our list. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "upstream.h"
 
 struct twilio_request {
     const char *method; /* POST, GET or DELETE */
@@ -23,6 +24,7 @@ struct twilio_request {
     long retry_max;
     const char *ca_file; /* NULL or "": the system's CA store */
     int allow_http;      /* plain http only when the operator configured an http:// base */
+    struct upstream *via; /* runs the transfers; NULL: on the calling thread */
 };
 
 enum twilio_outcome {

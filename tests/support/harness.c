@@ -117,6 +117,9 @@ void harness_config(struct config *cfg)
     cfg->log_level = LOG_WARN;
     cfg->api_base[0] = '\0';
     cfg->api_base_set = 1; /* tests choose the upstream; edge and region are not applied */
+    /* ctest runs some suites a second time with the transfers on upstream loops */
+    const char *loops = getenv("UPSTREAM_LOOPS");
+    cfg->upstream_loops = loops && *loops ? strtol(loops, NULL, 10) : 0;
 }
 
 int harness_start_with(struct harness *h, struct config *cfg)

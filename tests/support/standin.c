@@ -39,6 +39,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
              ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "");
     const char *auth = mg_get_header(conn, "Authorization");
     snprintf(rec.authorization, sizeof rec.authorization, "%s", auth ? auth : "");
+    rec.remote_port = ri->remote_port;
     size_t len = 0;
     int n;
     while (len < sizeof rec.body - 1 &&
@@ -73,7 +74,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     return a.status;
 }
 
-struct standin *standin_start(void)
+static struct standin *start(const char *keep_alive)
 {
     struct standin *s = calloc(1, sizeof *s);
     if (!s)
@@ -81,7 +82,8 @@ struct standin *standin_start(void)
     pthread_mutex_init(&s->lock, NULL);
     s->script[0] = (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
     s->script_len = 1;
-    const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "8", NULL};
+    const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "8",
+                             "enable_keep_alive", keep_alive, NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     struct mg_init_data init = {.callbacks = &cb, .user_data = s, .configuration_options = options};
@@ -98,6 +100,16 @@ struct standin *standin_start(void)
     }
     s->port = port.port;
     return s;
+}
+
+struct standin *standin_start(void)
+{
+    return start("no");
+}
+
+struct standin *standin_start_keep_alive(void)
+{
+    return start("yes");
 }
 
 int standin_port(const struct standin *s)

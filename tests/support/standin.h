@@ -19,11 +19,14 @@ struct standin_record {
     char path[512];
     char authorization[512];
     char body[16384];
+    int remote_port; /* the caller's side of the connection: equal ports, one connection */
 };
 
 struct standin;
 
 struct standin *standin_start(void);
+/* The same, keeping connections open between requests (8 at most: one per stand-in thread). */
+struct standin *standin_start_keep_alive(void);
 int standin_port(const struct standin *s);
 /* Every following request gets this answer (copied; strings must outlive the requests). */
 void standin_answer(struct standin *s, const struct standin_answer *a);

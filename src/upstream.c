@@ -1,0 +1,265 @@
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "upstream.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+/* A handed-over transfer. It lives on the waiting worker's stack. */
+struct job {
+    CURL *h;
+    CURLcode rc;
+    sem_t done; /* posted by the upstream thread once rc is set */
+    struct job *next;
+};
+
+/* One event loop: curl's socket interface on epoll, so each ready socket costs one
+ * curl_multi_socket_action where curl_multi_perform would look at every transfer in flight. */
+struct loop {
+    CURLM *multi;
+    int ep;   /* epoll: curl's sockets and wake */
+    int wake; /* eventfd, written when a job is queued while the thread sleeps */
+    long due; /* clock_ms() when curl's timer fires; -1: no timer */
+    pthread_t thread;
+    /* Workers push jobs here (newest first) and the thread takes them all at once: no lock
+     * for a thousand workers to queue on. */
+    _Atomic(struct job *) queue;
+    atomic_int asleep; /* the thread may be in epoll_wait: a new job writes to wake */
+    atomic_int stopping;
+    long active; /* jobs added to multi and not yet finished; the thread's own */
+};
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)e;
+    struct loop *lp = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(lp->ep, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+                                       (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+                             .data.fd = fd};
+    /* socketp is what curl_multi_assign gave this socket: non-NULL once it is in epoll. */
+    if (socketp) {
+        epoll_ctl(lp->ep, EPOLL_CTL_MOD, fd, &ev);
+    } else if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) == 0 ||
+               (errno == EEXIST && epoll_ctl(lp->ep, EPOLL_CTL_MOD, fd, &ev) == 0)) {
+        curl_multi_assign(lp->multi, fd, lp);
+    }
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct loop *lp = userp;
+    lp->due = timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
+    return 0;
+}
+
+static void finish(struct job *j, CURLcode rc)
+{
+    j->rc = rc;
+    sem_post(&j->done);
+}
+
+/* Takes the queued jobs, oldest first. */
+static struct job *take_queue(struct loop *lp)
+{
+    struct job *newest = atomic_exchange(&lp->queue, NULL), *oldest = NULL;
+    while (newest) {
+        struct job *next = newest->next;
+        newest->next = oldest;
+        oldest = newest;
+        newest = next;
+    }
+    return oldest;
+}
+
+static void finish_done(struct loop *lp)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(lp->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *h = m->easy_handle;
+        CURLcode rc = m->data.result; /* m is gone once h is removed */
+        char *j = NULL;
+        curl_easy_getinfo(h, CURLINFO_PRIVATE, &j);
+        curl_multi_remove_handle(lp->multi, h);
+        lp->active--;
+        finish((struct job *)(void *)j, rc);
+    }
+}
+
+/* Adds every queued job. Returns with the thread marked asleep and the queue seen empty after
+ * that, so a job queued from here on wakes the thread. */
+static void add_queued(struct loop *lp)
+{
+    for (;;) {
+        struct job *j = take_queue(lp);
+        if (!j) {
+            atomic_store(&lp->asleep, 1);
+            if (!atomic_load(&lp->queue))
+                return;
+            atomic_store(&lp->asleep, 0);
+            continue;
+        }
+        for (struct job *next; j; j = next) {
+            next = j->next;
+            curl_easy_setopt(j->h, CURLOPT_PRIVATE, (void *)j);
+            if (curl_multi_add_handle(lp->multi, j->h) == CURLM_OK)
+                lp->active++;
+            else
+                finish(j, CURLE_FAILED_INIT);
+        }
+    }
+}
+
+static void drain_wake(struct loop *lp)
+{
+    uint64_t count;
+    while (read(lp->wake, &count, sizeof count) > 0)
+        continue;
+}
+
+static void *run(void *arg)
+{
+    struct loop *lp = arg;
+    struct epoll_event ev[64];
+    int running = 0;
+    for (;;) {
+        add_queued(lp);
+        if (atomic_load(&lp->stopping) && lp->active == 0 && !atomic_load(&lp->queue))
+            return NULL;
+        long wait = 1000;
+        if (lp->due >= 0)
+            wait = lp->due - clock_ms() < 0 ? 0 : lp->due - clock_ms();
+        int n = epoll_wait(lp->ep, ev, 64, wait > 1000 ? 1000 : (int)wait);
+        atomic_store(&lp->asleep, 0);
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.fd == lp->wake) {
+                drain_wake(lp);
+                continue;
+            }
+            int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                        (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                        (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(lp->multi, ev[i].data.fd, flags, &running);
+        }
+        if (lp->due >= 0 && clock_ms() >= lp->due) {
+            lp->due = -1;
+            curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        finish_done(lp);
+    }
+}
+
+static int loop_start(struct loop *lp, long max_idle)
+{
+    lp->due = -1;
+    lp->ep = epoll_create1(EPOLL_CLOEXEC);
+    lp->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    lp->multi = curl_multi_init();
+    struct epoll_event wake = {.events = EPOLLIN, .data.fd = lp->wake};
+    if (lp->ep < 0 || lp->wake < 0 || !lp->multi ||
+        epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake, &wake) < 0)
+        goto fail;
+    curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, max_idle);
+    curl_multi_setopt(lp->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(lp->multi, CURLMOPT_SOCKETDATA, lp);
+    curl_multi_setopt(lp->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
+    if (pthread_create(&lp->thread, NULL, run, lp) != 0)
+        goto fail;
+    pthread_setname_np(lp->thread, "upstream");
+    return 0;
+fail:
+    if (lp->multi)
+        curl_multi_cleanup(lp->multi);
+    if (lp->wake >= 0)
+        close(lp->wake);
+    if (lp->ep >= 0)
+        close(lp->ep);
+    return -1;
+}
+
+static void wake(struct loop *lp)
+{
+    uint64_t one = 1;
+    if (write(lp->wake, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is full, so a wake-up is already pending */
+    }
+}
+
+static void loop_stop(struct loop *lp)
+{
+    atomic_store(&lp->stopping, 1);
+    wake(lp);
+    pthread_join(lp->thread, NULL);
+    curl_multi_cleanup(lp->multi);
+    close(lp->wake);
+    close(lp->ep);
+}
+
+/* Transfers are dealt to the loops in turn: one loop's thread would cap the service at what
+ * one core can do for curl. */
+struct upstream {
+    atomic_uint turn;
+    size_t n;
+    struct loop loops[];
+};
+
+struct upstream *upstream_start(size_t loops, long max_idle, char *err, size_t errlen)
+{
+    struct upstream *u = calloc(1, sizeof *u + loops * sizeof u->loops[0]);
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (; u->n < loops; u->n++) {
+        if (loop_start(&u->loops[u->n], max_idle) < 0) {
+            snprintf(err, errlen, "cannot start the upstream event loops");
+            upstream_stop(u);
+            return NULL;
+        }
+    }
+    return u;
+}
+
+CURLcode upstream_run(struct upstream *up, CURL *h)
+{
+    struct loop *lp = &up->loops[atomic_fetch_add(&up->turn, 1) % up->n];
+    struct job j = {.h = h, .rc = CURLE_FAILED_INIT, .next = NULL};
+    if (sem_init(&j.done, 0, 0) != 0)
+        return CURLE_FAILED_INIT;
+    j.next = atomic_load(&lp->queue);
+    while (!atomic_compare_exchange_weak(&lp->queue, &j.next, &j))
+        continue;
+    if (atomic_exchange(&lp->asleep, 0))
+        wake(lp);
+    while (sem_wait(&j.done) != 0)
+        continue; /* EINTR */
+    sem_destroy(&j.done);
+    return j.rc;
+}
+
+void upstream_stop(struct upstream *u)
+{
+    if (!u)
+        return;
+    for (size_t i = 0; i < u->n; i++)
+        loop_stop(&u->loops[i]);
+    free(u);
+}
