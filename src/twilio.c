@@ -174,9 +174,10 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    /* Twilio's answers are a few KB; curl's 16 KB default receive buffer per handle is paid
-     * by every worker thread. */
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L);
+    /* Every handle keeps its receive buffer, and there is one handle per call in flight:
+     * curl's smallest (1 KB) reads Twilio's few-KB answers in a few steps, and saved 3 MB at
+     * 1,000 in flight over 4 KB (16 KB is curl's default). */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
     if (strcmp(rq->method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->form);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->form_len);
