@@ -23,11 +23,12 @@
 
 static const char *binary;
 
-static void start(struct child *r, struct standin *up, const char *grace_ms)
+static void start(struct child *r, struct standin *up, const char *grace_ms, const char *loops)
 {
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(up));
-    const char *const env[] = {"TWILIO_API_BASE", base, "SHUTDOWN_GRACE_MS", grace_ms, NULL};
+    const char *const env[] = {"TWILIO_API_BASE", base,  "SHUTDOWN_GRACE_MS", grace_ms,
+                               "UPSTREAM_LOOPS",  loops, NULL};
     child_start(r, binary, "shutdown", env, 5000);
 }
 
@@ -71,15 +72,18 @@ static int terminate_mid_request(struct child *r, struct standin *up, struct cal
     return status;
 }
 
-static void in_flight_request_finishes(void **state)
+/* loops: UPSTREAM_LOOPS, so that the call in flight is on a worker or on an upstream loop. */
+static void in_flight_request_finishes_with(const char *loops)
 {
-    (void)state;
     struct standin *up = standin_start();
     struct standin_answer slow = {201, "application/json", standin_message_201, 700, NULL, 0};
     struct child r;
     struct call c;
     standin_answer(up, &slow);
-    start(&r, up, "5000");
+    start(&r, up, "5000", loops);
+    char said[64];
+    snprintf(said, sizeof said, " %s upstream loops,", loops);
+    assert_true(child_log_has(&r, said));
     int status = terminate_mid_request(&r, up, &c);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -96,6 +100,18 @@ static void in_flight_request_finishes(void **state)
     standin_stop(up);
 }
 
+static void in_flight_request_finishes(void **state)
+{
+    (void)state;
+    in_flight_request_finishes_with("0");
+}
+
+static void in_flight_request_finishes_on_a_loop(void **state)
+{
+    (void)state;
+    in_flight_request_finishes_with("2");
+}
+
 static void grace_is_bounded(void **state)
 {
     (void)state;
@@ -104,7 +120,7 @@ static void grace_is_bounded(void **state)
     struct child r;
     struct call c;
     standin_answer(up, &stuck);
-    start(&r, up, "200");
+    start(&r, up, "200", "0");
     int status = terminate_mid_request(&r, up, &c);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -126,6 +142,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(in_flight_request_finishes),
+        cmocka_unit_test(in_flight_request_finishes_on_a_loop),
         cmocka_unit_test(grace_is_bounded),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
