@@ -213,8 +213,8 @@ static void loop_stop(struct loop *lp)
     close(lp->ep);
 }
 
-/* Transfers are dealt to the loops in turn: one loop's thread would cap the service at what
- * one core can do for curl. */
+/* Workers are dealt to the loops in turn: one loop's thread would cap the service at what one
+ * core can do for curl. */
 struct upstream {
     atomic_uint turn;
     size_t n;
@@ -240,7 +240,15 @@ struct upstream *upstream_start(size_t loops, long max_idle, char *err, size_t e
 
 CURLcode upstream_run(struct upstream *up, CURL *h)
 {
-    struct loop *lp = &up->loops[atomic_fetch_add(&up->turn, 1) % up->n];
+    /* Each worker keeps to one loop, so that a loop never has more transfers in flight, nor
+     * connections open, than it has workers. */
+    static _Thread_local unsigned ticket;
+    static _Thread_local int ticketed;
+    if (!ticketed) {
+        ticket = atomic_fetch_add(&up->turn, 1);
+        ticketed = 1;
+    }
+    struct loop *lp = &up->loops[ticket % up->n];
     struct job j = {.h = h, .rc = CURLE_FAILED_INIT, .next = NULL};
     if (sem_init(&j.done, 0, 0) != 0)
         return CURLE_FAILED_INIT;
