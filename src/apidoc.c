@@ -137,73 +137,10 @@ static json_t *arg_defs(const struct block_def *b)
     return json_object_get(b->root, "args");
 }
 
-static json_t *def_named(const struct block_def *b, const char *name)
-{
-    size_t i;
-    json_t *def;
-    json_array_foreach(arg_defs(b), i, def) {
-        const char *n = field(def, "name");
-        if (n && name && strcmp(n, name) == 0)
-            return def;
-    }
-    return NULL;
-}
-
 static int is_type(json_t *def, const char *type)
 {
     const char *t = field(def, "type");
     return t && strcmp(t, type) == 0;
-}
-
-/* The args a first call needs, with their examples, in the block's order: the required ones
- * and, for each oneOf group that none of them meets, the group's first arg with an example. */
-static json_t *minimal_args(const struct block_def *b)
-{
-    json_t *take = json_object(), *out = json_object();
-    size_t i, g;
-    json_t *def, *group;
-    if (!take || !out)
-        goto fail;
-    json_array_foreach(arg_defs(b), i, def) {
-        if (json_is_true(json_object_get(def, "required")) && json_object_get(def, "example") &&
-            json_object_set_new(take, field(def, "name"), json_true()) < 0)
-            goto fail;
-    }
-    /* the first credential pair (accountSid with accountToken) */
-    json_array_foreach(json_array_get(json_object_get(b->root, "auth"), 0), g, group) {
-        def = def_named(b, json_string_value(group));
-        if (json_object_get(def, "example") &&
-            json_object_set_new(take, json_string_value(group), json_true()) < 0)
-            goto fail;
-    }
-    json_array_foreach(json_object_get(b->root, "oneOf"), g, group) {
-        size_t k;
-        json_t *name;
-        int met = 0;
-        json_array_foreach(group, k, name) {
-            met |= json_object_get(take, json_string_value(name)) != NULL;
-        }
-        json_array_foreach(group, k, name) {
-            def = def_named(b, json_string_value(name));
-            if (met || !json_object_get(def, "example"))
-                continue;
-            if (json_object_set_new(take, json_string_value(name), json_true()) < 0)
-                goto fail;
-            met = 1;
-        }
-    }
-    json_array_foreach(arg_defs(b), i, def) {
-        const char *name = field(def, "name");
-        if (name && json_object_get(take, name) &&
-            json_object_set_new(out, name, json_deep_copy(json_object_get(def, "example"))) < 0)
-            goto fail;
-    }
-    json_decref(take);
-    return out;
-fail:
-    json_decref(take);
-    json_decref(out);
-    return NULL;
 }
 
 static json_t *ref(const char *kind, const char *name)
@@ -483,7 +420,7 @@ static json_t *block_responses(struct doc *d, const struct block_def *b)
 
 static json_t *block_operation(struct doc *d, const struct block_def *b)
 {
-    json_t *args = minimal_args(b);
+    json_t *args = block_example_args(b, 1);
     json_t *op = json_pack("{s:s,s:[s],s:O*,s:o}", "operationId", b->name, "tags", "blocks",
                            "summary", json_object_get(b->root, "description"), "description",
                            block_text(d, b));
@@ -783,7 +720,7 @@ static json_t *envelope_tests(void)
 
 static json_t *postman_item(struct doc *d, const struct block_def *b)
 {
-    json_t *args = minimal_args(b);
+    json_t *args = block_example_args(b, 1);
     size_t i;
     json_t *def;
     char *raw = NULL;

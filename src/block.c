@@ -862,3 +862,40 @@ const char *block_metadata(const struct block_set *set, size_t *len)
     *len = set->metadata_len;
     return set->metadata;
 }
+
+json_t *block_example_args(const struct block_def *b, int minimal)
+{
+    json_t *defs = json_object_get(b->root, "args");
+    char *take = calloc(b->n_args + 1, 1);
+    json_t *out = take ? json_object() : NULL;
+#define HAS_EXAMPLE(i) (json_object_get(json_array_get(defs, (i)), "example") != NULL)
+    for (size_t i = 0; out && i < b->n_args; i++) {
+        /* a next page replaces every filter, so it is not one of "all args" */
+        take[i] = (!minimal && b->args[i].role != ROLE_NEXT_PAGE) || b->args[i].required;
+        for (size_t g = 0; take[i] && !b->args[i].required && g < b->n_exclusive; g++)
+            for (size_t k = 1; k < b->exclusive[g].n; k++)
+                take[i] = take[i] && b->exclusive[g].idx[k] != i; /* only the first of a group */
+        if (b->n_auth && (b->auth[0].user == i || b->auth[0].pass == i))
+            take[i] = 1;
+        take[i] = take[i] && HAS_EXAMPLE(i);
+    }
+    /* each oneOf group that nothing taken meets: its first arg with an example */
+    for (size_t g = 0; out && g < b->n_one_of; g++) {
+        int met = 0;
+        for (size_t k = 0; k < b->one_of[g].n; k++)
+            met |= take[b->one_of[g].idx[k]];
+        for (size_t k = 0; !met && k < b->one_of[g].n; k++)
+            if (HAS_EXAMPLE(b->one_of[g].idx[k]))
+                met = take[b->one_of[g].idx[k]] = 1;
+    }
+#undef HAS_EXAMPLE
+    for (size_t i = 0; out && i < b->n_args; i++) {
+        if (take[i] && json_object_set(out, b->args[i].name,
+                                       json_object_get(json_array_get(defs, i), "example")) < 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    free(take);
+    return out;
+}

@@ -94,6 +94,12 @@ struct block_set *block_set_load(const struct embedded_file *metadata,
 void block_set_free(struct block_set *set);
 
 const struct block_def *block_find(const struct block_set *set, const char *name, size_t len);
+
+/* The example args of b as a JSON object, for documents and tests: every arg but a next page
+ * and the later args of an exclusive group, or (minimal) only the required args, the first
+ * credential pair and the first arg of each oneOf group. Args without an example are left out.
+ * NULL when memory ran out; the caller owns the result. */
+json_t *block_example_args(const struct block_def *b, int minimal);
 size_t block_count(const struct block_set *set);
 const struct block_def *block_at(const struct block_set *set, size_t i);
 

@@ -150,6 +150,38 @@ static void loader_rejects_broken_definitions(void **state)
                     "x: no arg named \"a\"");
 }
 
+#define OPT(name, example)                                                                      \
+    ",{\"name\":\"" name "\",\"type\":\"String\",\"info\":\"\",\"required\":false" example "}"
+
+/* A first call's args: required ones, the first credential pair, and for each oneOf group that
+ * nothing taken meets, its first arg that has an example; all args leave out the later args
+ * of an exclusive group. */
+static void example_args_follow_the_rules(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    const char def[] =
+        "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"oneOf\":[[\"a\",\"b\"],[\"c\",\"d\"]],"
+        "\"exclusive\":[[\"e\",\"f\"]],\"args\":["
+        "{\"name\":\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true,"
+        "\"example\":\"S\"},{\"name\":\"tok\",\"type\":\"credentials\",\"info\":\"\","
+        "\"required\":true,\"example\":\"T\"}" OPT("a", "") OPT("b", ",\"example\":\"B\"")
+            OPT("c", ",\"example\":\"C\"") OPT("d", ",\"example\":\"D\"")
+                OPT("e", ",\"example\":\"E\"") OPT("f", ",\"example\":\"F\"") "]}";
+    struct block_def b;
+    assert_int_equal(block_parse("x", def, strlen(def), NULL, &b, err, sizeof err), 0);
+    json_t *minimal = block_example_args(&b, 1), *all = block_example_args(&b, 0);
+    char *m = json_dumps(minimal, JSON_COMPACT), *a = json_dumps(all, JSON_COMPACT);
+    assert_string_equal(m, "{\"sid\":\"S\",\"tok\":\"T\",\"b\":\"B\",\"c\":\"C\"}");
+    assert_string_equal(a, "{\"sid\":\"S\",\"tok\":\"T\",\"b\":\"B\",\"c\":\"C\",\"d\":\"D\","
+                           "\"e\":\"E\"}");
+    free(m);
+    free(a);
+    json_decref(minimal);
+    json_decref(all);
+    block_def_free(&b);
+}
+
 static void loader_checks_metadata_agrees_with_blocks(void **state)
 {
     (void)state;
@@ -183,6 +215,7 @@ int main(void)
         cmocka_unit_test(every_arg_has_a_valid_example),
         cmocka_unit_test(loader_rejects_broken_definitions),
         cmocka_unit_test(loader_checks_metadata_agrees_with_blocks),
+        cmocka_unit_test(example_args_follow_the_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

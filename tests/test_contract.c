@@ -43,7 +43,7 @@ static void call_every_block(int minimal, int api_key)
         const struct block_def *b = block_at(H.blocks, i);
         if (b->handler)
             continue; /* answered by the service itself */
-        json_t *args = harness_example_args(b, minimal);
+        json_t *args = block_example_args(b, minimal);
         if (api_key) {
             json_object_del(args, "accountToken");
             json_object_set_new(args, "apiKeySid",
@@ -99,7 +99,7 @@ static void a_next_page_meets_the_contract(void **state)
     for (size_t i = 0; i < 2; i++) {
         const struct block_def *b = block_find(H.blocks, lists[i], strlen(lists[i]));
         assert_non_null(b);
-        json_t *args = harness_example_args(b, 1);
+        json_t *args = block_example_args(b, 1);
         json_t *page = json_object_get(json_array_get(json_object_get(b->root, "args"),
                                                       (size_t)block_arg_index(b, "nextPageUri")),
                                        "example");

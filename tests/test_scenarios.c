@@ -367,7 +367,7 @@ static void every_served_arg_is_accepted(void **state)
     (void)state;
     for (size_t i = 0; i < block_count(H.blocks); i++) {
         const struct block_def *b = block_at(H.blocks, i);
-        json_t *args = harness_example_args(b, 0);
+        json_t *args = block_example_args(b, 0);
         json_t *wrapped = json_pack("{s:o}", "args", args);
         char *text = json_dumps(wrapped, JSON_COMPACT);
         struct http_reply r;

@@ -239,27 +239,6 @@ int harness_post(struct harness *h, const char *block, const char *json, struct 
     return http_call("POST", url, json, strlen(json), r);
 }
 
-json_t *harness_example_args(const struct block_def *b, int minimal)
-{
-    json_t *out = json_object();
-    json_t *defs = json_object_get(b->root, "args");
-    for (size_t i = 0; out && i < b->n_args; i++) {
-        /* a next page replaces every filter, so it is not one of "all args" */
-        int take = (!minimal && b->args[i].role != ROLE_NEXT_PAGE) || b->args[i].required;
-        for (size_t g = 0; take && !b->args[i].required && g < b->n_exclusive; g++)
-            for (size_t k = 1; k < b->exclusive[g].n; k++)
-                take = take && b->exclusive[g].idx[k] != i; /* only the first of a group */
-        for (size_t g = 0; !take && g < b->n_one_of; g++)
-            take = b->one_of[g].idx[0] == i;
-        if (b->n_auth && (b->auth[0].user == i || b->auth[0].pass == i))
-            take = 1;
-        json_t *example = json_object_get(json_array_get(defs, i), "example");
-        if (take && example)
-            json_object_set(out, b->args[i].name, example);
-    }
-    return out;
-}
-
 void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
                  long wait_ms)
 {

@@ -84,9 +84,4 @@ int child_log_has(const struct child *c, const char *text);
 /* POSTs json to /api/twilio/<block>. */
 int harness_post(struct harness *h, const char *block, const char *json, struct http_reply *r);
 
-/* The example args of block b as a JSON object: every arg but a next page and the later args
- * of an exclusive group, or (minimal) only the required args, the first credential pair and
- * the first arg of each oneOf group. The caller owns the result. */
-json_t *harness_example_args(const struct block_def *b, int minimal);
-
 #endif
