@@ -9,6 +9,15 @@
 #include "block.h"
 #include "buf.h"
 
+/* A slice of a string, not NUL-terminated. */
+struct text {
+    const char *p;
+    size_t n;
+};
+
+/* t without the white space around it: how identifiers, credentials and URLs are read. */
+struct text text_trim(struct text t);
+
 struct prepared {
     struct buf path;     /* the block's path with its placeholders filled and escaped */
     struct buf form;     /* the encoded parameters */

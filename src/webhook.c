@@ -241,19 +241,12 @@ done:
     return rc;
 }
 
-/* A checked string arg, white space around it dropped (the arg checks trim it too). */
+/* A checked string arg, white space around it dropped as the arg checks drop it. */
 static const char *trimmed(json_t *v, struct buf *out)
 {
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
+    struct text t = text_trim((struct text){json_string_value(v), json_string_length(v)});
     buf_reset(out);
-    while (n && isspace((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    return s && buf_append(out, s, n) == 0 ? buf_str(out) : NULL;
+    return t.p && buf_append(out, t.p, t.n) == 0 ? buf_str(out) : NULL;
 }
 
 static char *field_error(const char *field, const char *reason, size_t *len)
