@@ -38,7 +38,7 @@ int form_add(struct buf *out, const char *key, const char *value, size_t value_l
     return form_escape(out, value, value_len);
 }
 
-static int hex_value(char c)
+int form_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -57,9 +57,9 @@ static int unescape(struct buf *out, const char *s, size_t n)
         char c = s[i];
         if (c == '+') {
             c = ' ';
-        } else if (c == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 &&
-                   hex_value(s[i + 2]) >= 0) {
-            c = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+        } else if (c == '%' && i + 2 < n && form_hex_value(s[i + 1]) >= 0 &&
+                   form_hex_value(s[i + 2]) >= 0) {
+            c = (char)(form_hex_value(s[i + 1]) * 16 + form_hex_value(s[i + 2]));
             i += 2;
         }
         if (buf_append(out, &c, 1) < 0)

@@ -15,6 +15,9 @@ int form_escape(struct buf *out, const char *s, size_t n);
 /* Appends "key=value", preceded by '&' unless the buffer is empty. Returns 0 or -1. */
 int form_add(struct buf *out, const char *key, const char *value, size_t value_len);
 
+/* The value of a hex digit of a %XX escape (either case), or -1. */
+int form_hex_value(char c);
+
 /* Decodes form text into an object: each key maps to its value, or to a list of its values
  * when repeated (MediaUrl=a&MediaUrl=b). Returns a new object, or NULL when memory ran out or
  * a key or value is not valid UTF-8. */

@@ -3,19 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "form.h"
+
 #define DEFAULT_PORT 6379
 #define MAX_DB 1000000L
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Copies n bytes of in to out (size bytes), decoding %XX. Returns 0, or -1 when it does not
  * fit, an escape is broken or it decodes to a NUL. */
@@ -27,7 +18,7 @@ static int decode(const char *in, size_t n, char *out, size_t size)
         if (c == '%') {
             if (n - i < 3)
                 return -1;
-            int hi = hex_digit(in[i + 1]), lo = hex_digit(in[i + 2]);
+            int hi = form_hex_value(in[i + 1]), lo = form_hex_value(in[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             c = (char)(hi * 16 + lo);
