@@ -22,15 +22,12 @@
 #define SMS_OTHER "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Ho\"}}"
 
 static struct harness H;
-static char log_path[64];
-static int saved_stderr = -1;
+static struct log_capture logged;
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(log_path, sizeof log_path, "/tmp/twilio-block-hardening-%ld.log", (long)getpid());
-    saved_stderr = dup(STDERR_FILENO);
-    if (capture_stderr(log_path) < 0)
+    if (log_capture_start(&logged, "hardening") < 0)
         return -1;
     struct config cfg;
     harness_config(&cfg);
@@ -42,24 +39,11 @@ static int setup(void **state)
     return harness_start_with(&H, &cfg);
 }
 
-/* Gives stderr back and replays what was not the server's log (cmocka's failure reports). */
 static int teardown(void **state)
 {
     (void)state;
     harness_stop(&H);
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    struct buf all;
-    read_file(log_path, &all);
-    for (const char *line = buf_str(&all); *line;) {
-        const char *end = strchr(line, '\n');
-        size_t n = end ? (size_t)(end - line + 1) : strlen(line);
-        if (!(n > 4 && line[0] == '2' && line[4] == '-'))
-            fwrite(line, 1, n, stderr);
-        line += n;
-    }
-    buf_free(&all);
-    unlink(log_path);
+    log_capture_end(&logged);
     return 0;
 }
 
@@ -655,7 +639,7 @@ static void no_secret_in_any_log_line(void **state)
     (void)state;
     struct buf all;
     fflush(stderr);
-    assert_int_equal(read_file(log_path, &all), 0);
+    assert_int_equal(read_file(logged.path, &all), 0);
     assert_non_null(strstr(buf_str(&all), "outcome=success"));
     assert_non_null(strstr(buf_str(&all), "outcome=unauthorized"));
     if (strstr(buf_str(&all), TOKEN) || strstr(buf_str(&all), PROXY_SECRET))

@@ -241,10 +241,9 @@ static void password_and_database(void **state)
     (void)state;
     struct redisd locked;
     assert_int_equal(redisd_start(&locked, "pw-Zq81x"), 0);
-    char url[128], err[256], log_path[64];
-    snprintf(log_path, sizeof log_path, "/tmp/test-idem-redis-%ld.log", (long)getpid());
-    int saved = dup(STDERR_FILENO);
-    assert_int_equal(capture_stderr(log_path), 0);
+    char url[128], err[256];
+    struct log_capture logged;
+    assert_int_equal(log_capture_start(&logged, "idem-redis"), 0);
     log_set_level(LOG_DEBUG);
 
     struct idem_store *s = store_at(&locked, 3, 60);
@@ -268,13 +267,11 @@ static void password_and_database(void **state)
     idem_free(s);
     redisd_stop(&locked);
 
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    log_set_level(LOG_WARN);
     struct buf log;
-    assert_int_equal(read_file(log_path, &log), 0);
-    unlink(log_path);
+    int read = read_file(logged.path, &log);
+    log_capture_end(&logged);
+    log_set_level(LOG_WARN);
+    assert_int_equal(read, 0);
     char expect[128];
     snprintf(expect, sizeof expect, "idempotency store: Redis at redis://:***@127.0.0.1:%d/3 (",
              locked.port);

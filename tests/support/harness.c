@@ -200,14 +200,38 @@ int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct
     return 0;
 }
 
-int capture_stderr(const char *path)
+int log_capture_start(struct log_capture *c, const char *name)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-    if (fd < 0)
+    snprintf(c->path, sizeof c->path, "/tmp/twilio-block-%s-%ld.log", name, (long)getpid());
+    c->saved = dup(STDERR_FILENO);
+    int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    if (c->saved < 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
     close(fd);
     return rc;
+}
+
+void log_capture_end(struct log_capture *c)
+{
+    struct buf all;
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    read_file(c->path, &all);
+    for (const char *line = buf_str(&all); *line;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line + 1) : strlen(line);
+        int text_log = n > 4 && line[0] == '2' && line[4] == '-'; /* starts with a time */
+        if (!text_log && strncmp(line, "{\"time\":", 8) != 0)
+            fwrite(line, 1, n, stderr);
+        line += n;
+    }
+    buf_free(&all);
+    unlink(c->path);
 }
 
 int read_file(const char *path, struct buf *out)

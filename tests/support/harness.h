@@ -53,8 +53,17 @@ int harness_start(struct harness *h, const char *api_base, long upstream_timeout
  * answer until the peer closes or 5 s pass. Returns 0, or -1 when no connection was made. */
 int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct buf *out);
 
-/* From now on everything written to stderr (the server's log) goes to path. */
-int capture_stderr(const char *path);
+/* Everything written to stderr (the server's log) goes to a file while captured: tests read
+ * it with read_file(c.path). */
+struct log_capture {
+    char path[96];
+    int saved; /* the real stderr */
+};
+/* Starts capturing into a file named after name. Returns 0 or -1. */
+int log_capture_start(struct log_capture *c, const char *name);
+/* Gives stderr back, replays the lines that were not the server's log (text or JSON), such as
+ * cmocka's failure reports, and removes the file. */
+void log_capture_end(struct log_capture *c);
 /* Reads a whole file into out. */
 int read_file(const char *path, struct buf *out);
 void harness_stop(struct harness *h);
