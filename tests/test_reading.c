@@ -36,26 +36,6 @@ static const char page[] = "{\"messages\":[],\"next_page_uri\":null,\"page\":0,\
                            "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}";
 static const char fetched[] = "{\"sid\":\"" MSG "\",\"status\":\"delivered\"}";
 
-static int setup(void **state)
-{
-    (void)state;
-    return harness_start(&H, NULL, 400, 16384);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    harness_stop(&H);
-    return 0;
-}
-
-static int reset(void **state)
-{
-    (void)state;
-    standin_clear(H.up);
-    return 0;
-}
-
 static void answer(int status, const char *body)
 {
     struct standin_answer a = {status, "application/json", body, 0, NULL, 0};
@@ -397,19 +377,20 @@ static void edge_and_region_choose_the_host(void **state)
 
 int main(void)
 {
+    harness_fixture(&H);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(get_message_and_call, reset),
-        cmocka_unit_test_setup(a_wrong_sid_names_its_field, reset),
-        cmocka_unit_test_setup(a_fetch_error_says_fetch, reset),
-        cmocka_unit_test_setup(list_filters_go_in_the_query, reset),
-        cmocka_unit_test_setup(a_bad_date_or_page_size_is_named, reset),
-        cmocka_unit_test_setup(a_next_page_is_followed, reset),
-        cmocka_unit_test_setup(redact_and_cancel_send_fixed_params, reset),
-        cmocka_unit_test_setup(update_call_cancels_completes_or_redirects, reset),
-        cmocka_unit_test_setup(an_api_key_authenticates_on_the_account, reset),
-        cmocka_unit_test_setup(a_dry_run_shows_the_request, reset),
-        cmocka_unit_test_setup(a_dry_run_masks_secrets_and_sends_nothing, reset),
-        cmocka_unit_test_setup(edge_and_region_choose_the_host, reset),
+        cmocka_unit_test_setup(get_message_and_call, harness_fixture_reset),
+        cmocka_unit_test_setup(a_wrong_sid_names_its_field, harness_fixture_reset),
+        cmocka_unit_test_setup(a_fetch_error_says_fetch, harness_fixture_reset),
+        cmocka_unit_test_setup(list_filters_go_in_the_query, harness_fixture_reset),
+        cmocka_unit_test_setup(a_bad_date_or_page_size_is_named, harness_fixture_reset),
+        cmocka_unit_test_setup(a_next_page_is_followed, harness_fixture_reset),
+        cmocka_unit_test_setup(redact_and_cancel_send_fixed_params, harness_fixture_reset),
+        cmocka_unit_test_setup(update_call_cancels_completes_or_redirects, harness_fixture_reset),
+        cmocka_unit_test_setup(an_api_key_authenticates_on_the_account, harness_fixture_reset),
+        cmocka_unit_test_setup(a_dry_run_shows_the_request, harness_fixture_reset),
+        cmocka_unit_test_setup(a_dry_run_masks_secrets_and_sends_nothing, harness_fixture_reset),
+        cmocka_unit_test_setup(edge_and_region_choose_the_host, harness_fixture_reset),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, harness_fixture_setup, harness_fixture_teardown);
 }

@@ -21,26 +21,6 @@
 
 static struct harness H;
 
-static int setup(void **state)
-{
-    (void)state;
-    return harness_start(&H, NULL, 400, 16384);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    harness_stop(&H);
-    return 0;
-}
-
-static int reset(void **state)
-{
-    (void)state;
-    standin_clear(H.up);
-    return 0;
-}
-
 static void post(const char *block, const char *json, struct http_reply *r)
 {
     assert_int_equal(harness_post(&H, block, json, r), 0);
@@ -397,25 +377,26 @@ static void every_served_arg_is_accepted(void **state)
 
 int main(void)
 {
+    harness_fixture(&H);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(sms_flat_success, reset),
-        cmocka_unit_test_setup(sms_wrapped_same_request, reset),
-        cmocka_unit_test_setup(mms_list_is_repeated_key, reset),
-        cmocka_unit_test_setup(call_with_options, reset),
-        cmocka_unit_test_setup(invalid_args_name_each_field, reset),
-        cmocka_unit_test_setup(body_not_json, reset),
-        cmocka_unit_test_setup(twilio_400_21211, reset),
-        cmocka_unit_test_setup(twilio_401_20003, reset),
-        cmocka_unit_test_setup(twilio_404, reset),
-        cmocka_unit_test_setup(twilio_500_html, reset),
-        cmocka_unit_test_setup(twilio_never_answers, reset),
-        cmocka_unit_test_setup(connection_refused, reset),
-        cmocka_unit_test_setup(tls_handshake_failure, reset),
-        cmocka_unit_test_setup(unknown_block_is_404, reset),
-        cmocka_unit_test_setup(wrong_method_is_405, reset),
-        cmocka_unit_test_setup(health_and_metadata, reset),
-        cmocka_unit_test_setup(body_over_cap_is_413, reset),
-        cmocka_unit_test_setup(every_served_arg_is_accepted, reset),
+        cmocka_unit_test_setup(sms_flat_success, harness_fixture_reset),
+        cmocka_unit_test_setup(sms_wrapped_same_request, harness_fixture_reset),
+        cmocka_unit_test_setup(mms_list_is_repeated_key, harness_fixture_reset),
+        cmocka_unit_test_setup(call_with_options, harness_fixture_reset),
+        cmocka_unit_test_setup(invalid_args_name_each_field, harness_fixture_reset),
+        cmocka_unit_test_setup(body_not_json, harness_fixture_reset),
+        cmocka_unit_test_setup(twilio_400_21211, harness_fixture_reset),
+        cmocka_unit_test_setup(twilio_401_20003, harness_fixture_reset),
+        cmocka_unit_test_setup(twilio_404, harness_fixture_reset),
+        cmocka_unit_test_setup(twilio_500_html, harness_fixture_reset),
+        cmocka_unit_test_setup(twilio_never_answers, harness_fixture_reset),
+        cmocka_unit_test_setup(connection_refused, harness_fixture_reset),
+        cmocka_unit_test_setup(tls_handshake_failure, harness_fixture_reset),
+        cmocka_unit_test_setup(unknown_block_is_404, harness_fixture_reset),
+        cmocka_unit_test_setup(wrong_method_is_405, harness_fixture_reset),
+        cmocka_unit_test_setup(health_and_metadata, harness_fixture_reset),
+        cmocka_unit_test_setup(body_over_cap_is_413, harness_fixture_reset),
+        cmocka_unit_test_setup(every_served_arg_is_accepted, harness_fixture_reset),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, harness_fixture_setup, harness_fixture_teardown);
 }

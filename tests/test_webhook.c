@@ -268,26 +268,6 @@ static void json_body_hash(void **state)
 
 static struct harness H;
 
-static int setup(void **state)
-{
-    (void)state;
-    return harness_start(&H, NULL, 400, 16384);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    harness_stop(&H);
-    return 0;
-}
-
-static int reset(void **state)
-{
-    (void)state;
-    standin_clear(H.up);
-    return 0;
-}
-
 /* POSTs json to the block or event and asserts the exact answer; nothing reaches Twilio and
  * no auth token is echoed. The reply is freed before asserting, so a failure leaks nothing. */
 static void expect_answer(const char *name, const char *json, const char *want)
@@ -662,6 +642,7 @@ static void event_params_not_a_list(void **state)
 
 int main(void)
 {
+    harness_fixture(&H);
     const struct CMUnitTest units[] = {
         cmocka_unit_test(vector_is_valid),
         cmocka_unit_test(one_change_is_invalid),
@@ -672,28 +653,29 @@ int main(void)
         cmocka_unit_test(json_body_hash),
     };
     const struct CMUnitTest scenarios[] = {
-        cmocka_unit_test_setup(validate_vector_wrapped_and_flat, reset),
-        cmocka_unit_test_setup(validate_wrong_signature, reset),
-        cmocka_unit_test_setup(validate_params_as_json_text, reset),
-        cmocka_unit_test_setup(validate_raw_body, reset),
-        cmocka_unit_test_setup(validate_params_and_raw_body, reset),
-        cmocka_unit_test_setup(validate_missing_auth_token, reset),
-        cmocka_unit_test_setup(validate_raw_body_without_hash, reset),
-        cmocka_unit_test_setup(event_mms_delivered, reset),
-        cmocka_unit_test_setup(event_counts_as_numbers, reset),
-        cmocka_unit_test_setup(event_wrong_signature, reset),
-        cmocka_unit_test_setup(event_missing_signature, reset),
-        cmocka_unit_test_setup(event_unmatched_listener_not_verified, reset),
-        cmocka_unit_test_setup(event_form_text_body, reset),
-        cmocka_unit_test_setup(event_json_body_with_hash, reset),
-        cmocka_unit_test_setup(event_no_listeners, reset),
-        cmocka_unit_test_setup(event_call_says_reply, reset),
-        cmocka_unit_test_setup(event_blank_filters_match_all, reset),
-        cmocka_unit_test_setup(event_blank_token_asks_no_signature, reset),
-        cmocka_unit_test_setup(event_token_without_url, reset),
-        cmocka_unit_test_setup(event_missing_body, reset),
-        cmocka_unit_test_setup(event_params_not_a_list, reset),
+        cmocka_unit_test_setup(validate_vector_wrapped_and_flat, harness_fixture_reset),
+        cmocka_unit_test_setup(validate_wrong_signature, harness_fixture_reset),
+        cmocka_unit_test_setup(validate_params_as_json_text, harness_fixture_reset),
+        cmocka_unit_test_setup(validate_raw_body, harness_fixture_reset),
+        cmocka_unit_test_setup(validate_params_and_raw_body, harness_fixture_reset),
+        cmocka_unit_test_setup(validate_missing_auth_token, harness_fixture_reset),
+        cmocka_unit_test_setup(validate_raw_body_without_hash, harness_fixture_reset),
+        cmocka_unit_test_setup(event_mms_delivered, harness_fixture_reset),
+        cmocka_unit_test_setup(event_counts_as_numbers, harness_fixture_reset),
+        cmocka_unit_test_setup(event_wrong_signature, harness_fixture_reset),
+        cmocka_unit_test_setup(event_missing_signature, harness_fixture_reset),
+        cmocka_unit_test_setup(event_unmatched_listener_not_verified, harness_fixture_reset),
+        cmocka_unit_test_setup(event_form_text_body, harness_fixture_reset),
+        cmocka_unit_test_setup(event_json_body_with_hash, harness_fixture_reset),
+        cmocka_unit_test_setup(event_no_listeners, harness_fixture_reset),
+        cmocka_unit_test_setup(event_call_says_reply, harness_fixture_reset),
+        cmocka_unit_test_setup(event_blank_filters_match_all, harness_fixture_reset),
+        cmocka_unit_test_setup(event_blank_token_asks_no_signature, harness_fixture_reset),
+        cmocka_unit_test_setup(event_token_without_url, harness_fixture_reset),
+        cmocka_unit_test_setup(event_missing_body, harness_fixture_reset),
+        cmocka_unit_test_setup(event_params_not_a_list, harness_fixture_reset),
     };
     int failed = cmocka_run_group_tests_name("signature", units, NULL, NULL);
-    return failed | cmocka_run_group_tests_name("scenarios", scenarios, setup, teardown);
+    return failed | cmocka_run_group_tests_name("scenarios", scenarios, harness_fixture_setup,
+                                                harness_fixture_teardown);
 }

@@ -256,6 +256,33 @@ void harness_stop(struct harness *h)
     memset(h, 0, sizeof *h);
 }
 
+static struct harness *fixture;
+
+void harness_fixture(struct harness *h)
+{
+    fixture = h;
+}
+
+int harness_fixture_setup(void **state)
+{
+    (void)state;
+    return harness_start(fixture, NULL, 400, 16384);
+}
+
+int harness_fixture_teardown(void **state)
+{
+    (void)state;
+    harness_stop(fixture);
+    return 0;
+}
+
+int harness_fixture_reset(void **state)
+{
+    (void)state;
+    standin_clear(fixture->up);
+    return 0;
+}
+
 int harness_post(struct harness *h, const char *block, const char *json, struct http_reply *r)
 {
     char url[256];

@@ -90,6 +90,14 @@ int child_log_has(const struct child *c, const char *text);
     "\"status_msg\":\"Please, check and fill in required fields.\",\"fields\":[" fields          \
     "],\"reasons\":{" reasons "}}}}"
 
+/* The fixture the scenario suites share: harness_fixture(&h) names the harness, then the group
+ * setup starts it (upstream timeout 400 ms, bodies up to 16 KB), the group teardown stops it
+ * and reset clears the stand-in before each test. */
+void harness_fixture(struct harness *h);
+int harness_fixture_setup(void **state);
+int harness_fixture_teardown(void **state);
+int harness_fixture_reset(void **state);
+
 /* POSTs json to /api/twilio/<block>. */
 int harness_post(struct harness *h, const char *block, const char *json, struct http_reply *r);
 
