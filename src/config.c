@@ -40,6 +40,9 @@ static const struct setting settings[] = {
     {"UPSTREAM_LOOPS", "--upstream-loops", K_LONG, FIELD(upstream_loops), 0, -1, 64, "-1",
      "event-loop threads that run the Twilio transfers; 0: each worker runs its own; -1: one "
      "per core (up to 8) when THREADS > 256, else 0"},
+    {"UPSTREAM_INLINE", "--upstream-inline", K_LONG, FIELD(upstream_inline), 0, 0, 16384, "64",
+     "with upstream loops, this many calls in flight run on their own worker thread (no "
+     "hand-over) before the loops take the rest"},
     {"UPSTREAM_TIMEOUT_MS", "--upstream-timeout-ms", K_LONG, FIELD(upstream_timeout_ms), 0, 1,
      600000, "15000", "total time allowed for one Twilio request"},
     {"CONNECT_TIMEOUT_MS", "--connect-timeout-ms", K_LONG, FIELD(connect_timeout_ms), 0, 1, 600000,

@@ -813,7 +813,8 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         goto fail;
     /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
     size_t loops = server_upstream_loops(cfg);
-    if (loops && !(s->upstream = upstream_start(loops, cfg->threads, err, errlen)))
+    if (loops && !(s->upstream = upstream_start(loops, cfg->threads, (size_t)cfg->upstream_inline,
+                                                err, errlen)))
         goto fail;
     char ports[300], threads[32], body_timeout[32];
     snprintf(body_timeout, sizeof body_timeout, "%ld", cfg->body_timeout_ms);

@@ -213,21 +213,38 @@ static void loop_stop(struct loop *lp)
     close(lp->ep);
 }
 
+/* A multi handle lent to one worker at a time, which runs its transfer on its own thread: no
+ * thread switch, at the price of curl's frames on that worker's stack while it waits. Its
+ * connections stay with it for the next borrower. */
+struct slot {
+    atomic_int taken;
+    CURLM *multi; /* made by its first borrower */
+};
+
 /* Workers are dealt to the loops in turn: one loop's thread would cap the service at what one
  * core can do for curl. */
 struct upstream {
     atomic_uint turn;
+    atomic_long lent;  /* slots taken, or about to be */
+    size_t n_slots;
+    struct slot *slots;
     size_t n;
     struct loop loops[];
 };
 
-struct upstream *upstream_start(size_t loops, long max_idle, char *err, size_t errlen)
+struct upstream *upstream_start(size_t loops, long max_idle, size_t inline_slots, char *err,
+                                size_t errlen)
 {
     struct upstream *u = calloc(1, sizeof *u + loops * sizeof u->loops[0]);
+    if (u && inline_slots && !(u->slots = calloc(inline_slots, sizeof u->slots[0]))) {
+        free(u);
+        u = NULL;
+    }
     if (!u) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    u->n_slots = inline_slots;
     for (; u->n < loops; u->n++) {
         if (loop_start(&u->loops[u->n], max_idle) < 0) {
             snprintf(err, errlen, "cannot start the upstream event loops");
@@ -236,6 +253,51 @@ struct upstream *upstream_start(size_t loops, long max_idle, char *err, size_t e
         }
     }
     return u;
+}
+
+/* Takes a free slot, or returns NULL when every one is lent: the count is taken first, so only
+ * a caller sure to find one looks for it. */
+static struct slot *borrow(struct upstream *up, unsigned hint)
+{
+    if (atomic_fetch_add(&up->lent, 1) >= (long)up->n_slots) {
+        atomic_fetch_sub(&up->lent, 1);
+        return NULL;
+    }
+    for (size_t i = 0;; i++) {
+        struct slot *sl = &up->slots[(hint + i) % up->n_slots];
+        if (!atomic_exchange(&sl->taken, 1))
+            return sl;
+    }
+}
+
+static void give_back(struct upstream *up, struct slot *sl)
+{
+    atomic_store(&sl->taken, 0);
+    atomic_fetch_sub(&up->lent, 1);
+}
+
+/* What curl_easy_perform does, on the slot's multi handle instead of the easy handle's own. */
+static CURLcode run_inline(struct slot *sl, CURL *h)
+{
+    if (!sl->multi && (sl->multi = curl_multi_init()))
+        curl_multi_setopt(sl->multi, CURLMOPT_MAXCONNECTS, 2L);
+    if (!sl->multi || curl_multi_add_handle(sl->multi, h) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    CURLcode rc = CURLE_FAILED_INIT;
+    int running = 1;
+    CURLMcode mc = CURLM_OK;
+    while (running && mc == CURLM_OK) {
+        mc = curl_multi_perform(sl->multi, &running);
+        if (running && mc == CURLM_OK)
+            mc = curl_multi_poll(sl->multi, NULL, 0, 1000, NULL);
+    }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(sl->multi, &left)))
+        if (m->msg == CURLMSG_DONE && m->easy_handle == h)
+            rc = m->data.result;
+    curl_multi_remove_handle(sl->multi, h);
+    return rc;
 }
 
 CURLcode upstream_run(struct upstream *up, CURL *h)
@@ -247,6 +309,12 @@ CURLcode upstream_run(struct upstream *up, CURL *h)
     if (!ticketed) {
         ticket = atomic_fetch_add(&up->turn, 1);
         ticketed = 1;
+    }
+    struct slot *sl = up->n_slots ? borrow(up, ticket) : NULL;
+    if (sl) {
+        CURLcode rc = run_inline(sl, h);
+        give_back(up, sl);
+        return rc;
     }
     struct loop *lp = &up->loops[ticket % up->n];
     struct job j = {.h = h, .rc = CURLE_FAILED_INIT, .next = NULL};
@@ -269,5 +337,9 @@ void upstream_stop(struct upstream *u)
         return;
     for (size_t i = 0; i < u->n; i++)
         loop_stop(&u->loops[i]);
+    for (size_t i = 0; i < u->n_slots; i++)
+        if (u->slots[i].multi)
+            curl_multi_cleanup(u->slots[i].multi);
+    free(u->slots);
     free(u);
 }

@@ -120,6 +120,9 @@ void harness_config(struct config *cfg)
     /* ctest runs some suites a second time with the transfers on upstream loops */
     const char *loops = getenv("UPSTREAM_LOOPS");
     cfg->upstream_loops = loops && *loops ? strtol(loops, NULL, 10) : 0;
+    const char *lent = getenv("UPSTREAM_INLINE");
+    if (lent && *lent)
+        cfg->upstream_inline = strtol(lent, NULL, 10);
 }
 
 int harness_start_with(struct harness *h, struct config *cfg)
