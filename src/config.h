@@ -20,6 +20,8 @@ struct config {
     long connect_timeout_ms;
     long max_body_bytes;
     long body_timeout_ms;
+    long header_timeout_ms;     /* request line and headers of a connection's first request */
+    long keep_alive_timeout_ms; /* wait for the next request on a kept connection */
     enum log_level log_level;
     enum log_format log_format;
     long retry_max;

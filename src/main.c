@@ -11,6 +11,7 @@
 #include "block.h"
 #include "config.h"
 #include "embedded.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "memtune.h"
 #include "server.h"
@@ -56,6 +57,18 @@ int main(int argc, char **argv)
     log_set_format(cfg.log_format);
     if (tune_err[0])
         log_msg(LOG_WARN, "malloc tuning: %s", tune_err);
+    /* Refused now rather than failing connections under load. */
+    long need = server_descriptors_needed(&cfg), was = 0, now = 0;
+    if (fdlimit_raise(need, &was, &now, err, sizeof err) < 0) {
+        fprintf(stderr,
+                "twilio-block: %s: a client and an upstream connection for each of THREADS=%ld "
+                "workers, and more. Raise the hard limit (docker run --ulimit nofile=%ld, systemd "
+                "LimitNOFILE=%ld, ulimit -Hn) or lower THREADS.\n",
+                err, cfg.threads, need, need);
+        return 2;
+    }
+    if (now != was)
+        log_msg(LOG_DEBUG, "open-file limit raised from %ld to %ld", was, now);
 
     /* Signals are taken by sigwait below; every thread started after this inherits the mask. */
     sigset_t stop;

@@ -42,10 +42,31 @@ static size_t intern(_Atomic(const char *) *t, size_t max, const char *name)
     return max;
 }
 
-void metrics_init(struct metrics *m)
+void metrics_init(struct metrics *m, long workers)
 {
     memset(m, 0, sizeof *m); /* lock-free atomics: all-zero bytes are zero and NULL */
+    m->workers = workers;
     clock_gettime(CLOCK_REALTIME, &m->started);
+}
+
+long metrics_connection_taken(struct metrics *m)
+{
+    return atomic_fetch_add_explicit(&m->workers_busy, 1, memory_order_relaxed) + 1;
+}
+
+void metrics_connection_left(struct metrics *m)
+{
+    atomic_fetch_sub_explicit(&m->workers_busy, 1, memory_order_relaxed);
+}
+
+long metrics_workers_busy(struct metrics *m)
+{
+    return atomic_load_explicit(&m->workers_busy, memory_order_relaxed);
+}
+
+void metrics_closed_early(struct metrics *m)
+{
+    atomic_fetch_add_explicit(&m->closed_early, 1, memory_order_relaxed);
 }
 
 int metrics_add_block(struct metrics *m, const char *block)
@@ -163,7 +184,7 @@ static int histogram(struct buf *out, const char *block, struct metrics_block *p
                   cumulative);
 }
 
-int metrics_render(struct metrics *m, struct buf *out)
+int metrics_render(struct metrics *m, long queued, struct buf *out)
 {
     static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     const size_t nb = blocks_in_use(m);
@@ -179,6 +200,22 @@ int metrics_render(struct metrics *m, struct buf *out)
                  "Requests being handled now, this scrape included.");
     rc |= buf_appendf(out, "twilio_block_requests_in_flight %ld\n",
                       atomic_load_explicit(&m->in_flight, memory_order_relaxed));
+    const long busy = metrics_workers_busy(m);
+    rc |= header(out, "twilio_block_workers", "gauge", "Worker threads (THREADS).");
+    rc |= buf_appendf(out, "twilio_block_workers %ld\n", m->workers);
+    rc |= header(out, "twilio_block_workers_busy", "gauge",
+                 "Workers holding a client connection: reading a request, handling it, or "
+                 "waiting for the next one on a kept-alive connection.");
+    rc |= buf_appendf(out, "twilio_block_workers_busy %ld\n", busy);
+    rc |= header(out, "twilio_block_connections_open", "gauge",
+                 "Client connections open: held by a worker, or waiting for one in the listen "
+                 "queue.");
+    rc |= buf_appendf(out, "twilio_block_connections_open %ld\n", busy + queued);
+    rc |= header(out, "twilio_block_connections_closed_early_total", "counter",
+                 "Replies that closed a connection its client wanted to keep, because workers "
+                 "were scarce.");
+    rc |= buf_appendf(out, "twilio_block_connections_closed_early_total %llu\n",
+                      get(&m->closed_early));
 
     rc |= header(out, "twilio_block_requests_total", "counter",
                  "Requests answered, by block (\"-\" for other routes) and outcome.");

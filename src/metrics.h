@@ -29,6 +29,9 @@ struct metrics {
         atomic_ullong responses[5]; /* Twilio's answers by status class, 1xx to 5xx */
     } block[METRICS_MAX_BLOCKS + 1]; /* the last counts names past the table: "other" */
     atomic_long in_flight;
+    long workers;               /* THREADS */
+    atomic_long workers_busy;   /* workers holding a client connection */
+    atomic_ullong closed_early; /* replies that closed a connection because workers were scarce */
     struct timespec started;
 };
 
@@ -43,8 +46,8 @@ struct metrics_request {
     int replayed;         /* answered from the Idempotency-Key store */
 };
 
-/* Sets every counter to zero and notes the start time. */
-void metrics_init(struct metrics *m);
+/* Sets every counter to zero and notes the start time and the number of workers. */
+void metrics_init(struct metrics *m, long workers);
 
 /* Registers a block name up front, so its per-block series show (at zero) before its first
  * call. Returns 0, or -1 when the block table is full. */
@@ -53,7 +56,16 @@ int metrics_add_block(struct metrics *m, const char *block);
 void metrics_request_begin(struct metrics *m);
 void metrics_request_end(struct metrics *m, const struct metrics_request *r);
 
-/* Appends every metric to out. Returns 0, or -1 when out could not take it all. */
-int metrics_render(struct metrics *m, struct buf *out);
+/* A worker took a client connection, or let it go. Returns the workers now holding one. */
+long metrics_connection_taken(struct metrics *m);
+void metrics_connection_left(struct metrics *m);
+long metrics_workers_busy(struct metrics *m);
+
+/* A reply closed a connection its client wanted to keep, because workers were scarce. */
+void metrics_closed_early(struct metrics *m);
+
+/* Appends every metric to out; queued is the number of connections waiting in the listen queue.
+ * Returns 0, or -1 when out could not take it all. */
+int metrics_render(struct metrics *m, long queued, struct buf *out);
 
 #endif

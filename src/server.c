@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "idem.h"
 #include "jsonlimit.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "reqid.h"
@@ -27,6 +28,11 @@
 /* Twilio's answers are small; a cap keeps a misbehaving upstream from exhausting memory. */
 #define MAX_UPSTREAM_BYTES (4u << 20)
 #define MAX_IDEMPOTENCY_KEY 255
+/* A connection that sends nothing stays in the kernel this long before a worker sees it (Linux
+ * rounds up to its SYN-ACK retransmission times: accepted after about 63 s). */
+#define DEFER_ACCEPT_S 60
+/* "Every worker is taken" is logged at most this often. */
+#define FULL_WARN_EVERY_MS 60000
 
 struct server {
     atomic_int in_flight; /* requests inside on_request */
@@ -40,6 +46,8 @@ struct server {
     char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
     size_t openapi_len;
     struct upstream *upstream; /* runs every Twilio transfer */
+    struct listener listener;  /* civetweb's listening sockets */
+    atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
 };
 
 struct outcome {
@@ -56,15 +64,22 @@ struct outcome {
 
 /* Each worker thread owns one curl handle, made on its first Twilio call (idle workers cost no
  * handle) and kept for the thread's life: its connection cache and TLS sessions survive
- * curl_easy_reset between requests. */
+ * curl_easy_reset between requests. A worker holds one client connection at a time. */
 struct worker {
+    struct server *s;
     CURL *curl;
+    int holding;            /* a client connection, counted in workers_busy */
+    unsigned long requests; /* on the connection held, this one included */
 };
 
 static void *init_thread(const struct mg_context *ctx, int thread_type)
 {
-    (void)ctx;
-    return thread_type == 1 ? calloc(1, sizeof(struct worker)) : NULL; /* 1: a worker */
+    if (thread_type != 1) /* 1: a worker */
+        return NULL;
+    struct worker *w = calloc(1, sizeof *w);
+    if (w)
+        w->s = mg_get_user_data(ctx);
+    return w;
 }
 
 static void exit_thread(const struct mg_context *ctx, int thread_type, void *pointer)
@@ -78,6 +93,56 @@ static void exit_thread(const struct mg_context *ctx, int thread_type, void *poi
     }
 }
 
+static void warn_every_worker_taken(struct server *s)
+{
+    long now = clock_ms(), last = atomic_load(&s->warned_full_ms);
+    if ((last && now - last < FULL_WARN_EVERY_MS) ||
+        !atomic_compare_exchange_strong(&s->warned_full_ms, &last, now))
+        return;
+    log_msg(LOG_WARN,
+            "every worker is taken (THREADS=%ld): new connections wait in the listen queue "
+            "(%ld now), and replies close their connections until workers are free",
+            s->cfg.threads, listener_queued(&s->listener));
+}
+
+/* civetweb calls this on the worker that takes a new connection, before its first byte is
+ * read, and on_connection_close on the same worker when the connection ends. */
+static int on_connection_open(const struct mg_connection *conn, void **conn_data)
+{
+    struct worker *w = mg_get_thread_pointer(conn);
+    *conn_data = NULL;
+    if (w && !w->holding) {
+        w->holding = 1;
+        w->requests = 0;
+        if (metrics_connection_taken(&w->s->metrics) >= w->s->cfg.threads)
+            warn_every_worker_taken(w->s);
+    }
+    return 0;
+}
+
+static void on_connection_close(const struct mg_connection *conn)
+{
+    struct worker *w = mg_get_thread_pointer(conn);
+    if (w && w->holding) {
+        w->holding = 0;
+        metrics_connection_left(&w->s->metrics);
+    }
+}
+
+/* Whether a worker may keep its connection after a reply, waiting for the next request. While
+ * workers are plentiful, yes. When fewer than one in 64 is free, only a connection that has
+ * already carried a request before this one keeps its worker: a new one may make one call and
+ * then sit idle for KEEP_ALIVE_TIMEOUT_MS. When none is free, no connection does, so that
+ * callers waiting in the listen queue get their turn. */
+static int worker_may_stay(struct worker *w)
+{
+    long free_now = w->s->cfg.threads - metrics_workers_busy(&w->s->metrics);
+    long scarce = w->s->cfg.threads / 64;
+    if (free_now <= 0)
+        return 0;
+    return free_now >= scarce || w->requests > 1;
+}
+
 static CURL *worker_curl(struct mg_connection *conn)
 {
     struct worker *w = mg_get_thread_pointer(conn);
@@ -88,7 +153,7 @@ static CURL *worker_curl(struct mg_connection *conn)
 
 /* Whether the client may send another request on this connection, decided as civetweb decides
  * it: a client's Connection header is obeyed, otherwise HTTP/1.1 keeps the connection. */
-static int keeps_alive(const struct mg_connection *conn, const struct outcome *oc)
+static int client_keeps_alive(const struct mg_connection *conn, const struct outcome *oc)
 {
     if (oc && oc->closing)
         return 0;
@@ -117,6 +182,21 @@ static void close_after_reply(struct mg_connection *conn)
     if (oc)
         oc->closing = 1;
     mg_disable_connection_keep_alive(conn);
+}
+
+/* Whether the connection stays open after this reply: the client's wish, unless workers are
+ * scarce (worker_may_stay); then the reply says so and civetweb closes it. */
+static int keeps_alive(struct mg_connection *conn, const struct outcome *oc)
+{
+    if (!client_keeps_alive(conn, oc))
+        return 0;
+    struct worker *w = mg_get_thread_pointer(conn);
+    if (w && w->holding && !worker_may_stay(w)) {
+        metrics_closed_early(&w->s->metrics);
+        close_after_reply(conn);
+        return 0;
+    }
+    return 1;
 }
 
 /* Sends a reply with an exact Content-Length, so keep-alive survives, and the request's
@@ -198,7 +278,8 @@ enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_TOO_SLOW, BODY_BROKEN };
 
 /* Reads the whole body into out, capped at MAX_BODY_BYTES and BODY_TIMEOUT_MS in total, so a
  * drip-fed chunked body cannot hold a worker. A declared length over the cap is refused
- * before a byte is read. */
+ * before a byte is read. civetweb has one read timeout, HEADER_TIMEOUT_MS: a read that waits
+ * that long returns what came, so the deadline is checked at least that often. */
 static enum body_status read_body(struct mg_connection *conn, const struct server *s,
                                   struct buf *out)
 {
@@ -216,6 +297,11 @@ static enum body_status read_body(struct mg_connection *conn, const struct serve
         if (!at)
             return BODY_TOO_LARGE;
         int n = mg_read(conn, at, want ? want : 1);
+        if (n == 0 && declared >= 0 && out->len < (size_t)declared) {
+            if (clock_ms() >= deadline)
+                return BODY_TOO_SLOW;
+            continue; /* the read timed out before the declared length came */
+        }
         if (n == 0)
             return BODY_OK;
         if (n < 0)
@@ -653,7 +739,7 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     struct metrics *m = (struct metrics *)&s->metrics;
     struct buf text;
     buf_init(&text, 4u << 20);
-    int status = metrics_render(m, &text) == 0
+    int status = metrics_render(m, listener_queued(&s->listener), &text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                    buf_str(&text), text.len, NULL)
                      : reply_error(conn, 500, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
@@ -755,6 +841,9 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     struct server *s = cbdata;
     struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0, .attempts = 0};
     const long t0 = clock_ms();
+    struct worker *w = mg_get_thread_pointer(conn);
+    if (w)
+        w->requests++;
     atomic_fetch_add(&s->in_flight, 1);
     metrics_request_begin(&s->metrics);
     reqid_take(mg_get_header(conn, "X-Request-Id"), oc.request_id);
@@ -816,21 +905,26 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (loops && !(s->upstream = upstream_start(loops, cfg->threads, (size_t)cfg->upstream_inline,
                                                 err, errlen)))
         goto fail;
-    char ports[300], threads[32], body_timeout[32];
-    snprintf(body_timeout, sizeof body_timeout, "%ld", cfg->body_timeout_ms);
+    char ports[300], threads[32], header_timeout[32], keep_alive_timeout[32];
+    snprintf(header_timeout, sizeof header_timeout, "%ld", cfg->header_timeout_ms);
+    snprintf(keep_alive_timeout, sizeof keep_alive_timeout, "%ld", cfg->keep_alive_timeout_ms);
     if (strchr(cfg->bind, ':'))
         snprintf(ports, sizeof ports, "[%s]:%ld", cfg->bind, cfg->port);
     else
         snprintf(ports, sizeof ports, "%s:%ld", cfg->bind, cfg->port);
     snprintf(threads, sizeof threads, "%ld", cfg->threads);
-    metrics_init(&s->metrics);
+    metrics_init(&s->metrics, cfg->threads);
     for (size_t i = 0; i < block_count(blocks); i++)
         metrics_add_block(&s->metrics, block_at(blocks, i)->name);
     const char *options[] = {"listening_ports", ports,
                              "num_threads", threads,
                              "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", "5000",
-                             "request_timeout_ms", body_timeout,
+                             /* also the deadline of a kept connection's next request line
+                              * and headers, counted from the end of the last reply */
+                             "keep_alive_timeout_ms", keep_alive_timeout,
+                             /* the deadline of a new connection's request line and headers,
+                              * and the longest any one read or write waits */
+                             "request_timeout_ms", header_timeout,
                              "tcp_nodelay", "1",
                              /* a burst of a thousand connecting clients must not overflow
                               * the accept queue (civetweb's default is 200) */
@@ -841,6 +935,8 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.init_thread = init_thread;
     callbacks.exit_thread = exit_thread;
+    callbacks.init_connection = on_connection_open;
+    callbacks.connection_close = on_connection_close;
     struct mg_init_data init = {.callbacks = &callbacks, .user_data = s,
                                 .configuration_options = options};
     char text[256] = "";
@@ -855,6 +951,11 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     struct mg_server_port port;
     if (mg_get_server_ports(s->ctx, 1, &port) >= 1)
         s->port = port.port;
+    char why[128];
+    if (listener_find(&s->listener, s->port) == 0 ||
+        listener_defer_accept(&s->listener, DEFER_ACCEPT_S, why, sizeof why) < 0)
+        log_msg(LOG_WARN, "connections that send nothing will occupy workers: %s",
+                s->listener.n ? why : "the listening socket was not found");
     return s;
 fail:
     upstream_stop(s->upstream);
@@ -876,6 +977,12 @@ size_t server_upstream_loops(const struct config *cfg)
         return 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores < 1 ? 1 : cores > 8 ? 8 : (size_t)cores;
+}
+
+long server_descriptors_needed(const struct config *cfg)
+{
+    long lent = server_upstream_loops(cfg) ? cfg->upstream_inline : 0;
+    return 2 * cfg->threads + 2 * lent + 64;
 }
 
 int server_drain(struct server *s, long grace_ms)

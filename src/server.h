@@ -20,6 +20,10 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
  * (up to 8) with more than 256 THREADS and none otherwise. */
 size_t server_upstream_loops(const struct config *cfg);
 
+/* The descriptors a server with cfg may need at once: a client and an upstream connection per
+ * worker, the borrowed upstream handles' connections, and a margin for the rest. */
+long server_descriptors_needed(const struct config *cfg);
+
 /* The port actually bound (useful with PORT=0). */
 int server_port(const struct server *s);
 

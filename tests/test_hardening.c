@@ -35,6 +35,7 @@ static int setup(void **state)
     cfg.upstream_timeout_ms = 600;
     cfg.max_body_bytes = 16384;
     cfg.body_timeout_ms = 300;
+    cfg.header_timeout_ms = 1000; /* also the longest wait of one body read */
     cfg.idempotency_max = 3;
     return harness_start_with(&H, &cfg);
 }

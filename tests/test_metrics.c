@@ -387,14 +387,16 @@ static void fresh_server_shows_its_families(void **state)
     assert_int_equal(count_prefix(&SC, "twilio_block_upstream_duration_seconds_bucket"), n * N_LE);
     static const char *const families[] = {
         "twilio_block_build_info",           "twilio_block_start_time_seconds",
-        "twilio_block_requests_in_flight",   "twilio_block_requests_total",
+        "twilio_block_requests_in_flight",   "twilio_block_workers",
+        "twilio_block_workers_busy",         "twilio_block_connections_open",
+        "twilio_block_connections_closed_early_total", "twilio_block_requests_total",
         "twilio_block_upstream_duration_seconds", "twilio_block_upstream_retries_total",
         "twilio_block_idempotent_replays_total",  "twilio_block_upstream_responses_total",
     };
     assert_int_equal(SC.nf, sizeof families / sizeof families[0]);
     for (size_t i = 0; i < SC.nf; i++)
         assert_string_equal(SC.family[i].name, families[i]);
-    assert_string_equal(SC.family[4].type, "histogram");
+    assert_string_equal(SC.family[8].type, "histogram");
 }
 
 static void known_requests_give_exact_values(void **state)
@@ -560,7 +562,7 @@ static void label_tables_are_bounded_and_interned_by_content(void **state)
     static char blocks[70][16];
     static struct metrics metrics, escaped;
     struct metrics *m = &metrics;
-    metrics_init(m);
+    metrics_init(m, 8);
     assert_int_equal(metrics_add_block(m, "sendSms"), 0);
     char a[] = "dry_run", b[] = "dry_run"; /* equal text at two addresses */
     struct metrics_request r = {.block = "sendSms", .outcome = a};
@@ -587,7 +589,7 @@ static void label_tables_are_bounded_and_interned_by_content(void **state)
     metrics_request_end(m, &q);
     struct buf out;
     buf_init(&out, 1u << 20);
-    assert_int_equal(metrics_render(m, &out), 0);
+    assert_int_equal(metrics_render(m, 0, &out), 0);
     parse(buf_str(&out), &SC);
     assert_true(requests(&SC, "sendSms", "dry_run") == 2);
     assert_true(requests(&SC, "sendSms", "o62") == 1);
@@ -605,11 +607,11 @@ static void label_tables_are_bounded_and_interned_by_content(void **state)
     buf_free(&out);
 
     struct metrics *e = &escaped; /* label escaping, with room in the table */
-    metrics_init(e);
+    metrics_init(e, 8);
     metrics_request_begin(e);
     metrics_request_end(e, &q);
     buf_init(&out, 1u << 20);
-    assert_int_equal(metrics_render(e, &out), 0);
+    assert_int_equal(metrics_render(e, 0, &out), 0);
     parse(buf_str(&out), &SC);
     assert_true(value(&SC, "twilio_block_requests_total"
                            "{block=\"we\\\"ird\\\\\",outcome=\"dry_run\"}") == 1);
