@@ -1,4 +1,6 @@
-/* memtune: process-wide malloc settings that glibc reads only when a process starts. */
+/* memtune: memory the C library and the thread set-up would otherwise keep: process-wide malloc
+ * settings that glibc reads only when a process starts, and the dead part of a new thread's
+ * stack. */
 #ifndef MEMTUNE_H
 #define MEMTUNE_H
 
@@ -7,5 +9,10 @@
  * operator set tcache_count themselves. Returns only when no re-execution was needed or it
  * failed; on failure err says why and the program runs on with the cache. */
 void memtune_reexec(char **argv, char *err, unsigned long errlen);
+
+/* Gives back to the kernel the pages of the calling thread's stack below the caller's frame
+ * (less a margin): they hold only the dead frames of what ran before, such as the thread's
+ * first malloc. Best effort; nothing to report. */
+void memtune_release_stack(void);
 
 #endif

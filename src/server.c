@@ -21,6 +21,7 @@
 #include "jsonlimit.h"
 #include "listener.h"
 #include "log.h"
+#include "memtune.h"
 #include "metrics.h"
 #include "reqid.h"
 #include "twilio.h"
@@ -79,6 +80,7 @@ static void *init_thread(const struct mg_context *ctx, int thread_type)
     struct worker *w = calloc(1, sizeof *w);
     if (w)
         w->s = mg_get_user_data(ctx);
+    memtune_release_stack(); /* below here: only the dead frames of this thread's first malloc */
     return w;
 }
 
