@@ -35,7 +35,7 @@ static const struct setting settings[] = {
     {"TWILIO_REGION", "--twilio-region", K_STRING, FIELD(region),
      sizeof(((struct config *)0)->region), 0, 0, "",
      "Twilio region (e.g. au1) for calls without a region arg"},
-    {"THREADS", "--threads", K_LONG, FIELD(threads), 0, 1, 16384, "64",
+    {"THREADS", "--threads", K_LONG, FIELD(threads), 0, 1, 16384, "1024",
      "worker threads (each serves one client connection at a time)"},
     {"UPSTREAM_LOOPS", "--upstream-loops", K_LONG, FIELD(upstream_loops), 0, -1, 64, "-1",
      "event-loop threads that run the Twilio transfers; 0: each worker runs its own; -1: one "
