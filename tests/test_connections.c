@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "harness.h"
+#include "log.h"
 
 #define HEALTH "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 #define HEALTH_CLOSE "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -168,6 +169,10 @@ static void silent_sockets_take_no_worker(void **state)
 static void idle_connections_give_the_last_worker_back(void **state)
 {
     (void)state;
+    struct log_capture logged;
+    struct buf log;
+    assert_int_equal(log_capture_start(&logged, "connections"), 0);
+    log_set_level(LOG_WARN);
     int idle[3];
     for (size_t i = 0; i < 3; i++) {
         idle[i] = dial();
@@ -184,6 +189,14 @@ static void idle_connections_give_the_last_worker_back(void **state)
     assert_true(metric("twilio_block_workers_busy") == 4); /* three idle and the scrape */
     for (size_t i = 0; i < 3; i++)
         close(idle[i]);
+    /* Every worker was taken four times (two callers, two scrapes): one line says so. */
+    int read = read_file(logged.path, &log);
+    log_capture_end(&logged);
+    assert_int_equal(read, 0);
+    const char *line = strstr(buf_str(&log), " warn every worker is taken (THREADS=4): ");
+    if (!line || strstr(line + 30, "every worker is taken"))
+        fail_msg("want one warn line, got: %s", buf_str(&log));
+    buf_free(&log);
 }
 
 /* 128 workers, of which one in 64 (2) is the reserve: 126 idle connections are kept; then with
