@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "idem.h"
 #include "jsonlimit.h"
+#include "jsonscan.h"
 #include "listener.h"
 #include "log.h"
 #include "memtune.h"
@@ -463,11 +464,10 @@ static char *call_twilio(struct mg_connection *conn, const struct server *s,
     }
     *store = rs.status != 429;
     if (rs.status >= 200 && rs.status < 300) {
-        json_t *resource = rs.body.len ? json_loadb(rs.body.data, rs.body.len, 0, NULL) : NULL;
         if (rs.status == 204 || (rs.body.len == 0 && get)) {
             oc->what = "success";
             body = envelope_success_raw("{}", 2, len);
-        } else if (json_is_object(resource)) {
+        } else if (jsonscan_object(rs.body.data, rs.body.len)) {
             oc->what = "success";
             body = envelope_success_raw(rs.body.data, rs.body.len, len);
         } else {
@@ -478,7 +478,6 @@ static char *call_twilio(struct mg_connection *conn, const struct server *s,
                 buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
             body = envelope_error("INTERNAL_PACKAGE_ERROR", buf_str(&msg), NULL, len);
         }
-        json_decref(resource);
         goto done;
     }
     oc->what = "api_error";
