@@ -42,6 +42,15 @@ static uint64_t hash(const char *s)
     return h;
 }
 
+int idem_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
+            return 0;
+    return n <= 255;
+}
+
 struct idem_store *idem_new(size_t max, long ttl_s)
 {
     struct idem_store *s = calloc(1, sizeof *s);
