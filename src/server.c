@@ -14,6 +14,7 @@
 #include "apidoc.h"
 #include "args.h"
 #include "buf.h"
+#include "bulk.h"
 #include "clock.h"
 #include "dryrun.h"
 #include "envelope.h"
@@ -545,6 +546,28 @@ static int run_local(struct mg_connection *conn, const struct block_def *b, json
     return reply_owned(conn, b->handler(b, args, &oc->what, &len), &len, NULL);
 }
 
+/* A bulk block's batch runs in bulk.c, on this worker and threads of its own. */
+static int run_bulk(struct mg_connection *conn, const struct server *s, const struct block_def *b,
+                    json_t *args, struct outcome *oc)
+{
+    static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
+    static const char *const retry[] = {"Retry-After", "5", NULL};
+    struct bulk_service svc = {.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
+                               .curl = worker_curl(conn), .draining = &s->draining};
+    struct bulk_answer a;
+    bulk_run(&svc, b, args, idempotency_key(conn, args), &a);
+    oc->what = a.what;
+    oc->attempts = a.attempts;
+    oc->upstream_status = a.upstream_status;
+    oc->upstream_ms = a.upstream_ms;
+    oc->replayed = a.replayed;
+    if (!a.body)
+        return reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+    reply(conn, a.status, a.body, a.len, a.replayed ? replayed : a.status == 503 ? retry : NULL);
+    free(a.body);
+    return a.status;
+}
+
 /* Nothing is sent and no Idempotency-Key is spent: the answer is the request itself. */
 static int dry_run(struct mg_connection *conn, const struct server *s, const struct block_def *b,
                    const struct prepared *prep, struct outcome *oc)
@@ -602,6 +625,10 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     }
     if (b->event) { /* the relay's args hold each listener's; the handler checks them */
         status = run_local(conn, b, args, oc);
+        goto done;
+    }
+    if (b->each) {
+        status = run_bulk(conn, s, b, args, oc);
         goto done;
     }
     size_t form_cap = (size_t)s->cfg.max_body_bytes * 3 + 65536;
