@@ -828,8 +828,12 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     s->cfg = *cfg;
     s->blocks = blocks;
     snprintf(err, errlen, "out of memory");
-    if (cfg->redis_url[0]) /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling */
-        s->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, cfg->upstream_timeout_ms,
+    /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
+     * BULK_DEADLINE_MS */
+    long hold = cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
+                                                                  : cfg->bulk_deadline_ms;
+    if (cfg->redis_url[0])
+        s->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, hold,
                                  cfg->redis_timeout_ms, err, errlen);
     else
         s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
