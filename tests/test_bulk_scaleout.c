@@ -1,7 +1,8 @@
 /* sendBulkSms repeated with its Idempotency-Key across real twilio-block processes (argv[1])
  * sharing a real redis-server: on another replica, after a restart of the service, and twice at
  * once. Each repeat sends only to the recipients that certainly were not sent to and answers
- * with the same SIDs; the stand-in counts what reached "Twilio". */
+ * with the same SIDs; the stand-in counts what reached "Twilio". Also: a batch when the service
+ * is told to stop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <civetweb.h>
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "redisd.h"
 
@@ -264,6 +266,53 @@ static void redis_down_sends_nothing(void **state)
     assert_int_equal(redisd_restart(&f->redis), 0);
 }
 
+struct stopping {
+    const struct child *c;
+    struct http_reply reply;
+    int rc;
+};
+
+static void *stopping_call(void *arg)
+{
+    struct stopping *k = arg;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendBulkSms", k->c->port);
+    k->rc = http_post_keyed(url, NULL, ARGS("\"+14155550001\",\"+14155550002\",\"+14155550003\","
+                                            "\"+14155550004\",\"+14155550005\",\"+14155550006\""),
+                            &k->reply);
+    return NULL;
+}
+
+/* SIGTERM during a batch: it starts no more sends, answers at once with the rest not sent, and
+ * the service exits 0. */
+static void a_stopping_service_starts_no_more_sends(void **state)
+{
+    struct fixture *f = *state;
+    struct standin_answer slow = created;
+    slow.delay_ms = 300;
+    standin_answer(f->up, &slow);
+    struct stopping k = {.c = &f->a};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, stopping_call, &k), 0);
+    while (standin_count(f->up) == 0)
+        clock_sleep_ms(10);
+    child_stop(&f->a);
+    pthread_join(thread, NULL);
+    assert_int_equal(k.rc, 0);
+    assert_int_equal(k.reply.status, 200);
+    json_t *env = json_loadb(k.reply.body.data, k.reply.body.len, 0, NULL);
+    size_t sent = standin_count(f->up);
+    assert_true(sent >= 1 && sent < 6);
+    for (size_t i = sent; i < 6; i++) {
+        assert_string_equal(field(result(env, i), "status"), "not_sent");
+        assert_string_equal(field(result(env, i), "status_code"), "SHUTTING_DOWN");
+    }
+    json_decref(env);
+    http_reply_free(&k.reply);
+    unlink(f->a.log);
+    start(f, &f->a);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -279,6 +328,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(a_repeat_after_a_restart, reset),
         cmocka_unit_test_setup(the_same_call_on_two_replicas_at_once, reset),
         cmocka_unit_test_setup(redis_down_sends_nothing, reset),
+        cmocka_unit_test_setup(a_stopping_service_starts_no_more_sends, reset),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
