@@ -40,6 +40,12 @@ static const struct {
      "the Idempotency-Key was already used with other credentials or args; nothing was sent."},
     {"IDEMPOTENCY_KEY_IN_FLIGHT", "200",
      "the first request with this Idempotency-Key is still in flight; nothing was sent."},
+    {"PARTIAL_FAILURE", "200",
+     "sendBulkSms: some recipients were sent to, some not; `total`, `sent`, `failed`, `merged` "
+     "and `results` (one per list entry, each failed one with its own `status_code`, "
+     "`status_msg`, Twilio's `code` and `more_info`) follow."},
+    {"DEADLINE_EXCEEDED", "200",
+     "sendBulkSms: BULK_DEADLINE_MS passed before the recipient's turn; nothing was sent to it."},
     {"INVALID_SIGNATURE", "200",
      "webhookEvent: X-Twilio-Signature does not match a listener's authToken and webhookUrl; "
      "`listener` is its index and nothing was delivered."},
@@ -487,7 +493,7 @@ static json_t *error_schema(struct doc *d)
     }
     if (!ok)
         d->oom = 1;
-    return json_pack(
+    json_t *out = json_pack(
         "{s:s,s:[s,s],s:{s:{s:s,s:o,s:o},s:{s:s},s:{s:s,s:s,s:{s:s}},s:{s:s,s:s,s:{s:s}},"
         "s:{s:s,s:s},s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s,s:s},s:{s:s},s:{s:s},s:{s:s},"
         "s:{s:s}}}",
@@ -503,6 +509,19 @@ static json_t *error_schema(struct doc *d)
         "API_ERROR: Twilio's HTTP status", "twilio_request_id", "type", "string", "description",
         "API_ERROR: Twilio's request id, when it sent one", "line", "type", "integer", "column",
         "type", "integer", "position", "type", "integer", "reason", "type", "string");
+    static const char *const counts[] = {"total", "sent", "failed", "merged"};
+    json_t *props = json_object_get(out, "properties");
+    for (size_t i = 0; i < N_ELEMS(counts); i++)
+        put(d, props, counts[i],
+            json_pack("{s:s,s:s}", "type", "integer", "description",
+                      "sendBulkSms: list entries in all, sent to, not sent to, and merged into "
+                      "an earlier entry with the same address"));
+    put(d, props, "results",
+        json_pack("{s:s,s:s,s:{s:s}}", "type", "array", "description",
+                  "sendBulkSms: one per list entry, in list order: to, sid, status (Twilio's, or "
+                  "failed, unknown or not_sent) and, when not sent, its own error",
+                  "items", "type", "object"));
+    return out;
 }
 
 static json_t *envelope_schema(const char *callback, json_t *to)
@@ -519,7 +538,8 @@ static json_t *schemas(struct doc *d, const struct block_set *set)
     put(d, out, "SuccessEnvelope",
         envelope_schema("success", json_pack("{s:s,s:s}", "type", "object", "description",
                                              "Twilio's resource, byte for byte as Twilio sent "
-                                             "it")));
+                                             "it; for sendBulkSms total, sent, failed, merged "
+                                             "and results")));
     put(d, out, "ErrorEnvelope", envelope_schema("error", ref("schemas", "Error")));
     put(d, out, "Error", error_schema(d));
     put(d, out, "Metadata",

@@ -18,7 +18,8 @@ static const char *const type_names[] = {"credentials", "String", "Number",  "Bo
 static const char *const block_keys[] = {"name",   "description", "args",  "callbacks",
                                          "method", "path",        "action", "auth",
                                          "oneOf",  "exclusive",   "fixed",
-                                         "handler", NULL};
+                                         "handler", "each",       NULL};
+static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
 static const char *const arg_keys[] = {"name",     "type",    "info",     "required",
                                        "options",  "structure", "param",  "check",
@@ -341,6 +342,7 @@ void block_def_free(struct block_def *b)
         free(b->exclusive[i].idx);
     free(b->exclusive);
     free(b->auth);
+    free(b->each);
     json_decref(b->root);
     memset(b, 0, sizeof *b);
 }
@@ -461,6 +463,52 @@ static int check_local(struct block_def *b, json_t *root, char *err, size_t errl
     return 0;
 }
 
+/* A bulk block: its own request is the other block's, made once per item, so it has no method,
+ * path, action or fixed parameters and its args no param; it checks credentials as that block
+ * does (auth). Whether the other block exists and agrees is block_set_load's check. */
+static int parse_each(struct block_def *b, json_t *root, char *err, size_t errlen)
+{
+    static const char *const twilio_only[] = {"method", "path", "action", "fixed", "handler"};
+    json_t *each = json_object_get(root, "each");
+    for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
+        if (json_object_get(root, twilio_only[i])) {
+            snprintf(err, errlen, "%s: a bulk block has no %s", b->name, twilio_only[i]);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < b->n_args; i++) {
+        if (b->args[i].param) {
+            snprintf(err, errlen, "%s: arg \"%s\" of a bulk block has no param", b->name,
+                     b->args[i].name);
+            return -1;
+        }
+    }
+    if (!json_is_object(each) || only_keys(each, each_keys, b->name, err, errlen) < 0 ||
+        parse_auth(b, json_object_get(root, "auth"), err, errlen) < 0) {
+        if (!json_is_object(each))
+            snprintf(err, errlen, "%s: each must be an object", b->name);
+        return -1;
+    }
+    const char *list = get_string(each, "list");
+    long k = list ? block_arg_index(b, list) : -1;
+    json_t *overrides = json_object_get(each, "overrides");
+    if (!get_string(each, "block") || !get_string(each, "item") || k < 0 ||
+        b->args[k].type != ARG_JSON || (overrides && !string_array(overrides, 1))) {
+        snprintf(err, errlen,
+                 "%s: each needs block, item, list (a JSON arg of this block) and a list of "
+                 "overrides",
+                 b->name);
+        return -1;
+    }
+    if (!(b->each = calloc(1, sizeof *b->each))) {
+        snprintf(err, errlen, "%s: out of memory", b->name);
+        return -1;
+    }
+    *b->each = (struct each_def){.name = get_string(each, "block"), .list = (size_t)k,
+                                 .item = get_string(each, "item"), .overrides = overrides};
+    return 0;
+}
+
 static int parse_args(struct block_def *b, json_t *args, int allow_empty, char *err,
                       size_t errlen)
 {
@@ -552,6 +600,8 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
         parse_groups(b, json_object_get(root, "exclusive"), "exclusive", &b->exclusive,
                      &b->n_exclusive, err, errlen) < 0)
         return -1;
+    if (json_object_get(root, "each"))
+        return parse_each(b, root, err, errlen);
     json_t *handler = json_object_get(root, "handler");
     if (handler) {
         const char *named = json_string_value(handler);
@@ -711,6 +761,63 @@ done:
     return rc;
 }
 
+/* A bulk block's args are the other block's with its item arg replaced by the list: the same
+ * names and types both ways, so neither can gain an option the other lacks. */
+static int resolve_each(const struct block_set *set, struct block_def *b, char *err,
+                        size_t errlen)
+{
+    struct each_def *e = b->each;
+    const struct block_def *t = block_find(set, e->name, strlen(e->name));
+    if (!t || t->each || t->handler) {
+        snprintf(err, errlen, "%s: each.block must name a block that calls Twilio", b->name);
+        return -1;
+    }
+    long item = block_arg_index(t, e->item);
+    if (item < 0 || !t->args[item].param || block_arg_index(b, e->item) >= 0 ||
+        block_arg_index(t, b->args[e->list].name) >= 0) {
+        snprintf(err, errlen,
+                 "%s: each.item must be an arg of %s sent to Twilio that this block lacks, and "
+                 "each.list an arg %s lacks",
+                 b->name, t->name, t->name);
+        return -1;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(e->overrides, i, o) {
+        long k = block_arg_index(t, json_string_value(o));
+        if (k < 0 || k == item || !t->args[k].param) {
+            snprintf(err, errlen, "%s: each.overrides: \"%s\" is not another arg of %s sent to "
+                                  "Twilio", b->name, json_string_value(o), t->name);
+            return -1;
+        }
+    }
+    for (i = 0; i < b->n_args; i++) {
+        long k = block_arg_index(t, b->args[i].name);
+        if (i != e->list && (k < 0 || t->args[k].type != b->args[i].type)) {
+            snprintf(err, errlen, "%s: arg \"%s\" must be an arg of %s of the same type",
+                     b->name, b->args[i].name, t->name);
+            return -1;
+        }
+    }
+    for (i = 0; i < t->n_args; i++) {
+        if ((long)i != item && block_arg_index(b, t->args[i].name) < 0) {
+            snprintf(err, errlen, "%s: lacks %s's arg \"%s\"", b->name, t->name,
+                     t->args[i].name);
+            return -1;
+        }
+    }
+    int same = b->n_auth == t->n_auth;
+    for (i = 0; same && i < b->n_auth; i++)
+        same = strcmp(b->args[b->auth[i].user].name, t->args[t->auth[i].user].name) == 0 &&
+               strcmp(b->args[b->auth[i].pass].name, t->args[t->auth[i].pass].name) == 0;
+    if (!same) {
+        snprintf(err, errlen, "%s: auth must be %s's", b->name, t->name);
+        return -1;
+    }
+    e->block = t;
+    return 0;
+}
+
 static int load_events(struct block_set *set, json_t *meta, char *err, size_t errlen)
 {
     json_t *events = json_object_get(meta, "events");
@@ -800,6 +907,9 @@ struct block_set *block_set_load(const struct embedded_file *metadata,
             goto fail;
         set->n++;
     }
+    for (size_t i = 0; i < n; i++)
+        if (set->blocks[i].each && resolve_each(set, &set->blocks[i], err, errlen) < 0)
+            goto fail;
     if (load_events(set, meta, err, errlen) < 0 || compose_metadata(set, meta, err, errlen) < 0)
         goto fail;
     json_decref(shared);

@@ -55,11 +55,23 @@ struct auth_pair {
     size_t user, pass;
 };
 
+/* A bulk block ("each" in its definition) calls another block once per item of one of its own
+ * args: the item gives that block's item arg, or is an object giving it and any of overrides;
+ * every other arg is passed on as it is. */
+struct each_def {
+    const char *name;              /* the block called for each item */
+    const struct block_def *block; /* resolved by block_set_load; NULL after block_parse alone */
+    size_t list;                   /* index of the list arg in the bulk block's args */
+    const char *item;              /* the arg of block that an item gives */
+    json_t *overrides;             /* borrowed: names of block's args an item may also give */
+};
+
 struct block_def {
     const char *name;
     local_fn handler; /* a block answered here, without Twilio (see local.h); or NULL */
+    struct each_def *each; /* a bulk block (see bulk.h); or NULL */
     int event;           /* an event of metadata.json: its args are each listener's */
-    const char *method;  /* the rest describe the Twilio request; NULL for handler blocks */
+    const char *method;  /* the rest describe the Twilio request; NULL for handler and bulk blocks */
     const char *path;
     const char *action;
     struct auth_pair *auth; /* alternatives, in order of preference */

@@ -25,6 +25,9 @@ struct config {
     enum log_level log_level;
     enum log_format log_format;
     long retry_max;
+    long bulk_max_recipients; /* sendBulkSms: the longest list taken */
+    long bulk_concurrency;    /* sends of one batch in flight at once, before any 429 */
+    long bulk_deadline_ms;    /* no send of a batch starts after this; the rest are not sent */
     long idempotency_ttl_s;
     long idempotency_max;
     char ca_file[512];      /* empty: the system's CA store */

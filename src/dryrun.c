@@ -46,10 +46,8 @@ static int describe_body(const struct block_def *b, json_t *form, json_t *to)
     return rc < 0 ? -1 : 0;
 }
 
-char *dryrun_answer(const struct block_def *b, const struct prepared *p, const char *url,
-                    size_t *len)
+json_t *dryrun_request(const struct block_def *b, const struct prepared *p, const char *url)
 {
-    char *out = NULL;
     json_t *to = NULL;
     json_t *form = form_parse(p->form.data ? p->form.data : "", p->form.len);
     if (!form || mask_secrets(b, form) < 0)
@@ -57,11 +55,20 @@ char *dryrun_answer(const struct block_def *b, const struct prepared *p, const c
     to = json_pack("{s:b, s:{s:s, s:s, s:s%, s:s, s:O}}", "dryRun", 1, "request", "method",
                    b->method, "url", url, "username", buf_str(&p->username), p->username.len,
                    "password", MASK, "form", form);
-    if (!to || describe_body(b, form, to) < 0)
-        goto done;
-    out = envelope_success(to, len);
+    if (to && describe_body(b, form, to) < 0) {
+        json_decref(to);
+        to = NULL;
+    }
 done:
     json_decref(form);
+    return to;
+}
+
+char *dryrun_answer(const struct block_def *b, const struct prepared *p, const char *url,
+                    size_t *len)
+{
+    json_t *to = dryrun_request(b, p, url);
+    char *out = envelope_success(to, len);
     json_decref(to);
     return out;
 }

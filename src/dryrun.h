@@ -8,6 +8,11 @@
 #include "args.h"
 #include "block.h"
 
+/* What dryrun_answer puts under "to": {"dryRun": true, "request": {...}} with, for a message
+ * body, "encoding", "segments", "characters" and "ucs2Characters". A new object the caller owns,
+ * or NULL when memory ran out. */
+json_t *dryrun_request(const struct block_def *b, const struct prepared *p, const char *url);
+
 /* The success envelope for a dry run of b; url is the full URL the request would go to.
  * Returns malloc'd JSON text (length in *len), or NULL when memory ran out. */
 char *dryrun_answer(const struct block_def *b, const struct prepared *p, const char *url,

@@ -38,6 +38,14 @@ char *envelope_success(json_t *to, size_t *len)
               : NULL;
 }
 
+/* The error envelope around to, which it steals; NULL gives NULL. */
+static char *error_around(json_t *to, size_t *len)
+{
+    return to ? dump(json_pack("{s:s, s:{s:o}}", "callback", "error", "contextWrites", "to", to),
+                     len)
+              : NULL;
+}
+
 char *envelope_error(const char *code, const char *msg, json_t *extra, size_t *len)
 {
     json_t *to = json_pack("{s:s, s:s}", "status_code", code, "status_msg", msg);
@@ -45,9 +53,7 @@ char *envelope_error(const char *code, const char *msg, json_t *extra, size_t *l
         json_decref(to);
         return NULL;
     }
-    if (!to)
-        return NULL;
-    return dump(json_pack("{s:s, s:{s:o}}", "callback", "error", "contextWrites", "to", to), len);
+    return error_around(to, len);
 }
 
 char *envelope_fields(json_t *reasons, int json_args, size_t *len)
@@ -95,17 +101,13 @@ char *envelope_bad_body(const json_error_t *err, size_t *len)
     return out;
 }
 
-char *envelope_api_error(long http_status, const char *action, const char *body, size_t n,
-                         const char *content_type, const char *request_id, const char *note,
-                         size_t *len)
+json_t *envelope_api_error_to(long http_status, const char *action, const char *body, size_t n,
+                             const char *content_type, const char *request_id, const char *note)
 {
     struct buf msg;
     json_t *twilio = json_loadb(body, n, 0, NULL);
-    json_t *extra = json_object();
-    char *out = NULL;
+    json_t *to = NULL;
     buf_init(&msg, n + 4096); /* Twilio's whole message always fits */
-    if (!extra)
-        goto done;
     const char *message = json_string_value(json_object_get(twilio, "message"));
     int rc = buf_appendf(&msg, "[HTTP %ld] Unable to %s: ", http_status, action);
     if (message && *message) {
@@ -118,21 +120,30 @@ char *envelope_api_error(long http_status, const char *action, const char *body,
     }
     if (note)
         rc |= buf_appendz(&msg, note);
-    if (rc < 0)
+    if (rc < 0 || !(to = json_pack("{s:s, s:s}", "status_code", "API_ERROR", "status_msg",
+                                   buf_str(&msg))))
         goto done;
     json_t *code = json_object_get(twilio, "code");
     json_t *more = json_object_get(twilio, "more_info");
-    if ((code && json_object_set(extra, "code", code) < 0) ||
-        (message && json_object_set_new(extra, "message", json_string(message)) < 0) ||
-        (more && json_object_set(extra, "more_info", more) < 0) ||
-        json_object_set_new(extra, "status", json_integer(http_status)) < 0 ||
+    if ((code && json_object_set(to, "code", code) < 0) ||
+        (message && json_object_set_new(to, "message", json_string(message)) < 0) ||
+        (more && json_object_set(to, "more_info", more) < 0) ||
+        json_object_set_new(to, "status", json_integer(http_status)) < 0 ||
         (request_id && *request_id &&
-         json_object_set_new(extra, "twilio_request_id", json_string(request_id)) < 0))
-        goto done;
-    out = envelope_error("API_ERROR", buf_str(&msg), extra, len);
+         json_object_set_new(to, "twilio_request_id", json_string(request_id)) < 0)) {
+        json_decref(to);
+        to = NULL;
+    }
 done:
     buf_free(&msg);
-    json_decref(extra);
     json_decref(twilio);
-    return out;
+    return to;
+}
+
+char *envelope_api_error(long http_status, const char *action, const char *body, size_t n,
+                         const char *content_type, const char *request_id, const char *note,
+                         size_t *len)
+{
+    return error_around(
+        envelope_api_error_to(http_status, action, body, n, content_type, request_id, note), len);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "idem_redis.h"
 
 struct entry {
@@ -41,6 +42,15 @@ static uint64_t hash(const char *s)
     return h;
 }
 
+int idem_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
+            return 0;
+    return n <= 255;
+}
+
 struct idem_store *idem_new(size_t max, long ttl_s)
 {
     struct idem_store *s = calloc(1, sizeof *s);
@@ -57,11 +67,7 @@ struct idem_store *idem_new(size_t max, long ttl_s)
     s->max = max;
     s->ttl_s = ttl_s;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->done, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&s->done);
     return s;
 }
 
@@ -141,14 +147,7 @@ enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned
 {
     if (s->redis)
         return idem_redis_claim(s->redis, key, fp, wait_ms, body, len, ticket);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    const struct timespec until = clock_after(wait_ms);
     pthread_mutex_lock(&s->lock);
     enum idem_claim rc;
     for (;;) {

@@ -21,6 +21,10 @@ enum idem_claim {
     IDEM_UNAVAILABLE, /* Redis could not be reached or refused the command: nothing claimed */
 };
 
+/* Whether key may be an Idempotency-Key: at most 255 printable ASCII characters, so that a
+ * line break can never join two keys into one. */
+int idem_key_valid(const char *key);
+
 /* Returns a store for at most max keys kept ttl_s seconds, or NULL. */
 struct idem_store *idem_new(size_t max, long ttl_s);
 void idem_free(struct idem_store *s);

@@ -14,6 +14,7 @@
 #include "apidoc.h"
 #include "args.h"
 #include "buf.h"
+#include "bulk.h"
 #include "clock.h"
 #include "dryrun.h"
 #include "envelope.h"
@@ -632,6 +633,28 @@ static int run_local(struct mg_connection *conn, const struct block_def *b, json
     return reply_owned(conn, b->handler(b, args, &oc->what, &len), &len, NULL);
 }
 
+/* A bulk block's batch runs in bulk.c, on this worker and threads of its own. */
+static int run_bulk(struct mg_connection *conn, const struct server *s, const struct block_def *b,
+                    json_t *args, struct outcome *oc)
+{
+    static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
+    static const char *const retry[] = {"Retry-After", "5", NULL};
+    struct bulk_service svc = {.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
+                               .curl = worker_curl(conn), .draining = &s->draining};
+    struct bulk_answer a;
+    bulk_run(&svc, b, args, idempotency_key(conn, args), &a);
+    oc->what = a.what;
+    oc->attempts = a.attempts;
+    oc->upstream_status = a.upstream_status;
+    oc->upstream_ms = a.upstream_ms;
+    oc->replayed = a.replayed;
+    if (!a.body)
+        return reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+    reply(conn, a.status, a.body, a.len, a.replayed ? replayed : a.status == 503 ? retry : NULL);
+    free(a.body);
+    return a.status;
+}
+
 /* Nothing is sent and no Idempotency-Key is spent: the answer is the request itself. */
 static int dry_run(struct mg_connection *conn, const struct server *s, const struct block_def *b,
                    const struct prepared *prep, struct outcome *oc)
@@ -689,6 +712,10 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     }
     if (b->event) { /* the relay's args hold each listener's; the handler checks them */
         status = run_local(conn, b, args, oc);
+        goto done;
+    }
+    if (b->each) {
+        status = run_bulk(conn, s, b, args, oc);
         goto done;
     }
     size_t form_cap = (size_t)s->cfg.max_body_bytes * 3 + 65536;
@@ -891,8 +918,12 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     s->cfg = *cfg;
     s->blocks = blocks;
     snprintf(err, errlen, "out of memory");
-    if (cfg->redis_url[0]) /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling */
-        s->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, cfg->upstream_timeout_ms,
+    /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
+     * BULK_DEADLINE_MS */
+    long hold = cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
+                                                                  : cfg->bulk_deadline_ms;
+    if (cfg->redis_url[0])
+        s->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, hold,
                                  cfg->redis_timeout_ms, err, errlen);
     else
         s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);

@@ -223,7 +223,7 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
         if (rc == CURLE_OK) {
             rs->outcome = TWILIO_ANSWERED;
             rc_out = 0;
-            if (rs->status != 429)
+            if (rs->status != 429 || rq->pace_429)
                 break;
             wait = rs->retry_after_ms;
         } else {

@@ -22,6 +22,7 @@ struct twilio_request {
     long timeout_ms;         /* overall deadline for every attempt together */
     long connect_timeout_ms; /* per attempt */
     long retry_max;
+    int pace_429;        /* a 429 is answered at once, not retried: the caller paces (bulk) */
     const char *ca_file; /* NULL or "": the system's CA store */
     int allow_http;      /* plain http only when the operator configured an http:// base */
     struct upstream *via; /* runs the transfers; NULL: on the calling thread */

@@ -61,8 +61,10 @@ static void call_every_block(int minimal, int api_key)
             fail_msg("%s (%s args) against Twilio's spec: %s", b->name,
                      minimal ? "minimal" : "all", buf_str(&r.body));
         json_t *to = json_object_get(json_object_get(env, "contextWrites"), "to");
+        if (b->each) /* a bulk block: one resource per entry */
+            to = json_array_get(json_object_get(to, "results"), 0);
         const char *sid = json_string_value(json_object_get(to, "sid"));
-        if (strcmp(b->method, "GET") == 0 && !sid) {
+        if (!b->each && strcmp(b->method, "GET") == 0 && !sid) {
             /* a page: Twilio's list envelope */
             assert_non_null(json_string_value(json_object_get(to, "uri")));
             assert_true(json_is_integer(json_object_get(to, "page_size")));

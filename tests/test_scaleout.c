@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -40,23 +39,16 @@ static void start(struct child *r, const struct standin *up, const char *redis_u
  * never show the Redis password. */
 static void stop(struct child *r)
 {
-    int status = 0;
-    kill(r->pid, SIGTERM);
-    assert_int_equal(waitpid(r->pid, &status, 0), r->pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    child_stop(r);
     assert_false(child_log_has(r, PASSWORD));
     unlink(r->log);
 }
 
 static int post(const struct child *r, const char *key, const char *json, struct http_reply *out)
 {
-    char url[128], header[320];
+    char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendSms", r->port);
-    snprintf(header, sizeof header, "Idempotency-Key: %s", key ? key : "");
-    const char *const extra[] = {header, NULL};
-    return http_call_ex("POST", url, "application/json", NULL, key ? extra : NULL, json,
-                        strlen(json), out);
+    return http_post_keyed(url, key, json, out);
 }
 
 struct fixture {

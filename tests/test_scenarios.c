@@ -271,8 +271,8 @@ static void unknown_block_is_404(void **state)
     assert_string_equal(buf_str(&r.body),
                         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                         "\"UNKNOWN_BLOCK\",\"status_msg\":\"No block with that name. Blocks: "
-                        "makeCall, sendMms, sendSms, getMessage, listMessages, redactMessage, "
-                        "cancelMessage, getCall, listCalls, updateCall, "
+                        "makeCall, sendMms, sendSms, sendBulkSms, getMessage, listMessages, "
+                        "redactMessage, cancelMessage, getCall, listCalls, updateCall, "
                         "validateWebhookSignature.\"}}}");
     http_reply_free(&r);
 }

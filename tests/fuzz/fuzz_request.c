@@ -1,5 +1,6 @@
-/* libFuzzer: request bytes -> parsed body -> validated args -> encoded form, for every block.
- * The pure path of a block call, without sockets. */
+/* libFuzzer: request bytes -> parsed body -> validated args -> encoded form, for every block,
+ * and a bulk block's list -> each entry's request. The pure path of a block call, without
+ * sockets. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include "args.h"
 #include "block.h"
 #include "embedded.h"
+#include "recipients.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,10 +28,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (args_parse_body((const char *)data, size, &root, &args, &jerr, &deep_at) != BODY_PARSED)
         return 0;
     for (size_t i = 0; i < block_count(blocks); i++) {
+        const struct block_def *b = block_at(blocks, i);
         struct prepared prep;
+        struct recipients list;
         json_t *reasons = NULL;
-        if (args_prepare(block_at(blocks, i), args, 1u << 20, &prep, &reasons) == ARGS_OK)
+        if (args_prepare(b, args, 1u << 20, &prep, &reasons) == ARGS_OK)
             prepared_free(&prep);
+        json_decref(reasons);
+        reasons = NULL;
+        if (b->each && recipients_check(b, args, 1000, 1u << 20, &list, &reasons) == ARGS_OK)
+            recipients_free(&list);
         json_decref(reasons);
     }
     json_decref(root);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -106,6 +107,15 @@ int http_call_ex(const char *method, const char *url, const char *content_type,
 void http_reply_free(struct http_reply *r)
 {
     buf_free(&r->body);
+}
+
+int http_post_keyed(const char *url, const char *key, const char *json, struct http_reply *r)
+{
+    char header[320];
+    snprintf(header, sizeof header, "Idempotency-Key: %s", key ? key : "");
+    const char *const extra[] = {header, NULL};
+    return http_call_ex("POST", url, "application/json", NULL, key ? extra : NULL, json,
+                        strlen(json), r);
 }
 
 void harness_config(struct config *cfg)
@@ -335,4 +345,13 @@ int child_log_has(const struct child *c, const char *text)
     int found = strstr(buf_str(&log), text) != NULL;
     buf_free(&log);
     return found;
+}
+
+void child_stop(struct child *c)
+{
+    int status = 0;
+    kill(c->pid, SIGTERM);
+    assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }

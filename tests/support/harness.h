@@ -30,6 +30,8 @@ int http_call_ex(const char *method, const char *url, const char *content_type,
                  const char *userpwd, const char *const *extra, const char *body, size_t len,
                  struct http_reply *r);
 void http_reply_free(struct http_reply *r);
+/* POSTs json to url as application/json, with an Idempotency-Key header unless key is NULL. */
+int http_post_keyed(const char *url, const char *key, const char *json, struct http_reply *r);
 
 struct harness {
     struct block_set *blocks;
@@ -82,6 +84,8 @@ void child_start(struct child *c, const char *binary, const char *name, const ch
                  long wait_ms);
 /* Whether the child's log holds text. */
 int child_log_has(const struct child *c, const char *text);
+/* Sends SIGTERM and waits: the child must exit 0 (under the sanitizers a leak makes it fail). */
+void child_stop(struct child *c);
 
 /* The exact REQUIRED_FIELDS envelope, as a string literal, for fields (the quoted names,
  * comma-separated) and reasons (the "name":"why" members). */

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "form.h"
+
 #define MAX_RECORDS 64
 
 const char standin_message_201[] =
@@ -26,7 +29,28 @@ struct standin {
     size_t script_len, script_start;
     struct standin_record records[MAX_RECORDS];
     size_t count;
+    int in_flight, max_in_flight;
+    int numbered; /* standin_number_sids */
 };
+
+const char *standin_sid(size_t n, char out[35])
+{
+    snprintf(out, 35, "SM%032zx", n);
+    return out;
+}
+
+/* body with its first SMaaaa...a SID replaced by request n's, in out. */
+static const char *numbered(const char *body, size_t n, char *out, size_t size)
+{
+    static const char sid[] = "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    char mine[35];
+    const char *at = strstr(body, sid);
+    if (!at)
+        return body;
+    snprintf(out, size, "%.*s%s%s", (int)(at - body), body, standin_sid(n, mine),
+             at + sizeof sid - 1);
+    return out;
+}
 
 static int on_request(struct mg_connection *conn, void *cbdata)
 {
@@ -40,6 +64,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     const char *auth = mg_get_header(conn, "Authorization");
     snprintf(rec.authorization, sizeof rec.authorization, "%s", auth ? auth : "");
     rec.remote_port = ri->remote_port;
+    rec.at_ms = clock_ms();
     size_t len = 0;
     int n;
     while (len < sizeof rec.body - 1 &&
@@ -48,17 +73,28 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     rec.body[len] = '\0';
 
     pthread_mutex_lock(&s->lock);
-    if (s->count < MAX_RECORDS)
-        s->records[s->count] = rec;
-    s->count++;
-    size_t k = s->count - 1 - s->script_start;
+    size_t number = s->count++;
+    if (number < MAX_RECORDS)
+        s->records[number] = rec;
+    size_t k = number - s->script_start;
     struct standin_answer a = s->script[k < s->script_len ? k : s->script_len - 1];
+    int numbers = s->numbered;
+    if (++s->in_flight > s->max_in_flight)
+        s->max_in_flight = s->in_flight;
     pthread_mutex_unlock(&s->lock);
 
+    char body[4096];
+    if (numbers)
+        a.body = numbered(a.body, number, body, sizeof body);
     if (a.delay_ms > 0) {
         struct timespec ts = {a.delay_ms / 1000, (long)(a.delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    pthread_mutex_lock(&s->lock);
+    if (number < MAX_RECORDS && number < s->count) /* not cleared meanwhile */
+        s->records[number].answered_ms = clock_ms();
+    s->in_flight--;
+    pthread_mutex_unlock(&s->lock);
     char length[32];
     snprintf(length, sizeof length, "%zu", strlen(a.body) + (size_t)a.short_by);
     mg_response_header_start(conn, a.status);
@@ -153,6 +189,19 @@ int standin_request(struct standin *s, size_t i, struct standin_record *out)
     return rc;
 }
 
+int standin_param(struct standin *s, size_t i, const char *name, char *out, size_t size)
+{
+    struct standin_record rec;
+    if (standin_request(s, i, &rec) < 0)
+        return -1;
+    json_t *form = form_parse(rec.body, strlen(rec.body));
+    json_t *v = json_object_get(form, name);
+    const char *value = json_string_value(json_is_array(v) ? json_array_get(v, 0) : v);
+    snprintf(out, size, "%s", value ? value : "");
+    json_decref(form);
+    return 0;
+}
+
 void standin_clear(struct standin *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -160,7 +209,24 @@ void standin_clear(struct standin *s)
     s->script[0] = (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
     s->script_len = 1;
     s->script_start = 0;
+    s->max_in_flight = 0;
+    s->numbered = 0;
     pthread_mutex_unlock(&s->lock);
+}
+
+void standin_number_sids(struct standin *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->numbered = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int standin_max_in_flight(struct standin *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->max_in_flight;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 void standin_stop(struct standin *s)

@@ -20,6 +20,8 @@ struct standin_record {
     char authorization[512];
     char body[16384];
     int remote_port; /* the caller's side of the connection: equal ports, one connection */
+    long at_ms;      /* when it arrived (clock_ms) */
+    long answered_ms; /* when its answer was sent (clock_ms) */
 };
 
 struct standin;
@@ -35,7 +37,17 @@ void standin_script(struct standin *s, const struct standin_answer *answers, siz
 size_t standin_count(struct standin *s);
 /* Copies request i (0-based) into out; returns 0, or -1 if there is none. */
 int standin_request(struct standin *s, size_t i, struct standin_record *out);
+/* Copies the form parameter name of request i (its first value) into out, "" when it has none.
+ * Returns 0, or -1 if there is no request i. */
+int standin_param(struct standin *s, size_t i, const char *name, char *out, size_t size);
 void standin_clear(struct standin *s);
+/* From now on (until standin_clear) an answer's SMaaaa...a SID becomes SM and the request's
+ * number (0-based, as standin_request counts) in 32 hex digits. */
+void standin_number_sids(struct standin *s);
+/* The SID that standin_number_sids gives request n, in out. */
+const char *standin_sid(size_t n, char out[35]);
+/* The most requests it was handling at once since the last standin_clear. */
+int standin_max_in_flight(struct standin *s);
 void standin_stop(struct standin *s);
 
 /* dropper: a raw TCP listener that reads each request whole and then resets the connection

@@ -1,0 +1,759 @@
+#include "bulk.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "dryrun.h"
+#include "envelope.h"
+#include "recipients.h"
+#include "twilio.h"
+
+/* As a single send: Twilio's answers are small. */
+#define MAX_UPSTREAM_BYTES (4u << 20)
+/* A 429 without Retry-After pauses the batch this long, doubling while 429s follow, up to the
+ * 10 s twilio.c caps Retry-After at. */
+#define PAUSE_BASE_MS 500
+#define PAUSE_MAX_MS 10000
+
+enum state { QUEUED, SENT, FAILED, UNKNOWN, NOT_SENT };
+
+/* One distinct recipient while the batch runs. */
+struct slot {
+    json_t *result; /* {"sid", "status", ...} once settled */
+    enum state state;
+    int limited;  /* Twilio's 429s for it so far */
+    int conflict; /* its Idempotency-Key claim is another call's */
+};
+
+/* What one send came to. */
+struct sent {
+    json_t *result;
+    enum state state; /* QUEUED: Twilio answered 429 */
+    int attempts;
+    long status;
+    long retry_after_ms;
+    long ms;
+    int refused;  /* Twilio refused the credentials: no other send can succeed */
+    int conflict; /* the recipient's claim is another call's (IDEMPOTENCY_KEY_REUSED) */
+};
+
+struct batch {
+    const struct bulk_service *svc;
+    const struct block_def *called;
+    const struct recipients *plan;
+    const char *scoped; /* "<account>\n<key>\n<block>", or NULL without an Idempotency-Key */
+    struct slot *slots;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* a send ended, or the batch stopped */
+    size_t next;         /* the next item never tried */
+    size_t *again;       /* items to try again after a 429: a ring of n_items */
+    size_t again_head, again_tail;
+    int in_flight, limit, streak, pauses;
+    long resume_at; /* a 429 paused the batch until then */
+    long deadline;
+    long slowest; /* the longest send so far, ms */
+    long refused; /* the HTTP status that stopped the batch, or 0 */
+    int attempts;
+    long last_status;
+};
+
+static json_t *failure(const char *status, const char *code, const char *msg)
+{
+    return json_pack("{s:n, s:s, s:s, s:s}", "sid", "status", status, "status_code", code,
+                     "status_msg", msg);
+}
+
+/* A Twilio error answer as a result: its API_ERROR fields, with Twilio's HTTP status as
+ * http_status (status is the message's). */
+static json_t *api_failure(const char *status, const struct block_def *called,
+                           const struct twilio_response *rs, const char *note)
+{
+    json_t *err = envelope_api_error_to(rs->status, called->action, buf_str(&rs->body),
+                                        rs->body.len, rs->content_type, rs->request_id, note);
+    json_t *out = err ? json_pack("{s:n, s:s}", "sid", "status", status) : NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(err, key, v) {
+        if (out && json_object_set(out, strcmp(key, "status") ? key : "http_status", v) < 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    json_decref(err);
+    return out;
+}
+
+/* Words one send's end, as call_twilio does for a single one. */
+static void classify(const struct block_def *called, const struct twilio_response *rs,
+                     int answered, int limited, struct sent *s)
+{
+    struct buf msg;
+    buf_init(&msg, 2048);
+    if (!answered) {
+        int maybe = rs->outcome == TWILIO_MAYBE_SENT;
+        buf_appendz(&msg, rs->error);
+        if (!maybe && rs->attempts > 1)
+            buf_appendf(&msg, " (%d attempts; nothing was sent)", rs->attempts);
+        if (maybe && rs->request_id[0])
+            buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
+        s->state = maybe ? UNKNOWN : NOT_SENT;
+        s->result = failure(maybe ? "unknown" : "not_sent", "INTERNAL_PACKAGE_ERROR",
+                            buf_str(&msg));
+    } else if (rs->status >= 200 && rs->status < 300) {
+        json_t *res = json_loadb(rs->body.data, rs->body.len, 0, NULL);
+        json_t *sid = json_object_get(res, "sid"), *status = json_object_get(res, "status");
+        if (json_is_string(sid)) {
+            s->state = SENT;
+            s->result = json_pack("{s:O, s:O?}", "sid", sid, "status",
+                                  json_is_string(status) ? status : NULL);
+        } else {
+            buf_appendf(&msg, "Twilio answered HTTP %ld without a message SID; the message was "
+                              "probably created", rs->status);
+            if (rs->request_id[0])
+                buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
+            s->state = UNKNOWN;
+            s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", buf_str(&msg));
+        }
+        json_decref(res);
+    } else if (rs->status == 429) {
+        buf_appendf(&msg, " (rate limited on %d attempts; nothing was sent)", limited);
+        s->state = QUEUED;
+        s->result = api_failure("not_sent", called, rs, buf_str(&msg));
+    } else if (rs->status >= 500) {
+        s->state = UNKNOWN;
+        s->result = api_failure("unknown", called, rs,
+                                " (Twilio failed after receiving the request; the message may "
+                                "have been created)");
+    } else {
+        s->state = FAILED;
+        s->refused = rs->status == 401 || rs->status == 403;
+        s->result = api_failure("failed", called, rs, NULL);
+    }
+    buf_free(&msg);
+}
+
+static int digest(EVP_MD_CTX *md, const void *p, size_t n)
+{
+    return EVP_DigestUpdate(md, &n, sizeof n) && EVP_DigestUpdate(md, p, n);
+}
+
+/* What an Idempotency-Key claims: one recipient's request (one), or with one NULL the whole
+ * call: every request and which entry names which. */
+static int fingerprint(const char *name, const struct recipients *plan,
+                       const struct recipient *one, unsigned char *fp)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const struct prepared *creds = &plan->items[0].prep;
+    unsigned int n = 0;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && digest(md, name, strlen(name)) &&
+             digest(md, buf_str(&creds->username), creds->username.len) &&
+             digest(md, buf_str(&creds->password), creds->password.len);
+    for (size_t i = 0; ok && i < (one ? 1 : plan->n_items); i++) {
+        const struct prepared *p = one ? &one->prep : &plan->items[i].prep;
+        ok = digest(md, buf_str(&p->path), p->path.len) &&
+             digest(md, buf_str(&p->form), p->form.len);
+    }
+    if (!one)
+        ok = ok && digest(md, plan->item_of, plan->n_entries * sizeof *plan->item_of);
+    ok = ok && EVP_DigestFinal_ex(md, fp, &n) && n == IDEM_FP_LEN;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+/* Where a recipient's request goes: the API base (edge and region applied) and its path, the
+ * form as the query string for a GET. */
+static int item_url(const struct bulk_service *svc, const struct block_def *called,
+                    const struct recipients *plan, const struct prepared *p, struct buf *base,
+                    struct buf *url)
+{
+    const struct config *cfg = svc->cfg;
+    const char *edge = plan->edge[0] ? plan->edge : cfg->edge;
+    const char *region = plan->region[0] ? plan->region : cfg->region;
+    if (twilio_base_url(base, cfg->api_base, cfg->api_base_set, edge, region) < 0 ||
+        buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
+        return -1;
+    if (strcmp(called->method, "GET") == 0 && p->form.len &&
+        (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
+        return -1;
+    return 0;
+}
+
+/* A recipient's answer kept under the Idempotency-Key by an earlier call. */
+static void replayed(const char *text, size_t len, struct sent *s)
+{
+    json_t *r = json_loadb(text, len, 0, NULL);
+    const char *status = json_string_value(json_object_get(r, "status"));
+    if (!json_is_object(r)) {
+        json_decref(r);
+        s->state = UNKNOWN;
+        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR",
+                            "This recipient's earlier answer could not be read; the message may "
+                            "have been sent");
+        return;
+    }
+    s->result = r;
+    if (json_is_string(json_object_get(r, "sid")))
+        s->state = SENT;
+    else
+        s->state = status && strcmp(status, "failed") == 0 ? FAILED : UNKNOWN;
+}
+
+/* Claims recipient it under the call's key. Returns 1 when the claim is the caller's to
+ * settle, 0 when s already holds the answer (replayed, or not sent), -1 when memory ran out. */
+static int claim(struct batch *bt, const struct recipient *it, const struct buf *key,
+                 long budget_ms, unsigned long *ticket, struct sent *s)
+{
+    const struct config *cfg = bt->svc->cfg;
+    unsigned char fp[IDEM_FP_LEN];
+    char *stored = NULL;
+    size_t len = 0;
+    long wait = cfg->upstream_timeout_ms + 1000 < budget_ms ? cfg->upstream_timeout_ms + 1000
+                                                             : budget_ms;
+    if (fingerprint(bt->called->name, bt->plan, it, fp) < 0)
+        return -1;
+    s->state = NOT_SENT;
+    switch (idem_claim(bt->svc->idem, buf_str(key), fp, wait, &stored, &len, ticket)) {
+    case IDEM_FRESH:
+        return 1;
+    case IDEM_REPLAY:
+        replayed(stored, len, s);
+        free(stored);
+        return 0;
+    case IDEM_CONFLICT:
+        s->state = FAILED;
+        s->conflict = 1;
+        s->result = failure("failed", "IDEMPOTENCY_KEY_REUSED",
+                            "This Idempotency-Key was already used for this recipient with "
+                            "different credentials or args; nothing was sent.");
+        return 0;
+    case IDEM_PENDING:
+        s->result = failure("not_sent", "IDEMPOTENCY_KEY_IN_FLIGHT",
+                            "A request with this Idempotency-Key is still sending to this "
+                            "recipient; nothing was sent. Repeat the call later to get its "
+                            "answer.");
+        return 0;
+    case IDEM_UNAVAILABLE:
+        s->result = failure("not_sent", "IDEMPOTENCY_STORE_UNAVAILABLE",
+                            "The idempotency store (Redis) cannot be reached; nothing was sent "
+                            "to this recipient.");
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Sends to one recipient, at most budget_ms, once per Idempotency-Key; limited is the number
+ * this attempt will be among its 429s. Fills s; never holds the batch's lock. */
+static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budget_ms,
+                     struct sent *s)
+{
+    const struct recipient *it = &bt->plan->items[i];
+    const struct config *cfg = bt->svc->cfg;
+    struct buf key, base, url;
+    struct twilio_response rs;
+    unsigned long ticket = 0;
+    int mine = 0;
+    memset(s, 0, sizeof *s);
+    s->retry_after_ms = -1;
+    buf_init(&key, 4096);
+    buf_init(&base, 1024);
+    buf_init(&url, 1u << 20);
+    twilio_response_init(&rs, MAX_UPSTREAM_BYTES);
+    if (bt->scoped) {
+        int c = buf_appendz(&key, bt->scoped) < 0 || buf_append(&key, "\n", 1) < 0 ||
+                        buf_appendz(&key, it->to) < 0
+                    ? -1
+                    : claim(bt, it, &key, budget_ms, &ticket, s);
+        if (c < 0)
+            goto nomem;
+        if (c == 0)
+            goto done;
+        mine = 1;
+    }
+    if (item_url(bt->svc, bt->called, bt->plan, &it->prep, &base, &url) < 0)
+        goto nomem;
+    const int get = strcmp(bt->called->method, "GET") == 0;
+    struct twilio_request rq = {
+        .method = bt->called->method,
+        .base = buf_str(&base),
+        .url = buf_str(&url),
+        .username = buf_str(&it->prep.username),
+        .password = buf_str(&it->prep.password),
+        .form = get ? "" : buf_str(&it->prep.form),
+        .form_len = get ? 0 : it->prep.form.len,
+        .timeout_ms = cfg->upstream_timeout_ms < budget_ms ? cfg->upstream_timeout_ms : budget_ms,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .retry_max = cfg->retry_max,
+        .pace_429 = 1,
+        .ca_file = cfg->ca_file,
+        .allow_http = strncmp(buf_str(&base), "http://", 7) == 0,
+        .via = bt->svc->upstream,
+    };
+    const long t0 = clock_ms();
+    int answered = twilio_perform(h, &rq, &rs) == 0;
+    s->ms = clock_ms() - t0;
+    s->attempts = rs.attempts;
+    s->status = rs.status;
+    s->retry_after_ms = rs.retry_after_ms;
+    classify(bt->called, &rs, answered, limited, s);
+    goto settle;
+nomem:
+    s->state = NOT_SENT;
+    s->result = failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
+settle:
+    if (mine && (s->state == SENT || s->state == FAILED || s->state == UNKNOWN)) {
+        /* The request may have reached Twilio: a repeat must get this, not send again. */
+        static const char unknown[] =
+            "{\"sid\":null,\"status\":\"unknown\",\"status_code\":\"INTERNAL_PACKAGE_ERROR\","
+            "\"status_msg\":\"The request was sent to Twilio but its answer could not be kept; "
+            "the message may have been created\"}";
+        char *text = s->result ? json_dumps(s->result, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        idem_finish(bt->svc->idem, buf_str(&key), ticket, text ? text : unknown,
+                    text ? strlen(text) : sizeof unknown - 1);
+        free(text);
+    } else if (mine) {
+        idem_abandon(bt->svc->idem, buf_str(&key), ticket);
+    }
+done:
+    twilio_response_free(&rs);
+    buf_free(&url);
+    buf_free(&base);
+    buf_free(&key);
+}
+
+static int queued(const struct batch *bt)
+{
+    return bt->next < bt->plan->n_items || bt->again_head != bt->again_tail;
+}
+
+static size_t dequeue(struct batch *bt)
+{
+    if (bt->again_head != bt->again_tail)
+        return bt->again[bt->again_head++ % bt->plan->n_items];
+    return bt->next++;
+}
+
+/* Counts one send's end into the batch's pace: a 429 pauses every send (Retry-After, or a
+ * doubling pause) and halves the sends in flight, once per pause; a run of successes as long as
+ * the limit raises it by one, back up to BULK_CONCURRENCY. The 429'd recipient goes back in
+ * the queue until it has had as many 429s as a single send may (RETRY_MAX + 1). */
+static void settle(struct batch *bt, size_t i, struct sent *s, long now)
+{
+    const struct config *cfg = bt->svc->cfg;
+    struct slot *sl = &bt->slots[i];
+    bt->attempts += s->attempts;
+    if (s->status)
+        bt->last_status = s->status;
+    if (s->attempts && s->ms > bt->slowest)
+        bt->slowest = s->ms;
+    if (s->state == QUEUED) {
+        long pause = s->retry_after_ms;
+        if (pause < 0)
+            pause = bt->pauses < 5 && PAUSE_BASE_MS << bt->pauses < PAUSE_MAX_MS
+                        ? PAUSE_BASE_MS << bt->pauses
+                        : PAUSE_MAX_MS;
+        bt->pauses++;
+        if (now >= bt->resume_at)
+            bt->limit = bt->limit > 1 ? bt->limit / 2 : 1;
+        if (now + pause > bt->resume_at)
+            bt->resume_at = now + pause;
+        bt->streak = 0;
+        if (++sl->limited <= cfg->retry_max) {
+            json_decref(s->result);
+            bt->again[bt->again_tail++ % bt->plan->n_items] = i;
+            return;
+        }
+        s->state = NOT_SENT;
+    } else if (s->state == SENT) {
+        bt->pauses = 0;
+        if (bt->limit < cfg->bulk_concurrency && ++bt->streak >= bt->limit) {
+            bt->limit++;
+            bt->streak = 0;
+        }
+    }
+    if (s->refused && !bt->refused)
+        bt->refused = s->status;
+    sl->result = s->result;
+    sl->state = s->state;
+    sl->conflict = s->conflict;
+}
+
+/* Why no more sends may start, or NULL: the service is stopping, Twilio refused the
+ * credentials, or the deadline leaves less than twice the slowest send so far (also once a
+ * pause ends too late). Fills *result for the recipients left. */
+static const char *stopped(const struct batch *bt, long now, char *msg, size_t size)
+{
+    const long start_by = bt->deadline - 2 * bt->slowest;
+    if (bt->svc->draining && atomic_load(bt->svc->draining)) {
+        snprintf(msg, size, "Not sent: the service is shutting down. Repeat the call (with the "
+                            "same Idempotency-Key) to send to the rest.");
+        return "SHUTTING_DOWN";
+    }
+    if (bt->refused) {
+        snprintf(msg, size, "Not sent: Twilio refused the credentials (HTTP %ld) for an earlier "
+                            "recipient, so no more were tried.", bt->refused);
+        return "API_ERROR";
+    }
+    if (now >= start_by || bt->resume_at >= start_by) {
+        snprintf(msg, size, "Not sent: the call reached its deadline (BULK_DEADLINE_MS, %ld ms) "
+                            "before this recipient's turn. Repeat the call (with the same "
+                            "Idempotency-Key) to send to the rest.", bt->svc->cfg->bulk_deadline_ms);
+        return "DEADLINE_EXCEEDED";
+    }
+    return NULL;
+}
+
+/* Waits for a send to end, or until (a time of clock_ms) when not 0; in slices, so a stopping
+ * service is noticed. */
+static void wait_until(struct batch *bt, long until)
+{
+    long now = clock_ms(), slice = until && until - now < 200 ? until - now : 200;
+    const struct timespec ts = clock_after(slice);
+    pthread_cond_timedwait(&bt->wake, &bt->lock, &ts);
+}
+
+/* One sender: takes the next recipient whenever the pace allows, until none is left. */
+static void send_loop(struct batch *bt, CURL *h)
+{
+    char msg[320];
+    if (!h)
+        return; /* the other senders do the work */
+    pthread_mutex_lock(&bt->lock);
+    for (;;) {
+        if (!queued(bt)) {
+            if (bt->in_flight == 0)
+                break;
+            wait_until(bt, 0); /* a 429 may put one back */
+            continue;
+        }
+        long now = clock_ms();
+        const char *code = stopped(bt, now, msg, sizeof msg);
+        if (code) {
+            while (queued(bt)) {
+                struct slot *sl = &bt->slots[dequeue(bt)];
+                sl->state = NOT_SENT;
+                sl->result = failure("not_sent", code, msg);
+            }
+            continue;
+        }
+        if (now < bt->resume_at || bt->in_flight >= bt->limit) {
+            wait_until(bt, now < bt->resume_at ? bt->resume_at : 0);
+            continue;
+        }
+        size_t i = dequeue(bt);
+        int limited = bt->slots[i].limited + 1;
+        bt->in_flight++;
+        pthread_mutex_unlock(&bt->lock);
+        struct sent s;
+        send_one(bt, h, i, limited, bt->deadline - now, &s);
+        pthread_mutex_lock(&bt->lock);
+        bt->in_flight--;
+        settle(bt, i, &s, clock_ms());
+        pthread_cond_broadcast(&bt->wake);
+    }
+    pthread_cond_broadcast(&bt->wake);
+    pthread_mutex_unlock(&bt->lock);
+}
+
+static void *sender_thread(void *arg)
+{
+    CURL *h = curl_easy_init();
+    send_loop(arg, h);
+    if (h)
+        curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* Runs the batch on the calling thread and BULK_CONCURRENCY - 1 more (fewer when there are
+ * fewer recipients, or threads cannot be had). */
+static void run_senders(struct batch *bt)
+{
+    size_t want = (size_t)bt->svc->cfg->bulk_concurrency;
+    if (want > bt->plan->n_items)
+        want = bt->plan->n_items;
+    pthread_t *threads = calloc(want, sizeof *threads);
+    size_t started = 0;
+    for (size_t k = 1; threads && k < want; k++)
+        if (pthread_create(&threads[started], NULL, sender_thread, bt) == 0)
+            started++;
+    CURL *own = bt->svc->curl ? NULL : curl_easy_init();
+    send_loop(bt, bt->svc->curl ? bt->svc->curl : own);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(threads[k], NULL);
+    if (own)
+        curl_easy_cleanup(own);
+    free(threads);
+    for (size_t i = 0; i < bt->plan->n_items; i++) {
+        if (bt->slots[i].state == QUEUED) { /* no sender could run */
+            bt->slots[i].state = NOT_SENT;
+            bt->slots[i].result =
+                failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
+        }
+    }
+}
+
+/* The usual error envelope of the first failure, when no recipient was sent to: its
+ * status_code, status_msg and details (Twilio's HTTP status as status again), then counts. */
+static char *first_failure(json_t *entry, json_t *counts, size_t *len)
+{
+    json_t *extra = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(entry, key, v) {
+        static const char *const skip[] = {"to", "sid", "status", "duplicateOf",
+                                           "status_code", "status_msg"};
+        int kept = 1;
+        for (size_t k = 0; k < sizeof skip / sizeof skip[0]; k++)
+            kept &= strcmp(key, skip[k]) != 0;
+        if (kept && extra &&
+            json_object_set(extra, strcmp(key, "http_status") ? key : "status", v) < 0) {
+            json_decref(extra);
+            extra = NULL;
+        }
+    }
+    char *out = extra && json_object_update(extra, counts) == 0
+                    ? envelope_error(json_string_value(json_object_get(entry, "status_code")),
+                                     json_string_value(json_object_get(entry, "status_msg")),
+                                     extra, len)
+                    : NULL;
+    json_decref(extra);
+    return out;
+}
+
+/* The answer: success when every entry was sent to, PARTIAL_FAILURE when some were, else the
+ * first failure's own envelope; all with total, sent, failed, merged and the results in list
+ * order. *complete is set when no recipient is left that a repeat should try, and the answer
+ * is this call's own. */
+static char *answer(const struct batch *bt, size_t *len, const char **what, int *complete)
+{
+    const struct recipients *p = bt->plan;
+    json_t *results = json_array(), *counts = NULL, *first_failed = NULL;
+    size_t sent = 0, merged = 0;
+    char *out = NULL;
+    *complete = 1;
+    for (size_t e = 0; results && e < p->n_entries; e++) {
+        const struct recipient *it = &p->items[p->item_of[e]];
+        const struct slot *sl = &bt->slots[p->item_of[e]];
+        json_t *r = json_pack("{s:s}", "to", it->to);
+        if (!r || !sl->result || json_object_update(r, sl->result) < 0 ||
+            (it->entry != e && json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) < 0) ||
+            json_array_append_new(results, r) < 0) {
+            json_decref(r);
+            goto done;
+        }
+        sent += sl->state == SENT;
+        merged += it->entry != e;
+        /* a conflict's answer is another call's: it must not become this key's */
+        *complete &= sl->state != NOT_SENT && !sl->conflict;
+        if (sl->state != SENT && !first_failed)
+            first_failed = r;
+    }
+    counts = json_pack("{s:I, s:I, s:I, s:I, s:O}", "total", (json_int_t)p->n_entries, "sent",
+                       (json_int_t)sent, "failed", (json_int_t)(p->n_entries - sent), "merged",
+                       (json_int_t)merged, "results", results);
+    if (!counts)
+        goto done;
+    if (sent == p->n_entries) {
+        *what = "success";
+        out = envelope_success(counts, len);
+    } else if (sent) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "Sent to %zu of %zu recipients; see results for the others (not_sent: nothing "
+                 "was sent; failed: Twilio refused it; unknown: it may have been sent).",
+                 sent, p->n_entries);
+        *what = "partial_failure";
+        out = envelope_error("PARTIAL_FAILURE", msg, counts, len);
+    } else {
+        *what = "not_sent";
+        out = first_failure(first_failed, counts, len);
+    }
+done:
+    json_decref(counts);
+    json_decref(results);
+    return out;
+}
+
+/* The requests a dry run shows, each recipient's with its SMS encoding and segments. */
+static char *dry_answer(const struct bulk_service *svc, const struct block_def *called,
+                        const struct recipients *p, size_t *len)
+{
+    json_t *results = json_array(), *to = NULL;
+    json_int_t segments = 0;
+    size_t merged = 0;
+    char *out = NULL;
+    for (size_t e = 0; results && e < p->n_entries; e++) {
+        const struct recipient *it = &p->items[p->item_of[e]];
+        json_t *r = json_pack("{s:s}", "to", it->to), *req = NULL;
+        struct buf base, url;
+        buf_init(&base, 1024);
+        buf_init(&url, 1u << 20);
+        int ok = r != NULL;
+        if (ok && it->entry != e) {
+            merged++;
+            ok = json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) == 0;
+        } else if (ok) {
+            ok = item_url(svc, called, p, &it->prep, &base, &url) == 0 &&
+                 (req = dryrun_request(called, &it->prep, buf_str(&url))) &&
+                 json_object_del(req, "dryRun") == 0 && json_object_update(r, req) == 0;
+            segments += json_integer_value(json_object_get(req, "segments"));
+        }
+        json_decref(req);
+        buf_free(&base);
+        buf_free(&url);
+        if (!ok || json_array_append_new(results, r) < 0) {
+            if (!ok)
+                json_decref(r);
+            goto done;
+        }
+    }
+    to = json_pack("{s:b, s:I, s:I, s:I, s:I, s:O}", "dryRun", 1, "total",
+                   (json_int_t)p->n_entries, "messages", (json_int_t)p->n_items, "merged",
+                   (json_int_t)merged, "segments", segments, "results", results);
+    out = envelope_success(to, len);
+done:
+    json_decref(to);
+    json_decref(results);
+    return out;
+}
+
+/* Sends to every recipient of the plan; scoped is the call's key ("<account>\n<key>\n<block>")
+ * or NULL. */
+static void run_batch(const struct bulk_service *svc, const struct block_def *b,
+                      const struct recipients *plan, const char *scoped, struct bulk_answer *out,
+                      int *complete)
+{
+    struct batch bt = {.svc = svc, .called = b->each->block, .plan = plan, .scoped = scoped,
+                       .limit = (int)svc->cfg->bulk_concurrency};
+    const long t0 = clock_ms();
+    *complete = 0;
+    bt.deadline = t0 + svc->cfg->bulk_deadline_ms;
+    bt.slots = calloc(plan->n_items, sizeof *bt.slots);
+    bt.again = calloc(plan->n_items, sizeof *bt.again);
+    if (!bt.slots || !bt.again)
+        goto done;
+    clock_cond_init(&bt.wake);
+    pthread_mutex_init(&bt.lock, NULL);
+    run_senders(&bt);
+    pthread_mutex_destroy(&bt.lock);
+    pthread_cond_destroy(&bt.wake);
+    out->body = answer(&bt, &out->len, &out->what, complete);
+    out->attempts = bt.attempts;
+    out->upstream_status = bt.last_status;
+    out->upstream_ms = clock_ms() - t0;
+done:
+    for (size_t i = 0; bt.slots && i < plan->n_items; i++)
+        json_decref(bt.slots[i].result);
+    free(bt.slots);
+    free(bt.again);
+}
+
+/* The call once per Idempotency-Key: its whole answer is kept once no recipient is left to
+ * try, so a repeat then gets it byte for byte; until then a repeat runs the batch again, and
+ * each recipient's own claim answers for those already sent to. */
+static void run_keyed(const struct bulk_service *svc, const struct block_def *b,
+                      const struct recipients *plan, const char *key, struct bulk_answer *out)
+{
+    struct buf scoped;
+    unsigned char fp[IDEM_FP_LEN];
+    unsigned long ticket = 0;
+    char *body = NULL;
+    size_t len = 0;
+    int complete = 0;
+    buf_init(&scoped, 4096);
+    /* Keys are scoped to the account, as a single send's, and to the block. */
+    if (fingerprint(b->name, plan, NULL, fp) < 0 ||
+        buf_appendz(&scoped, buf_str(&plan->items[0].prep.username)) < 0 ||
+        buf_appendf(&scoped, "\n%s\n%s", key, b->name) < 0) {
+        out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
+        goto done;
+    }
+    switch (idem_claim(svc->idem, buf_str(&scoped), fp, svc->cfg->bulk_deadline_ms + 1000, &body,
+                       &len, &ticket)) {
+    case IDEM_FRESH:
+        run_batch(svc, b, plan, buf_str(&scoped), out, &complete);
+        if (complete && out->body)
+            idem_finish(svc->idem, buf_str(&scoped), ticket, out->body, out->len);
+        else
+            idem_abandon(svc->idem, buf_str(&scoped), ticket);
+        break;
+    case IDEM_REPLAY:
+        out->what = "replayed";
+        out->replayed = 1;
+        out->body = body;
+        out->len = len;
+        break;
+    case IDEM_CONFLICT:
+        out->what = "idempotency_conflict";
+        out->body = envelope_error("IDEMPOTENCY_KEY_REUSED",
+                                   "This Idempotency-Key was already used with different "
+                                   "credentials or args; nothing was sent.",
+                                   NULL, &out->len);
+        break;
+    case IDEM_PENDING:
+        out->what = "idempotency_pending";
+        out->body = envelope_error("IDEMPOTENCY_KEY_IN_FLIGHT",
+                                   "A request with this Idempotency-Key is still in flight; "
+                                   "nothing was sent. Repeat it later to get its answer.",
+                                   NULL, &out->len);
+        break;
+    case IDEM_UNAVAILABLE:
+        out->what = "idempotency_unavailable";
+        out->status = 503;
+        out->body = envelope_error("IDEMPOTENCY_STORE_UNAVAILABLE",
+                                   "The idempotency store (Redis) cannot be reached, so a request "
+                                   "with an Idempotency-Key cannot be checked; nothing was sent. "
+                                   "Retry later.",
+                                   NULL, &out->len);
+        break;
+    default:
+        out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
+        break;
+    }
+done:
+    buf_free(&scoped);
+}
+
+void bulk_run(const struct bulk_service *svc, const struct block_def *b, json_t *args,
+              const char *key, struct bulk_answer *out)
+{
+    const struct config *cfg = svc->cfg;
+    struct recipients plan;
+    json_t *reasons = NULL;
+    int complete;
+    memset(out, 0, sizeof *out);
+    out->status = 200;
+    out->what = "internal_error";
+    enum args_status rc = recipients_check(b, args, (size_t)cfg->bulk_max_recipients,
+                                           (size_t)cfg->max_body_bytes * 3 + 65536, &plan,
+                                           &reasons);
+    if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
+        out->what = "invalid_args";
+        out->body = envelope_fields(reasons, rc == ARGS_BAD_JSON, &out->len);
+    } else if (rc != ARGS_OK) {
+        out->body = envelope_error("INTERNAL_PACKAGE_ERROR",
+                                   "out of memory, or a Twilio request would be too large", NULL,
+                                   &out->len);
+    } else if (plan.dry_run) { /* nothing sent, no Idempotency-Key spent */
+        out->what = "dry_run";
+        out->body = dry_answer(svc, b->each->block, &plan, &out->len);
+    } else if (key && !idem_key_valid(key)) {
+        json_t *why = json_pack("{s:s}", "idempotencyKey",
+                                "must be at most 255 printable ASCII characters");
+        out->what = "invalid_args";
+        out->body = why ? envelope_fields(why, 0, &out->len) : NULL;
+        json_decref(why);
+    } else if (key) {
+        run_keyed(svc, b, &plan, key, out);
+    } else {
+        run_batch(svc, b, &plan, NULL, out, &complete);
+    }
+    json_decref(reasons);
+    if (rc == ARGS_OK)
+        recipients_free(&plan);
+}
