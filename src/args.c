@@ -855,6 +855,8 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     struct ctx c = {.b = b, .out = out};
     enum args_status rc = ARGS_NOMEM;
     *reasons = NULL;
+    out->product = b->product;
+    out->method = b->method;
     out->dry_run = 0;
     out->edge[0] = out->region[0] = '\0';
     buf_init(&out->path, 4096);

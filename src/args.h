@@ -19,6 +19,8 @@ struct text {
 struct text text_trim(struct text t);
 
 struct prepared {
+    const char *product; /* the Twilio product (host) and method: the block's */
+    const char *method;
     struct buf path;     /* the block's path with its placeholders filled and escaped */
     struct buf form;     /* the encoded parameters */
     struct buf username; /* basic-auth pair */

@@ -15,9 +15,9 @@ struct block_set {
 
 static const char *const type_names[] = {"credentials", "String", "Number",  "Boolean",
                                          "Select",      "List",   "JSON",    "DatePicker"};
-static const char *const block_keys[] = {"name",   "description", "args",  "callbacks",
-                                         "method", "path",        "action", "auth",
-                                         "oneOf",  "exclusive",   "fixed",
+static const char *const block_keys[] = {"name",    "description", "args",   "callbacks",
+                                         "product", "method",      "path",   "action",
+                                         "auth",    "oneOf",       "exclusive", "fixed",
                                          "handler", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
 static const char *const arg_keys[] = {"name",     "type",    "info",     "required",
@@ -417,10 +417,27 @@ static int parse_fixed(struct block_def *b, json_t *fixed, char *err, size_t err
     return 0;
 }
 
-/* The Twilio request a block makes: method, path, action, auth and fixed parameters. */
+int block_product_name_ok(const char *product)
+{
+    size_t n = product ? strlen(product) : 0;
+    if (n == 0 || n > 31 || product[0] == '-' || product[n - 1] == '-')
+        return 0;
+    return strspn(product, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* The Twilio request a block makes: product, method, path, action, auth and fixed
+ * parameters. */
 static int parse_request(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
     const char *name = b->name;
+    json_t *product = json_object_get(root, "product");
+    b->product = product ? json_string_value(product) : "api";
+    if (!block_product_name_ok(b->product)) {
+        snprintf(err, errlen,
+                 "%s: product must be a Twilio product's host name (api, verify, lookups, ...): "
+                 "lower-case letters, digits and -", name);
+        return -1;
+    }
     b->method = get_string(root, "method");
     b->path = get_string(root, "path");
     b->action = get_string(root, "action");
@@ -444,7 +461,8 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
 /* A handler block or an event computes its answer here: nothing of it goes to Twilio. */
 static int check_local(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
-    static const char *const twilio_only[] = {"method", "path", "action", "auth", "fixed"};
+    static const char *const twilio_only[] = {"product", "method", "path", "action", "auth",
+                                              "fixed"};
     for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
         if (json_object_get(root, twilio_only[i])) {
             snprintf(err, errlen, "%s: a handler block has no %s", b->name, twilio_only[i]);

@@ -59,7 +59,9 @@ struct block_def {
     const char *name;
     local_fn handler; /* a block answered here, without Twilio (see local.h); or NULL */
     int event;           /* an event of metadata.json: its args are each listener's */
-    const char *method;  /* the rest describe the Twilio request; NULL for handler blocks */
+    /* The Twilio request; NULL for handler blocks. product names the host: api, verify, ... */
+    const char *product;
+    const char *method;
     const char *path;
     const char *action;
     struct auth_pair *auth; /* alternatives, in order of preference */
@@ -109,6 +111,10 @@ const struct block_def *block_find_event(const struct block_set *set, const char
 
 /* The served metadata document (compact JSON), owned by the set. */
 const char *block_metadata(const struct block_set *set, size_t *len);
+
+/* Whether product can name a Twilio product's host ({product}.twilio.com): 1 to 31 lower-case
+ * letters, digits and '-', not at either end. */
+int block_product_name_ok(const char *product);
 
 /* Index of the arg called name, or -1. */
 long block_arg_index(const struct block_def *b, const char *name);

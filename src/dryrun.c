@@ -55,7 +55,7 @@ char *dryrun_answer(const struct block_def *b, const struct prepared *p, const c
     if (!form || mask_secrets(b, form) < 0)
         goto done;
     to = json_pack("{s:b, s:{s:s, s:s, s:s%, s:s, s:O}}", "dryRun", 1, "request", "method",
-                   b->method, "url", url, "username", buf_str(&p->username), p->username.len,
+                   p->method, "url", url, "username", buf_str(&p->username), p->username.len,
                    "password", MASK, "form", form);
     if (!to || describe_body(b, form, to) < 0)
         goto done;

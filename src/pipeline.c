@@ -23,18 +23,19 @@ static void answer_error(struct pipeline_answer *out, const char *what, const ch
     out->body = envelope_error(code, msg, NULL, &out->len);
 }
 
-/* The Twilio request's base (edge and region applied) and full URL: path and, for GET, the
- * parameters as a query string. */
-static int request_url(const struct pipeline *pl, const struct block_def *b,
-                       const struct prepared *p, struct buf *base, struct buf *url)
+/* The Twilio request's base (its product's host, edge and region applied) and full URL: path
+ * and, for GET, the parameters as a query string. */
+static int request_url(const struct pipeline *pl, const struct prepared *p, struct buf *base,
+                       struct buf *url)
 {
     const struct config *cfg = pl->cfg;
     const char *edge = p->edge[0] ? p->edge : cfg->edge;
     const char *region = p->region[0] ? p->region : cfg->region;
-    if (twilio_base_url(base, cfg->api_base, cfg->api_base_set, edge, region) < 0 ||
+    if (twilio_product_base(base, p->product, cfg->api_base, cfg->api_base_set, edge, region) <
+            0 ||
         buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
         return -1;
-    if (strcmp(b->method, "GET") == 0 && p->form.len &&
+    if (strcmp(p->method, "GET") == 0 && p->form.len &&
         (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
         return -1;
     return 0;
@@ -51,7 +52,7 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
     struct twilio_response rs;
     CURL *own = NULL;
     CURL *h = slot ? *slot : NULL;
-    const int get = strcmp(b->method, "GET") == 0;
+    const int get = strcmp(prep->method, "GET") == 0;
     const char *maybe = get ? "" : "; the message or call may have been created";
     size_t *len = &out->len;
     buf_init(&base, 1024);
@@ -66,12 +67,12 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
         else
             own = h;
     }
-    if (!h || request_url(pl, b, prep, &base, &url) < 0) {
+    if (!h || request_url(pl, prep, &base, &url) < 0) {
         answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
         goto done;
     }
     struct twilio_request rq = {
-        .method = b->method,
+        .method = prep->method,
         .base = buf_str(&base),
         .url = buf_str(&url),
         .username = buf_str(&prep->username),
@@ -251,7 +252,7 @@ static void dry_run(const struct pipeline *pl, const struct block_def *b,
     buf_init(&base, 1024);
     buf_init(&url, 1u << 20);
     out->what = "dry_run";
-    if (request_url(pl, b, prep, &base, &url) == 0)
+    if (request_url(pl, prep, &base, &url) == 0)
         out->body = dryrun_answer(b, prep, buf_str(&url), &out->len);
     buf_free(&base);
     buf_free(&url);

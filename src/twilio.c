@@ -245,13 +245,22 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
     return rc_out;
 }
 
+int twilio_product_base(struct buf *out, const char *product, const char *configured,
+                        int configured_set, const char *edge, const char *region)
+{
+    int api = strcmp(product, "api") == 0;
+    if (configured_set || (api && !*edge && !*region))
+        return buf_appendz(out, configured);
+    if (!*edge && !*region)
+        return buf_appendf(out, "https://%s.twilio.com", product);
+    if (!*region)
+        region = "us1";
+    return *edge ? buf_appendf(out, "https://%s.%s.%s.twilio.com", product, edge, region)
+                 : buf_appendf(out, "https://%s.%s.twilio.com", product, region);
+}
+
 int twilio_base_url(struct buf *out, const char *configured, int configured_set,
                     const char *edge, const char *region)
 {
-    if (configured_set || (!*edge && !*region))
-        return buf_appendz(out, configured);
-    if (!*region)
-        region = "us1";
-    return *edge ? buf_appendf(out, "https://api.%s.%s.twilio.com", edge, region)
-                 : buf_appendf(out, "https://api.%s.twilio.com", region);
+    return twilio_product_base(out, "api", configured, configured_set, edge, region);
 }

@@ -148,6 +148,17 @@ static void loader_rejects_broken_definitions(void **state)
     expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"oneOf\":[[\"a\"]],\"args\":["
                     CRED "]}",
                     "x: no arg named \"a\"");
+    /* a product is a host name under twilio.com, never a host of its own */
+    static const char *const products[] = {"\"evil.com/x\"", "\"Verify\"", "\"\"", "\"-api\"",
+                                           "1"};
+    for (size_t i = 0; i < sizeof products / sizeof products[0]; i++) {
+        char def[512];
+        snprintf(def, sizeof def, "{\"name\":\"x\"," HEAD "\"product\":%s,\"path\":\"/\","
+                 "\"args\":[" CRED "]}", products[i]);
+        expect_rejected("x", def,
+                        "x: product must be a Twilio product's host name (api, verify, lookups, "
+                        "...): lower-case letters, digits and -");
+    }
 }
 
 #define OPT(name, example)                                                                      \
