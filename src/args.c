@@ -733,6 +733,9 @@ static int fill_path(struct ctx *c)
         struct text v = c->scalar[k];
         if (form_escape(&c->out->path, v.p, v.n) < 0)
             return -1;
+        if (c->b->args[k].type != ARG_CREDENTIALS &&
+            json_object_set_new(c->out->ids, c->b->args[k].name, json_stringn(v.p, v.n)) < 0)
+            return -1;
         p = close + 1;
     }
     return 0;
@@ -863,10 +866,11 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     buf_init(&out->form, form_cap);
     buf_init(&out->username, 4096);
     buf_init(&out->password, 4096);
+    out->ids = json_object();
     c.reasons = json_object();
     c.scalar = calloc(b->n_args, sizeof *c.scalar);
     c.present = calloc(b->n_args, 1);
-    if (!c.reasons || !c.scalar || !c.present)
+    if (!out->ids || !c.reasons || !c.scalar || !c.present)
         goto done;
     for (size_t i = 0; i < b->n_args && !c.nomem; i++) {
         json_t *v = json_object_get(args, b->args[i].name);
@@ -918,4 +922,6 @@ void prepared_free(struct prepared *p)
     buf_free(&p->form);
     buf_free(&p->username);
     buf_free(&p->password);
+    json_decref(p->ids);
+    p->ids = NULL;
 }

@@ -22,6 +22,7 @@ struct prepared {
     const char *product; /* the Twilio product (host) and method: the block's */
     const char *method;
     struct buf path;     /* the block's path with its placeholders filled and escaped */
+    json_t *ids;         /* each path placeholder's value but the credentials', by arg name */
     struct buf form;     /* the encoded parameters */
     struct buf username; /* basic-auth pair */
     struct buf password;

@@ -54,9 +54,11 @@ char *dryrun_answer(const struct block_def *b, const struct prepared *p, const c
     json_t *form = form_parse(p->form.data ? p->form.data : "", p->form.len);
     if (!form || mask_secrets(b, form) < 0)
         goto done;
+    /* a GET or DELETE sends its parameters in the query string */
+    const char *where = strcmp(p->method, "POST") == 0 ? "form" : "query";
     to = json_pack("{s:b, s:{s:s, s:s, s:s%, s:s, s:O}}", "dryRun", 1, "request", "method",
                    p->method, "url", url, "username", buf_str(&p->username), p->username.len,
-                   "password", MASK, "form", form);
+                   "password", MASK, where, form);
     if (!to || describe_body(b, form, to) < 0)
         goto done;
     out = envelope_success(to, len);

@@ -23,10 +23,15 @@ static void answer_error(struct pipeline_answer *out, const char *what, const ch
     out->body = envelope_error(code, msg, NULL, &out->len);
 }
 
-/* The Twilio request's base (its product's host, edge and region applied) and full URL: path
- * and, for GET, the parameters as a query string. */
-static int request_url(const struct pipeline *pl, const struct prepared *p, struct buf *base,
-                       struct buf *url)
+static int is_post(const struct prepared *p)
+{
+    return strcmp(p->method, "POST") == 0;
+}
+
+/* The Twilio request's base (its product's host, edge and region applied) and full URL: the
+ * path and, unless query is 0, the parameters of a GET or DELETE as its query string. */
+static int request_url(const struct pipeline *pl, const struct prepared *p, int query,
+                       struct buf *base, struct buf *url)
 {
     const struct config *cfg = pl->cfg;
     const char *edge = p->edge[0] ? p->edge : cfg->edge;
@@ -35,10 +40,24 @@ static int request_url(const struct pipeline *pl, const struct prepared *p, stru
             0 ||
         buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
         return -1;
-    if (strcmp(p->method, "GET") == 0 && p->form.len &&
+    if (query && !is_post(p) && p->form.len &&
         (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
         return -1;
     return 0;
+}
+
+/* What a delete answers, since Twilio answers it with no body: what was deleted, by its path
+ * args, and the path. */
+static char *deleted(const struct prepared *prep, size_t *len)
+{
+    json_t *to = json_pack("{s:b}", "deleted", 1);
+    char *out = NULL;
+    if (to && json_object_update(to, prep->ids) == 0 &&
+        json_object_set_new(to, "path", json_stringn(prep->path.data ? prep->path.data : "",
+                                                     prep->path.len)) == 0)
+        out = envelope_success(to, len);
+    json_decref(to);
+    return out;
 }
 
 /* Calls Twilio and builds the envelope in out. *store is set when the request may have reached
@@ -52,8 +71,10 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
     struct twilio_response rs;
     CURL *own = NULL;
     CURL *h = slot ? *slot : NULL;
-    const int get = strcmp(prep->method, "GET") == 0;
-    const char *maybe = get ? "" : "; the message or call may have been created";
+    const int get = strcmp(prep->method, "GET") == 0, del = strcmp(prep->method, "DELETE") == 0;
+    const char *maybe = get ? ""
+                        : del ? "; it may have been deleted"
+                              : "; the message or call may have been created";
     size_t *len = &out->len;
     buf_init(&base, 1024);
     buf_init(&url, 1u << 20);
@@ -67,7 +88,7 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
         else
             own = h;
     }
-    if (!h || request_url(pl, prep, &base, &url) < 0) {
+    if (!h || request_url(pl, prep, 1, &base, &url) < 0) {
         answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
         goto done;
     }
@@ -77,8 +98,8 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
         .url = buf_str(&url),
         .username = buf_str(&prep->username),
         .password = buf_str(&prep->password),
-        .form = get ? "" : buf_str(&prep->form),
-        .form_len = get ? 0 : prep->form.len,
+        .form = is_post(prep) ? buf_str(&prep->form) : "",
+        .form_len = is_post(prep) ? prep->form.len : 0,
         .timeout_ms = cfg->upstream_timeout_ms,
         .connect_timeout_ms = cfg->connect_timeout_ms,
         .retry_max = cfg->retry_max,
@@ -106,7 +127,10 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
     *store = rs.status != 429;
     if (rs.status >= 200 && rs.status < 300) {
         json_t *resource = rs.body.len ? json_loadb(rs.body.data, rs.body.len, 0, NULL) : NULL;
-        if (rs.status == 204 || (rs.body.len == 0 && get)) {
+        if (del && (rs.status == 204 || rs.body.len == 0)) {
+            out->what = "success";
+            out->body = deleted(prep, len);
+        } else if (rs.status == 204 || (rs.body.len == 0 && get)) {
             out->what = "success";
             out->body = envelope_success_raw("{}", 2, len);
         } else if (json_is_object(resource)) {
@@ -252,7 +276,7 @@ static void dry_run(const struct pipeline *pl, const struct block_def *b,
     buf_init(&base, 1024);
     buf_init(&url, 1u << 20);
     out->what = "dry_run";
-    if (request_url(pl, prep, &base, &url) == 0)
+    if (request_url(pl, prep, 0, &base, &url) == 0)
         out->body = dryrun_answer(b, prep, buf_str(&url), &out->len);
     buf_free(&base);
     buf_free(&url);
