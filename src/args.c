@@ -20,6 +20,7 @@ struct ctx {
     struct prepared *out;
     json_t *reasons;
     struct text *scalar; /* the value of each arg sent outside the form (path, auth) */
+    json_t *kept;        /* copies of normalised scalars, which outlive their check */
     unsigned char *present;
     const struct auth_pair *auth; /* the credentials chosen */
     int bad_json;   /* JSON-typed args that failed to parse */
@@ -144,8 +145,31 @@ static int alphanumeric_sender(struct text t)
 /* Addresses: a phone number, a channel address (whatsapp:+1..., client:name, sip:...,
  * messenger:..., any other scheme: Twilio adds channels) and, for senders, short codes and
  * alphanumeric sender IDs. Only what is certainly wrong is refused. */
+/* An email address as Verify takes it: one @, something before it, and a domain with a dot
+ * inside; no spaces or control characters. Twilio checks the rest. */
+static int is_email(struct text t)
+{
+    const char *at = memchr(t.p, '@', t.n);
+    if (!at || at == t.p || t.n > 254 || memchr(at + 1, '@', t.n - (size_t)(at - t.p) - 1))
+        return 0;
+    struct text domain = {at + 1, t.n - (size_t)(at - t.p) - 1};
+    const char *dot = domain.n ? memchr(domain.p + 1, '.', domain.n - 1) : NULL;
+    if (!dot || domain.p[domain.n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < t.n; i++)
+        if ((unsigned char)t.p[i] <= 0x20 || t.p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
 {
+    if (kind == ADDR_PHONE_OR_EMAIL && is_email(t)) {
+        buf_reset(norm);
+        return buf_append(norm, t.p, t.n);
+    }
+    if (kind == ADDR_PHONE || kind == ADDR_PHONE_OR_EMAIL)
+        return normalize_phone(t, norm);
     const char *colon = memchr(t.p, ':', t.n);
     if (colon) {
         size_t scheme = (size_t)(colon - t.p);
@@ -276,11 +300,29 @@ static int check_url(struct text t)
 
 static int emit(struct ctx *c, const struct arg_def *a, struct text t)
 {
-    if (a->param && form_add(&c->out->form, a->param, t.p, t.n) < 0) {
+    struct buf *h = &c->out->headers;
+    if ((a->param && form_add(&c->out->form, a->param, t.p, t.n) < 0) ||
+        (a->header && (buf_appendf(h, "%s: ", a->header) < 0 || buf_append(h, t.p, t.n) < 0 ||
+                       buf_append(h, "\n", 1) < 0))) {
         c->nomem = 1;
         return -1;
     }
     return 0;
+}
+
+/* An arg sent outside the form keeps the value its checks settled on (a phone number without
+ * separators, a Select as spelled in its options), copied when it lives in a scratch buffer. */
+static void keep_scalar(struct ctx *c, size_t i, struct text send, const struct buf *scratch)
+{
+    if (scratch->data && send.p >= scratch->data && send.p < scratch->data + scratch->len) {
+        json_t *copy = json_stringn(send.p, send.n);
+        if (!copy || json_array_append_new(c->kept, copy) < 0) {
+            c->nomem = 1;
+            return;
+        }
+        send.p = json_string_value(copy);
+    }
+    c->scalar[i] = send;
 }
 
 /* Checks one string value (an arg, or an item of a List); writes the text to send in *send,
@@ -290,12 +332,16 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
 {
     *send = t;
     if (a->address) {
+        static const char *const others[] = {
+            [ADDR_TO] = " or a whatsapp:, client: or sip: address",
+            [ADDR_FROM] = ", a whatsapp:, client: or sip: address, a short code or an alphanumeric "
+                          "sender ID (up to 11 letters, digits and spaces)",
+            [ADDR_PHONE] = "",
+            [ADDR_PHONE_OR_EMAIL] = " or an email address",
+        };
         if (check_address(a->address, t, norm) < 0) {
             fail(c, a, 0, "%smust be a phone number in E.164 format (+14155552671)%s", item,
-                 a->address == ADDR_FROM
-                     ? ", a whatsapp:, client: or sip: address, a short code or an alphanumeric "
-                       "sender ID (up to 11 letters, digits and spaces)"
-                     : " or a whatsapp:, client: or sip: address");
+                 others[a->address]);
             return -1;
         }
         send->p = buf_str(norm);
@@ -396,7 +442,7 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
     buf_init(&norm, 1024);
     if (check_string(c, a, t, &norm, "", &send) == 0) {
         if (!a->param)
-            c->scalar[i] = t;
+            keep_scalar(c, i, send, &norm);
         emit(c, a, send);
     }
     buf_free(&norm);
@@ -492,7 +538,9 @@ static void take_boolean(struct ctx *c, size_t i, json_t *v)
     emit(c, a, value ? (struct text){"true", 4} : (struct text){"false", 5});
 }
 
-static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count, size_t pos)
+/* Checks one item and sends it, or appends it to joined for a List sent as one parameter. */
+static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count, size_t pos,
+                           struct buf *joined)
 {
     const struct arg_def *a = &c->b->args[i];
     char item[32];
@@ -504,15 +552,21 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
     (*count)++;
     snprintf(item, sizeof item, "item %zu ", pos + 1);
     buf_init(&norm, 1024);
-    if (check_string(c, a, t, &norm, item, &send) == 0)
-        emit(c, a, send);
+    if (check_string(c, a, t, &norm, item, &send) == 0) {
+        if (!a->join)
+            emit(c, a, send);
+        else if ((joined->len && buf_appendz(joined, a->join) < 0) ||
+                 buf_append(joined, send.p, send.n) < 0)
+            c->nomem = 1;
+    }
     buf_free(&norm);
 }
 
-static void take_list(struct ctx *c, size_t i, json_t *v)
+/* A List's items, from a JSON array or a comma-separated string. */
+static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count,
+                            struct buf *joined)
 {
     const struct arg_def *a = &c->b->args[i];
-    size_t count = 0;
     if (json_is_array(v)) {
         size_t k;
         json_t *item;
@@ -525,21 +579,32 @@ static void take_list(struct ctx *c, size_t i, json_t *v)
                 fail(c, a, 0, "item %zu must be a string", k + 1);
                 return;
             }
-            take_list_item(c, i, t, &count, k);
+            take_list_item(c, i, t, count, k, joined);
         }
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v), start = 0, pos = 0;
         for (size_t k = 0; k <= n; k++) {
             if (k == n || s[k] == ',') {
-                take_list_item(c, i, (struct text){s + start, k - start}, &count, pos++);
+                take_list_item(c, i, (struct text){s + start, k - start}, count, pos++, joined);
                 start = k + 1;
             }
         }
     } else {
         fail(c, a, 0, "must be a list or a comma-separated string");
-        return;
     }
+}
+
+static void take_list(struct ctx *c, size_t i, json_t *v)
+{
+    const struct arg_def *a = &c->b->args[i];
+    size_t count = 0;
+    struct buf joined;
+    buf_init(&joined, c->out->form.max);
+    take_list_items(c, i, v, &count, &joined);
+    if (!json_object_get(c->reasons, a->name) && a->join && joined.len)
+        emit(c, a, (struct text){joined.data, joined.len});
+    buf_free(&joined);
     if (json_object_get(c->reasons, a->name))
         return;
     if (count == 0)
@@ -866,11 +931,13 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     buf_init(&out->form, form_cap);
     buf_init(&out->username, 4096);
     buf_init(&out->password, 4096);
+    buf_init(&out->headers, 4096);
     out->ids = json_object();
+    c.kept = json_array();
     c.reasons = json_object();
     c.scalar = calloc(b->n_args, sizeof *c.scalar);
     c.present = calloc(b->n_args, 1);
-    if (!out->ids || !c.reasons || !c.scalar || !c.present)
+    if (!out->ids || !c.kept || !c.reasons || !c.scalar || !c.present)
         goto done;
     for (size_t i = 0; i < b->n_args && !c.nomem; i++) {
         json_t *v = json_object_get(args, b->args[i].name);
@@ -911,6 +978,7 @@ done:
     if (rc != ARGS_OK)
         prepared_free(out);
     json_decref(c.reasons);
+    json_decref(c.kept);
     free(c.scalar);
     free(c.present);
     return rc;
@@ -922,6 +990,7 @@ void prepared_free(struct prepared *p)
     buf_free(&p->form);
     buf_free(&p->username);
     buf_free(&p->password);
+    buf_free(&p->headers);
     json_decref(p->ids);
     p->ids = NULL;
 }

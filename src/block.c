@@ -20,9 +20,10 @@ static const char *const block_keys[] = {"name",    "description", "args",   "ca
                                          "auth",    "oneOf",       "exclusive", "fixed",
                                          "handler", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
-static const char *const arg_keys[] = {"name",     "type",    "info",     "required",
-                                       "options",  "structure", "param",  "check",
-                                       "requires", "example", "secret",   "role",     NULL};
+static const char *const arg_keys[] = {"name",     "type",      "info",   "required",
+                                       "options",  "structure", "param",  "header",
+                                       "join",     "check",     "requires", "example",
+                                       "secret",   "role",      NULL};
 static const char *const check_keys[] = {"address",  "sid",      "url",     "min",
                                          "max",      "decimal",  "maxLength", "minItems",
                                          "maxItems", "charset",  "date",    NULL};
@@ -143,14 +144,17 @@ static int parse_check(struct arg_def *a, json_t *check, const char *where, char
         return -1;
     const char *address = get_string(check, "address");
     if (address) {
-        if (strcmp(address, "to") == 0)
-            a->address = ADDR_TO;
-        else if (strcmp(address, "from") == 0)
-            a->address = ADDR_FROM;
-        else {
-            snprintf(err, errlen, "%s: check.address must be \"to\" or \"from\"", where);
+        static const char *const kinds[] = {"", "to", "from", "phone", "phoneOrEmail"};
+        size_t k = 1;
+        while (k < sizeof kinds / sizeof kinds[0] && strcmp(address, kinds[k]))
+            k++;
+        if (k == sizeof kinds / sizeof kinds[0]) {
+            snprintf(err, errlen,
+                     "%s: check.address must be \"to\", \"from\", \"phone\" or \"phoneOrEmail\"",
+                     where);
             return -1;
         }
+        a->address = (enum addr_kind)k;
     }
     json_t *sid = json_object_get(check, "sid");
     if (sid) {
@@ -232,21 +236,54 @@ static int parse_role(struct arg_def *a, json_t *role, const char *where, char *
         return -1;
     }
     a->role = (enum arg_role)r;
-    int ok;
+    int ok = !a->header;
     switch (a->role) {
     case ROLE_DRY_RUN:
-        ok = a->type == ARG_BOOLEAN && !a->param;
+        ok = ok && a->type == ARG_BOOLEAN && !a->param;
         break;
     case ROLE_MESSAGE_BODY:
-        ok = a->type == ARG_STRING && a->param;
+        ok = ok && a->type == ARG_STRING && a->param;
         break;
     default:
-        ok = a->type == ARG_STRING && !a->param;
+        ok = ok && a->type == ARG_STRING && !a->param;
         break;
     }
     if (!ok) {
         snprintf(err, errlen, "%s: role %s does not fit this type or param", where, name);
         return -1;
+    }
+    return 0;
+}
+
+/* header: the arg travels as an HTTP header, so its values are fixed words (a Boolean, a
+ * Select), never a caller's free text; join: a List sent as one parameter (Fields=a,b). */
+static int parse_header_join(struct arg_def *a, json_t *obj, const char *where, char *err,
+                             size_t errlen)
+{
+    json_t *header = json_object_get(obj, "header");
+    json_t *join = json_object_get(obj, "join");
+    const char *h = json_string_value(header);
+    if (header) {
+        size_t n = h ? strlen(h) : 0;
+        if (n == 0 || n > 64 ||
+            strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n ||
+            a->param || (a->type != ARG_BOOLEAN && a->type != ARG_SELECT)) {
+            snprintf(err, errlen,
+                     "%s: header must be an HTTP header name, on a Boolean or Select without "
+                     "param",
+                     where);
+            return -1;
+        }
+        a->header = h;
+    }
+    if (join) {
+        const char *j = json_string_value(join);
+        if (!j || !*j || strlen(j) > 4 || a->type != ARG_LIST || !a->param) {
+            snprintf(err, errlen, "%s: join must be a short separator, on a List with a param",
+                     where);
+            return -1;
+        }
+        a->join = j;
     }
     return 0;
 }
@@ -288,6 +325,8 @@ static int parse_arg(struct arg_def *a, json_t *obj, const char *block, char *er
         return -1;
     }
     a->param = json_string_value(param);
+    if (parse_header_join(a, obj, where, err, errlen) < 0)
+        return -1;
     json_t *secret = json_object_get(obj, "secret");
     if (secret && !json_is_boolean(secret)) {
         snprintf(err, errlen, "%s: secret must be true or false", where);
@@ -362,7 +401,7 @@ static int check_path(const struct block_def *b, char *err, size_t errlen)
         memcpy(name, p + 1, (size_t)(end - p - 1));
         name[end - p - 1] = '\0';
         long k = block_arg_index(b, name);
-        if (k < 0 || !b->args[k].required || b->args[k].param) {
+        if (k < 0 || !b->args[k].required || b->args[k].param || b->args[k].header) {
             snprintf(err, errlen, "%s: path placeholder {%s} must be a required arg without param",
                      b->name, name);
             return -1;
@@ -470,8 +509,8 @@ static int check_local(struct block_def *b, json_t *root, char *err, size_t errl
         }
     }
     for (size_t i = 0; i < b->n_args; i++) {
-        if (b->args[i].param || b->args[i].role) {
-            snprintf(err, errlen, "%s: arg \"%s\" of a handler block has no param or role",
+        if (b->args[i].param || b->args[i].header || b->args[i].role) {
+            snprintf(err, errlen, "%s: arg \"%s\" of a handler block has no param, header or role",
                      b->name, b->args[i].name);
             return -1;
         }

@@ -11,7 +11,9 @@
 #include "local.h"
 
 enum arg_type { ARG_CREDENTIALS, ARG_STRING, ARG_NUMBER, ARG_BOOLEAN, ARG_SELECT, ARG_LIST, ARG_JSON, ARG_DATE };
-enum addr_kind { ADDR_NONE, ADDR_TO, ADDR_FROM };
+/* Addresses: a recipient (a phone number or a channel address), a sender (also short codes and
+ * alphanumeric IDs), a phone number only, or a phone number or an email address (Verify). */
+enum addr_kind { ADDR_NONE, ADDR_TO, ADDR_FROM, ADDR_PHONE, ADDR_PHONE_OR_EMAIL };
 
 /* What the engine itself does with an arg that is not a Twilio parameter. */
 enum arg_role {
@@ -26,6 +28,8 @@ enum arg_role {
 struct arg_def {
     const char *name;
     const char *param; /* Twilio form parameter; NULL for credentials and path args */
+    const char *header; /* sent as this HTTP header instead of a parameter, or NULL */
+    const char *join;   /* a List sent as one parameter, its items joined by this, or NULL */
     enum arg_type type;
     int required;
     json_t *options; /* borrowed: Select options, or the options of a List's items; or NULL */

@@ -46,6 +46,30 @@ static int describe_body(const struct block_def *b, json_t *form, json_t *to)
     return rc < 0 ? -1 : 0;
 }
 
+/* The header args' headers, as "headers": {"Name": "value"}, when there are any. */
+static int show_headers(const struct prepared *p, json_t *to)
+{
+    json_t *headers = json_object();
+    const char *h = p->headers.len ? buf_str(&p->headers) : "";
+    while (headers && *h) {
+        const char *end = strchr(h, '\n'), *colon = strchr(h, ':');
+        if (!end || !colon || colon > end ||
+            json_object_setn_new(headers, h, (size_t)(colon - h),
+                                 json_stringn(colon + 2, (size_t)(end - colon - 2))) < 0) {
+            json_decref(headers);
+            return -1;
+        }
+        h = end + 1;
+    }
+    if (!headers)
+        return -1;
+    if (json_object_size(headers) == 0) {
+        json_decref(headers);
+        return 0;
+    }
+    return json_object_set_new(json_object_get(to, "request"), "headers", headers);
+}
+
 char *dryrun_answer(const struct block_def *b, const struct prepared *p, const char *url,
                     size_t *len)
 {
@@ -59,7 +83,7 @@ char *dryrun_answer(const struct block_def *b, const struct prepared *p, const c
     to = json_pack("{s:b, s:{s:s, s:s, s:s%, s:s, s:O}}", "dryRun", 1, "request", "method",
                    p->method, "url", url, "username", buf_str(&p->username), p->username.len,
                    "password", MASK, where, form);
-    if (!to || describe_body(b, form, to) < 0)
+    if (!to || describe_body(b, form, to) < 0 || show_headers(p, to) < 0)
         goto done;
     out = envelope_success(to, len);
 done:

@@ -100,6 +100,7 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
         .password = buf_str(&prep->password),
         .form = is_post(prep) ? buf_str(&prep->form) : "",
         .form_len = is_post(prep) ? prep->form.len : 0,
+        .headers = buf_str(&prep->headers),
         .timeout_ms = cfg->upstream_timeout_ms,
         .connect_timeout_ms = cfg->connect_timeout_ms,
         .retry_max = cfg->retry_max,
@@ -163,15 +164,18 @@ done:
     buf_free(&base);
 }
 
-/* What a request is, for the Idempotency-Key check: block, credentials, path and form. */
+/* What a request is, for the Idempotency-Key check: block, credentials, path and form, and its
+ * headers when it has any. */
 static int fingerprint(const struct block_def *b, const struct prepared *p, unsigned char *fp)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int n = 0;
-    const struct buf *parts[] = {&p->username, &p->password, &p->path, &p->form};
+    const struct buf *parts[] = {&p->username, &p->password, &p->path, &p->form, &p->headers};
+    /* a part added later counts only when present, so older keys keep their fingerprints */
+    size_t n_parts = sizeof parts / sizeof parts[0] - (p->headers.len == 0);
     int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
              EVP_DigestUpdate(md, b->name, strlen(b->name) + 1);
-    for (size_t i = 0; ok && i < sizeof parts / sizeof parts[0]; i++) {
+    for (size_t i = 0; ok && i < n_parts; i++) {
         size_t len = parts[i]->len;
         ok = EVP_DigestUpdate(md, &len, sizeof len) &&
              EVP_DigestUpdate(md, buf_str(parts[i]), len);

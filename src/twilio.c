@@ -206,6 +206,21 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
 {
     char detail[CURL_ERROR_SIZE];
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+    for (const char *line_at = rq->headers; headers && line_at && *line_at;) {
+        const char *end = strchr(line_at, '\n');
+        size_t n = end ? (size_t)(end - line_at) : strlen(line_at);
+        char line[256];
+        struct curl_slist *more = NULL;
+        if (n < sizeof line) {
+            memcpy(line, line_at, n);
+            line[n] = '\0';
+            more = curl_slist_append(headers, line);
+        }
+        if (!more) /* too long (only fixed words are sent as headers) or out of memory */
+            curl_slist_free_all(headers);
+        headers = more;
+        line_at += end ? n + 1 : n;
+    }
     if (!headers) {
         rs->outcome = TWILIO_NOT_SENT;
         snprintf(rs->error, sizeof rs->error, "out of memory");

@@ -19,6 +19,7 @@ struct twilio_request {
     const char *password;
     const char *form;
     size_t form_len;
+    const char *headers;     /* more request headers, "Name: value" lines each ending \n; or NULL */
     long timeout_ms;         /* overall deadline for every attempt together */
     long connect_timeout_ms; /* per attempt */
     long retry_max;
