@@ -13,7 +13,7 @@
 #include "form.h"
 #include "jsonlimit.h"
 
-#define REASON_MAX 256
+#define REASON_MAX 512
 
 struct ctx {
     const struct block_def *b;
@@ -389,17 +389,67 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
                 return 0;
             }
         }
-        char list[REASON_MAX / 2] = "";
+        char list[REASON_MAX - 64] = "";
         size_t used = 0;
         json_array_foreach(a->options, i, opt) {
-            int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+            /* room is kept for ", ..." when the options do not all fit */
+            int w = snprintf(list + used, sizeof list - 5 - used, "%s%s", i ? ", " : "",
                              json_string_value(opt));
-            if (w < 0 || (size_t)w >= sizeof list - used)
+            if (w < 0 || (size_t)w >= sizeof list - 5 - used) {
+                snprintf(list + used, sizeof list - used, ", ...");
                 break;
+            }
             used += (size_t)w;
         }
         fail(c, a, 0, "%smust be one of: %s", item, list);
         return -1;
+    }
+    return 0;
+}
+
+/* A path the caller chose (twilioRequest) goes after the product's base as it is, so it may
+ * only name a resource on that host: no scheme or host, no query, no . or .. segments (also
+ * escaped), nothing unprintable. Returns 0, or -1 after recording the reason. */
+static int check_request_path(struct ctx *c, const struct arg_def *a, struct text t)
+{
+    for (size_t i = 0; i < t.n; i++) {
+        unsigned char ch = (unsigned char)t.p[i];
+        if (t.p[0] != '/' || (ch == '/' && i + 1 < t.n && t.p[i + 1] == '/')) {
+            fail(c, a, 0, "must be a path on the product's host, starting with / (no scheme, "
+                          "host or //)");
+            return -1;
+        }
+        if (ch <= 0x20 || ch >= 0x7f || ch == '\\') {
+            fail(c, a, 0, "must be printable ASCII, without spaces, control characters or "
+                          "backslashes");
+            return -1;
+        }
+        if (ch == '?' || ch == '#') {
+            fail(c, a, 0, "must not carry a query or fragment: give the parameters in params");
+            return -1;
+        }
+        if (ch == '%' && i + 2 < t.n &&
+            (strncasecmp(t.p + i, "%2f", 3) == 0 || strncasecmp(t.p + i, "%5c", 3) == 0)) {
+            fail(c, a, 0, "must not contain an escaped / or \\ (%%2F, %%5C)");
+            return -1;
+        }
+    }
+    /* each segment, with %2E read as the dot it stands for */
+    for (size_t start = 1; start <= t.n;) {
+        size_t end = start, dots = 0, other = 0;
+        while (end < t.n && t.p[end] != '/') {
+            if (t.p[end] == '.')
+                dots++, end++;
+            else if (end + 2 < t.n && strncasecmp(t.p + end, "%2e", 3) == 0)
+                dots++, end += 3;
+            else
+                other++, end++;
+        }
+        if (!other && (dots == 1 || dots == 2)) {
+            fail(c, a, 0, "must not contain . or .. segments");
+            return -1;
+        }
+        start = end + 1;
     }
     return 0;
 }
@@ -440,7 +490,8 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
 
     c->present[i] = 1;
     buf_init(&norm, 1024);
-    if (check_string(c, a, t, &norm, "", &send) == 0) {
+    if (check_string(c, a, t, &norm, "", &send) == 0 &&
+        (a->role != ROLE_PATH || check_request_path(c, a, send) == 0)) {
         if (!a->param)
             keep_scalar(c, i, send, &norm);
         emit(c, a, send);
@@ -616,11 +667,66 @@ static void take_list(struct ctx *c, size_t i, json_t *v)
         fail(c, a, 0, "must have at most %ld items (got %zu)", a->max_items, count);
 }
 
+/* One Twilio parameter of a params arg: a scalar is sent as its text, a list as the parameter
+ * repeated, null and "" not at all. Returns 0, or -1 after recording the reason. */
+static int take_param(struct ctx *c, const struct arg_def *a, const char *key, json_t *v)
+{
+    char tmp[64];
+    struct text t;
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    for (size_t k = 0; k < n; k++) {
+        json_t *item = json_is_array(v) ? json_array_get(v, k) : v;
+        if (is_absent(item))
+            continue;
+        if (scalar_text(item, tmp, sizeof tmp, &t) < 0) {
+            fail(c, a, 0, "%s must be a string, a number, true or false, or a list of them",
+                 key);
+            return -1;
+        }
+        if (form_add(&c->out->form, key, t.p, t.n) < 0) {
+            c->nomem = 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A params arg: an object whose members are Twilio parameters, sent in its order. */
+static void take_params(struct ctx *c, const struct arg_def *a, json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(obj)) {
+        fail(c, a, 0, "must be an object of Twilio parameters, such as {\"PageSize\": 20}");
+        return;
+    }
+    json_object_foreach(obj, key, v) {
+        for (const char *p = key; *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                fail(c, a, 0, "parameter names must not contain control characters");
+                return;
+            }
+        }
+        if (!*key) {
+            fail(c, a, 0, "parameter names must not be empty");
+            return;
+        }
+        if (take_param(c, a, key, v) < 0)
+            return;
+    }
+}
+
+/* A JSON arg: an object or a list (sent compact), or a string holding valid JSON (sent as
+ * given); a params arg spreads its members instead. */
 static void take_json(struct ctx *c, size_t i, json_t *v)
 {
     const struct arg_def *a = &c->b->args[i];
     c->present[i] = 1;
     if (json_is_object(v) || json_is_array(v)) {
+        if (a->role == ROLE_PARAMS) {
+            take_params(c, a, v);
+            return;
+        }
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text) {
             c->nomem = 1;
@@ -653,8 +759,11 @@ static void take_json(struct ctx *c, size_t i, json_t *v)
         fail(c, a, 1, "is not valid JSON: %s (line %d, column %d)", reason, err.line, err.column);
         return;
     }
+    if (a->role == ROLE_PARAMS)
+        take_params(c, a, parsed);
+    else
+        emit(c, a, (struct text){json_string_value(v), json_string_length(v)});
     json_decref(parsed);
-    emit(c, a, (struct text){json_string_value(v), json_string_length(v)});
 }
 
 static void take(struct ctx *c, size_t i, json_t *v)
@@ -871,6 +980,26 @@ static void take_host_part(struct ctx *c, enum arg_role role, char *out, size_t 
     out[t.n] = '\0';
 }
 
+/* The product, method and path the caller chose: the Select args hold their option's own
+ * text, which lives as long as the block. Returns -1 when memory ran out. */
+static int take_chosen_request(struct ctx *c)
+{
+    long product = role_index(c->b, ROLE_PRODUCT), method = role_index(c->b, ROLE_METHOD);
+    long path = role_index(c->b, ROLE_PATH);
+    if (product < 0 || method < 0 || path < 0)
+        return 0;
+    struct text p = c->scalar[path];
+    c->out->product = c->scalar[product].p;
+    c->out->method = c->scalar[method].p;
+    if (buf_append(&c->out->path, p.p, p.n) < 0)
+        return -1;
+    /* without .json, api.twilio.com answers XML */
+    if (strcmp(c->out->product, "api") == 0 && (p.n < 5 || memcmp(p.p + p.n - 5, ".json", 5)))
+        fail(c, &c->b->args[path], 0, "must end in .json on the api product (Twilio answers XML "
+                                      "otherwise)");
+    return 0;
+}
+
 /* What is built once every value is known to be right: path, fixed parameters, a next page,
  * edge and region, credentials. Returns -1 when memory ran out. */
 static int finish(struct ctx *c)
@@ -881,6 +1010,8 @@ static int finish(struct ctx *c)
     if (b->fixed && take_fixed(c) < 0)
         return -1;
     if (b->path && take_next_page(c) < 0)
+        return -1;
+    if (!b->path && take_chosen_request(c) < 0)
         return -1;
     take_host_part(c, ROLE_EDGE, c->out->edge, sizeof c->out->edge);
     take_host_part(c, ROLE_REGION, c->out->region, sizeof c->out->region);

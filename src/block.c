@@ -18,7 +18,7 @@ static const char *const type_names[] = {"credentials", "String", "Number",  "Bo
 static const char *const block_keys[] = {"name",    "description", "args",   "callbacks",
                                          "product", "method",      "path",   "action",
                                          "auth",    "oneOf",       "exclusive", "fixed",
-                                         "handler", NULL};
+                                         "contentUrl", "handler",  NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
 static const char *const arg_keys[] = {"name",     "type",      "info",   "required",
                                        "options",  "structure", "param",  "header",
@@ -27,8 +27,8 @@ static const char *const arg_keys[] = {"name",     "type",      "info",   "requi
 static const char *const check_keys[] = {"address",  "sid",      "url",     "min",
                                          "max",      "decimal",  "maxLength", "minItems",
                                          "maxItems", "charset",  "date",    NULL};
-static const char *const role_names[] = {"", "dryRun", "nextPage", "edge", "region",
-                                         "messageBody"};
+static const char *const role_names[] = {"",        "dryRun", "nextPage", "edge",  "region",
+                                         "messageBody", "product", "method", "path", "params"};
 /* What GET /api/twilio shows of a block, an event and an arg; everything else is internal. */
 static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
 static const char *const served_event_keys[] = {"name", "description", "payload", "steps",
@@ -243,6 +243,16 @@ static int parse_role(struct arg_def *a, json_t *role, const char *where, char *
         break;
     case ROLE_MESSAGE_BODY:
         ok = ok && a->type == ARG_STRING && a->param;
+        break;
+    case ROLE_PRODUCT:
+    case ROLE_METHOD:
+        ok = ok && a->type == ARG_SELECT && !a->param && a->required;
+        break;
+    case ROLE_PATH:
+        ok = ok && a->type == ARG_STRING && !a->param && a->required;
+        break;
+    case ROLE_PARAMS:
+        ok = ok && a->type == ARG_JSON && !a->param;
         break;
     default:
         ok = ok && a->type == ARG_STRING && !a->param;
@@ -464,11 +474,90 @@ int block_product_name_ok(const char *product)
     return strspn(product, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
+static long role_arg(const struct block_def *b, enum arg_role role)
+{
+    for (size_t i = 0; i < b->n_args; i++)
+        if (b->args[i].role == role)
+            return (long)i;
+    return -1;
+}
+
+static int is_method(const char *m)
+{
+    return m && (strcmp(m, "POST") == 0 || strcmp(m, "GET") == 0 || strcmp(m, "DELETE") == 0);
+}
+
+/* A block whose caller chooses the request (twilioRequest) has product, method and path args
+ * instead of those keys; every option of the first two must be safe as it stands. */
+static int parse_chosen_request(struct block_def *b, json_t *root, char *err, size_t errlen)
+{
+    long product = role_arg(b, ROLE_PRODUCT), method = role_arg(b, ROLE_METHOD);
+    long path = role_arg(b, ROLE_PATH);
+    if (product < 0 || method < 0 || path < 0 || json_object_get(root, "product") ||
+        json_object_get(root, "method") || json_object_get(root, "path") ||
+        role_arg(b, ROLE_NEXT_PAGE) >= 0 || json_object_get(root, "fixed")) {
+        snprintf(err, errlen,
+                 "%s: a block whose caller chooses the request has product, method and path "
+                 "args (roles), and no product, method, path, fixed or next page of its own",
+                 b->name);
+        return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(b->args[product].options, i, v) {
+        if (!block_product_name_ok(json_string_value(v))) {
+            snprintf(err, errlen, "%s: product option \"%s\" is not a product's host name",
+                     b->name, json_string_value(v));
+            return -1;
+        }
+    }
+    json_array_foreach(b->args[method].options, i, v) {
+        if (!is_method(json_string_value(v))) {
+            snprintf(err, errlen, "%s: method options must be POST, GET or DELETE", b->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* contentUrl: {"list": "media_list", "key": "url"}. */
+static int parse_content_url(struct block_def *b, json_t *spec, char *err, size_t errlen)
+{
+    b->content_list = get_string(spec, "list");
+    b->content_key = get_string(spec, "key");
+    if (!json_is_object(spec) || json_object_size(spec) != 2 || !b->content_list ||
+        !*b->content_list || !b->content_key || !*b->content_key) {
+        snprintf(err, errlen, "%s: contentUrl must be {\"list\": <array in the answer>, "
+                              "\"key\": <name of the URL to add to each item>}",
+                 b->name);
+        return -1;
+    }
+    return 0;
+}
+
 /* The Twilio request a block makes: product, method, path, action, auth and fixed
- * parameters. */
+ * parameters, and what it adds to the answer. */
 static int parse_request(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
     const char *name = b->name;
+    b->action = get_string(root, "action");
+    if (!b->action) {
+        snprintf(err, errlen, "%s: action is required", name);
+        return -1;
+    }
+    if (parse_auth(b, json_object_get(root, "auth"), err, errlen) < 0)
+        return -1;
+    json_t *content = json_object_get(root, "contentUrl");
+    if (content && parse_content_url(b, content, err, errlen) < 0)
+        return -1;
+    if (role_arg(b, ROLE_PRODUCT) >= 0 || role_arg(b, ROLE_METHOD) >= 0 ||
+        role_arg(b, ROLE_PATH) >= 0)
+        return parse_chosen_request(b, root, err, errlen);
+    if (role_arg(b, ROLE_PARAMS) >= 0) {
+        snprintf(err, errlen, "%s: params args belong to blocks whose caller chooses the request",
+                 name);
+        return -1;
+    }
     json_t *product = json_object_get(root, "product");
     b->product = product ? json_string_value(product) : "api";
     if (!block_product_name_ok(b->product)) {
@@ -479,18 +568,14 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
     }
     b->method = get_string(root, "method");
     b->path = get_string(root, "path");
-    b->action = get_string(root, "action");
-    if (!b->method || (strcmp(b->method, "POST") && strcmp(b->method, "GET") &&
-                       strcmp(b->method, "DELETE"))) {
+    if (!is_method(b->method)) {
         snprintf(err, errlen, "%s: method must be POST, GET or DELETE", name);
         return -1;
     }
-    if (!b->path || !b->action) {
-        snprintf(err, errlen, "%s: path and action are required", name);
+    if (!b->path) {
+        snprintf(err, errlen, "%s: path is required", name);
         return -1;
     }
-    if (parse_auth(b, json_object_get(root, "auth"), err, errlen) < 0)
-        return -1;
     json_t *fixed = json_object_get(root, "fixed");
     if (fixed && parse_fixed(b, fixed, err, errlen) < 0)
         return -1;
@@ -501,7 +586,7 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
 static int check_local(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
     static const char *const twilio_only[] = {"product", "method", "path", "action", "auth",
-                                              "fixed"};
+                                              "fixed", "contentUrl"};
     for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
         if (json_object_get(root, twilio_only[i])) {
             snprintf(err, errlen, "%s: a handler block has no %s", b->name, twilio_only[i]);
@@ -935,6 +1020,14 @@ json_t *block_example_args(const struct block_def *b, int minimal)
         if (b->n_auth && (b->auth[0].user == i || b->auth[0].pass == i))
             take[i] = 1;
         take[i] = take[i] && HAS_EXAMPLE(i);
+    }
+    /* an arg whose requirement is left out cannot go either (until nothing changes) */
+    for (int changed = 1; out && changed;) {
+        changed = 0;
+        for (size_t i = 0; i < b->n_args; i++)
+            for (size_t k = 0; take[i] && !b->args[i].required && k < b->args[i].n_requires; k++)
+                if (!take[b->args[i].requires[k]])
+                    take[i] = 0, changed = 1;
     }
     /* each oneOf group that nothing taken meets: its first arg with an example */
     for (size_t g = 0; out && g < b->n_one_of; g++) {

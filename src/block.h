@@ -23,6 +23,11 @@ enum arg_role {
     ROLE_EDGE,         /* String: Twilio edge location (api.{edge}.{region}.twilio.com) */
     ROLE_REGION,       /* String: Twilio region */
     ROLE_MESSAGE_BODY, /* a message text: dry runs count its segments */
+    /* A block whose caller chooses the request (twilioRequest): */
+    ROLE_PRODUCT, /* Select: the product, one of the options, never a host of the caller's */
+    ROLE_METHOD,  /* Select: GET, POST or DELETE */
+    ROLE_PATH,    /* String: the path on the product's host, checked before anything is sent */
+    ROLE_PARAMS,  /* JSON object: each member a Twilio parameter */
 };
 
 struct arg_def {
@@ -71,6 +76,9 @@ struct block_def {
     struct auth_pair *auth; /* alternatives, in order of preference */
     size_t n_auth;
     json_t *fixed; /* borrowed: Twilio parameters always sent ({"Status": "canceled"}), or NULL */
+    /* Each object in the answer's array content_list gets content_key: the URL of its content
+     * (its uri without .json, on the request's base). NULL when the block has none. */
+    const char *content_list, *content_key;
     struct arg_def *args;
     size_t n_args;
     struct arg_group *one_of;
@@ -101,9 +109,10 @@ void block_set_free(struct block_set *set);
 
 const struct block_def *block_find(const struct block_set *set, const char *name, size_t len);
 
-/* The example args of b as a JSON object, for documents and tests: every arg but a next page
- * and the later args of an exclusive group, or (minimal) only the required args, the first
- * credential pair and the first arg of each oneOf group. Args without an example are left out.
+/* The example args of b as a JSON object, for documents and tests: every arg that can go with
+ * the others (not a next page, not the later args of an exclusive group, not an arg that
+ * requires one left out), or (minimal) only the required args, the first credential pair and
+ * the first arg of each oneOf group. Args without an example are left out.
  * NULL when memory ran out; the caller owns the result. */
 json_t *block_example_args(const struct block_def *b, int minimal);
 size_t block_count(const struct block_set *set);

@@ -60,6 +60,25 @@ static char *deleted(const struct prepared *prep, size_t *len)
     return out;
 }
 
+/* Gives each item of the block's content list the URL of its content: Twilio's uri of the item
+ * without .json, on the base the request went to (media are fetched with the same
+ * credentials). Returns -1 when memory ran out. */
+static int add_content_urls(const struct block_def *b, const char *base, json_t *resource)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(resource, b->content_list), i, item) {
+        const char *uri = json_string_value(json_object_get(item, "uri"));
+        size_t n = uri ? strlen(uri) : 0;
+        if (!json_is_object(item) || n < 6 || uri[0] != '/' || strcmp(uri + n - 5, ".json"))
+            continue;
+        if (json_object_set_new(item, b->content_key,
+                                json_sprintf("%s%.*s", base, (int)(n - 5), uri)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Calls Twilio and builds the envelope in out. *store is set when the request may have reached
  * Twilio, so an idempotent repeat must replay this answer rather than send again. */
 static void call_twilio(const struct pipeline *pl, const struct block_def *b,
@@ -134,6 +153,11 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
         } else if (rs.status == 204 || (rs.body.len == 0 && get)) {
             out->what = "success";
             out->body = envelope_success_raw("{}", 2, len);
+        } else if (json_is_object(resource) && b->content_list) {
+            out->what = "success";
+            out->body = add_content_urls(b, buf_str(&base), resource) == 0
+                            ? envelope_success(resource, len)
+                            : NULL;
         } else if (json_is_object(resource)) {
             out->what = "success";
             out->body = envelope_success_raw(rs.body.data, rs.body.len, len);
@@ -164,8 +188,8 @@ done:
     buf_free(&base);
 }
 
-/* What a request is, for the Idempotency-Key check: block, credentials, path and form, and its
- * headers when it has any. */
+/* What a request is, for the Idempotency-Key check: block, credentials, path and form, its
+ * headers when it has any, and product and method when the caller chose them. */
 static int fingerprint(const struct block_def *b, const struct prepared *p, unsigned char *fp)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -175,6 +199,9 @@ static int fingerprint(const struct block_def *b, const struct prepared *p, unsi
     size_t n_parts = sizeof parts / sizeof parts[0] - (p->headers.len == 0);
     int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
              EVP_DigestUpdate(md, b->name, strlen(b->name) + 1);
+    if (ok && !b->method) /* the caller chose product and method */
+        ok = EVP_DigestUpdate(md, p->product, strlen(p->product) + 1) &&
+             EVP_DigestUpdate(md, p->method, strlen(p->method) + 1);
     for (size_t i = 0; ok && i < n_parts; i++) {
         size_t len = parts[i]->len;
         ok = EVP_DigestUpdate(md, &len, sizeof len) &&
