@@ -60,7 +60,7 @@ CMD ["npm", "run", "mock"]
 
 # ---------------------------------------------------------------------------------------------
 # runtime (the default target): the binary and the shared libraries it links, as a non-root
-# user. Configure it with environment variables (see README.md); it needs no writable files.
+# user. Configure it with environment variables (see docs/configuration.md); it needs no writable files.
 FROM ${DEBIAN_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
