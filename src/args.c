@@ -915,19 +915,11 @@ static int fill_path(struct ctx *c)
     return 0;
 }
 
-static long role_index(const struct block_def *b, enum arg_role role)
-{
-    for (size_t i = 0; i < b->n_args; i++)
-        if (b->args[i].role == role)
-            return (long)i;
-    return -1;
-}
-
 /* A list's next_page_uri is sent as it came: it carries the filters and the page token. It
  * must continue this block's list for this account; only its path is used, never its host. */
 static int take_next_page(struct ctx *c)
 {
-    long k = role_index(c->b, ROLE_NEXT_PAGE);
+    long k = block_role_index(c->b, ROLE_NEXT_PAGE);
     if (k < 0 || !c->present[k])
         return 0;
     const struct arg_def *a = &c->b->args[k];
@@ -967,7 +959,7 @@ static int take_fixed(struct ctx *c)
 
 static void take_host_part(struct ctx *c, enum arg_role role, char *out, size_t size)
 {
-    long k = role_index(c->b, role);
+    long k = block_role_index(c->b, role);
     if (k < 0 || !c->present[k])
         return;
     struct text t = c->scalar[k];
@@ -984,8 +976,8 @@ static void take_host_part(struct ctx *c, enum arg_role role, char *out, size_t 
  * text, which lives as long as the block. Returns -1 when memory ran out. */
 static int take_chosen_request(struct ctx *c)
 {
-    long product = role_index(c->b, ROLE_PRODUCT), method = role_index(c->b, ROLE_METHOD);
-    long path = role_index(c->b, ROLE_PATH);
+    long product = block_role_index(c->b, ROLE_PRODUCT);
+    long method = block_role_index(c->b, ROLE_METHOD), path = block_role_index(c->b, ROLE_PATH);
     if (product < 0 || method < 0 || path < 0)
         return 0;
     struct text p = c->scalar[path];

@@ -474,7 +474,7 @@ int block_product_name_ok(const char *product)
     return strspn(product, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
-static long role_arg(const struct block_def *b, enum arg_role role)
+long block_role_index(const struct block_def *b, enum arg_role role)
 {
     for (size_t i = 0; i < b->n_args; i++)
         if (b->args[i].role == role)
@@ -491,11 +491,11 @@ static int is_method(const char *m)
  * instead of those keys; every option of the first two must be safe as it stands. */
 static int parse_chosen_request(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
-    long product = role_arg(b, ROLE_PRODUCT), method = role_arg(b, ROLE_METHOD);
-    long path = role_arg(b, ROLE_PATH);
+    long product = block_role_index(b, ROLE_PRODUCT), method = block_role_index(b, ROLE_METHOD);
+    long path = block_role_index(b, ROLE_PATH);
     if (product < 0 || method < 0 || path < 0 || json_object_get(root, "product") ||
         json_object_get(root, "method") || json_object_get(root, "path") ||
-        role_arg(b, ROLE_NEXT_PAGE) >= 0 || json_object_get(root, "fixed")) {
+        block_role_index(b, ROLE_NEXT_PAGE) >= 0 || json_object_get(root, "fixed")) {
         snprintf(err, errlen,
                  "%s: a block whose caller chooses the request has product, method and path "
                  "args (roles), and no product, method, path, fixed or next page of its own",
@@ -550,10 +550,10 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
     json_t *content = json_object_get(root, "contentUrl");
     if (content && parse_content_url(b, content, err, errlen) < 0)
         return -1;
-    if (role_arg(b, ROLE_PRODUCT) >= 0 || role_arg(b, ROLE_METHOD) >= 0 ||
-        role_arg(b, ROLE_PATH) >= 0)
+    if (block_role_index(b, ROLE_PRODUCT) >= 0 || block_role_index(b, ROLE_METHOD) >= 0 ||
+        block_role_index(b, ROLE_PATH) >= 0)
         return parse_chosen_request(b, root, err, errlen);
-    if (role_arg(b, ROLE_PARAMS) >= 0) {
+    if (block_role_index(b, ROLE_PARAMS) >= 0) {
         snprintf(err, errlen, "%s: params args belong to blocks whose caller chooses the request",
                  name);
         return -1;
@@ -1047,5 +1047,26 @@ json_t *block_example_args(const struct block_def *b, int minimal)
         }
     }
     free(take);
+    return out;
+}
+
+json_t *block_alternative_args(const struct block_def *b, size_t k)
+{
+    json_t *defs = json_object_get(b->root, "args");
+    json_t *out = block_example_args(b, 1);
+    for (size_t g = 0; out && g < b->n_exclusive; g++)
+        for (size_t m = 0; m < b->exclusive[g].n; m++)
+            json_object_del(out, b->args[b->exclusive[g].idx[m]].name);
+    int bad = !out || json_object_set(out, b->args[k].name,
+                                      json_object_get(json_array_get(defs, k), "example")) < 0;
+    for (size_t m = 0; !bad && m < b->args[k].n_requires; m++) {
+        size_t need = b->args[k].requires[m];
+        bad = json_object_set(out, b->args[need].name,
+                              json_object_get(json_array_get(defs, need), "example")) < 0;
+    }
+    if (bad) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }

@@ -115,6 +115,11 @@ const struct block_def *block_find(const struct block_set *set, const char *name
  * the first arg of each oneOf group. Args without an example are left out.
  * NULL when memory ran out; the caller owns the result. */
 json_t *block_example_args(const struct block_def *b, int minimal);
+
+/* For an arg k that cannot go with all the others (a later arg of an exclusive group): the
+ * minimal example args without the args of any exclusive group, with k and what it requires.
+ * NULL when memory ran out; the caller owns the result. */
+json_t *block_alternative_args(const struct block_def *b, size_t k);
 size_t block_count(const struct block_set *set);
 const struct block_def *block_at(const struct block_set *set, size_t i);
 
@@ -131,5 +136,8 @@ int block_product_name_ok(const char *product);
 
 /* Index of the arg called name, or -1. */
 long block_arg_index(const struct block_def *b, const char *name);
+
+/* Index of the arg with that role, or -1. */
+long block_role_index(const struct block_def *b, enum arg_role role);
 
 #endif

@@ -184,14 +184,6 @@ static void rules(struct md *m, const struct block_def *b)
 #undef RULE
 }
 
-static long arg_with_role(const struct block_def *b, enum arg_role role)
-{
-    for (size_t i = 0; i < b->n_args; i++)
-        if (b->args[i].role == role)
-            return (long)i;
-    return -1;
-}
-
 static void section(struct md *m, const struct block_def *b)
 {
     PUT(m, "\n## %s\n\n", b->name);
@@ -205,12 +197,12 @@ static void section(struct md *m, const struct block_def *b)
     if (b->action)
         PUT(m, " (errors say \"Unable to %s\")", b->action);
     PUT(m, "\n");
-    if (arg_with_role(b, ROLE_DRY_RUN) >= 0)
+    if (block_role_index(b, ROLE_DRY_RUN) >= 0)
         PUT(m, "- Dry run: `dryRun` shows the request instead of sending it\n");
     if (block_arg_index(b, "idempotencyKey") >= 0)
         PUT(m, "- Idempotency-Key: a repeat with the same key and args gets the first answer "
                "again, without calling Twilio\n");
-    if (arg_with_role(b, ROLE_NEXT_PAGE) >= 0)
+    if (block_role_index(b, ROLE_NEXT_PAGE) >= 0)
         PUT(m, "- Paging: give a page's `next_page_uri` as `nextPageUri` for the next one\n");
     if (b->content_list)
         PUT(m, "- Each item of `%s` in the answer gets `%s`, the URL of its content\n",

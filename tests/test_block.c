@@ -148,56 +148,67 @@ static void loader_rejects_broken_definitions(void **state)
     expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"oneOf\":[[\"a\"]],\"args\":["
                     CRED "]}",
                     "x: no arg named \"a\"");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
                     ",{\"name\":\"a\",\"type\":\"String\",\"info\":\"\",\"required\":false,"
                     "\"header\":\"X-Twilio-Webhook-Enabled\"}]}",
                     "x: arg \"a\": header must be an HTTP header name, on a Boolean or Select "
                     "without param");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
                     ",{\"name\":\"a\",\"type\":\"Boolean\",\"info\":\"\",\"required\":false,"
                     "\"header\":\"X-A: b\\r\\nX-B\"}]}",
                     "x: arg \"a\": header must be an HTTP header name, on a Boolean or Select "
                     "without param");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
                     ",{\"name\":\"a\",\"type\":\"String\",\"info\":\"\",\"required\":false,"
                     "\"param\":\"A\",\"join\":\",\"}]}",
                     "x: arg \"a\": join must be a short separator, on a List with a param");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"contentUrl\":{\"list\":\"m\"},"
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"contentUrl\":{\"list\":\"m\"},"
                     "\"args\":[" CRED "]}",
                     "x: contentUrl must be {\"list\": <array in the answer>, \"key\": <name of "
                     "the URL to add to each item>}");
     /* a block whose caller chooses the request: all three roles, no request of its own */
-#define ROLE(name, type, role, extra)                                                            \
-    ",{\"name\":\"" name "\",\"type\":\"" type "\",\"info\":\"\",\"required\":true,"         \
+#define ROLE(name, type, role, extra)                                                              \
+    ",{\"name\":\"" name "\",\"type\":\"" type "\",\"info\":\"\",\"required\":true,"               \
     "\"role\":\"" role "\"" extra "}"
 #define PRODUCT(options) ROLE("p", "Select", "product", ",\"options\":" options)
 #define METHOD ROLE("m", "Select", "method", ",\"options\":[\"GET\"]")
 #define PATH ROLE("q", "String", "path", "")
-#define CHOSEN "\"description\":\"d\",\"action\":\"complete request\",\"callbacks\":[]," \
-               "\"auth\":[[\"sid\",\"tok\"]],"
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
-                    PRODUCT("[\"api\"]") METHOD PATH "]}",
+#define CHOSEN                                                                                     \
+    "\"description\":\"d\",\"action\":\"complete request\",\"callbacks\":[],"                      \
+    "\"auth\":[[\"sid\",\"tok\"]],"
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED PRODUCT("[\"api\"]")
+                        METHOD PATH "]}",
                     "x: a block whose caller chooses the request has product, method and path "
                     "args (roles), and no product, method, path, fixed or next page of its own");
-    expect_rejected("x", "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\"]") METHOD "]}",
+    expect_rejected("x",
+                    "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\"]") METHOD "]}",
                     "x: a block whose caller chooses the request has product, method and path "
                     "args (roles), and no product, method, path, fixed or next page of its own");
-    expect_rejected("x", "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED
-                    PRODUCT("[\"api\",\"evil.com\"]") METHOD PATH "]}",
+    expect_rejected("x",
+                    "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\",\"evil.com\"]")
+                        METHOD PATH "]}",
                     "x: product option \"evil.com\" is not a product's host name");
-    expect_rejected("x", "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\"]")
-                    ROLE("m", "Select", "method", ",\"options\":[\"PUT\"]") PATH "]}",
+    expect_rejected("x",
+                    "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\"]")
+                        ROLE("m", "Select", "method", ",\"options\":[\"PUT\"]") PATH "]}",
                     "x: method options must be POST, GET or DELETE");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
-                    ROLE("j", "JSON", "params", "") "]}",
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD
+                    "\"path\":\"/\",\"args\":[" CRED ROLE("j", "JSON", "params", "") "]}",
                     "x: params args belong to blocks whose caller chooses the request");
     /* a product is a host name under twilio.com, never a host of its own */
-    static const char *const products[] = {"\"evil.com/x\"", "\"Verify\"", "\"\"", "\"-api\"",
-                                           "1"};
+    static const char *const products[] = {"\"evil.com/x\"", "\"Verify\"", "\"\"", "\"-api\"", "1"};
     for (size_t i = 0; i < sizeof products / sizeof products[0]; i++) {
         char def[512];
-        snprintf(def, sizeof def, "{\"name\":\"x\"," HEAD "\"product\":%s,\"path\":\"/\","
-                 "\"args\":[" CRED "]}", products[i]);
+        snprintf(def, sizeof def,
+                 "{\"name\":\"x\"," HEAD "\"product\":%s,\"path\":\"/\","
+                 "\"args\":[" CRED "]}",
+                 products[i]);
         expect_rejected("x", def,
                         "x: product must be a Twilio product's host name (api, verify, lookups, "
                         "...): lower-case letters, digits and -");

@@ -117,8 +117,8 @@ static void a_next_page_meets_the_contract(void **state)
             continue;
         lists++;
         json_t *args = block_example_args(b, 1);
-        json_t *page = json_object_get(json_array_get(json_object_get(b->root, "args"), (size_t)k),
-                                       "example");
+        json_t *page =
+            json_object_get(json_array_get(json_object_get(b->root, "args"), (size_t)k), "example");
         json_object_set(args, b->args[k].name, page);
         char *text = json_dumps(args, JSON_COMPACT);
         struct http_reply r;
@@ -133,8 +133,8 @@ static void a_next_page_meets_the_contract(void **state)
     assert_true(lists >= 6);
 }
 
-/* The args that cannot go with all the others (the later args of an exclusive group, and what
- * they require), each with the minimal args, its group's others left out. */
+/* The args that cannot go with all the others (the later args of an exclusive group), each with
+ * the minimal args and what it requires, its group's others left out. */
 static void each_alternative_meets_the_contract(void **state)
 {
     (void)state;
@@ -142,21 +142,10 @@ static void each_alternative_meets_the_contract(void **state)
     for (size_t i = 0; i < block_count(H.blocks); i++) {
         const struct block_def *b = block_at(H.blocks, i);
         json_t *all = block_example_args(b, 0);
-        json_t *defs = json_object_get(b->root, "args");
         for (size_t k = 0; !b->handler && k < b->n_args; k++) {
             if (json_object_get(all, b->args[k].name) || b->args[k].role == ROLE_NEXT_PAGE)
                 continue;
-            json_t *args = block_example_args(b, 1);
-            for (size_t g = 0; g < b->n_exclusive; g++)
-                for (size_t m = 0; m < b->exclusive[g].n; m++)
-                    json_object_del(args, b->args[b->exclusive[g].idx[m]].name);
-            json_object_set(args, b->args[k].name,
-                            json_object_get(json_array_get(defs, k), "example"));
-            for (size_t m = 0; m < b->args[k].n_requires; m++) {
-                size_t need = b->args[k].requires[m];
-                json_object_set(args, b->args[need].name,
-                                json_object_get(json_array_get(defs, need), "example"));
-            }
+            json_t *args = block_alternative_args(b, k);
             expect_resource(b, args, b->args[k].name);
             json_decref(args);
             tried++;
@@ -242,7 +231,8 @@ static void the_mock_rejects_a_broken_request(void **state)
     snprintf(url, sizeof url, "%s/v2/Services/VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Verifications",
              prism);
     assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
-                                  "To=%2B15005550006", 17, &r), 0);
+                                  "To=%2B15005550006", 17, &r),
+                     0);
     assert_int_equal(r.status, 422);
     assert_non_null(strstr(buf_str(&r.body), "'Channel'"));
     http_reply_free(&r);
@@ -252,7 +242,8 @@ static void the_mock_rejects_a_broken_request(void **state)
                                   "\"accountToken\":\"t\",\"product\":\"conversations\","
                                   "\"method\":\"POST\",\"path\":\"/v1/Conversations\","
                                   "\"params\":{\"State\":\"bogus\"}}",
-                                  &r), 0);
+                                  &r),
+                     0);
     assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"API_ERROR\""));
     assert_non_null(strstr(buf_str(&r.body), "\"status\":422"));
     http_reply_free(&r);

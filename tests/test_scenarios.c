@@ -394,18 +394,7 @@ static void every_served_arg_is_accepted(void **state)
         for (size_t k = 0; !b->handler && k < b->n_args; k++) {
             if (json_object_get(all, b->args[k].name) || b->args[k].role == ROLE_NEXT_PAGE)
                 continue;
-            json_t *args = block_example_args(b, 1);
-            json_t *defs = json_object_get(b->root, "args");
-            for (size_t g = 0; g < b->n_exclusive; g++)
-                for (size_t m = 0; m < b->exclusive[g].n; m++)
-                    json_object_del(args, b->args[b->exclusive[g].idx[m]].name);
-            json_object_set(args, b->args[k].name,
-                            json_object_get(json_array_get(defs, k), "example"));
-            for (size_t m = 0; m < b->args[k].n_requires; m++) {
-                size_t need = b->args[k].requires[m];
-                json_object_set(args, b->args[need].name,
-                                json_object_get(json_array_get(defs, need), "example"));
-            }
+            json_t *args = block_alternative_args(b, k);
             call_with_examples(b, args);
             json_decref(args);
         }
