@@ -1,7 +1,7 @@
 # twilio-block: Twilio SMS, MMS and call blocks for integration marketplaces.
 #
 #   docker build -t twilio-block .                          # the service (the last stage, "runtime")
-#   docker build --target twilio-mock -t twilio-mock .      # Prism serving Twilio's OpenAPI spec
+#   docker build --target twilio-mock -t twilio-mock .      # Prism serving Twilio's OpenAPI specs
 #   docker compose up                                       # both: a sandbox on :8080 and :4010
 #
 # Every stage is Debian 12 slim with Debian's own packages; nothing else is pulled from Docker Hub.
@@ -28,8 +28,9 @@ RUN cmake -S . -B build -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release \
  && ./build/twilio-block --version
 
 # ---------------------------------------------------------------------------------------------
-# twilio-mock: Prism serving Twilio's official 2010-04-01 OpenAPI spec (from @twilio/cli-core,
-# pinned by tests/package-lock.json) on 0.0.0.0:$PRISM_PORT. It answers like Twilio: 201 with
+# twilio-mock: Prism serving Twilio's official OpenAPI specs (2010-04-01, Verify, Lookup and
+# Conversations, merged by tests/contract/spec.js; from @twilio/cli-core, pinned by
+# tests/package-lock.json) on 0.0.0.0:$PRISM_PORT. It answers like Twilio: 201 with
 # an example resource, 422 for a request that breaks Twilio's contract, 401 without basic auth.
 # Any credentials are accepted and nothing is sent anywhere.
 FROM ${DEBIAN_IMAGE} AS twilio-mock
@@ -59,7 +60,7 @@ CMD ["npm", "run", "mock"]
 
 # ---------------------------------------------------------------------------------------------
 # runtime (the default target): the binary and the shared libraries it links, as a non-root
-# user. Configure it with environment variables (see README.md); it needs no writable files.
+# user. Configure it with environment variables (see docs/configuration.md); it needs no writable files.
 FROM ${DEBIAN_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \

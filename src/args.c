@@ -13,13 +13,14 @@
 #include "form.h"
 #include "jsonlimit.h"
 
-#define REASON_MAX 256
+#define REASON_MAX 512
 
 struct ctx {
     const struct block_def *b;
     struct prepared *out;
     json_t *reasons;
     struct text *scalar; /* the value of each arg sent outside the form (path, auth) */
+    json_t *kept;        /* copies of normalised scalars, which outlive their check */
     unsigned char *present;
     const struct auth_pair *auth; /* the credentials chosen */
     int bad_json;   /* JSON-typed args that failed to parse */
@@ -144,8 +145,31 @@ static int alphanumeric_sender(struct text t)
 /* Addresses: a phone number, a channel address (whatsapp:+1..., client:name, sip:...,
  * messenger:..., any other scheme: Twilio adds channels) and, for senders, short codes and
  * alphanumeric sender IDs. Only what is certainly wrong is refused. */
+/* An email address as Verify takes it: one @, something before it, and a domain with a dot
+ * inside; no spaces or control characters. Twilio checks the rest. */
+static int is_email(struct text t)
+{
+    const char *at = memchr(t.p, '@', t.n);
+    if (!at || at == t.p || t.n > 254 || memchr(at + 1, '@', t.n - (size_t)(at - t.p) - 1))
+        return 0;
+    struct text domain = {at + 1, t.n - (size_t)(at - t.p) - 1};
+    const char *dot = domain.n ? memchr(domain.p + 1, '.', domain.n - 1) : NULL;
+    if (!dot || domain.p[domain.n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < t.n; i++)
+        if ((unsigned char)t.p[i] <= 0x20 || t.p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
 {
+    if (kind == ADDR_PHONE_OR_EMAIL && is_email(t)) {
+        buf_reset(norm);
+        return buf_append(norm, t.p, t.n);
+    }
+    if (kind == ADDR_PHONE || kind == ADDR_PHONE_OR_EMAIL)
+        return normalize_phone(t, norm);
     const char *colon = memchr(t.p, ':', t.n);
     if (colon) {
         size_t scheme = (size_t)(colon - t.p);
@@ -276,11 +300,29 @@ static int check_url(struct text t)
 
 static int emit(struct ctx *c, const struct arg_def *a, struct text t)
 {
-    if (a->param && form_add(&c->out->form, a->param, t.p, t.n) < 0) {
+    struct buf *h = &c->out->headers;
+    if ((a->param && form_add(&c->out->form, a->param, t.p, t.n) < 0) ||
+        (a->header && (buf_appendf(h, "%s: ", a->header) < 0 || buf_append(h, t.p, t.n) < 0 ||
+                       buf_append(h, "\n", 1) < 0))) {
         c->nomem = 1;
         return -1;
     }
     return 0;
+}
+
+/* An arg sent outside the form keeps the value its checks settled on (a phone number without
+ * separators, a Select as spelled in its options), copied when it lives in a scratch buffer. */
+static void keep_scalar(struct ctx *c, size_t i, struct text send, const struct buf *scratch)
+{
+    if (scratch->data && send.p >= scratch->data && send.p < scratch->data + scratch->len) {
+        json_t *copy = json_stringn(send.p, send.n);
+        if (!copy || json_array_append_new(c->kept, copy) < 0) {
+            c->nomem = 1;
+            return;
+        }
+        send.p = json_string_value(copy);
+    }
+    c->scalar[i] = send;
 }
 
 /* Checks one string value (an arg, or an item of a List); writes the text to send in *send,
@@ -290,12 +332,16 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
 {
     *send = t;
     if (a->address) {
+        static const char *const others[] = {
+            [ADDR_TO] = " or a whatsapp:, client: or sip: address",
+            [ADDR_FROM] = ", a whatsapp:, client: or sip: address, a short code or an alphanumeric "
+                          "sender ID (up to 11 letters, digits and spaces)",
+            [ADDR_PHONE] = "",
+            [ADDR_PHONE_OR_EMAIL] = " or an email address",
+        };
         if (check_address(a->address, t, norm) < 0) {
             fail(c, a, 0, "%smust be a phone number in E.164 format (+14155552671)%s", item,
-                 a->address == ADDR_FROM
-                     ? ", a whatsapp:, client: or sip: address, a short code or an alphanumeric "
-                       "sender ID (up to 11 letters, digits and spaces)"
-                     : " or a whatsapp:, client: or sip: address");
+                 others[a->address]);
             return -1;
         }
         send->p = buf_str(norm);
@@ -343,17 +389,67 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
                 return 0;
             }
         }
-        char list[REASON_MAX / 2] = "";
+        char list[REASON_MAX - 64] = "";
         size_t used = 0;
         json_array_foreach(a->options, i, opt) {
-            int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+            /* room is kept for ", ..." when the options do not all fit */
+            int w = snprintf(list + used, sizeof list - 5 - used, "%s%s", i ? ", " : "",
                              json_string_value(opt));
-            if (w < 0 || (size_t)w >= sizeof list - used)
+            if (w < 0 || (size_t)w >= sizeof list - 5 - used) {
+                snprintf(list + used, sizeof list - used, ", ...");
                 break;
+            }
             used += (size_t)w;
         }
         fail(c, a, 0, "%smust be one of: %s", item, list);
         return -1;
+    }
+    return 0;
+}
+
+/* A path the caller chose (twilioRequest) goes after the product's base as it is, so it may
+ * only name a resource on that host: no scheme or host, no query, no . or .. segments (also
+ * escaped), nothing unprintable. Returns 0, or -1 after recording the reason. */
+static int check_request_path(struct ctx *c, const struct arg_def *a, struct text t)
+{
+    for (size_t i = 0; i < t.n; i++) {
+        unsigned char ch = (unsigned char)t.p[i];
+        if (t.p[0] != '/' || (ch == '/' && i + 1 < t.n && t.p[i + 1] == '/')) {
+            fail(c, a, 0, "must be a path on the product's host, starting with / (no scheme, "
+                          "host or //)");
+            return -1;
+        }
+        if (ch <= 0x20 || ch >= 0x7f || ch == '\\') {
+            fail(c, a, 0, "must be printable ASCII, without spaces, control characters or "
+                          "backslashes");
+            return -1;
+        }
+        if (ch == '?' || ch == '#') {
+            fail(c, a, 0, "must not carry a query or fragment: give the parameters in params");
+            return -1;
+        }
+        if (ch == '%' && i + 2 < t.n &&
+            (strncasecmp(t.p + i, "%2f", 3) == 0 || strncasecmp(t.p + i, "%5c", 3) == 0)) {
+            fail(c, a, 0, "must not contain an escaped / or \\ (%%2F, %%5C)");
+            return -1;
+        }
+    }
+    /* each segment, with %2E read as the dot it stands for */
+    for (size_t start = 1; start <= t.n;) {
+        size_t end = start, dots = 0, other = 0;
+        while (end < t.n && t.p[end] != '/') {
+            if (t.p[end] == '.')
+                dots++, end++;
+            else if (end + 2 < t.n && strncasecmp(t.p + end, "%2e", 3) == 0)
+                dots++, end += 3;
+            else
+                other++, end++;
+        }
+        if (!other && (dots == 1 || dots == 2)) {
+            fail(c, a, 0, "must not contain . or .. segments");
+            return -1;
+        }
+        start = end + 1;
     }
     return 0;
 }
@@ -394,9 +490,10 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
 
     c->present[i] = 1;
     buf_init(&norm, 1024);
-    if (check_string(c, a, t, &norm, "", &send) == 0) {
+    if (check_string(c, a, t, &norm, "", &send) == 0 &&
+        (a->role != ROLE_PATH || check_request_path(c, a, send) == 0)) {
         if (!a->param)
-            c->scalar[i] = t;
+            keep_scalar(c, i, send, &norm);
         emit(c, a, send);
     }
     buf_free(&norm);
@@ -492,7 +589,9 @@ static void take_boolean(struct ctx *c, size_t i, json_t *v)
     emit(c, a, value ? (struct text){"true", 4} : (struct text){"false", 5});
 }
 
-static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count, size_t pos)
+/* Checks one item and sends it, or appends it to joined for a List sent as one parameter. */
+static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count, size_t pos,
+                           struct buf *joined)
 {
     const struct arg_def *a = &c->b->args[i];
     char item[32];
@@ -504,15 +603,21 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
     (*count)++;
     snprintf(item, sizeof item, "item %zu ", pos + 1);
     buf_init(&norm, 1024);
-    if (check_string(c, a, t, &norm, item, &send) == 0)
-        emit(c, a, send);
+    if (check_string(c, a, t, &norm, item, &send) == 0) {
+        if (!a->join)
+            emit(c, a, send);
+        else if ((joined->len && buf_appendz(joined, a->join) < 0) ||
+                 buf_append(joined, send.p, send.n) < 0)
+            c->nomem = 1;
+    }
     buf_free(&norm);
 }
 
-static void take_list(struct ctx *c, size_t i, json_t *v)
+/* A List's items, from a JSON array or a comma-separated string. */
+static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count,
+                            struct buf *joined)
 {
     const struct arg_def *a = &c->b->args[i];
-    size_t count = 0;
     if (json_is_array(v)) {
         size_t k;
         json_t *item;
@@ -525,21 +630,32 @@ static void take_list(struct ctx *c, size_t i, json_t *v)
                 fail(c, a, 0, "item %zu must be a string", k + 1);
                 return;
             }
-            take_list_item(c, i, t, &count, k);
+            take_list_item(c, i, t, count, k, joined);
         }
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v), start = 0, pos = 0;
         for (size_t k = 0; k <= n; k++) {
             if (k == n || s[k] == ',') {
-                take_list_item(c, i, (struct text){s + start, k - start}, &count, pos++);
+                take_list_item(c, i, (struct text){s + start, k - start}, count, pos++, joined);
                 start = k + 1;
             }
         }
     } else {
         fail(c, a, 0, "must be a list or a comma-separated string");
-        return;
     }
+}
+
+static void take_list(struct ctx *c, size_t i, json_t *v)
+{
+    const struct arg_def *a = &c->b->args[i];
+    size_t count = 0;
+    struct buf joined;
+    buf_init(&joined, c->out->form.max);
+    take_list_items(c, i, v, &count, &joined);
+    if (!json_object_get(c->reasons, a->name) && a->join && joined.len)
+        emit(c, a, (struct text){joined.data, joined.len});
+    buf_free(&joined);
     if (json_object_get(c->reasons, a->name))
         return;
     if (count == 0)
@@ -551,11 +667,66 @@ static void take_list(struct ctx *c, size_t i, json_t *v)
         fail(c, a, 0, "must have at most %ld items (got %zu)", a->max_items, count);
 }
 
+/* One Twilio parameter of a params arg: a scalar is sent as its text, a list as the parameter
+ * repeated, null and "" not at all. Returns 0, or -1 after recording the reason. */
+static int take_param(struct ctx *c, const struct arg_def *a, const char *key, json_t *v)
+{
+    char tmp[64];
+    struct text t;
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    for (size_t k = 0; k < n; k++) {
+        json_t *item = json_is_array(v) ? json_array_get(v, k) : v;
+        if (is_absent(item))
+            continue;
+        if (scalar_text(item, tmp, sizeof tmp, &t) < 0) {
+            fail(c, a, 0, "%s must be a string, a number, true or false, or a list of them",
+                 key);
+            return -1;
+        }
+        if (form_add(&c->out->form, key, t.p, t.n) < 0) {
+            c->nomem = 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A params arg: an object whose members are Twilio parameters, sent in its order. */
+static void take_params(struct ctx *c, const struct arg_def *a, json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(obj)) {
+        fail(c, a, 0, "must be an object of Twilio parameters, such as {\"PageSize\": 20}");
+        return;
+    }
+    json_object_foreach(obj, key, v) {
+        for (const char *p = key; *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                fail(c, a, 0, "parameter names must not contain control characters");
+                return;
+            }
+        }
+        if (!*key) {
+            fail(c, a, 0, "parameter names must not be empty");
+            return;
+        }
+        if (take_param(c, a, key, v) < 0)
+            return;
+    }
+}
+
+/* A JSON arg: an object or a list (sent compact), or a string holding valid JSON (sent as
+ * given); a params arg spreads its members instead. */
 static void take_json(struct ctx *c, size_t i, json_t *v)
 {
     const struct arg_def *a = &c->b->args[i];
     c->present[i] = 1;
     if (json_is_object(v) || json_is_array(v)) {
+        if (a->role == ROLE_PARAMS) {
+            take_params(c, a, v);
+            return;
+        }
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text) {
             c->nomem = 1;
@@ -588,8 +759,11 @@ static void take_json(struct ctx *c, size_t i, json_t *v)
         fail(c, a, 1, "is not valid JSON: %s (line %d, column %d)", reason, err.line, err.column);
         return;
     }
+    if (a->role == ROLE_PARAMS)
+        take_params(c, a, parsed);
+    else
+        emit(c, a, (struct text){json_string_value(v), json_string_length(v)});
     json_decref(parsed);
-    emit(c, a, (struct text){json_string_value(v), json_string_length(v)});
 }
 
 static void take(struct ctx *c, size_t i, json_t *v)
@@ -733,24 +907,19 @@ static int fill_path(struct ctx *c)
         struct text v = c->scalar[k];
         if (form_escape(&c->out->path, v.p, v.n) < 0)
             return -1;
+        if (c->b->args[k].type != ARG_CREDENTIALS &&
+            json_object_set_new(c->out->ids, c->b->args[k].name, json_stringn(v.p, v.n)) < 0)
+            return -1;
         p = close + 1;
     }
     return 0;
-}
-
-static long role_index(const struct block_def *b, enum arg_role role)
-{
-    for (size_t i = 0; i < b->n_args; i++)
-        if (b->args[i].role == role)
-            return (long)i;
-    return -1;
 }
 
 /* A list's next_page_uri is sent as it came: it carries the filters and the page token. It
  * must continue this block's list for this account; only its path is used, never its host. */
 static int take_next_page(struct ctx *c)
 {
-    long k = role_index(c->b, ROLE_NEXT_PAGE);
+    long k = block_role_index(c->b, ROLE_NEXT_PAGE);
     if (k < 0 || !c->present[k])
         return 0;
     const struct arg_def *a = &c->b->args[k];
@@ -790,7 +959,7 @@ static int take_fixed(struct ctx *c)
 
 static void take_host_part(struct ctx *c, enum arg_role role, char *out, size_t size)
 {
-    long k = role_index(c->b, role);
+    long k = block_role_index(c->b, role);
     if (k < 0 || !c->present[k])
         return;
     struct text t = c->scalar[k];
@@ -803,6 +972,26 @@ static void take_host_part(struct ctx *c, enum arg_role role, char *out, size_t 
     out[t.n] = '\0';
 }
 
+/* The product, method and path the caller chose: the Select args hold their option's own
+ * text, which lives as long as the block. Returns -1 when memory ran out. */
+static int take_chosen_request(struct ctx *c)
+{
+    long product = block_role_index(c->b, ROLE_PRODUCT);
+    long method = block_role_index(c->b, ROLE_METHOD), path = block_role_index(c->b, ROLE_PATH);
+    if (product < 0 || method < 0 || path < 0)
+        return 0;
+    struct text p = c->scalar[path];
+    c->out->product = c->scalar[product].p;
+    c->out->method = c->scalar[method].p;
+    if (buf_append(&c->out->path, p.p, p.n) < 0)
+        return -1;
+    /* without .json, api.twilio.com answers XML */
+    if (strcmp(c->out->product, "api") == 0 && (p.n < 5 || memcmp(p.p + p.n - 5, ".json", 5)))
+        fail(c, &c->b->args[path], 0, "must end in .json on the api product (Twilio answers XML "
+                                      "otherwise)");
+    return 0;
+}
+
 /* What is built once every value is known to be right: path, fixed parameters, a next page,
  * edge and region, credentials. Returns -1 when memory ran out. */
 static int finish(struct ctx *c)
@@ -813,6 +1002,8 @@ static int finish(struct ctx *c)
     if (b->fixed && take_fixed(c) < 0)
         return -1;
     if (b->path && take_next_page(c) < 0)
+        return -1;
+    if (!b->path && take_chosen_request(c) < 0)
         return -1;
     take_host_part(c, ROLE_EDGE, c->out->edge, sizeof c->out->edge);
     take_host_part(c, ROLE_REGION, c->out->region, sizeof c->out->region);
@@ -855,16 +1046,21 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     struct ctx c = {.b = b, .out = out};
     enum args_status rc = ARGS_NOMEM;
     *reasons = NULL;
+    out->product = b->product;
+    out->method = b->method;
     out->dry_run = 0;
     out->edge[0] = out->region[0] = '\0';
     buf_init(&out->path, 4096);
     buf_init(&out->form, form_cap);
     buf_init(&out->username, 4096);
     buf_init(&out->password, 4096);
+    buf_init(&out->headers, 4096);
+    out->ids = json_object();
+    c.kept = json_array();
     c.reasons = json_object();
     c.scalar = calloc(b->n_args, sizeof *c.scalar);
     c.present = calloc(b->n_args, 1);
-    if (!c.reasons || !c.scalar || !c.present)
+    if (!out->ids || !c.kept || !c.reasons || !c.scalar || !c.present)
         goto done;
     for (size_t i = 0; i < b->n_args && !c.nomem; i++) {
         json_t *v = json_object_get(args, b->args[i].name);
@@ -905,6 +1101,7 @@ done:
     if (rc != ARGS_OK)
         prepared_free(out);
     json_decref(c.reasons);
+    json_decref(c.kept);
     free(c.scalar);
     free(c.present);
     return rc;
@@ -916,4 +1113,7 @@ void prepared_free(struct prepared *p)
     buf_free(&p->form);
     buf_free(&p->username);
     buf_free(&p->password);
+    buf_free(&p->headers);
+    json_decref(p->ids);
+    p->ids = NULL;
 }

@@ -19,8 +19,12 @@ struct text {
 struct text text_trim(struct text t);
 
 struct prepared {
+    const char *product; /* the Twilio product (host) and method: the block's */
+    const char *method;
     struct buf path;     /* the block's path with its placeholders filled and escaped */
+    json_t *ids;         /* each path placeholder's value but the credentials', by arg name */
     struct buf form;     /* the encoded parameters */
+    struct buf headers;  /* HTTP headers from header args: "Name: value" lines, each ending \n */
     struct buf username; /* basic-auth pair */
     struct buf password;
     int dry_run;     /* the block's dryRun arg was true */

@@ -15,20 +15,21 @@ struct block_set {
 
 static const char *const type_names[] = {"credentials", "String", "Number",  "Boolean",
                                          "Select",      "List",   "JSON",    "DatePicker"};
-static const char *const block_keys[] = {"name",   "description", "args",  "callbacks",
-                                         "method", "path",        "action", "auth",
-                                         "oneOf",  "exclusive",   "fixed",
-                                         "handler", "each",       NULL};
+static const char *const block_keys[] = {"name",    "description", "args",   "callbacks",
+                                         "product", "method",      "path",   "action",
+                                         "auth",    "oneOf",       "exclusive", "fixed",
+                                         "contentUrl", "handler",  "each",   NULL};
 static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
-static const char *const arg_keys[] = {"name",     "type",    "info",     "required",
-                                       "options",  "structure", "param",  "check",
-                                       "requires", "example", "secret",   "role",     NULL};
+static const char *const arg_keys[] = {"name",     "type",      "info",   "required",
+                                       "options",  "structure", "param",  "header",
+                                       "join",     "check",     "requires", "example",
+                                       "secret",   "role",      NULL};
 static const char *const check_keys[] = {"address",  "sid",      "url",     "min",
                                          "max",      "decimal",  "maxLength", "minItems",
                                          "maxItems", "charset",  "date",    NULL};
-static const char *const role_names[] = {"", "dryRun", "nextPage", "edge", "region",
-                                         "messageBody"};
+static const char *const role_names[] = {"",        "dryRun", "nextPage", "edge",  "region",
+                                         "messageBody", "product", "method", "path", "params"};
 /* What GET /api/twilio shows of a block, an event and an arg; everything else is internal. */
 static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
 static const char *const served_event_keys[] = {"name", "description", "payload", "steps",
@@ -144,14 +145,17 @@ static int parse_check(struct arg_def *a, json_t *check, const char *where, char
         return -1;
     const char *address = get_string(check, "address");
     if (address) {
-        if (strcmp(address, "to") == 0)
-            a->address = ADDR_TO;
-        else if (strcmp(address, "from") == 0)
-            a->address = ADDR_FROM;
-        else {
-            snprintf(err, errlen, "%s: check.address must be \"to\" or \"from\"", where);
+        static const char *const kinds[] = {"", "to", "from", "phone", "phoneOrEmail"};
+        size_t k = 1;
+        while (k < sizeof kinds / sizeof kinds[0] && strcmp(address, kinds[k]))
+            k++;
+        if (k == sizeof kinds / sizeof kinds[0]) {
+            snprintf(err, errlen,
+                     "%s: check.address must be \"to\", \"from\", \"phone\" or \"phoneOrEmail\"",
+                     where);
             return -1;
         }
+        a->address = (enum addr_kind)k;
     }
     json_t *sid = json_object_get(check, "sid");
     if (sid) {
@@ -233,21 +237,64 @@ static int parse_role(struct arg_def *a, json_t *role, const char *where, char *
         return -1;
     }
     a->role = (enum arg_role)r;
-    int ok;
+    int ok = !a->header;
     switch (a->role) {
     case ROLE_DRY_RUN:
-        ok = a->type == ARG_BOOLEAN && !a->param;
+        ok = ok && a->type == ARG_BOOLEAN && !a->param;
         break;
     case ROLE_MESSAGE_BODY:
-        ok = a->type == ARG_STRING && a->param;
+        ok = ok && a->type == ARG_STRING && a->param;
+        break;
+    case ROLE_PRODUCT:
+    case ROLE_METHOD:
+        ok = ok && a->type == ARG_SELECT && !a->param && a->required;
+        break;
+    case ROLE_PATH:
+        ok = ok && a->type == ARG_STRING && !a->param && a->required;
+        break;
+    case ROLE_PARAMS:
+        ok = ok && a->type == ARG_JSON && !a->param;
         break;
     default:
-        ok = a->type == ARG_STRING && !a->param;
+        ok = ok && a->type == ARG_STRING && !a->param;
         break;
     }
     if (!ok) {
         snprintf(err, errlen, "%s: role %s does not fit this type or param", where, name);
         return -1;
+    }
+    return 0;
+}
+
+/* header: the arg travels as an HTTP header, so its values are fixed words (a Boolean, a
+ * Select), never a caller's free text; join: a List sent as one parameter (Fields=a,b). */
+static int parse_header_join(struct arg_def *a, json_t *obj, const char *where, char *err,
+                             size_t errlen)
+{
+    json_t *header = json_object_get(obj, "header");
+    json_t *join = json_object_get(obj, "join");
+    const char *h = json_string_value(header);
+    if (header) {
+        size_t n = h ? strlen(h) : 0;
+        if (n == 0 || n > 64 ||
+            strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n ||
+            a->param || (a->type != ARG_BOOLEAN && a->type != ARG_SELECT)) {
+            snprintf(err, errlen,
+                     "%s: header must be an HTTP header name, on a Boolean or Select without "
+                     "param",
+                     where);
+            return -1;
+        }
+        a->header = h;
+    }
+    if (join) {
+        const char *j = json_string_value(join);
+        if (!j || !*j || strlen(j) > 4 || a->type != ARG_LIST || !a->param) {
+            snprintf(err, errlen, "%s: join must be a short separator, on a List with a param",
+                     where);
+            return -1;
+        }
+        a->join = j;
     }
     return 0;
 }
@@ -289,6 +336,8 @@ static int parse_arg(struct arg_def *a, json_t *obj, const char *block, char *er
         return -1;
     }
     a->param = json_string_value(param);
+    if (parse_header_join(a, obj, where, err, errlen) < 0)
+        return -1;
     json_t *secret = json_object_get(obj, "secret");
     if (secret && !json_is_boolean(secret)) {
         snprintf(err, errlen, "%s: secret must be true or false", where);
@@ -364,7 +413,7 @@ static int check_path(const struct block_def *b, char *err, size_t errlen)
         memcpy(name, p + 1, (size_t)(end - p - 1));
         name[end - p - 1] = '\0';
         long k = block_arg_index(b, name);
-        if (k < 0 || !b->args[k].required || b->args[k].param) {
+        if (k < 0 || !b->args[k].required || b->args[k].param || b->args[k].header) {
             snprintf(err, errlen, "%s: path placeholder {%s} must be a required arg without param",
                      b->name, name);
             return -1;
@@ -419,24 +468,116 @@ static int parse_fixed(struct block_def *b, json_t *fixed, char *err, size_t err
     return 0;
 }
 
-/* The Twilio request a block makes: method, path, action, auth and fixed parameters. */
+int block_product_name_ok(const char *product)
+{
+    size_t n = product ? strlen(product) : 0;
+    if (n == 0 || n > 31 || product[0] == '-' || product[n - 1] == '-')
+        return 0;
+    return strspn(product, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+long block_role_index(const struct block_def *b, enum arg_role role)
+{
+    for (size_t i = 0; i < b->n_args; i++)
+        if (b->args[i].role == role)
+            return (long)i;
+    return -1;
+}
+
+static int is_method(const char *m)
+{
+    return m && (strcmp(m, "POST") == 0 || strcmp(m, "GET") == 0 || strcmp(m, "DELETE") == 0);
+}
+
+/* A block whose caller chooses the request (twilioRequest) has product, method and path args
+ * instead of those keys; every option of the first two must be safe as it stands. */
+static int parse_chosen_request(struct block_def *b, json_t *root, char *err, size_t errlen)
+{
+    long product = block_role_index(b, ROLE_PRODUCT), method = block_role_index(b, ROLE_METHOD);
+    long path = block_role_index(b, ROLE_PATH);
+    if (product < 0 || method < 0 || path < 0 || json_object_get(root, "product") ||
+        json_object_get(root, "method") || json_object_get(root, "path") ||
+        block_role_index(b, ROLE_NEXT_PAGE) >= 0 || json_object_get(root, "fixed")) {
+        snprintf(err, errlen,
+                 "%s: a block whose caller chooses the request has product, method and path "
+                 "args (roles), and no product, method, path, fixed or next page of its own",
+                 b->name);
+        return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(b->args[product].options, i, v) {
+        if (!block_product_name_ok(json_string_value(v))) {
+            snprintf(err, errlen, "%s: product option \"%s\" is not a product's host name",
+                     b->name, json_string_value(v));
+            return -1;
+        }
+    }
+    json_array_foreach(b->args[method].options, i, v) {
+        if (!is_method(json_string_value(v))) {
+            snprintf(err, errlen, "%s: method options must be POST, GET or DELETE", b->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* contentUrl: {"list": "media_list", "key": "url"}. */
+static int parse_content_url(struct block_def *b, json_t *spec, char *err, size_t errlen)
+{
+    b->content_list = get_string(spec, "list");
+    b->content_key = get_string(spec, "key");
+    if (!json_is_object(spec) || json_object_size(spec) != 2 || !b->content_list ||
+        !*b->content_list || !b->content_key || !*b->content_key) {
+        snprintf(err, errlen, "%s: contentUrl must be {\"list\": <array in the answer>, "
+                              "\"key\": <name of the URL to add to each item>}",
+                 b->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* The Twilio request a block makes: product, method, path, action, auth and fixed
+ * parameters, and what it adds to the answer. */
 static int parse_request(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
     const char *name = b->name;
-    b->method = get_string(root, "method");
-    b->path = get_string(root, "path");
     b->action = get_string(root, "action");
-    if (!b->method || (strcmp(b->method, "POST") && strcmp(b->method, "GET") &&
-                       strcmp(b->method, "DELETE"))) {
-        snprintf(err, errlen, "%s: method must be POST, GET or DELETE", name);
-        return -1;
-    }
-    if (!b->path || !b->action) {
-        snprintf(err, errlen, "%s: path and action are required", name);
+    if (!b->action) {
+        snprintf(err, errlen, "%s: action is required", name);
         return -1;
     }
     if (parse_auth(b, json_object_get(root, "auth"), err, errlen) < 0)
         return -1;
+    json_t *content = json_object_get(root, "contentUrl");
+    if (content && parse_content_url(b, content, err, errlen) < 0)
+        return -1;
+    if (block_role_index(b, ROLE_PRODUCT) >= 0 || block_role_index(b, ROLE_METHOD) >= 0 ||
+        block_role_index(b, ROLE_PATH) >= 0)
+        return parse_chosen_request(b, root, err, errlen);
+    if (block_role_index(b, ROLE_PARAMS) >= 0) {
+        snprintf(err, errlen, "%s: params args belong to blocks whose caller chooses the request",
+                 name);
+        return -1;
+    }
+    json_t *product = json_object_get(root, "product");
+    b->product = product ? json_string_value(product) : "api";
+    if (!block_product_name_ok(b->product)) {
+        snprintf(err, errlen,
+                 "%s: product must be a Twilio product's host name (api, verify, lookups, ...): "
+                 "lower-case letters, digits and -", name);
+        return -1;
+    }
+    b->method = get_string(root, "method");
+    b->path = get_string(root, "path");
+    if (!is_method(b->method)) {
+        snprintf(err, errlen, "%s: method must be POST, GET or DELETE", name);
+        return -1;
+    }
+    if (!b->path) {
+        snprintf(err, errlen, "%s: path is required", name);
+        return -1;
+    }
     json_t *fixed = json_object_get(root, "fixed");
     if (fixed && parse_fixed(b, fixed, err, errlen) < 0)
         return -1;
@@ -446,7 +587,8 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
 /* A handler block or an event computes its answer here: nothing of it goes to Twilio. */
 static int check_local(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
-    static const char *const twilio_only[] = {"method", "path", "action", "auth", "fixed"};
+    static const char *const twilio_only[] = {"product", "method", "path", "action", "auth",
+                                              "fixed", "contentUrl"};
     for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
         if (json_object_get(root, twilio_only[i])) {
             snprintf(err, errlen, "%s: a handler block has no %s", b->name, twilio_only[i]);
@@ -454,8 +596,8 @@ static int check_local(struct block_def *b, json_t *root, char *err, size_t errl
         }
     }
     for (size_t i = 0; i < b->n_args; i++) {
-        if (b->args[i].param || b->args[i].role) {
-            snprintf(err, errlen, "%s: arg \"%s\" of a handler block has no param or role",
+        if (b->args[i].param || b->args[i].header || b->args[i].role) {
+            snprintf(err, errlen, "%s: arg \"%s\" of a handler block has no param, header or role",
                      b->name, b->args[i].name);
             return -1;
         }
@@ -989,6 +1131,14 @@ json_t *block_example_args(const struct block_def *b, int minimal)
             take[i] = 1;
         take[i] = take[i] && HAS_EXAMPLE(i);
     }
+    /* an arg whose requirement is left out cannot go either (until nothing changes) */
+    for (int changed = 1; out && changed;) {
+        changed = 0;
+        for (size_t i = 0; i < b->n_args; i++)
+            for (size_t k = 0; take[i] && !b->args[i].required && k < b->args[i].n_requires; k++)
+                if (!take[b->args[i].requires[k]])
+                    take[i] = 0, changed = 1;
+    }
     /* each oneOf group that nothing taken meets: its first arg with an example */
     for (size_t g = 0; out && g < b->n_one_of; g++) {
         int met = 0;
@@ -1007,5 +1157,26 @@ json_t *block_example_args(const struct block_def *b, int minimal)
         }
     }
     free(take);
+    return out;
+}
+
+json_t *block_alternative_args(const struct block_def *b, size_t k)
+{
+    json_t *defs = json_object_get(b->root, "args");
+    json_t *out = block_example_args(b, 1);
+    for (size_t g = 0; out && g < b->n_exclusive; g++)
+        for (size_t m = 0; m < b->exclusive[g].n; m++)
+            json_object_del(out, b->args[b->exclusive[g].idx[m]].name);
+    int bad = !out || json_object_set(out, b->args[k].name,
+                                      json_object_get(json_array_get(defs, k), "example")) < 0;
+    for (size_t m = 0; !bad && m < b->args[k].n_requires; m++) {
+        size_t need = b->args[k].requires[m];
+        bad = json_object_set(out, b->args[need].name,
+                              json_object_get(json_array_get(defs, need), "example")) < 0;
+    }
+    if (bad) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }

@@ -11,7 +11,9 @@
 #include "local.h"
 
 enum arg_type { ARG_CREDENTIALS, ARG_STRING, ARG_NUMBER, ARG_BOOLEAN, ARG_SELECT, ARG_LIST, ARG_JSON, ARG_DATE };
-enum addr_kind { ADDR_NONE, ADDR_TO, ADDR_FROM };
+/* Addresses: a recipient (a phone number or a channel address), a sender (also short codes and
+ * alphanumeric IDs), a phone number only, or a phone number or an email address (Verify). */
+enum addr_kind { ADDR_NONE, ADDR_TO, ADDR_FROM, ADDR_PHONE, ADDR_PHONE_OR_EMAIL };
 
 /* What the engine itself does with an arg that is not a Twilio parameter. */
 enum arg_role {
@@ -21,11 +23,18 @@ enum arg_role {
     ROLE_EDGE,         /* String: Twilio edge location (api.{edge}.{region}.twilio.com) */
     ROLE_REGION,       /* String: Twilio region */
     ROLE_MESSAGE_BODY, /* a message text: dry runs count its segments */
+    /* A block whose caller chooses the request (twilioRequest): */
+    ROLE_PRODUCT, /* Select: the product, one of the options, never a host of the caller's */
+    ROLE_METHOD,  /* Select: GET, POST or DELETE */
+    ROLE_PATH,    /* String: the path on the product's host, checked before anything is sent */
+    ROLE_PARAMS,  /* JSON object: each member a Twilio parameter */
 };
 
 struct arg_def {
     const char *name;
     const char *param; /* Twilio form parameter; NULL for credentials and path args */
+    const char *header; /* sent as this HTTP header instead of a parameter, or NULL */
+    const char *join;   /* a List sent as one parameter, its items joined by this, or NULL */
     enum arg_type type;
     int required;
     json_t *options; /* borrowed: Select options, or the options of a List's items; or NULL */
@@ -71,12 +80,18 @@ struct block_def {
     local_fn handler; /* a block answered here, without Twilio (see local.h); or NULL */
     struct each_def *each; /* a bulk block (see bulk.h); or NULL */
     int event;           /* an event of metadata.json: its args are each listener's */
-    const char *method;  /* the rest describe the Twilio request; NULL for handler and bulk blocks */
+    /* The Twilio request; NULL for handler and bulk blocks. product names the host: api,
+     * verify, ... */
+    const char *product;
+    const char *method;
     const char *path;
     const char *action;
     struct auth_pair *auth; /* alternatives, in order of preference */
     size_t n_auth;
     json_t *fixed; /* borrowed: Twilio parameters always sent ({"Status": "canceled"}), or NULL */
+    /* Each object in the answer's array content_list gets content_key: the URL of its content
+     * (its uri without .json, on the request's base). NULL when the block has none. */
+    const char *content_list, *content_key;
     struct arg_def *args;
     size_t n_args;
     struct arg_group *one_of;
@@ -107,11 +122,17 @@ void block_set_free(struct block_set *set);
 
 const struct block_def *block_find(const struct block_set *set, const char *name, size_t len);
 
-/* The example args of b as a JSON object, for documents and tests: every arg but a next page
- * and the later args of an exclusive group, or (minimal) only the required args, the first
- * credential pair and the first arg of each oneOf group. Args without an example are left out.
+/* The example args of b as a JSON object, for documents and tests: every arg that can go with
+ * the others (not a next page, not the later args of an exclusive group, not an arg that
+ * requires one left out), or (minimal) only the required args, the first credential pair and
+ * the first arg of each oneOf group. Args without an example are left out.
  * NULL when memory ran out; the caller owns the result. */
 json_t *block_example_args(const struct block_def *b, int minimal);
+
+/* For an arg k that cannot go with all the others (a later arg of an exclusive group): the
+ * minimal example args without the args of any exclusive group, with k and what it requires.
+ * NULL when memory ran out; the caller owns the result. */
+json_t *block_alternative_args(const struct block_def *b, size_t k);
 size_t block_count(const struct block_set *set);
 const struct block_def *block_at(const struct block_set *set, size_t i);
 
@@ -122,7 +143,14 @@ const struct block_def *block_find_event(const struct block_set *set, const char
 /* The served metadata document (compact JSON), owned by the set. */
 const char *block_metadata(const struct block_set *set, size_t *len);
 
+/* Whether product can name a Twilio product's host ({product}.twilio.com): 1 to 31 lower-case
+ * letters, digits and '-', not at either end. */
+int block_product_name_ok(const char *product);
+
 /* Index of the arg called name, or -1. */
 long block_arg_index(const struct block_def *b, const char *name);
+
+/* Index of the arg with that role, or -1. */
+long block_role_index(const struct block_def *b, enum arg_role role);
 
 #endif

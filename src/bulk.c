@@ -165,19 +165,19 @@ static int fingerprint(const char *name, const struct recipients *plan,
     return ok ? 0 : -1;
 }
 
-/* Where a recipient's request goes: the API base (edge and region applied) and its path, the
- * form as the query string for a GET. */
-static int item_url(const struct bulk_service *svc, const struct block_def *called,
-                    const struct recipients *plan, const struct prepared *p, struct buf *base,
-                    struct buf *url)
+/* Where a recipient's request goes: its product's base (edge and region applied) and its
+ * path, the form as the query string for a GET or DELETE. */
+static int item_url(const struct bulk_service *svc, const struct recipients *plan,
+                    const struct prepared *p, struct buf *base, struct buf *url)
 {
     const struct config *cfg = svc->cfg;
     const char *edge = plan->edge[0] ? plan->edge : cfg->edge;
     const char *region = plan->region[0] ? plan->region : cfg->region;
-    if (twilio_base_url(base, cfg->api_base, cfg->api_base_set, edge, region) < 0 ||
+    if (twilio_product_base(base, p->product, cfg->api_base, cfg->api_base_set, edge, region) <
+            0 ||
         buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
         return -1;
-    if (strcmp(called->method, "GET") == 0 && p->form.len &&
+    if (strcmp(p->method, "POST") != 0 && p->form.len &&
         (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
         return -1;
     return 0;
@@ -275,7 +275,7 @@ static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budg
             goto done;
         mine = 1;
     }
-    if (item_url(bt->svc, bt->called, bt->plan, &it->prep, &base, &url) < 0)
+    if (item_url(bt->svc, bt->plan, &it->prep, &base, &url) < 0)
         goto nomem;
     const int get = strcmp(bt->called->method, "GET") == 0;
     struct twilio_request rq = {
@@ -598,7 +598,7 @@ static char *dry_answer(const struct bulk_service *svc, const struct block_def *
             merged++;
             ok = json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) == 0;
         } else if (ok) {
-            ok = item_url(svc, called, p, &it->prep, &base, &url) == 0 &&
+            ok = item_url(svc, p, &it->prep, &base, &url) == 0 &&
                  (req = dryrun_request(called, &it->prep, buf_str(&url))) &&
                  json_object_del(req, "dryRun") == 0 && json_object_update(r, req) == 0;
             segments += json_integer_value(json_object_get(req, "segments"));

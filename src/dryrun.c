@@ -46,16 +46,42 @@ static int describe_body(const struct block_def *b, json_t *form, json_t *to)
     return rc < 0 ? -1 : 0;
 }
 
+/* The header args' headers, as "headers": {"Name": "value"}, when there are any. */
+static int show_headers(const struct prepared *p, json_t *to)
+{
+    json_t *headers = json_object();
+    const char *h = p->headers.len ? buf_str(&p->headers) : "";
+    while (headers && *h) {
+        const char *end = strchr(h, '\n'), *colon = strchr(h, ':');
+        if (!end || !colon || colon > end ||
+            json_object_setn_new(headers, h, (size_t)(colon - h),
+                                 json_stringn(colon + 2, (size_t)(end - colon - 2))) < 0) {
+            json_decref(headers);
+            return -1;
+        }
+        h = end + 1;
+    }
+    if (!headers)
+        return -1;
+    if (json_object_size(headers) == 0) {
+        json_decref(headers);
+        return 0;
+    }
+    return json_object_set_new(json_object_get(to, "request"), "headers", headers);
+}
+
 json_t *dryrun_request(const struct block_def *b, const struct prepared *p, const char *url)
 {
     json_t *to = NULL;
     json_t *form = form_parse(p->form.data ? p->form.data : "", p->form.len);
     if (!form || mask_secrets(b, form) < 0)
         goto done;
+    /* a GET or DELETE sends its parameters in the query string */
+    const char *where = strcmp(p->method, "POST") == 0 ? "form" : "query";
     to = json_pack("{s:b, s:{s:s, s:s, s:s%, s:s, s:O}}", "dryRun", 1, "request", "method",
-                   b->method, "url", url, "username", buf_str(&p->username), p->username.len,
-                   "password", MASK, "form", form);
-    if (to && describe_body(b, form, to) < 0) {
+                   p->method, "url", url, "username", buf_str(&p->username), p->username.len,
+                   "password", MASK, where, form);
+    if (to && (describe_body(b, form, to) < 0 || show_headers(p, to) < 0)) {
         json_decref(to);
         to = NULL;
     }
@@ -68,7 +94,7 @@ char *dryrun_answer(const struct block_def *b, const struct prepared *p, const c
                     size_t *len)
 {
     json_t *to = dryrun_request(b, p, url);
-    char *out = envelope_success(to, len);
+    char *out = to ? envelope_success(to, len) : NULL;
     json_decref(to);
     return out;
 }

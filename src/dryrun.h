@@ -13,7 +13,8 @@
  * or NULL when memory ran out. */
 json_t *dryrun_request(const struct block_def *b, const struct prepared *p, const char *url);
 
-/* The success envelope for a dry run of b; url is the full URL the request would go to.
+/* The success envelope for a dry run of b; url is the URL the request would go to, without a
+ * query string: the parameters are shown as "form" for a POST and "query" otherwise.
  * Returns malloc'd JSON text (length in *len), or NULL when memory ran out. */
 char *dryrun_answer(const struct block_def *b, const struct prepared *p, const char *url,
                     size_t *len);

@@ -14,10 +14,11 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "memtune.h"
+#include "reference.h"
 #include "server.h"
 #include "twilio.h"
 
-/* --openapi and --postman: prints a document generated from the embedded blocks. */
+/* --openapi, --postman and --reference: prints a document generated from the embedded blocks. */
 static int print_doc(const char *flag)
 {
     char err[512];
@@ -25,7 +26,9 @@ static int print_doc(const char *flag)
     char *text = NULL;
     struct block_set *blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
                                               embedded_blocks_count, err, sizeof err);
-    if (blocks)
+    if (blocks && strcmp(flag, "--reference") == 0)
+        text = reference_markdown(blocks, &len, err, sizeof err);
+    else if (blocks)
         text = strcmp(flag, "--openapi") == 0 ? apidoc_openapi(blocks, &len, err, sizeof err)
                                               : apidoc_postman(blocks, &len, err, sizeof err);
     int ok = text && fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0;
@@ -40,7 +43,8 @@ static int print_doc(const char *flag)
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "--openapi") == 0 || strcmp(argv[1], "--postman") == 0))
+    if (argc == 2 && (strcmp(argv[1], "--openapi") == 0 || strcmp(argv[1], "--postman") == 0 ||
+                      strcmp(argv[1], "--reference") == 0))
         return print_doc(argv[1]);
 
     char tune_err[256];

@@ -3,7 +3,6 @@
 #include <civetweb.h>
 #include <stdatomic.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +13,18 @@
 #include "apidoc.h"
 #include "args.h"
 #include "buf.h"
-#include "bulk.h"
 #include "clock.h"
-#include "dryrun.h"
 #include "envelope.h"
 #include "idem.h"
 #include "jsonlimit.h"
-#include "jsonscan.h"
 #include "listener.h"
 #include "log.h"
 #include "memtune.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "reqid.h"
-#include "twilio.h"
+#include "upstream.h"
 
-/* Twilio's answers are small; a cap keeps a misbehaving upstream from exhausting memory. */
-#define MAX_UPSTREAM_BYTES (4u << 20)
-#define MAX_IDEMPOTENCY_KEY 255
 /* A connection that sends nothing stays in the kernel this long before a worker sees it (Linux
  * rounds up to its SYN-ACK retransmission times: accepted after about 63 s). */
 #define DEFER_ACCEPT_S 60
@@ -51,6 +45,7 @@ struct server {
     struct upstream *upstream; /* runs every Twilio transfer */
     struct listener listener;  /* civetweb's listening sockets */
     atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
+    struct pipeline pipeline;  /* block calls, from args to envelope */
 };
 
 struct outcome {
@@ -147,12 +142,11 @@ static int worker_may_stay(struct worker *w)
     return free_now >= scarce || w->requests > 1;
 }
 
-static CURL *worker_curl(struct mg_connection *conn)
+/* The worker's slot for its curl handle, filled on its first Twilio call; NULL off a worker. */
+static CURL **worker_curl(struct mg_connection *conn)
 {
     struct worker *w = mg_get_thread_pointer(conn);
-    if (w && !w->curl)
-        w->curl = curl_easy_init();
-    return w ? w->curl : NULL;
+    return w ? &w->curl : NULL;
 }
 
 /* Whether the client may send another request on this connection, decided as civetweb decides
@@ -390,295 +384,12 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     return 0;
 }
 
-/* The Twilio request's base (edge and region applied) and full URL: path and, for GET, the
- * parameters as a query string. */
-static int request_url(const struct server *s, const struct block_def *b,
-                       const struct prepared *p, struct buf *base, struct buf *url)
-{
-    const char *edge = p->edge[0] ? p->edge : s->cfg.edge;
-    const char *region = p->region[0] ? p->region : s->cfg.region;
-    if (twilio_base_url(base, s->cfg.api_base, s->cfg.api_base_set, edge, region) < 0 ||
-        buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
-        return -1;
-    if (strcmp(b->method, "GET") == 0 && p->form.len &&
-        (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
-        return -1;
-    return 0;
-}
-
-/* Calls Twilio and builds the envelope. *store is set when the request may have reached
- * Twilio, so an idempotent repeat must replay this answer rather than send again. */
-static char *call_twilio(struct mg_connection *conn, const struct server *s,
-                         const struct block_def *b, const struct prepared *prep,
-                         struct outcome *oc, int *store, size_t *len)
-{
-    struct buf base, url, msg;
-    struct twilio_response rs;
-    char *body = NULL;
-    CURL *own = NULL;
-    CURL *h = worker_curl(conn);
-    const int get = strcmp(b->method, "GET") == 0;
-    const char *maybe = get ? "" : "; the message or call may have been created";
-    buf_init(&base, 1024);
-    buf_init(&url, 1u << 20);
-    buf_init(&msg, 2048);
-    twilio_response_init(&rs, MAX_UPSTREAM_BYTES);
-    *store = 0;
-    if (!h)
-        h = own = curl_easy_init();
-    if (!h || request_url(s, b, prep, &base, &url) < 0) {
-        oc->what = "internal_error";
-        body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, len);
-        goto done;
-    }
-    struct twilio_request rq = {
-        .method = b->method,
-        .base = buf_str(&base),
-        .url = buf_str(&url),
-        .username = buf_str(&prep->username),
-        .password = buf_str(&prep->password),
-        .form = get ? "" : buf_str(&prep->form),
-        .form_len = get ? 0 : prep->form.len,
-        .timeout_ms = s->cfg.upstream_timeout_ms,
-        .connect_timeout_ms = s->cfg.connect_timeout_ms,
-        .retry_max = s->cfg.retry_max,
-        .ca_file = s->cfg.ca_file,
-        .allow_http = strncmp(buf_str(&base), "http://", 7) == 0,
-        .via = s->upstream,
-    };
-    const long t0 = clock_ms();
-    int answered = twilio_perform(h, &rq, &rs) == 0;
-    oc->upstream_ms = clock_ms() - t0;
-    oc->attempts = rs.attempts;
-    oc->upstream_status = rs.status;
-    snprintf(oc->twilio_request_id, sizeof oc->twilio_request_id, "%s", rs.request_id);
-    if (!answered) {
-        *store = rs.outcome == TWILIO_MAYBE_SENT;
-        oc->what = *store ? "upstream_ambiguous" : "upstream_unreachable";
-        buf_appendz(&msg, rs.error);
-        if (!*store && rs.attempts > 1)
-            buf_appendf(&msg, " (%d attempts; nothing was sent)", rs.attempts);
-        if (*store && rs.request_id[0])
-            buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
-        body = envelope_error("INTERNAL_PACKAGE_ERROR", buf_str(&msg), NULL, len);
-        goto done;
-    }
-    *store = rs.status != 429;
-    if (rs.status >= 200 && rs.status < 300) {
-        if (rs.status == 204 || (rs.body.len == 0 && get)) {
-            oc->what = "success";
-            body = envelope_success_raw("{}", 2, len);
-        } else if (jsonscan_object(rs.body.data, rs.body.len)) {
-            oc->what = "success";
-            body = envelope_success_raw(rs.body.data, rs.body.len, len);
-        } else {
-            oc->what = "upstream_bad_body";
-            buf_appendf(&msg, "Twilio answered HTTP %ld but its body is not a JSON object%s",
-                        rs.status, get ? "" : "; the message or call was probably created");
-            if (rs.request_id[0])
-                buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
-            body = envelope_error("INTERNAL_PACKAGE_ERROR", buf_str(&msg), NULL, len);
-        }
-        goto done;
-    }
-    oc->what = "api_error";
-    if (rs.status == 429)
-        buf_appendf(&msg, " (rate limited on %d attempts; nothing was sent)", rs.attempts);
-    else if (rs.status >= 500 && !get)
-        buf_appendf(&msg, " (Twilio failed after receiving the request%s)", maybe);
-    body = envelope_api_error(rs.status, b->action, buf_str(&rs.body), rs.body.len,
-                              rs.content_type, rs.request_id, msg.len ? buf_str(&msg) : NULL,
-                              len);
-done:
-    if (own)
-        curl_easy_cleanup(own);
-    twilio_response_free(&rs);
-    buf_free(&msg);
-    buf_free(&url);
-    buf_free(&base);
-    return body;
-}
-
-/* What a request is, for the Idempotency-Key check: block, credentials, path and form. */
-static int fingerprint(const struct block_def *b, const struct prepared *p, unsigned char *fp)
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    const struct buf *parts[] = {&p->username, &p->password, &p->path, &p->form};
-    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(md, b->name, strlen(b->name) + 1);
-    for (size_t i = 0; ok && i < sizeof parts / sizeof parts[0]; i++) {
-        size_t len = parts[i]->len;
-        ok = EVP_DigestUpdate(md, &len, sizeof len) &&
-             EVP_DigestUpdate(md, buf_str(parts[i]), len);
-    }
-    ok = ok && EVP_DigestFinal_ex(md, fp, &n) && n == IDEM_FP_LEN;
-    EVP_MD_CTX_free(md);
-    return ok ? 0 : -1;
-}
-
-static const char *idempotency_key(struct mg_connection *conn, json_t *args)
-{
-    const char *key = mg_get_header(conn, "Idempotency-Key");
-    if (!key || !*key)
-        key = json_string_value(json_object_get(args, "idempotencyKey"));
-    return key && *key ? key : NULL;
-}
-
-static int key_is_valid(const char *key)
-{
-    size_t n = strlen(key);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
-            return 0;
-    return n <= MAX_IDEMPOTENCY_KEY;
-}
-
-/* Runs an args-checked call, once per Idempotency-Key when one is given. */
-static int send_once(struct mg_connection *conn, const struct server *s,
-                     const struct block_def *b, const struct prepared *prep, const char *key,
-                     struct outcome *oc)
-{
-    static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
-    size_t len = 0;
-    int store = 0;
-    if (!key) {
-        char *body = call_twilio(conn, s, b, prep, oc, &store, &len);
-        return reply_owned(conn, body, &len, NULL);
-    }
-    unsigned char fp[IDEM_FP_LEN];
-    struct buf scoped;
-    buf_init(&scoped, 1024);
-    int status;
-    if (!key_is_valid(key)) {
-        json_t *reasons = json_pack("{s:s}", "idempotencyKey",
-                                    "must be at most 255 printable ASCII characters");
-        oc->what = "invalid_args";
-        status = reasons ? reply_owned(conn, envelope_fields(reasons, 0, &len), &len, NULL)
-                         : reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
-        json_decref(reasons);
-        goto done;
-    }
-    /* Keys are scoped to the account, so two accounts never see each other's answers. */
-    if (fingerprint(b, prep, fp) < 0 || buf_appendz(&scoped, buf_str(&prep->username)) < 0 ||
-        buf_append(&scoped, "\n", 1) < 0 || buf_appendz(&scoped, key) < 0) {
-        oc->what = "internal_error";
-        status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
-        goto done;
-    }
-    char *body = NULL;
-    unsigned long ticket = 0;
-    switch (idem_claim(s->idem, buf_str(&scoped), fp, s->cfg.upstream_timeout_ms + 1000, &body,
-                       &len, &ticket)) {
-    case IDEM_REPLAY:
-        oc->what = "replayed";
-        oc->replayed = 1;
-        status = reply_owned(conn, body, &len, replayed);
-        break;
-    case IDEM_CONFLICT:
-        oc->what = "idempotency_conflict";
-        status = reply_error(conn, 200, "IDEMPOTENCY_KEY_REUSED",
-                             "This Idempotency-Key was already used with different credentials "
-                             "or args; nothing was sent.",
-                             NULL);
-        break;
-    case IDEM_PENDING:
-        oc->what = "idempotency_pending";
-        status = reply_error(conn, 200, "IDEMPOTENCY_KEY_IN_FLIGHT",
-                             "A request with this Idempotency-Key is still in flight; nothing was "
-                             "sent. Repeat it later to get its answer.",
-                             NULL);
-        break;
-    case IDEM_FRESH:
-        body = call_twilio(conn, s, b, prep, oc, &store, &len);
-        if (store) {
-            /* Even when the answer could not be built, the request may have reached Twilio:
-             * a repeat must not send again. */
-            static const char unknown[] =
-                "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-                "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"The request was sent to Twilio but "
-                "its answer could not be read; the message or call may have been created\"}}}";
-            idem_finish(s->idem, buf_str(&scoped), ticket, body ? body : unknown,
-                        body ? len : sizeof unknown - 1);
-        } else {
-            idem_abandon(s->idem, buf_str(&scoped), ticket);
-        }
-        status = reply_owned(conn, body, &len, NULL);
-        break;
-    case IDEM_UNAVAILABLE: {
-        /* Without the shared store a repeat could not be recognised on another replica. */
-        static const char *const retry[] = {"Retry-After", "5", NULL};
-        oc->what = "idempotency_unavailable";
-        status = reply_error(conn, 503, "IDEMPOTENCY_STORE_UNAVAILABLE",
-                             "The idempotency store (Redis) cannot be reached, so a request with "
-                             "an Idempotency-Key cannot be checked; nothing was sent. Retry "
-                             "later.",
-                             retry);
-        break;
-    }
-    default:
-        oc->what = "internal_error";
-        status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
-        break;
-    }
-done:
-    buf_free(&scoped);
-    return status;
-}
-
-static int run_local(struct mg_connection *conn, const struct block_def *b, json_t *args,
-                     struct outcome *oc)
-{
-    size_t len = 0;
-    return reply_owned(conn, b->handler(b, args, &oc->what, &len), &len, NULL);
-}
-
-/* A bulk block's batch runs in bulk.c, on this worker and threads of its own. */
-static int run_bulk(struct mg_connection *conn, const struct server *s, const struct block_def *b,
-                    json_t *args, struct outcome *oc)
-{
-    static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
-    static const char *const retry[] = {"Retry-After", "5", NULL};
-    struct bulk_service svc = {.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
-                               .curl = worker_curl(conn), .draining = &s->draining};
-    struct bulk_answer a;
-    bulk_run(&svc, b, args, idempotency_key(conn, args), &a);
-    oc->what = a.what;
-    oc->attempts = a.attempts;
-    oc->upstream_status = a.upstream_status;
-    oc->upstream_ms = a.upstream_ms;
-    oc->replayed = a.replayed;
-    if (!a.body)
-        return reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
-    reply(conn, a.status, a.body, a.len, a.replayed ? replayed : a.status == 503 ? retry : NULL);
-    free(a.body);
-    return a.status;
-}
-
-/* Nothing is sent and no Idempotency-Key is spent: the answer is the request itself. */
-static int dry_run(struct mg_connection *conn, const struct server *s, const struct block_def *b,
-                   const struct prepared *prep, struct outcome *oc)
-{
-    struct buf base, url;
-    size_t len = 0;
-    char *body = NULL;
-    buf_init(&base, 1024);
-    buf_init(&url, 1u << 20);
-    oc->what = "dry_run";
-    if (request_url(s, b, prep, &base, &url) == 0)
-        body = dryrun_answer(b, prep, buf_str(&url), &len);
-    buf_free(&base);
-    buf_free(&url);
-    return reply_owned(conn, body, &len, NULL);
-}
-
 static int run_block(struct mg_connection *conn, const struct server *s, const struct block_def *b,
                      struct outcome *oc)
 {
     struct buf in;
-    struct prepared prep;
     json_error_t jerr;
-    json_t *root = NULL, *reasons = NULL;
+    json_t *root = NULL;
     size_t len = 0;
     int status = check_request(conn, s, oc);
     if (status)
@@ -710,34 +421,20 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;
     }
-    if (b->event) { /* the relay's args hold each listener's; the handler checks them */
-        status = run_local(conn, b, args, oc);
-        goto done;
-    }
-    if (b->each) {
-        status = run_bulk(conn, s, b, args, oc);
-        goto done;
-    }
-    size_t form_cap = (size_t)s->cfg.max_body_bytes * 3 + 65536;
-    enum args_status rc = args_prepare(b, args, form_cap, &prep, &reasons);
-    if (rc == ARGS_OK) {
-        if (b->handler)
-            status = run_local(conn, b, args, oc);
-        else if (prep.dry_run)
-            status = dry_run(conn, s, b, &prep, oc);
-        else
-            status = send_once(conn, s, b, &prep, idempotency_key(conn, args), oc);
-        prepared_free(&prep);
-    } else if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
-        oc->what = "invalid_args";
-        status = reply_owned(conn, envelope_fields(reasons, rc == ARGS_BAD_JSON, &len), &len, NULL);
-    } else {
-        oc->what = "internal_error";
-        status = reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR",
-                             "out of memory, or the Twilio request would be too large", NULL);
-    }
+    struct pipeline_answer a;
+    pipeline_run(&s->pipeline, b, args, worker_curl(conn), mg_get_header(conn, "Idempotency-Key"),
+                 &a);
+    oc->what = a.what;
+    oc->upstream_status = a.upstream_status;
+    oc->attempts = a.attempts;
+    oc->upstream_ms = a.upstream_ms;
+    oc->replayed = a.replayed;
+    snprintf(oc->twilio_request_id, sizeof oc->twilio_request_id, "%s", a.twilio_request_id);
+    status = a.body ? reply(conn, a.status, a.body, a.len, a.headers)
+                    : reply_error(conn, a.status, "INTERNAL_PACKAGE_ERROR", "out of memory",
+                                  a.headers);
+    free(a.body);
 done:
-    json_decref(reasons);
     json_decref(root);
     buf_free(&in);
     return status;
@@ -937,6 +634,8 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (loops && !(s->upstream = upstream_start(loops, cfg->threads, (size_t)cfg->upstream_inline,
                                                 err, errlen)))
         goto fail;
+    s->pipeline = (struct pipeline){.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
+                                    .draining = &s->draining};
     char ports[300], threads[32], header_timeout[32], keep_alive_timeout[32];
     snprintf(header_timeout, sizeof header_timeout, "%ld", cfg->header_timeout_ms);
     snprintf(keep_alive_timeout, sizeof keep_alive_timeout, "%ld", cfg->keep_alive_timeout_ms);

@@ -206,6 +206,21 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
 {
     char detail[CURL_ERROR_SIZE];
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+    for (const char *line_at = rq->headers; headers && line_at && *line_at;) {
+        const char *end = strchr(line_at, '\n');
+        size_t n = end ? (size_t)(end - line_at) : strlen(line_at);
+        char line[256];
+        struct curl_slist *more = NULL;
+        if (n < sizeof line) {
+            memcpy(line, line_at, n);
+            line[n] = '\0';
+            more = curl_slist_append(headers, line);
+        }
+        if (!more) /* too long (only fixed words are sent as headers) or out of memory */
+            curl_slist_free_all(headers);
+        headers = more;
+        line_at += end ? n + 1 : n;
+    }
     if (!headers) {
         rs->outcome = TWILIO_NOT_SENT;
         snprintf(rs->error, sizeof rs->error, "out of memory");
@@ -245,13 +260,22 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
     return rc_out;
 }
 
+int twilio_product_base(struct buf *out, const char *product, const char *configured,
+                        int configured_set, const char *edge, const char *region)
+{
+    int api = strcmp(product, "api") == 0;
+    if (configured_set || (api && !*edge && !*region))
+        return buf_appendz(out, configured);
+    if (!*edge && !*region)
+        return buf_appendf(out, "https://%s.twilio.com", product);
+    if (!*region)
+        region = "us1";
+    return *edge ? buf_appendf(out, "https://%s.%s.%s.twilio.com", product, edge, region)
+                 : buf_appendf(out, "https://%s.%s.twilio.com", product, region);
+}
+
 int twilio_base_url(struct buf *out, const char *configured, int configured_set,
                     const char *edge, const char *region)
 {
-    if (configured_set || (!*edge && !*region))
-        return buf_appendz(out, configured);
-    if (!*region)
-        region = "us1";
-    return *edge ? buf_appendf(out, "https://api.%s.%s.twilio.com", edge, region)
-                 : buf_appendf(out, "https://api.%s.twilio.com", region);
+    return twilio_product_base(out, "api", configured, configured_set, edge, region);
 }

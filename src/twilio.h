@@ -19,6 +19,7 @@ struct twilio_request {
     const char *password;
     const char *form;
     size_t form_len;
+    const char *headers;     /* more request headers, "Name: value" lines each ending \n; or NULL */
     long timeout_ms;         /* overall deadline for every attempt together */
     long connect_timeout_ms; /* per attempt */
     long retry_max;
@@ -53,9 +54,15 @@ void twilio_response_free(struct twilio_response *rs);
  * Returns 0 when Twilio answered (rs->status), -1 otherwise with rs->outcome and rs->error. */
 int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_response *rs);
 
-/* Appends the API base for one request to out: the operator's base when they set one;
- * otherwise https://api.{edge}.{region}.twilio.com as Twilio's libraries build it (an edge
- * without a region goes to us1; neither gives the default base). Returns 0 or -1. */
+/* Appends the base of one request to product (api, verify, lookups, ...) to out: the
+ * operator's base when they set one, whatever the product (a mock serving every product's
+ * spec); otherwise https://{product}.{edge}.{region}.twilio.com as Twilio's libraries build it
+ * (an edge without a region goes to us1; neither gives https://{product}.twilio.com, or the
+ * configured default for api). Returns 0 or -1. */
+int twilio_product_base(struct buf *out, const char *product, const char *configured,
+                        int configured_set, const char *edge, const char *region);
+
+/* twilio_product_base for the api product (api.twilio.com: Messages, Calls, ...). */
 int twilio_base_url(struct buf *out, const char *configured, int configured_set,
                     const char *edge, const char *region);
 

@@ -4,7 +4,7 @@
 # same with LOG_FORMAT=json, and an API base whose credentials must not reach the log.
 set -euo pipefail
 bin=$1
-readme="$(cd "$(dirname "$0")/.." && pwd)/README.md"
+settings="$(cd "$(dirname "$0")/.." && pwd)/docs/configuration.md"
 out=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 pid=
@@ -15,9 +15,18 @@ fail() { echo "smoke: $*" >&2; exit 1; }
 if "$bin" --port nope 2>"$out/err"; then fail "bad flag accepted"; fi
 grep -q 'expected an integer' "$out/err" || fail "bad flag message"
 "$bin" --help >"$out/help"
-for v in $(sed -n 's/^| `\([A-Z_]*\)` | `--.*/\1/p' "$readme"); do
+documented=$(sed -n 's/^| `\([A-Z_]*\)` | `--.*/\1/p' "$settings")
+[ "$(echo "$documented" | wc -w)" -ge 20 ] || fail "no settings table in $settings"
+for v in $documented; do
     grep -q "^  --[a-z-]* *$v .*\[.*default [^]]*\]$" "$out/help" || fail "--help lacks $v with its default"
 done
+# ... and every setting of --help is documented, with the same default.
+sed -n 's/^  --[a-z-]* *\([A-Z_][A-Z_]*\) .*default \([^]]*\)\]$/\1 \2/p' "$out/help" |
+    while read -r v d; do
+        row=$(grep "^| \`$v\` |" "$settings") || fail "$v is not in $settings"
+        doc=$(awk -F'|' '{ print $4 }' <<<"$row" | tr -d ' `')
+        [ "$doc" = "$d" ] || fail "$v: --help says default $d, $settings says $doc"
+    done
 grep -q 'LOG_FORMAT .*\[default text\]$' "$out/help" || fail "--help LOG_FORMAT"
 
 cd /

@@ -13,6 +13,7 @@
 #include "args.h"
 #include "embedded.h"
 #include "harness.h"
+#include "reference.h"
 
 static struct block_set *load(void)
 {
@@ -399,6 +400,44 @@ static void block_without_required_args(void **state)
     block_set_free(set);
 }
 
+/* The reference has a row for every block, then a section per block with a row per arg, in
+ * the block's order. */
+static void reference_lists_every_block_and_arg(void **state)
+{
+    (void)state;
+    struct block_set *set = load();
+    char err[256];
+    size_t len = 0;
+    char *text = reference_markdown(set, &len, err, sizeof err);
+    if (!text)
+        fail_msg("%s", err);
+    assert_int_equal(strlen(text), len);
+    assert_true(len > 1 && text[len - 1] == '\n');
+    const char *at = text;
+    for (size_t i = 0; i < block_count(set); i++) {
+        char row[160];
+        snprintf(row, sizeof row, "| [`%s`](#", block_at(set, i)->name);
+        assert_non_null(at = strstr(at, row));
+    }
+    for (size_t i = 0; i < block_count(set); i++) {
+        const struct block_def *b = block_at(set, i);
+        char heading[160];
+        snprintf(heading, sizeof heading, "\n## %s\n", b->name);
+        if (!(at = strstr(at, heading)))
+            fail_msg("no section for %s, or out of order", b->name);
+        for (size_t k = 0; k < b->n_args; k++) {
+            char row[160];
+            snprintf(row, sizeof row, "\n| `%s` | ", b->args[k].name);
+            if (!(at = strstr(at, row)))
+                fail_msg("%s: no row for arg %s, or out of order", b->name, b->args[k].name);
+        }
+    }
+    assert_non_null(strstr(at, "\n## webhookEvent\n"));
+    assert_null(strstr(text, "<Response/>")); /* escaped, not an HTML tag */
+    free(text);
+    block_set_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +447,7 @@ int main(void)
         cmocka_unit_test(served_document_is_the_generated_one),
         cmocka_unit_test(postman_has_one_request_per_block_with_its_examples),
         cmocka_unit_test(block_without_required_args),
+        cmocka_unit_test(reference_lists_every_block_and_arg),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

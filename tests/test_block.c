@@ -148,6 +148,71 @@ static void loader_rejects_broken_definitions(void **state)
     expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"oneOf\":[[\"a\"]],\"args\":["
                     CRED "]}",
                     "x: no arg named \"a\"");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+                    ",{\"name\":\"a\",\"type\":\"String\",\"info\":\"\",\"required\":false,"
+                    "\"header\":\"X-Twilio-Webhook-Enabled\"}]}",
+                    "x: arg \"a\": header must be an HTTP header name, on a Boolean or Select "
+                    "without param");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+                    ",{\"name\":\"a\",\"type\":\"Boolean\",\"info\":\"\",\"required\":false,"
+                    "\"header\":\"X-A: b\\r\\nX-B\"}]}",
+                    "x: arg \"a\": header must be an HTTP header name, on a Boolean or Select "
+                    "without param");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+                    ",{\"name\":\"a\",\"type\":\"String\",\"info\":\"\",\"required\":false,"
+                    "\"param\":\"A\",\"join\":\",\"}]}",
+                    "x: arg \"a\": join must be a short separator, on a List with a param");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"contentUrl\":{\"list\":\"m\"},"
+                    "\"args\":[" CRED "]}",
+                    "x: contentUrl must be {\"list\": <array in the answer>, \"key\": <name of "
+                    "the URL to add to each item>}");
+    /* a block whose caller chooses the request: all three roles, no request of its own */
+#define ROLE(name, type, role, extra)                                                              \
+    ",{\"name\":\"" name "\",\"type\":\"" type "\",\"info\":\"\",\"required\":true,"               \
+    "\"role\":\"" role "\"" extra "}"
+#define PRODUCT(options) ROLE("p", "Select", "product", ",\"options\":" options)
+#define METHOD ROLE("m", "Select", "method", ",\"options\":[\"GET\"]")
+#define PATH ROLE("q", "String", "path", "")
+#define CHOSEN                                                                                     \
+    "\"description\":\"d\",\"action\":\"complete request\",\"callbacks\":[],"                      \
+    "\"auth\":[[\"sid\",\"tok\"]],"
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED PRODUCT("[\"api\"]")
+                        METHOD PATH "]}",
+                    "x: a block whose caller chooses the request has product, method and path "
+                    "args (roles), and no product, method, path, fixed or next page of its own");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\"]") METHOD "]}",
+                    "x: a block whose caller chooses the request has product, method and path "
+                    "args (roles), and no product, method, path, fixed or next page of its own");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\",\"evil.com\"]")
+                        METHOD PATH "]}",
+                    "x: product option \"evil.com\" is not a product's host name");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," CHOSEN "\"args\":[" CRED PRODUCT("[\"api\"]")
+                        ROLE("m", "Select", "method", ",\"options\":[\"PUT\"]") PATH "]}",
+                    "x: method options must be POST, GET or DELETE");
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD
+                    "\"path\":\"/\",\"args\":[" CRED ROLE("j", "JSON", "params", "") "]}",
+                    "x: params args belong to blocks whose caller chooses the request");
+    /* a product is a host name under twilio.com, never a host of its own */
+    static const char *const products[] = {"\"evil.com/x\"", "\"Verify\"", "\"\"", "\"-api\"", "1"};
+    for (size_t i = 0; i < sizeof products / sizeof products[0]; i++) {
+        char def[512];
+        snprintf(def, sizeof def,
+                 "{\"name\":\"x\"," HEAD "\"product\":%s,\"path\":\"/\","
+                 "\"args\":[" CRED "]}",
+                 products[i]);
+        expect_rejected("x", def,
+                        "x: product must be a Twilio product's host name (api, verify, lookups, "
+                        "...): lower-case letters, digits and -");
+    }
 }
 
 #define OPT(name, example)                                                                      \
@@ -155,7 +220,7 @@ static void loader_rejects_broken_definitions(void **state)
 
 /* A first call's args: required ones, the first credential pair, and for each oneOf group that
  * nothing taken meets, its first arg that has an example; all args leave out the later args
- * of an exclusive group. */
+ * of an exclusive group, and an arg that requires one of those (g requires f). */
 static void example_args_follow_the_rules(void **state)
 {
     (void)state;
@@ -167,7 +232,8 @@ static void example_args_follow_the_rules(void **state)
         "\"example\":\"S\"},{\"name\":\"tok\",\"type\":\"credentials\",\"info\":\"\","
         "\"required\":true,\"example\":\"T\"}" OPT("a", "") OPT("b", ",\"example\":\"B\"")
             OPT("c", ",\"example\":\"C\"") OPT("d", ",\"example\":\"D\"")
-                OPT("e", ",\"example\":\"E\"") OPT("f", ",\"example\":\"F\"") "]}";
+                OPT("e", ",\"example\":\"E\"") OPT("f", ",\"example\":\"F\"")
+                    OPT("g", ",\"example\":\"G\",\"requires\":[\"f\"]") "]}";
     struct block_def b;
     assert_int_equal(block_parse("x", def, strlen(def), NULL, &b, err, sizeof err), 0);
     json_t *minimal = block_example_args(&b, 1), *all = block_example_args(&b, 0);

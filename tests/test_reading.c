@@ -10,135 +10,99 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "creds.h"
 #include "harness.h"
-
-#define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define MSG "SMbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define CALL "CAcccccccccccccccccccccccccccccccc"
-#define KEY "SKbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define TOKEN "reading-token-5a8e"
-#define CREDS "\"accountSid\":\"" SID "\",\"accountToken\":\"" TOKEN "\""
-#define KEY_CREDS                                                                                  \
-    "\"accountSid\":\"" SID "\",\"apiKeySid\":\"" KEY                                              \
-    "\",\"apiKeySecret\":\"reading-key-secret-9c1d\""
-#define BASIC                                                                                      \
-    "Basic "                                                                                       \
-    "QUNhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYTpyZWFkaW5nLXRva2VuLTVhOGU="
-#define KEY_BASIC                                                                                  \
-    "Basic "                                                                                       \
-    "U0tiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYjpyZWFkaW5nLWtleS1zZWNyZXQtOW"                   \
-    "MxZA=="
-#define ACCOUNT "/2010-04-01/Accounts/" SID
-#define OK(resource) "{\"callback\":\"success\",\"contextWrites\":{\"to\":" resource "}}"
 
 static struct harness H;
 static const char page[] = "{\"messages\":[],\"next_page_uri\":null,\"page\":0,\"page_size\":20,"
                            "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}";
 static const char fetched[] = "{\"sid\":\"" MSG "\",\"status\":\"delivered\"}";
 
-static void answer(int status, const char *body)
-{
-    struct standin_answer a = {status, "application/json", body, 0, NULL, 0};
-    standin_answer(H.up, &a);
-}
-
-/* Calls block and expects exactly the envelope want. */
-static void call(const char *block, const char *json, const char *want)
-{
-    struct http_reply r;
-    assert_int_equal(harness_post(&H, block, json, &r), 0);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(buf_str(&r.body), want);
-    http_reply_free(&r);
-}
-
-static void sent(const char *method, const char *path, const char *auth, const char *form)
-{
-    struct standin_record rec;
-    assert_int_equal(standin_count(H.up), 1);
-    assert_int_equal(standin_request(H.up, 0, &rec), 0);
-    assert_string_equal(rec.method, method);
-    assert_string_equal(rec.path, path);
-    assert_string_equal(rec.authorization, auth);
-    assert_string_equal(rec.body, form);
-}
-
 static void get_message_and_call(void **state)
 {
     (void)state;
-    answer(200, fetched);
-    call("getMessage", "{" CREDS ",\"messageSid\":\"" MSG "\"}",
-         OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
-    sent("GET", ACCOUNT "/Messages/" MSG ".json", BASIC, "");
+    harness_answer(&H, 200, fetched);
+    harness_expect(&H, "getMessage", "{" CREDS ",\"messageSid\":\"" MSG "\"}",
+                   OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
+    harness_expect_sent(&H, "GET", ACCOUNT "/Messages/" MSG ".json", BASIC, "");
     standin_clear(H.up);
-    answer(200, fetched);
-    call("getMessage",
-         "{\"args\":{" CREDS ",\"messageSid\":\" MMbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb \"}}",
-         OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
-    sent("GET", ACCOUNT "/Messages/MMbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.json", BASIC, "");
+    harness_answer(&H, 200, fetched);
+    harness_expect(&H, "getMessage",
+                   "{\"args\":{" CREDS ",\"messageSid\":\" MMbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb \"}}",
+                   OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
+    harness_expect_sent(&H, "GET", ACCOUNT "/Messages/MMbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.json",
+                        BASIC, "");
     standin_clear(H.up);
-    answer(200, "{\"sid\":\"" CALL "\"}");
-    call("getCall", "{" CREDS ",\"callSid\":\"" CALL "\"}", OK("{\"sid\":\"" CALL "\"}"));
-    sent("GET", ACCOUNT "/Calls/" CALL ".json", BASIC, "");
+    harness_answer(&H, 200, "{\"sid\":\"" CALL "\"}");
+    harness_expect(&H, "getCall", "{" CREDS ",\"callSid\":\"" CALL "\"}",
+                   OK("{\"sid\":\"" CALL "\"}"));
+    harness_expect_sent(&H, "GET", ACCOUNT "/Calls/" CALL ".json", BASIC, "");
 }
 
 static void a_wrong_sid_names_its_field(void **state)
 {
     (void)state;
-    call("getMessage", "{" CREDS ",\"messageSid\":\"" CALL "\"}",
-         FIELDS_ERROR(
-             "\"messageSid\"",
-             "\"messageSid\":\"must be a SID: SM or MM followed by 32 hexadecimal digits\""));
-    call("getCall", "{" CREDS "}", FIELDS_ERROR("\"callSid\"", "\"callSid\":\"is required\""));
+    harness_expect(
+        &H, "getMessage", "{" CREDS ",\"messageSid\":\"" CALL "\"}",
+        FIELDS_ERROR(
+            "\"messageSid\"",
+            "\"messageSid\":\"must be a SID: SM or MM followed by 32 hexadecimal digits\""));
+    harness_expect(&H, "getCall", "{" CREDS "}",
+                   FIELDS_ERROR("\"callSid\"", "\"callSid\":\"is required\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
 static void a_fetch_error_says_fetch(void **state)
 {
     (void)state;
-    answer(404, "{\"code\":20404,\"message\":\"The requested resource was not found\","
-                "\"more_info\":\"https://www.twilio.com/docs/errors/"
-                "20404\",\"status\":404}");
-    call("getMessage", "{" CREDS ",\"messageSid\":\"" MSG "\"}",
-         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-         "\"API_ERROR\","
-         "\"status_msg\":\"[HTTP 404] Unable to fetch record: The requested "
-         "resource was not "
-         "found\",\"code\":20404,\"message\":\"The requested resource was not "
-         "found\","
-         "\"more_info\":\"https://www.twilio.com/docs/errors/"
-         "20404\",\"status\":404,"
-         "\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}}");
+    harness_answer(&H, 404,
+                   "{\"code\":20404,\"message\":\"The requested resource was not found\","
+                   "\"more_info\":\"https://www.twilio.com/docs/errors/"
+                   "20404\",\"status\":404}");
+    harness_expect(&H, "getMessage", "{" CREDS ",\"messageSid\":\"" MSG "\"}",
+                   "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+                   "\"API_ERROR\","
+                   "\"status_msg\":\"[HTTP 404] Unable to fetch record: The requested "
+                   "resource was not "
+                   "found\",\"code\":20404,\"message\":\"The requested resource was not "
+                   "found\","
+                   "\"more_info\":\"https://www.twilio.com/docs/errors/"
+                   "20404\",\"status\":404,"
+                   "\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}}");
 }
 
 static void list_filters_go_in_the_query(void **state)
 {
     (void)state;
-    answer(200, page);
-    call("listMessages",
-         "{" CREDS ",\"to\":\"+1 500-555-0006\",\"dateSentAfter\":\"2026-11-01T00:00:00Z\","
-         "\"dateSentBefore\":\"2026-11-30\",\"pageSize\":\"20\"}",
-         OK("{\"messages\":[],\"next_page_uri\":null,\"page\":0,\"page_size\":20,"
-            "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}"));
-    sent("GET",
-         ACCOUNT "/Messages.json?To=%2B15005550006&DateSent%3E=2026-11-01T00%3A00%3A00Z&"
-                 "DateSent%3C=2026-11-30&PageSize=20",
-         BASIC, "");
+    harness_answer(&H, 200, page);
+    harness_expect(&H, "listMessages",
+                   "{" CREDS
+                   ",\"to\":\"+1 500-555-0006\",\"dateSentAfter\":\"2026-11-01T00:00:00Z\","
+                   "\"dateSentBefore\":\"2026-11-30\",\"pageSize\":\"20\"}",
+                   OK("{\"messages\":[],\"next_page_uri\":null,\"page\":0,\"page_size\":20,"
+                      "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}"));
+    harness_expect_sent(&H, "GET",
+                        ACCOUNT
+                        "/Messages.json?To=%2B15005550006&DateSent%3E=2026-11-01T00%3A00%3A00Z&"
+                        "DateSent%3C=2026-11-30&PageSize=20",
+                        BASIC, "");
     standin_clear(H.up);
-    answer(200, "{\"calls\":[],\"page_size\":50,\"uri\":\"/x\"}");
-    call("listCalls", "{" CREDS ",\"status\":\"In-Progress\",\"startTime\":\"2026-11-23\"}",
-         OK("{\"calls\":[],\"page_size\":50,\"uri\":\"/x\"}"));
-    sent("GET", ACCOUNT "/Calls.json?Status=in-progress&StartTime=2026-11-23", BASIC, "");
+    harness_answer(&H, 200, "{\"calls\":[],\"page_size\":50,\"uri\":\"/x\"}");
+    harness_expect(&H, "listCalls",
+                   "{" CREDS ",\"status\":\"In-Progress\",\"startTime\":\"2026-11-23\"}",
+                   OK("{\"calls\":[],\"page_size\":50,\"uri\":\"/x\"}"));
+    harness_expect_sent(&H, "GET", ACCOUNT "/Calls.json?Status=in-progress&StartTime=2026-11-23",
+                        BASIC, "");
 }
 
 static void a_bad_date_or_page_size_is_named(void **state)
 {
     (void)state;
-    call("listMessages", "{" CREDS ",\"dateSent\":\"yesterday\",\"pageSize\":0}",
-         FIELDS_ERROR(
-             "\"dateSent\",\"pageSize\"",
-             "\"dateSent\":\"must be a date (2026-11-23) or a date and time "
-             "(2026-11-23T09:30:00Z)\",\"pageSize\":\"must be from 1 to 1000\""));
+    harness_expect(
+        &H, "listMessages", "{" CREDS ",\"dateSent\":\"yesterday\",\"pageSize\":0}",
+        FIELDS_ERROR("\"dateSent\",\"pageSize\"",
+                     "\"dateSent\":\"must be a date (2026-11-23) or a date and time "
+                     "(2026-11-23T09:30:00Z)\",\"pageSize\":\"must be from 1 to 1000\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -147,36 +111,39 @@ static void a_bad_date_or_page_size_is_named(void **state)
 static void a_next_page_is_followed(void **state)
 {
     (void)state;
-    answer(200, page);
-    call("listMessages",
-         "{" CREDS ",\"to\":\"+15005550006\",\"nextPageUri\":\"" ACCOUNT
-         "/Messages.json?To=%2B15005550006&PageSize=20&Page=1&PageToken=PAbc\"}",
-         OK("{\"messages\":[],\"next_page_uri\":null,\"page\":0,\"page_size\":20,"
-            "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}"));
-    sent("GET", ACCOUNT "/Messages.json?To=%2B15005550006&PageSize=20&Page=1&PageToken=PAbc", BASIC,
-         "");
+    harness_answer(&H, 200, page);
+    harness_expect(&H, "listMessages",
+                   "{" CREDS ",\"to\":\"+15005550006\",\"nextPageUri\":\"" ACCOUNT
+                   "/Messages.json?To=%2B15005550006&PageSize=20&Page=1&PageToken=PAbc\"}",
+                   OK("{\"messages\":[],\"next_page_uri\":null,\"page\":0,\"page_size\":20,"
+                      "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}"));
+    harness_expect_sent(
+        &H, "GET", ACCOUNT "/Messages.json?To=%2B15005550006&PageSize=20&Page=1&PageToken=PAbc",
+        BASIC, "");
     standin_clear(H.up);
-    answer(200, page);
-    call("listMessages",
-         "{" CREDS ",\"nextPageUri\":\"https://api.twilio.com" ACCOUNT
-         "/Messages.json?Page=2&PageToken=PAbd\"}",
-         OK("{\"messages\":[],\"next_page_uri\":null,\"page\":0,\"page_size\":20,"
-            "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}"));
-    sent("GET", ACCOUNT "/Messages.json?Page=2&PageToken=PAbd", BASIC, "");
+    harness_answer(&H, 200, page);
+    harness_expect(&H, "listMessages",
+                   "{" CREDS ",\"nextPageUri\":\"https://api.twilio.com" ACCOUNT
+                   "/Messages.json?Page=2&PageToken=PAbd\"}",
+                   OK("{\"messages\":[],\"next_page_uri\":null,\"page\":0,\"page_size\":20,"
+                      "\"uri\":\"" ACCOUNT "/Messages.json?PageSize=20&Page=0\"}"));
+    harness_expect_sent(&H, "GET", ACCOUNT "/Messages.json?Page=2&PageToken=PAbd", BASIC, "");
     standin_clear(H.up);
-    call("listMessages",
-         "{" CREDS ",\"nextPageUri\":\"/2010-04-01/Accounts/"
-         "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/"
-         "Messages.json?Page=1\"}",
-         FIELDS_ERROR(
-             "\"nextPageUri\"",
-             "\"nextPageUri\":\"must be the next_page_uri of a page of this list (it starts "
-             "with " ACCOUNT "/Messages.json?)\""));
-    call("listCalls", "{" CREDS ",\"nextPageUri\":\"" ACCOUNT "/Messages.json?Page=1\"}",
-         FIELDS_ERROR(
-             "\"nextPageUri\"",
-             "\"nextPageUri\":\"must be the next_page_uri of a page of this list (it starts "
-             "with " ACCOUNT "/Calls.json?)\""));
+    harness_expect(
+        &H, "listMessages",
+        "{" CREDS ",\"nextPageUri\":\"/2010-04-01/Accounts/"
+        "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/"
+        "Messages.json?Page=1\"}",
+        FIELDS_ERROR(
+            "\"nextPageUri\"",
+            "\"nextPageUri\":\"must be the next_page_uri of a page of this list (it starts "
+            "with " ACCOUNT "/Messages.json?)\""));
+    harness_expect(
+        &H, "listCalls", "{" CREDS ",\"nextPageUri\":\"" ACCOUNT "/Messages.json?Page=1\"}",
+        FIELDS_ERROR(
+            "\"nextPageUri\"",
+            "\"nextPageUri\":\"must be the next_page_uri of a page of this list (it starts "
+            "with " ACCOUNT "/Calls.json?)\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -185,63 +152,67 @@ static void a_next_page_is_followed(void **state)
 static void redact_and_cancel_send_fixed_params(void **state)
 {
     (void)state;
-    answer(200, fetched);
-    call("redactMessage", "{" CREDS ",\"messageSid\":\"" MSG "\",\"body\":\"ignored\"}",
-         OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
-    sent("POST", ACCOUNT "/Messages/" MSG ".json", BASIC, "Body=");
+    harness_answer(&H, 200, fetched);
+    harness_expect(&H, "redactMessage",
+                   "{" CREDS ",\"messageSid\":\"" MSG "\",\"body\":\"ignored\"}",
+                   OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
+    harness_expect_sent(&H, "POST", ACCOUNT "/Messages/" MSG ".json", BASIC, "Body=");
     standin_clear(H.up);
-    answer(200, fetched);
-    call("cancelMessage", "{" CREDS ",\"messageSid\":\"" MSG "\"}",
-         OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
-    sent("POST", ACCOUNT "/Messages/" MSG ".json", BASIC, "Status=canceled");
+    harness_answer(&H, 200, fetched);
+    harness_expect(&H, "cancelMessage", "{" CREDS ",\"messageSid\":\"" MSG "\"}",
+                   OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
+    harness_expect_sent(&H, "POST", ACCOUNT "/Messages/" MSG ".json", BASIC, "Status=canceled");
 }
 
 static void update_call_cancels_completes_or_redirects(void **state)
 {
     (void)state;
-    call("updateCall", "{" CREDS ",\"callSid\":\"" CALL "\"}",
-         FIELDS_ERROR(
-             "\"status\",\"url\",\"twiml\"",
-             "\"status\":\"one of status, url, twiml is required\","
-             "\"url\":\"one of status, url, twiml is required\","
-             "\"twiml\":\"one of status, url, twiml is required\""));
+    harness_expect(&H, "updateCall", "{" CREDS ",\"callSid\":\"" CALL "\"}",
+                   FIELDS_ERROR("\"status\",\"url\",\"twiml\"",
+                                "\"status\":\"one of status, url, twiml is required\","
+                                "\"url\":\"one of status, url, twiml is required\","
+                                "\"twiml\":\"one of status, url, twiml is required\""));
     assert_int_equal(standin_count(H.up), 0);
-    answer(200, "{\"sid\":\"" CALL "\",\"status\":\"completed\"}");
-    call("updateCall", "{" CREDS ",\"callSid\":\"" CALL "\",\"status\":\"COMPLETED\"}",
-         OK("{\"sid\":\"" CALL "\",\"status\":\"completed\"}"));
-    sent("POST", ACCOUNT "/Calls/" CALL ".json", BASIC, "Status=completed");
+    harness_answer(&H, 200, "{\"sid\":\"" CALL "\",\"status\":\"completed\"}");
+    harness_expect(&H, "updateCall",
+                   "{" CREDS ",\"callSid\":\"" CALL "\",\"status\":\"COMPLETED\"}",
+                   OK("{\"sid\":\"" CALL "\",\"status\":\"completed\"}"));
+    harness_expect_sent(&H, "POST", ACCOUNT "/Calls/" CALL ".json", BASIC, "Status=completed");
     standin_clear(H.up);
-    answer(200, "{\"sid\":\"" CALL "\"}");
-    call("updateCall",
-         "{" CREDS ",\"callSid\":\"" CALL "\",\"url\":\"https://example.com/next.xml\","
-         "\"method\":\"get\"}",
-         OK("{\"sid\":\"" CALL "\"}"));
-    sent("POST", ACCOUNT "/Calls/" CALL ".json", BASIC,
-         "Url=https%3A%2F%2Fexample.com%2Fnext.xml&Method=GET");
+    harness_answer(&H, 200, "{\"sid\":\"" CALL "\"}");
+    harness_expect(&H, "updateCall",
+                   "{" CREDS ",\"callSid\":\"" CALL "\",\"url\":\"https://example.com/next.xml\","
+                   "\"method\":\"get\"}",
+                   OK("{\"sid\":\"" CALL "\"}"));
+    harness_expect_sent(&H, "POST", ACCOUNT "/Calls/" CALL ".json", BASIC,
+                        "Url=https%3A%2F%2Fexample.com%2Fnext.xml&Method=GET");
 }
 
 static void an_api_key_authenticates_on_the_account(void **state)
 {
     (void)state;
-    answer(200, fetched);
-    call("getMessage", "{" KEY_CREDS ",\"messageSid\":\"" MSG "\"}",
-         OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
-    sent("GET", ACCOUNT "/Messages/" MSG ".json", KEY_BASIC, "");
+    harness_answer(&H, 200, fetched);
+    harness_expect(&H, "getMessage", "{" KEY_CREDS ",\"messageSid\":\"" MSG "\"}",
+                   OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
+    harness_expect_sent(&H, "GET", ACCOUNT "/Messages/" MSG ".json", KEY_BASIC, "");
     standin_clear(H.up);
     /* with both, the Auth Token is used */
-    answer(200, fetched);
-    call("getMessage", "{" KEY_CREDS ",\"accountToken\":\"" TOKEN "\",\"messageSid\":\"" MSG "\"}",
-         OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
-    sent("GET", ACCOUNT "/Messages/" MSG ".json", BASIC, "");
+    harness_answer(&H, 200, fetched);
+    harness_expect(&H, "getMessage",
+                   "{" KEY_CREDS ",\"accountToken\":\"" TOKEN "\",\"messageSid\":\"" MSG "\"}",
+                   OK("{\"sid\":\"" MSG "\",\"status\":\"delivered\"}"));
+    harness_expect_sent(&H, "GET", ACCOUNT "/Messages/" MSG ".json", BASIC, "");
     standin_clear(H.up);
-    call("getMessage",
-         "{\"accountSid\":\"" SID "\",\"apiKeySid\":\"" KEY "\",\"messageSid\":\"" MSG "\"}",
-         FIELDS_ERROR("\"apiKeySecret\"", "\"apiKeySecret\":\"is required with apiKeySid\""));
-    call("getMessage",
-         "{\"accountSid\":\"" SID "\",\"apiKeySid\":\"" SID "\",\"apiKeySecret\":\"s\","
-         "\"messageSid\":\"" MSG "\"}",
-         FIELDS_ERROR("\"apiKeySid\"",
-                      "\"apiKeySid\":\"must be a SID: SK followed by 32 hexadecimal digits\""));
+    harness_expect(
+        &H, "getMessage",
+        "{\"accountSid\":\"" SID "\",\"apiKeySid\":\"" KEY "\",\"messageSid\":\"" MSG "\"}",
+        FIELDS_ERROR("\"apiKeySecret\"", "\"apiKeySecret\":\"is required with apiKeySid\""));
+    harness_expect(
+        &H, "getMessage",
+        "{\"accountSid\":\"" SID "\",\"apiKeySid\":\"" SID "\",\"apiKeySecret\":\"s\","
+        "\"messageSid\":\"" MSG "\"}",
+        FIELDS_ERROR("\"apiKeySid\"",
+                     "\"apiKeySid\":\"must be a SID: SK followed by 32 hexadecimal digits\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -260,10 +231,10 @@ static void a_dry_run_shows_the_request(void **state)
                 "\"encoding\":\"GSM-7\",\"segments\":1,\"characters\":14,"
                 "\"ucs2Characters\":[]}"),
              standin_port(H.up));
-    call("sendSms",
-         "{\"args\":{" CREDS ",\"to\":\"+15005550006\",\"from\":\"+15005550006\","
-         "\"body\":\"Price: 5€ [ok]\",\"dryRun\":\"yes\"}}",
-         want);
+    harness_expect(&H, "sendSms",
+                   "{\"args\":{" CREDS ",\"to\":\"+15005550006\",\"from\":\"+15005550006\","
+                   "\"body\":\"Price: 5€ [ok]\",\"dryRun\":\"yes\"}}",
+                   want);
     snprintf(want, sizeof want,
              OK("{\"dryRun\":true,\"request\":{\"method\":\"POST\",\"url\":"
                 "\"http://127.0.0.1:%d" ACCOUNT "/Messages.json\",\"username\":\"" KEY
@@ -274,10 +245,10 @@ static void a_dry_run_shows_the_request(void **state)
                 "\"ucs2Characters\":[\"😀\","
                 "\"ç\",\"`\"]}"),
              standin_port(H.up));
-    call("sendSms",
-         "{" KEY_CREDS ",\"to\":\"+15005550006\",\"from\":\"+15005550006\","
-         "\"body\":\"Hi 😀, ça va? `😀\",\"dryRun\":true}",
-         want);
+    harness_expect(&H, "sendSms",
+                   "{" KEY_CREDS ",\"to\":\"+15005550006\",\"from\":\"+15005550006\","
+                   "\"body\":\"Hi 😀, ça va? `😀\",\"dryRun\":true}",
+                   want);
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -307,14 +278,14 @@ static void a_dry_run_masks_secrets_and_sends_nothing(void **state)
     http_reply_free(&r);
     assert_int_equal(standin_count(H.up), 1);
     standin_clear(H.up);
-    call("sendSms", "{" CREDS ",\"to\":\"+15005550006\",\"dryRun\":true}",
-         FIELDS_ERROR(
-             "\"from\",\"messagingServiceSid\",\"body\",\"mediaUrl\",\"contentSid\"",
-             "\"from\":\"one of from, messagingServiceSid is required\","
-             "\"messagingServiceSid\":\"one of from, messagingServiceSid is required\","
-             "\"body\":\"one of body, mediaUrl, contentSid is required\","
-             "\"mediaUrl\":\"one of body, mediaUrl, contentSid is required\","
-             "\"contentSid\":\"one of body, mediaUrl, contentSid is required\""));
+    harness_expect(
+        &H, "sendSms", "{" CREDS ",\"to\":\"+15005550006\",\"dryRun\":true}",
+        FIELDS_ERROR("\"from\",\"messagingServiceSid\",\"body\",\"mediaUrl\",\"contentSid\"",
+                     "\"from\":\"one of from, messagingServiceSid is required\","
+                     "\"messagingServiceSid\":\"one of from, messagingServiceSid is required\","
+                     "\"body\":\"one of body, mediaUrl, contentSid is required\","
+                     "\"mediaUrl\":\"one of body, mediaUrl, contentSid is required\","
+                     "\"contentSid\":\"one of body, mediaUrl, contentSid is required\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 
@@ -365,13 +336,13 @@ static void edge_and_region_choose_the_host(void **state)
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(H.up));
     dry_run_url(&H, ",\"edge\":\"sydney\",\"region\":\"au1\"", base); /* operator's base wins */
-    call("sendSms",
-         "{" CREDS ",\"to\":\"+15005550006\",\"from\":\"+15005550006\",\"body\":\"x\","
-         "\"edge\":\"evil.com/x\"}",
-         FIELDS_ERROR(
-             "\"edge\"",
-             "\"edge\":\"may only contain the characters "
-             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-\""));
+    harness_expect(
+        &H, "sendSms",
+        "{" CREDS ",\"to\":\"+15005550006\",\"from\":\"+15005550006\",\"body\":\"x\","
+        "\"edge\":\"evil.com/x\"}",
+        FIELDS_ERROR("\"edge\"",
+                     "\"edge\":\"may only contain the characters "
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-\""));
     assert_int_equal(standin_count(H.up), 0);
 }
 

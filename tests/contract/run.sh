@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts Prism on Twilio's official spec on a free loopback port, runs the command given (the
-# contract test binary, or apidoc/newman.sh) against it with PRISM_URL set, and stops Prism.
+# Starts Prism on Twilio's official specs (merged by contract/spec.js: 2010-04-01, Verify,
+# Lookup, Conversations) on a free loopback port, runs the command given (the contract test
+# binary, or apidoc/newman.sh) against it with PRISM_URL set, and stops Prism.
 # Needs `npm ci` in tests/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,9 +12,9 @@ if [ ! -x "$prism" ]; then
 fi
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-node "$here/contract/spec.js" "$work/twilio_api_v2010.json"
+node "$here/contract/spec.js" "$work/twilio_mock.json"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-"$prism" mock -h 127.0.0.1 -p "$port" "$work/twilio_api_v2010.json" >"$work/prism.log" 2>&1 &
+"$prism" mock -h 127.0.0.1 -p "$port" "$work/twilio_mock.json" >"$work/prism.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 240); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/"; then break; fi

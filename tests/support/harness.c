@@ -303,6 +303,33 @@ int harness_post(struct harness *h, const char *block, const char *json, struct 
     return http_call("POST", url, json, strlen(json), r);
 }
 
+void harness_answer(struct harness *h, int status, const char *body)
+{
+    struct standin_answer a = {status, "application/json", body, 0, NULL, 0};
+    standin_answer(h->up, &a);
+}
+
+void harness_expect(struct harness *h, const char *block, const char *json, const char *want)
+{
+    struct http_reply r;
+    assert_int_equal(harness_post(h, block, json, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(buf_str(&r.body), want);
+    http_reply_free(&r);
+}
+
+void harness_expect_sent(struct harness *h, const char *method, const char *path, const char *auth,
+                         const char *form)
+{
+    struct standin_record rec;
+    assert_int_equal(standin_count(h->up), 1);
+    assert_int_equal(standin_request(h->up, 0, &rec), 0);
+    assert_string_equal(rec.method, method);
+    assert_string_equal(rec.path, path);
+    assert_string_equal(rec.authorization, auth);
+    assert_string_equal(rec.body, form);
+}
+
 void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
                  long wait_ms)
 {

@@ -105,4 +105,12 @@ int harness_fixture_reset(void **state);
 /* POSTs json to /api/twilio/<block>. */
 int harness_post(struct harness *h, const char *block, const char *json, struct http_reply *r);
 
+/* Every following request to the stand-in gets status with a JSON body. */
+void harness_answer(struct harness *h, int status, const char *body);
+/* POSTs json to block; the test fails unless the answer is HTTP 200 with exactly want. */
+void harness_expect(struct harness *h, const char *block, const char *json, const char *want);
+/* The test fails unless the stand-in got exactly one request: this one (form: its body). */
+void harness_expect_sent(struct harness *h, const char *method, const char *path, const char *auth,
+                         const char *form);
+
 #endif

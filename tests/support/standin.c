@@ -63,6 +63,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
              ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "");
     const char *auth = mg_get_header(conn, "Authorization");
     snprintf(rec.authorization, sizeof rec.authorization, "%s", auth ? auth : "");
+    const char *webhooks = mg_get_header(conn, "X-Twilio-Webhook-Enabled");
+    snprintf(rec.webhook_enabled, sizeof rec.webhook_enabled, "%s", webhooks ? webhooks : "");
     rec.remote_port = ri->remote_port;
     rec.at_ms = clock_ms();
     size_t len = 0;

@@ -1,5 +1,6 @@
 /* standin: a scriptable Twilio stand-in on 127.0.0.1 (a second civetweb context) that records
- * every request it gets (method, path, Authorization header, form body) and answers as told. */
+ * every request it gets (method, path, Authorization and X-Twilio-Webhook-Enabled headers, form
+ * body) and answers as told. */
 #ifndef STANDIN_H
 #define STANDIN_H
 
@@ -18,6 +19,7 @@ struct standin_record {
     char method[16];
     char path[512];
     char authorization[512];
+    char webhook_enabled[16]; /* the X-Twilio-Webhook-Enabled header, "" when absent */
     char body[16384];
     int remote_port; /* the caller's side of the connection: equal ports, one connection */
     long at_ms;      /* when it arrived (clock_ms) */
