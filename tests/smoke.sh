@@ -11,10 +11,11 @@ pid=
 fail() { echo "smoke: $*" >&2; exit 1; }
 
 "$bin" --version | grep -qx 'twilio-block [0-9.]*' || fail "--version"
-"$bin" --help | grep -q 'UPSTREAM_TIMEOUT_MS' || fail "--help lists settings"
+# Into a file: grep -q would stop reading early, and the help's next write would die of SIGPIPE.
+"$bin" --help >"$out/help"
+grep -q 'UPSTREAM_TIMEOUT_MS' "$out/help" || fail "--help lists settings"
 if "$bin" --port nope 2>"$out/err"; then fail "bad flag accepted"; fi
 grep -q 'expected an integer' "$out/err" || fail "bad flag message"
-"$bin" --help >"$out/help"
 documented=$(sed -n 's/^| `\([A-Z_]*\)` | `--.*/\1/p' "$settings")
 [ "$(echo "$documented" | wc -w)" -ge 20 ] || fail "no settings table in $settings"
 for v in $documented; do
@@ -40,7 +41,8 @@ for _ in $(seq 1 100); do
 done
 [ -n "$port" ] || fail "no start-up line: $(cat "$out/log")"
 [ "$(curl -s "http://127.0.0.1:$port/healthz")" = '{"status":"ok"}' ] || fail "healthz"
-curl -s "http://127.0.0.1:$port/api/twilio" | grep -q '"name":"sendSms"' || fail "metadata"
+curl -s -o "$out/metadata" "http://127.0.0.1:$port/api/twilio"
+grep -q '"name":"sendSms"' "$out/metadata" || fail "metadata"
 kill -TERM "$pid"
 wait "$pid" || fail "exit status $? after SIGTERM"
 pid=
