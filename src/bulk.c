@@ -59,6 +59,7 @@ struct batch {
     long slowest; /* the longest send so far, ms */
     long refused; /* the HTTP status that stopped the batch, or 0 */
     int attempts;
+    int retries; /* requests that repeated one already sent: 429s and nothing-sent failures */
     long last_status;
 };
 
@@ -347,6 +348,8 @@ static void settle(struct batch *bt, size_t i, struct sent *s, long now)
     const struct config *cfg = bt->svc->cfg;
     struct slot *sl = &bt->slots[i];
     bt->attempts += s->attempts;
+    if (s->attempts > 1)
+        bt->retries += s->attempts - 1;
     if (s->status)
         bt->last_status = s->status;
     if (s->attempts && s->ms > bt->slowest)
@@ -364,6 +367,7 @@ static void settle(struct batch *bt, size_t i, struct sent *s, long now)
             bt->resume_at = now + pause;
         bt->streak = 0;
         if (++sl->limited <= cfg->retry_max) {
+            bt->retries++; /* its next send repeats this one */
             json_decref(s->result);
             bt->again[bt->again_tail++ % bt->plan->n_items] = i;
             return;
@@ -644,6 +648,7 @@ static void run_batch(const struct bulk_service *svc, const struct block_def *b,
     pthread_cond_destroy(&bt.wake);
     out->body = answer(&bt, &out->len, &out->what, complete);
     out->attempts = bt.attempts;
+    out->retries = bt.retries;
     out->upstream_status = bt.last_status;
     out->upstream_ms = clock_ms() - t0;
 done:

@@ -34,6 +34,7 @@ struct bulk_answer {
     const char *what;     /* the outcome, for the log and metrics (a string literal) */
     int replayed;         /* the stored answer of an earlier call with this Idempotency-Key */
     int attempts;         /* requests sent to Twilio */
+    int retries;          /* of them, repeats of a request already tried */
     long upstream_status; /* Twilio's last HTTP status, 0 when none came */
     long upstream_ms;     /* time spent sending */
 };

@@ -101,7 +101,7 @@ void metrics_request_end(struct metrics *m, const struct metrics_request *r)
             k++;
         add(&pb->buckets[k], 1);
         add(&pb->upstream_ms_sum, (unsigned long long)ms);
-        add(&pb->retries, (unsigned long long)(r->attempts - 1));
+        add(&pb->retries, (unsigned long long)(r->retries > 0 ? r->retries : 0));
         if (r->upstream_status >= 100 && r->upstream_status < 600)
             add(&pb->responses[r->upstream_status / 100 - 1], 1);
     }

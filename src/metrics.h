@@ -41,6 +41,7 @@ struct metrics_request {
     const char *block;
     const char *outcome;
     int attempts;         /* requests sent to Twilio, retries included; 0: Twilio not called */
+    int retries;          /* of them, repeats of a request already tried */
     long upstream_status; /* HTTP status of Twilio's last answer, 0 when none came */
     long upstream_ms;     /* time spent on the Twilio call, retries and backoff included */
     int replayed;         /* answered from the Idempotency-Key store */

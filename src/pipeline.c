@@ -135,6 +135,7 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
     int answered = twilio_perform(h, &rq, &rs) == 0;
     out->upstream_ms = clock_ms() - t0;
     out->attempts = rs.attempts;
+    out->retries = rs.attempts > 1 ? rs.attempts - 1 : 0;
     out->upstream_status = rs.status;
     snprintf(out->twilio_request_id, sizeof out->twilio_request_id, "%s", rs.request_id);
     if (!answered) {
@@ -327,6 +328,7 @@ static void run_bulk(const struct pipeline *p, const struct block_def *b, json_t
     out->what = a.what;
     out->replayed = a.replayed;
     out->attempts = a.attempts;
+    out->retries = a.retries;
     out->upstream_status = a.upstream_status;
     out->upstream_ms = a.upstream_ms;
     out->headers = a.replayed ? replayed : a.status == 503 ? retry : NULL;

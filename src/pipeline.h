@@ -32,6 +32,7 @@ struct pipeline_answer {
     const char *what;           /* the outcome, for the log line and the metrics */
     long upstream_status;       /* Twilio's HTTP status, 0 when none came */
     int attempts;
+    int retries; /* of the attempts, repeats of a request already tried */
     long upstream_ms;
     int replayed;
     char twilio_request_id[96];

@@ -53,6 +53,7 @@ struct outcome {
     const char *what;
     long upstream_status;
     int attempts;
+    int retries;
     long upstream_ms;
     int replayed;
     char twilio_request_id[96];
@@ -427,6 +428,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     oc->what = a.what;
     oc->upstream_status = a.upstream_status;
     oc->attempts = a.attempts;
+    oc->retries = a.retries;
     oc->upstream_ms = a.upstream_ms;
     oc->replayed = a.replayed;
     snprintf(oc->twilio_request_id, sizeof oc->twilio_request_id, "%s", a.twilio_request_id);
@@ -576,6 +578,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
     mg_set_user_connection_data(conn, NULL);
     struct metrics_request mr = {.block = oc.block, .outcome = oc.what, .attempts = oc.attempts,
+                                 .retries = oc.retries,
                                  .upstream_status = oc.upstream_status,
                                  .upstream_ms = oc.upstream_ms, .replayed = oc.replayed};
     metrics_request_end(&s->metrics, &mr);

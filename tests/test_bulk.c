@@ -295,12 +295,28 @@ static void sends_in_flight_are_bounded(void **state)
     http_reply_free(&r);
 }
 
+/* sendBulkSms's twilio_block_upstream_retries_total, from /metrics. */
+static long bulk_retries(void)
+{
+    char url[256];
+    struct http_reply r;
+    snprintf(url, sizeof url, "%s/metrics", H.url);
+    assert_int_equal(http_call("GET", url, NULL, 0, &r), 0);
+    const char key[] = "\ntwilio_block_upstream_retries_total{block=\"sendBulkSms\"} ";
+    const char *at = strstr(buf_str(&r.body), key);
+    assert_non_null(at);
+    long n = strtol(at + sizeof key - 1, NULL, 10);
+    http_reply_free(&r);
+    return n;
+}
+
 /* A 429 pauses every send for its Retry-After, not only its own recipient's: of the sends
  * already in flight none is followed by another before the pause ends, and the recipient is
- * sent once the pause is over. */
+ * sent once the pause is over; the metrics count one retry, not the batch's other sends. */
 static void a_429_paces_the_whole_batch(void **state)
 {
     (void)state;
+    long retries = bulk_retries();
     struct standin_answer script[2] = {
         {429, "application/json", "{\"code\":20429,\"message\":\"Too Many Requests\","
                                   "\"status\":429}", 0, "1", 0},
@@ -331,6 +347,7 @@ static void a_429_paces_the_whole_batch(void **state)
     /* Only the two that were already in flight with it; a per-request retry would have let
      * their senders go on after 400 ms. */
     assert_true(before_resume <= 2);
+    assert_int_equal(bulk_retries() - retries, 1);
     json_decref(env);
     http_reply_free(&r);
 }
