@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "dryrun.h"
 #include "envelope.h"
+#include "pipeline.h"
 #include "recipients.h"
 #include "twilio.h"
 
@@ -166,23 +167,6 @@ static int fingerprint(const char *name, const struct recipients *plan,
     return ok ? 0 : -1;
 }
 
-/* Where a recipient's request goes: its product's base (edge and region applied) and its
- * path, the form as the query string for a GET or DELETE. */
-static int item_url(const struct bulk_service *svc, const struct recipients *plan,
-                    const struct prepared *p, struct buf *base, struct buf *url)
-{
-    const struct config *cfg = svc->cfg;
-    const char *edge = plan->edge[0] ? plan->edge : cfg->edge;
-    const char *region = plan->region[0] ? plan->region : cfg->region;
-    if (twilio_product_base(base, p->product, cfg->api_base, cfg->api_base_set, edge, region) <
-            0 ||
-        buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
-        return -1;
-    if (strcmp(p->method, "POST") != 0 && p->form.len &&
-        (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
-        return -1;
-    return 0;
-}
 
 /* A recipient's answer kept under the Idempotency-Key by an earlier call. */
 static void replayed(const char *text, size_t len, struct sent *s)
@@ -276,7 +260,7 @@ static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budg
             goto done;
         mine = 1;
     }
-    if (item_url(bt->svc, bt->plan, &it->prep, &base, &url) < 0)
+    if (pipeline_url(bt->svc->cfg, &it->prep, 1, &base, &url) < 0)
         goto nomem;
     const int get = strcmp(bt->called->method, "GET") == 0;
     struct twilio_request rq = {
@@ -602,7 +586,7 @@ static char *dry_answer(const struct bulk_service *svc, const struct block_def *
             merged++;
             ok = json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) == 0;
         } else if (ok) {
-            ok = item_url(svc, p, &it->prep, &base, &url) == 0 &&
+            ok = pipeline_url(svc->cfg, &it->prep, 0, &base, &url) == 0 &&
                  (req = dryrun_request(called, &it->prep, buf_str(&url))) &&
                  json_object_del(req, "dryRun") == 0 && json_object_update(r, req) == 0;
             segments += json_integer_value(json_object_get(req, "segments"));
@@ -678,8 +662,10 @@ static void run_keyed(const struct bulk_service *svc, const struct block_def *b,
         out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
         goto done;
     }
-    switch (idem_claim(svc->idem, buf_str(&scoped), fp, svc->cfg->bulk_deadline_ms + 1000, &body,
-                       &len, &ticket)) {
+    struct idem_refusal refused;
+    enum idem_claim claim = idem_claim(svc->idem, buf_str(&scoped), fp,
+                                       svc->cfg->bulk_deadline_ms + 1000, &body, &len, &ticket);
+    switch (claim) {
     case IDEM_FRESH:
         run_batch(svc, b, plan, buf_str(&scoped), out, &complete);
         if (complete && out->body)
@@ -693,31 +679,15 @@ static void run_keyed(const struct bulk_service *svc, const struct block_def *b,
         out->body = body;
         out->len = len;
         break;
-    case IDEM_CONFLICT:
-        out->what = "idempotency_conflict";
-        out->body = envelope_error("IDEMPOTENCY_KEY_REUSED",
-                                   "This Idempotency-Key was already used with different "
-                                   "credentials or args; nothing was sent.",
-                                   NULL, &out->len);
-        break;
-    case IDEM_PENDING:
-        out->what = "idempotency_pending";
-        out->body = envelope_error("IDEMPOTENCY_KEY_IN_FLIGHT",
-                                   "A request with this Idempotency-Key is still in flight; "
-                                   "nothing was sent. Repeat it later to get its answer.",
-                                   NULL, &out->len);
-        break;
-    case IDEM_UNAVAILABLE:
-        out->what = "idempotency_unavailable";
-        out->status = 503;
-        out->body = envelope_error("IDEMPOTENCY_STORE_UNAVAILABLE",
-                                   "The idempotency store (Redis) cannot be reached, so a request "
-                                   "with an Idempotency-Key cannot be checked; nothing was sent. "
-                                   "Retry later.",
-                                   NULL, &out->len);
-        break;
     default:
-        out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
+        if (idem_refusal(claim, &refused) == 0) {
+            out->what = refused.what;
+            out->status = refused.http_status;
+            out->body = envelope_error(refused.code, refused.msg, NULL, &out->len);
+        } else {
+            out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL,
+                                       &out->len);
+        }
         break;
     }
 done:

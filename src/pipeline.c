@@ -32,12 +32,9 @@ static int is_post(const struct prepared *p)
     return strcmp(p->method, "POST") == 0;
 }
 
-/* The Twilio request's base (its product's host, edge and region applied) and full URL: the
- * path and, unless query is 0, the parameters of a GET or DELETE as its query string. */
-static int request_url(const struct pipeline *pl, const struct prepared *p, int query,
-                       struct buf *base, struct buf *url)
+int pipeline_url(const struct config *cfg, const struct prepared *p, int query, struct buf *base,
+                 struct buf *url)
 {
-    const struct config *cfg = pl->cfg;
     const char *edge = p->edge[0] ? p->edge : cfg->edge;
     const char *region = p->region[0] ? p->region : cfg->region;
     if (twilio_product_base(base, p->product, cfg->api_base, cfg->api_base_set, edge, region) <
@@ -111,7 +108,7 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
         else
             own = h;
     }
-    if (!h || request_url(pl, prep, 1, &base, &url) < 0) {
+    if (!h || pipeline_url(pl->cfg, prep, 1, &base, &url) < 0) {
         answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
         goto done;
     }
@@ -252,22 +249,15 @@ static void send_once(const struct pipeline *pl, const struct block_def *b,
         goto done;
     }
     unsigned long ticket = 0;
-    switch (idem_claim(pl->idem, buf_str(&scoped), fp, pl->cfg->upstream_timeout_ms + 1000,
-                       &out->body, &out->len, &ticket)) {
+    struct idem_refusal refused;
+    enum idem_claim claim = idem_claim(pl->idem, buf_str(&scoped), fp,
+                                       pl->cfg->upstream_timeout_ms + 1000, &out->body,
+                                       &out->len, &ticket);
+    switch (claim) {
     case IDEM_REPLAY:
         out->what = "replayed";
         out->replayed = 1;
         out->headers = replayed;
-        break;
-    case IDEM_CONFLICT:
-        answer_error(out, "idempotency_conflict", "IDEMPOTENCY_KEY_REUSED",
-                     "This Idempotency-Key was already used with different credentials or args; "
-                     "nothing was sent.");
-        break;
-    case IDEM_PENDING:
-        answer_error(out, "idempotency_pending", "IDEMPOTENCY_KEY_IN_FLIGHT",
-                     "A request with this Idempotency-Key is still in flight; nothing was sent. "
-                     "Repeat it later to get its answer.");
         break;
     case IDEM_FRESH:
         call_twilio(pl, b, prep, slot, &store, out);
@@ -284,16 +274,14 @@ static void send_once(const struct pipeline *pl, const struct block_def *b,
             idem_abandon(pl->idem, buf_str(&scoped), ticket);
         }
         break;
-    case IDEM_UNAVAILABLE:
-        /* Without the shared store a repeat could not be recognised on another replica. */
-        out->status = 503;
-        out->headers = retry;
-        answer_error(out, "idempotency_unavailable", "IDEMPOTENCY_STORE_UNAVAILABLE",
-                     "The idempotency store (Redis) cannot be reached, so a request with an "
-                     "Idempotency-Key cannot be checked; nothing was sent. Retry later.");
-        break;
     default:
-        answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
+        if (idem_refusal(claim, &refused) == 0) {
+            out->status = refused.http_status;
+            out->headers = refused.http_status == 503 ? retry : NULL;
+            answer_error(out, refused.what, refused.code, refused.msg);
+        } else {
+            answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
+        }
         break;
     }
 done:
@@ -308,7 +296,7 @@ static void dry_run(const struct pipeline *pl, const struct block_def *b,
     buf_init(&base, 1024);
     buf_init(&url, 1u << 20);
     out->what = "dry_run";
-    if (request_url(pl, prep, 0, &base, &url) == 0)
+    if (pipeline_url(pl->cfg, prep, 0, &base, &url) == 0)
         out->body = dryrun_answer(b, prep, buf_str(&url), &out->len);
     buf_free(&base);
     buf_free(&url);

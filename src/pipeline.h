@@ -11,7 +11,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "args.h"
 #include "block.h"
+#include "buf.h"
 #include "config.h"
 #include "idem.h"
 #include "upstream.h"
@@ -37,6 +39,12 @@ struct pipeline_answer {
     int replayed;
     char twilio_request_id[96];
 };
+
+/* Appends the Twilio request's base (its product's host, edge and region applied, or
+ * TWILIO_API_BASE) to base, and its full URL to url: the path and, unless query is 0, the
+ * parameters of a GET or DELETE as its query string. Returns 0, or -1 when memory ran out. */
+int pipeline_url(const struct config *cfg, const struct prepared *p, int query, struct buf *base,
+                 struct buf *url);
 
 /* Runs block b on args (a JSON object, borrowed). curl is the caller's slot for a Twilio
  * handle: a handle made here on the first call that needs one stays in *curl for the caller to

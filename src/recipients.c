@@ -298,8 +298,6 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
         goto done;
     if (top_rc == ARGS_OK) {
         out->dry_run = head.dry_run;
-        memcpy(out->edge, head.edge, sizeof out->edge);
-        memcpy(out->region, head.region, sizeof out->region);
         prepared_free(&head);
     }
     invalid = top_rc == ARGS_INVALID;

@@ -25,7 +25,6 @@ struct recipients {
     size_t *item_of; /* for each list entry */
     size_t n_entries;
     int dry_run;
-    char edge[32], region[32]; /* as args_prepare gives them */
 };
 
 /* Checks args against b (a bulk block of a loaded set) and each list entry, merged with the
