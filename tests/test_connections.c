@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,11 +26,6 @@
 
 static const char *binary;
 static struct harness H;
-
-static int port_of(const char *url)
-{
-    return (int)strtol(strrchr(url, ':') + 1, NULL, 10);
-}
 
 static int start(long threads, long header_timeout_ms)
 {
@@ -70,11 +64,8 @@ static int stop(void **state)
 
 static int dial(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port_of(H.url))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = loopback_connect(harness_port(&H));
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
 }
 
@@ -240,11 +231,11 @@ static void slow_headers_are_cut_off(void **state)
                                  "X-B: 2\r\n", "X-C: 3\r\n", "X-D: 4\r\n", "X-E: 5\r\n",
                                  "X-F: 6\r\n", "X-G: 7\r\n", "Connection: close\r\n\r\n"};
     struct buf out;
-    assert_int_equal(raw_request(port_of(H.url), lines, 10, 0, &out), 0);
+    assert_int_equal(raw_request(harness_port(&H), lines, 10, 0, &out), 0);
     if (strncmp(buf_str(&out), "HTTP/1.1 200 ", 13) != 0)
         fail_msg("the control request failed: %s", buf_str(&out));
     buf_free(&out);
-    assert_int_equal(raw_request(port_of(H.url), lines, 10, 120, &out), 0);
+    assert_int_equal(raw_request(harness_port(&H), lines, 10, 120, &out), 0);
     if (strstr(buf_str(&out), "HTTP/1.1 200 "))
         fail_msg("slow headers were served: %s", buf_str(&out));
     buf_free(&out);

@@ -111,7 +111,7 @@ static int setup(void **state)
     snprintf(globals, sizeof globals, "daemon off; pid %s/nginx.pid;", dir);
     edge_port = free_port();
     if (mkdir(dir, 0700) < 0 || edge_port < 0 ||
-        adapt(conf, (int)strtol(strrchr(H.url, ':') + 1, NULL, 10)) < 0)
+        adapt(conf, harness_port(&H)) < 0)
         return -1;
     snprintf(edge, sizeof edge, "http://127.0.0.1:%d", edge_port);
     nginx_pid = fork();
@@ -173,11 +173,8 @@ static void calls_pass_through(void **state)
 
 static int dial_edge(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)edge_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = loopback_connect(edge_port);
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
 }
 

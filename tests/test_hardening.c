@@ -159,11 +159,6 @@ static void deep_nesting_and_many_keys(void **state)
     ("POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"     \
      "Transfer-Encoding: chunked\r\n\r\n")
 
-static int port_of(const char *url)
-{
-    return atoi(strrchr(url, ':') + 1);
-}
-
 /* Sends raw parts and expects the status line and the envelope's status_code, with nothing
  * reaching Twilio. */
 static void expect_raw(const char *const *parts, size_t n, int gap_ms, const char *status_line,
@@ -171,7 +166,7 @@ static void expect_raw(const char *const *parts, size_t n, int gap_ms, const cha
 {
     struct buf out;
     char want[96];
-    assert_int_equal(raw_request(port_of(H.url), parts, n, gap_ms, &out), 0);
+    assert_int_equal(raw_request(harness_port(&H), parts, n, gap_ms, &out), 0);
     snprintf(want, sizeof want, "\"status_code\":\"%s\"", code);
     if (strncmp(buf_str(&out), status_line, strlen(status_line)) != 0 || !strstr(buf_str(&out), want))
         fail_msg("want %s and %s, got: %s", status_line, code, buf_str(&out));
@@ -278,7 +273,7 @@ static void replies_are_framed_for_keep_alive(void **state)
     const char *const keep[] = {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", post,
                                 "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
                                 "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"};
-    assert_int_equal(raw_request(port_of(H.url), keep, 4, 0, &out), 0);
+    assert_int_equal(raw_request(harness_port(&H), keep, 4, 0, &out), 0);
     assert_int_equal(split_replies(buf_str(&out), r, 4, 2), 4);
     buf_free(&out);
     assert_int_equal(r[0].status, 200);
@@ -295,14 +290,14 @@ static void replies_are_framed_for_keep_alive(void **state)
     /* HTTP/1.0 closes unless the client asks otherwise; the server then answers nothing more. */
     const char *const old[] = {"GET /healthz HTTP/1.0\r\n\r\n",
                                "GET /healthz HTTP/1.0\r\n\r\n"};
-    assert_int_equal(raw_request(port_of(H.url), old, 2, 0, &out), 0);
+    assert_int_equal(raw_request(harness_port(&H), old, 2, 0, &out), 0);
     assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 1);
     buf_free(&out);
     assert_string_equal(r[0].connection, "close");
     const char *const old_keep[] = {
         "GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
         "GET /healthz HTTP/1.0\r\nConnection: close\r\n\r\n"};
-    assert_int_equal(raw_request(port_of(H.url), old_keep, 2, 0, &out), 0);
+    assert_int_equal(raw_request(harness_port(&H), old_keep, 2, 0, &out), 0);
     assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 2);
     buf_free(&out);
     assert_string_equal(r[0].connection, "keep-alive");
@@ -313,7 +308,7 @@ static void replies_are_framed_for_keep_alive(void **state)
         "POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
         "Content-Length: 2\r\n\r\nhi",
         post};
-    assert_int_equal(raw_request(port_of(H.url), refused, 2, 0, &out), 0);
+    assert_int_equal(raw_request(harness_port(&H), refused, 2, 0, &out), 0);
     assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 1);
     buf_free(&out);
     assert_int_equal(r[0].status, 415);

@@ -182,17 +182,29 @@ int harness_start(struct harness *h, const char *api_base, long upstream_timeout
     return harness_start_with(h, &cfg);
 }
 
-int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct buf *out)
+int harness_port(const struct harness *h)
+{
+    return (int)strtol(strrchr(h->url, ':') + 1, NULL, 10);
+}
+
+int loopback_connect(int port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    buf_init(out, 1u << 20);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        fd = -1;
     }
+    return fd;
+}
+
+int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct buf *out)
+{
+    int fd = loopback_connect(port);
+    buf_init(out, 1u << 20);
+    if (fd < 0)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         if (i && gap_ms)
             clock_sleep_ms(gap_ms);

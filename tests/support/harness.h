@@ -51,6 +51,12 @@ int harness_start_with(struct harness *h, struct config *cfg);
 int harness_start(struct harness *h, const char *api_base, long upstream_timeout_ms,
                   long max_body_bytes);
 
+/* The port the harness's server listens on. */
+int harness_port(const struct harness *h);
+
+/* A TCP connection to 127.0.0.1:port, or -1. */
+int loopback_connect(int port);
+
 /* Sends the parts to 127.0.0.1:port over one raw connection, gap_ms apart, then reads the
  * answer until the peer closes or 5 s pass. Returns 0, or -1 when no connection was made. */
 int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct buf *out);
