@@ -18,7 +18,8 @@ static const char *const type_names[] = {"credentials", "String", "Number",  "Bo
 static const char *const block_keys[] = {"name",    "description", "args",   "callbacks",
                                          "product", "method",      "path",   "action",
                                          "auth",    "oneOf",       "exclusive", "fixed",
-                                         "contentUrl", "handler",  "each",   NULL};
+                                         "contentUrl", "handler",  "each",   "flow",
+                                         NULL};
 static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
 static const char *const arg_keys[] = {"name",     "type",      "info",   "required",
@@ -744,6 +745,15 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
         return -1;
     if (json_object_get(root, "each"))
         return parse_each(b, root, err, errlen);
+    json_t *flow = json_object_get(root, "flow");
+    if (flow) {
+        b->flow_kind = get_string(flow, "kind");
+        if (!json_is_object(flow) || !b->flow_kind || !*b->flow_kind) {
+            snprintf(err, errlen, "%s: flow must be an object with a kind (the flow's name)", name);
+            return -1;
+        }
+        b->flow = flow;
+    }
     json_t *handler = json_object_get(root, "handler");
     if (handler) {
         const char *named = json_string_value(handler);

@@ -80,6 +80,11 @@ struct block_def {
     local_fn handler; /* a block answered here, without Twilio (see local.h); or NULL */
     struct each_def *each; /* a bulk block (see bulk.h); or NULL */
     int event;           /* an event of metadata.json: its args are each listener's */
+    /* A block that makes several Twilio requests: its flow's name and the whole "flow" object
+     * of its definition (borrowed), or NULL. Its own product, method and path are the request
+     * its args build (see flow.h). */
+    const char *flow_kind;
+    json_t *flow;
     /* The Twilio request; NULL for handler and bulk blocks. product names the host: api,
      * verify, ... */
     const char *product;

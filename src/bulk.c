@@ -10,7 +10,7 @@
 #include "clock.h"
 #include "dryrun.h"
 #include "envelope.h"
-#include "pipeline.h"
+#include "send.h"
 #include "recipients.h"
 #include "twilio.h"
 
@@ -260,7 +260,7 @@ static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budg
             goto done;
         mine = 1;
     }
-    if (pipeline_url(bt->svc->cfg, &it->prep, 1, &base, &url) < 0)
+    if (send_url(bt->svc->cfg, &it->prep, 1, &base, &url) < 0)
         goto nomem;
     const int get = strcmp(bt->called->method, "GET") == 0;
     struct twilio_request rq = {
@@ -586,7 +586,7 @@ static char *dry_answer(const struct bulk_service *svc, const struct block_def *
             merged++;
             ok = json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) == 0;
         } else if (ok) {
-            ok = pipeline_url(svc->cfg, &it->prep, 0, &base, &url) == 0 &&
+            ok = send_url(svc->cfg, &it->prep, 0, &base, &url) == 0 &&
                  (req = dryrun_request(called, &it->prep, buf_str(&url))) &&
                  json_object_del(req, "dryRun") == 0 && json_object_update(r, req) == 0;
             segments += json_integer_value(json_object_get(req, "segments"));

@@ -11,40 +11,18 @@
 #include "clock.h"
 #include "dryrun.h"
 #include "envelope.h"
+#include "flow.h"
 #include "jsonscan.h"
 #include "twilio.h"
-
-/* Twilio's answers are small; a cap keeps a misbehaving upstream from exhausting memory. */
-#define MAX_UPSTREAM_BYTES (4u << 20)
 
 static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
 static const char *const retry[] = {"Retry-After", "5", NULL};
 
-static void answer_error(struct pipeline_answer *out, const char *what, const char *code,
+static void answer_error(struct send_answer *out, const char *what, const char *code,
                          const char *msg)
 {
     out->what = what;
     out->body = envelope_error(code, msg, NULL, &out->len);
-}
-
-static int is_post(const struct prepared *p)
-{
-    return strcmp(p->method, "POST") == 0;
-}
-
-int pipeline_url(const struct config *cfg, const struct prepared *p, int query, struct buf *base,
-                 struct buf *url)
-{
-    const char *edge = p->edge[0] ? p->edge : cfg->edge;
-    const char *region = p->region[0] ? p->region : cfg->region;
-    if (twilio_product_base(base, p->product, cfg->api_base, cfg->api_base_set, edge, region) <
-            0 ||
-        buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
-        return -1;
-    if (query && !is_post(p) && p->form.len &&
-        (buf_append(url, "?", 1) < 0 || buf_append(url, p->form.data, p->form.len) < 0))
-        return -1;
-    return 0;
 }
 
 /* What a delete answers, since Twilio answers it with no body: what was deleted, by its path
@@ -82,54 +60,23 @@ static int add_content_urls(const struct block_def *b, const char *base, json_t 
 
 /* Calls Twilio and builds the envelope in out. *store is set when the request may have reached
  * Twilio, so an idempotent repeat must replay this answer rather than send again. */
-static void call_twilio(const struct pipeline *pl, const struct block_def *b,
+static void call_twilio(const struct send_service *pl, const struct block_def *b,
                         const struct prepared *prep, CURL **slot, int *store,
-                        struct pipeline_answer *out)
+                        struct send_answer *out)
 {
-    const struct config *cfg = pl->cfg;
-    struct buf base, url, msg;
+    struct buf base, msg;
     struct twilio_response rs;
-    CURL *own = NULL;
-    CURL *h = slot ? *slot : NULL;
     const int get = strcmp(prep->method, "GET") == 0, del = strcmp(prep->method, "DELETE") == 0;
     const char *maybe = get ? ""
                         : del ? "; it may have been deleted"
                               : "; the message or call may have been created";
     size_t *len = &out->len;
     buf_init(&base, 1024);
-    buf_init(&url, 1u << 20);
     buf_init(&msg, 2048);
-    twilio_response_init(&rs, MAX_UPSTREAM_BYTES);
+    twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
     *store = 0;
-    if (!h) {
-        h = curl_easy_init();
-        if (slot)
-            *slot = h;
-        else
-            own = h;
-    }
-    if (!h || pipeline_url(pl->cfg, prep, 1, &base, &url) < 0) {
-        answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
-        goto done;
-    }
-    struct twilio_request rq = {
-        .method = prep->method,
-        .base = buf_str(&base),
-        .url = buf_str(&url),
-        .username = buf_str(&prep->username),
-        .password = buf_str(&prep->password),
-        .form = is_post(prep) ? buf_str(&prep->form) : "",
-        .form_len = is_post(prep) ? prep->form.len : 0,
-        .headers = buf_str(&prep->headers),
-        .timeout_ms = cfg->upstream_timeout_ms,
-        .connect_timeout_ms = cfg->connect_timeout_ms,
-        .retry_max = cfg->retry_max,
-        .ca_file = cfg->ca_file,
-        .allow_http = strncmp(buf_str(&base), "http://", 7) == 0,
-        .via = pl->upstream,
-    };
     const long t0 = clock_ms();
-    int answered = twilio_perform(h, &rq, &rs) == 0;
+    int answered = send_perform(pl, prep, slot, &rs, &base) == 0;
     out->upstream_ms = clock_ms() - t0;
     out->attempts = rs.attempts;
     out->retries = rs.attempts > 1 ? rs.attempts - 1 : 0;
@@ -189,11 +136,8 @@ static void call_twilio(const struct pipeline *pl, const struct block_def *b,
                                    rs.content_type, rs.request_id, msg.len ? buf_str(&msg) : NULL,
                                    len);
 done:
-    if (own)
-        curl_easy_cleanup(own);
     twilio_response_free(&rs);
     buf_free(&msg);
-    buf_free(&url);
     buf_free(&base);
 }
 
@@ -222,9 +166,9 @@ static int fingerprint(const struct block_def *b, const struct prepared *p, unsi
 }
 
 /* Runs an args-checked call, once per Idempotency-Key when one is given. */
-static void send_once(const struct pipeline *pl, const struct block_def *b,
+static void send_once(const struct send_service *pl, const struct block_def *b,
                       const struct prepared *prep, const char *key, CURL **slot,
-                      struct pipeline_answer *out)
+                      struct send_answer *out)
 {
     int store = 0;
     if (!key) {
@@ -289,22 +233,22 @@ done:
 }
 
 /* Nothing is sent and no Idempotency-Key is spent: the answer is the request itself. */
-static void dry_run(const struct pipeline *pl, const struct block_def *b,
-                    const struct prepared *prep, struct pipeline_answer *out)
+static void dry_run(const struct send_service *pl, const struct block_def *b,
+                    const struct prepared *prep, struct send_answer *out)
 {
     struct buf base, url;
     buf_init(&base, 1024);
     buf_init(&url, 1u << 20);
     out->what = "dry_run";
-    if (pipeline_url(pl->cfg, prep, 0, &base, &url) == 0)
+    if (send_url(pl->cfg, prep, 0, &base, &url) == 0)
         out->body = dryrun_answer(b, prep, buf_str(&url), &out->len);
     buf_free(&base);
     buf_free(&url);
 }
 
 /* A bulk block's batch: bulk.c runs it on this thread and threads of its own. */
-static void run_bulk(const struct pipeline *p, const struct block_def *b, json_t *args,
-                     CURL **curl, const char *key, struct pipeline_answer *out)
+static void run_bulk(const struct send_service *p, const struct block_def *b, json_t *args,
+                     CURL **curl, const char *key, struct send_answer *out)
 {
     struct bulk_service svc = {.cfg = p->cfg, .idem = p->idem, .upstream = p->upstream,
                                .curl = curl ? *curl : NULL, .draining = p->draining};
@@ -322,8 +266,37 @@ static void run_bulk(const struct pipeline *p, const struct block_def *b, json_t
     out->headers = a.replayed ? replayed : a.status == 503 ? retry : NULL;
 }
 
-void pipeline_run(const struct pipeline *p, const struct block_def *b, json_t *args, CURL **curl,
-                  const char *idempotency_key, struct pipeline_answer *out)
+/* The flows, by the kind their blocks name; each line is one module's entry point. */
+static const struct {
+    const char *kind;
+    flow_fn run;
+} flows[] = {
+    {NULL, NULL},
+};
+
+static flow_fn flow_find(const char *kind)
+{
+    for (size_t i = 0; flows[i].kind; i++) {
+        if (strcmp(flows[i].kind, kind) == 0)
+            return flows[i].run;
+    }
+    return NULL;
+}
+
+int pipeline_check(const struct block_set *set, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < block_count(set); i++) {
+        const struct block_def *b = block_at(set, i);
+        if (b->flow_kind && !flow_find(b->flow_kind)) {
+            snprintf(err, errlen, "%s: no flow named %s", b->name, b->flow_kind);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void pipeline_run(const struct send_service *p, const struct block_def *b, json_t *args, CURL **curl,
+                  const char *idempotency_key, struct send_answer *out)
 {
     struct prepared prep;
     json_t *reasons = NULL;
@@ -344,8 +317,13 @@ void pipeline_run(const struct pipeline *p, const struct block_def *b, json_t *a
     size_t form_cap = (size_t)p->cfg->max_body_bytes * 3 + 65536;
     enum args_status rc = args_prepare(b, args, form_cap, &prep, &reasons);
     if (rc == ARGS_OK) {
+        flow_fn flow = b->flow_kind ? flow_find(b->flow_kind) : NULL;
         if (b->handler)
             out->body = b->handler(b, args, &out->what, &out->len);
+        else if (flow)
+            flow(p, b, args, &prep, curl, key && *key ? key : NULL, out);
+        else if (b->flow_kind)
+            answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "no such flow");
         else if (prep.dry_run)
             dry_run(p, b, &prep, out);
         else

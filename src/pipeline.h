@@ -16,42 +16,19 @@
 #include "buf.h"
 #include "config.h"
 #include "idem.h"
+#include "send.h"
 #include "upstream.h"
 
-/* What every call shares, set up once at start; read-only afterwards. */
-struct pipeline {
-    const struct config *cfg;
-    struct idem_store *idem;
-    struct upstream *upstream; /* runs the transfers; NULL: each on its calling thread */
-    const atomic_int *draining; /* once set, a bulk batch starts no more sends; or NULL */
-};
-
-struct pipeline_answer {
-    int status;                 /* HTTP status: 200, or 503 when the idempotency store is down */
-    char *body;                 /* the envelope (malloc'd), or NULL when memory ran out */
-    size_t len;
-    const char *const *headers; /* static extra reply headers (name, value, ..., NULL), or NULL */
-    const char *what;           /* the outcome, for the log line and the metrics */
-    long upstream_status;       /* Twilio's HTTP status, 0 when none came */
-    int attempts;
-    int retries; /* of the attempts, repeats of a request already tried */
-    long upstream_ms;
-    int replayed;
-    char twilio_request_id[96];
-};
-
-/* Appends the Twilio request's base (its product's host, edge and region applied, or
- * TWILIO_API_BASE) to base, and its full URL to url: the path and, unless query is 0, the
- * parameters of a GET or DELETE as its query string. Returns 0, or -1 when memory ran out. */
-int pipeline_url(const struct config *cfg, const struct prepared *p, int query, struct buf *base,
-                 struct buf *url);
+/* Checks that every flow a block of set names exists. Returns 0, or -1 with the block and
+ * flow named in err. */
+int pipeline_check(const struct block_set *set, char *err, size_t errlen);
 
 /* Runs block b on args (a JSON object, borrowed). curl is the caller's slot for a Twilio
  * handle: a handle made here on the first call that needs one stays in *curl for the caller to
  * reuse and free (its connections survive between calls); with curl NULL a handle is made and
  * freed for this call. idempotency_key is the Idempotency-Key header, or NULL (the
  * idempotencyKey arg counts then). Fills *out; the caller frees out->body. */
-void pipeline_run(const struct pipeline *p, const struct block_def *b, json_t *args, CURL **curl,
-                  const char *idempotency_key, struct pipeline_answer *out);
+void pipeline_run(const struct send_service *p, const struct block_def *b, json_t *args, CURL **curl,
+                  const char *idempotency_key, struct send_answer *out);
 
 #endif

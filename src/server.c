@@ -45,7 +45,7 @@ struct server {
     struct upstream *upstream; /* runs every Twilio transfer */
     struct listener listener;  /* civetweb's listening sockets */
     atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
-    struct pipeline pipeline;  /* block calls, from args to envelope */
+    struct send_service pipeline; /* block calls, from args to envelope */
 };
 
 struct outcome {
@@ -422,7 +422,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;
     }
-    struct pipeline_answer a;
+    struct send_answer a;
     pipeline_run(&s->pipeline, b, args, worker_curl(conn), mg_get_header(conn, "Idempotency-Key"),
                  &a);
     oc->what = a.what;
@@ -630,14 +630,14 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (!s->idem)
         goto fail;
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
-    if (!s->openapi)
+    if (!s->openapi || pipeline_check(blocks, err, errlen) < 0)
         goto fail;
     /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
     size_t loops = server_upstream_loops(cfg);
     if (loops && !(s->upstream = upstream_start(loops, cfg->threads, (size_t)cfg->upstream_inline,
                                                 err, errlen)))
         goto fail;
-    s->pipeline = (struct pipeline){.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
+    s->pipeline = (struct send_service){.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
                                     .draining = &s->draining};
     char ports[300], threads[32], header_timeout[32], keep_alive_timeout[32];
     snprintf(header_timeout, sizeof header_timeout, "%ld", cfg->header_timeout_ms);
