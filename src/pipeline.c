@@ -13,6 +13,7 @@
 #include "envelope.h"
 #include "flow.h"
 #include "jsonscan.h"
+#include "subscribe.h"
 #include "twilio.h"
 
 static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
@@ -271,6 +272,8 @@ static const struct {
     const char *kind;
     flow_fn run;
 } flows[] = {
+    {"subscribeWebhook", subscribe_add},
+    {"unsubscribeWebhook", subscribe_remove},
     {NULL, NULL},
 };
 
