@@ -10,6 +10,7 @@
 #include "bulk.h"
 #include "clock.h"
 #include "dryrun.h"
+#include "eventstreams.h"
 #include "envelope.h"
 #include "flow.h"
 #include "jsonscan.h"
@@ -274,6 +275,9 @@ static const struct {
 } flows[] = {
     {"subscribeWebhook", subscribe_add},
     {"unsubscribeWebhook", subscribe_remove},
+    {"subscribeEvents", eventstreams_subscribe},
+    {"unsubscribeEvents", eventstreams_unsubscribe},
+    {"listEventTypes", eventstreams_types},
     {NULL, NULL},
 };
 
