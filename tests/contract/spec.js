@@ -12,8 +12,12 @@
 const fs = require('fs');
 const path = require('path');
 
-const specs = ['twilio_api_v2010.json', 'twilio_verify_v2.json', 'twilio_lookups_v2.json',
-  'twilio_conversations_v1.json'];
+// CONTRACT_SPECS (names separated by spaces) serves another set: Conversations v1 and
+// Messaging v1 both have /v1/Services/{Sid}, so the trigger flows' contract test gets a mock of
+// its own (2010-04-01, Messaging v1, Events v1).
+const specs = process.env.CONTRACT_SPECS ? process.env.CONTRACT_SPECS.trim().split(/\s+/)
+  : ['twilio_api_v2010.json', 'twilio_verify_v2.json', 'twilio_lookups_v2.json',
+    'twilio_conversations_v1.json'];
 const out = process.argv[2] || path.join(__dirname, '..', 'node_modules', '.cache', 'twilio_mock.json');
 
 function load(name) {

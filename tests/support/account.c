@@ -1,12 +1,14 @@
 #include "account.h"
 
 #include <civetweb.h>
+#include <curl/curl.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "form.h"
 
 #define MAX_LINES 512
@@ -19,6 +21,8 @@ struct account {
     int writes, requests;
     char *lines[MAX_LINES];
     unsigned long next_sid;
+    char validate[256]; /* Prism's base, or "" */
+    int refused;
 };
 
 static const char *const collections[] = {"numbers", "services", "sinks", "subscriptions",
@@ -122,6 +126,60 @@ static json_t *v1_page(json_t *items, const char *key, const char *path, json_t 
                      next, "key", key);
 }
 
+static size_t keep(char *p, size_t size, size_t n, void *userdata)
+{
+    struct buf *b = userdata;
+    return buf_append(b, p, size * n) < 0 ? 0 : size * n;
+}
+
+/* Sends the request to Prism; returns its status (0 when it could not be reached) and body. */
+static long prism(const struct account *a, struct mg_connection *conn, const char *body,
+                  size_t len, struct buf *answer)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char url[4096], auth[1024];
+    long status = 0;
+    snprintf(url, sizeof url, "%s%s%s%s", a->validate, ri->local_uri_raw,
+             ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "");
+    snprintf(auth, sizeof auth, "Authorization: %s", mg_get_header(conn, "Authorization"));
+    CURL *h = curl_easy_init();
+    struct curl_slist *headers = curl_slist_append(NULL, auth);
+    headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, ri->request_method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    /* An empty URL clears a webhook: Twilio accepts it, but the specs' "format: uri" cannot
+     * say so, so Prism checks everything else of such a request with a stand-in URL there. */
+    struct buf form;
+    buf_init(&form, 1u << 20);
+    for (const char *p = body; p < body + len;) {
+        size_t n = strcspn(p, "&");
+        const char *eq = memchr(p, '=', n);
+        buf_append(&form, p, n);
+        if (eq && eq + 1 == p + n && (strstr(p, "Url=") == eq - 3 || strstr(p, "Callback=") == eq - 8))
+            buf_appendz(&form, "https%3A%2F%2Fcleared.example.com%2F");
+        p += n;
+        if (p < body + len) {
+            buf_append(&form, "&", 1);
+            p++;
+        }
+    }
+    if (strcmp(ri->request_method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, buf_str(&form));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)form.len);
+    }
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, answer);
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    buf_free(&form);
+    return status;
+}
+
 static int on_request(struct mg_connection *conn, void *cbdata)
 {
     struct account *a = cbdata;
@@ -152,6 +210,20 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     if (!mg_get_header(conn, "Authorization")) {
         answer(conn, 401, "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}");
         goto done;
+    }
+    if (a->validate[0]) {
+        struct buf checked;
+        buf_init(&checked, 1u << 20);
+        long status = prism(a, conn, body, len, &checked);
+        if (status == 0 || status >= 400) {
+            a->refused++;
+            fprintf(stderr, "account: Prism refused %s %s?%s [%s]: HTTP %ld %s\n", m, path, qs,
+                    body, status, buf_str(&checked));
+            answer(conn, status ? (int)status : 502, status ? buf_str(&checked) : "{}");
+            buf_free(&checked);
+            goto done;
+        }
+        buf_free(&checked);
     }
     memset(seg, 0, sizeof seg);
     n = sscanf(path, "/%63[^/]/%63[^/]/%63[^/]/%63[^/]/%63[^/]", seg[0], seg[1], seg[2], seg[3],
@@ -336,6 +408,21 @@ struct account *account_start(void)
     return a;
 }
 
+void account_validate(struct account *a, const char *base)
+{
+    pthread_mutex_lock(&a->lock);
+    snprintf(a->validate, sizeof a->validate, "%s", base);
+    pthread_mutex_unlock(&a->lock);
+}
+
+int account_refused(struct account *a)
+{
+    pthread_mutex_lock(&a->lock);
+    int n = a->refused;
+    pthread_mutex_unlock(&a->lock);
+    return n;
+}
+
 int account_port(const struct account *a)
 {
     return a->port;
@@ -346,7 +433,7 @@ void account_reset(struct account *a)
     pthread_mutex_lock(&a->lock);
     json_decref(a->state);
     a->state = fresh_state();
-    a->writes = a->requests = 0;
+    a->writes = a->requests = a->refused = 0;
     for (size_t i = 0; i < MAX_LINES; i++) {
         free(a->lines[i]);
         a->lines[i] = NULL;

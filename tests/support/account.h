@@ -31,6 +31,13 @@ size_t account_size(struct account *a, const char *collection);
 /* A copy of the collection (a new reference). */
 json_t *account_copy(struct account *a, const char *collection);
 
+/* From now on every request is first sent as it came (method, path, query, form, credentials)
+ * to a Prism mock of Twilio's specs at base: when Prism refuses it (HTTP 4xx: it breaks the
+ * contract), that refusal is the answer; otherwise the answer comes from the state. */
+void account_validate(struct account *a, const char *base);
+/* Requests Prism refused. */
+int account_refused(struct account *a);
+
 /* POSTs and DELETEs received, and every request. */
 int account_writes(struct account *a);
 int account_requests(struct account *a);
