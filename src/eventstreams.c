@@ -69,8 +69,12 @@ static int has(json_t *names, const char *name)
  * the reason in why. */
 static json_t *types_arg(json_t *args, const char **why)
 {
-    json_t *v = json_object_get(args, "types"), *out = json_array();
+    json_t *v = json_object_get(args, "types"), *out = json_array(), *parsed = NULL;
+    const char *text = json_string_value(v);
+    if (text && text[strspn(text, " \t\r\n")] == '[') /* a JSON array given as text */
+        v = parsed = jsonparse_loadb(text, strlen(text), 0, NULL);
     json_t *items = json_is_array(v) ? json_incref(v) : json_array();
+    json_decref(parsed);
     *why = "must list one or more event type names, e.g. "
            "com.twilio.messaging.inbound-message.received";
     if (json_is_string(v)) {

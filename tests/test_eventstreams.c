@@ -122,6 +122,10 @@ static void match_on_page_two_is_reused(void **state)
     assert_int_equal(account_line(A, 4, line, sizeof line), 0);
     assert_string_equal(line, "POST /v1/Subscriptions/" SUB200 "/SubscribedEvents");
     /* again: nothing written */
+    expect("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"[\\\"" DELIVERED "\\\"]\"}",
+           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\""
+              INBOUND "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
+              "false,\"subscription\":false}}"));
     expect("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"" DELIVERED ", " INBOUND "\"}",
            OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\""
               INBOUND "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
