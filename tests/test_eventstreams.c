@@ -136,7 +136,7 @@ static void match_on_page_two_is_reused(void **state)
 static void first_time_creates_sink_and_subscription(void **state)
 {
     (void)state;
-    add_sink(1, "https://elsewhere.example.com/1");
+    add_sink(0x50, "https://elsewhere.example.com/1");
     expect("subscribeEvents", SUBSCRIBE,
            OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
               "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND "\",\"" DELIVERED
@@ -157,6 +157,27 @@ static void first_time_creates_sink_and_subscription(void **state)
               "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND "\",\"" DELIVERED
               "\"],\"added\":[],\"created\":{\"sink\":false,\"subscription\":false}}"));
     assert_int_equal(account_writes(A), 2);
+}
+
+/* A failure after a write says so; the repeat finds the sink it made and makes no other. */
+static void failure_after_a_write_then_repeat(void **state)
+{
+    (void)state;
+    account_fail_next(A, "POST /v1/Subscriptions", 400);
+    expect("subscribeEvents", SUBSCRIBE,
+           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"API_ERROR\","
+           "\"status_msg\":\"[HTTP 400] Unable to create record: Internal Server Error; the "
+           "changes before it were written\",\"code\":20500,\"message\":\"Internal Server "
+           "Error\",\"more_info\":\"https://www.twilio.com/docs/errors/20500\",\"status\":400}}}");
+    assert_int_equal(account_size(A, "sinks"), 1);
+    assert_int_equal(account_size(A, "subscriptions"), 0);
+    expect("subscribeEvents", SUBSCRIBE,
+           OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
+              "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND "\",\"" DELIVERED
+              "\"],\"added\":[\"" INBOUND "\",\"" DELIVERED "\"],\"created\":{\"sink\":false,"
+              "\"subscription\":true}}"));
+    assert_int_equal(account_size(A, "sinks"), 1);
+    assert_int_equal(account_size(A, "subscriptions"), 1);
 }
 
 static void unsubscribe_leaves_nothing(void **state)
@@ -233,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(match_on_page_two_is_reused, reset),
         cmocka_unit_test_setup(first_time_creates_sink_and_subscription, reset),
+        cmocka_unit_test_setup(failure_after_a_write_then_repeat, reset),
         cmocka_unit_test_setup(unsubscribe_leaves_nothing, reset),
         cmocka_unit_test_setup(every_type_on_every_page, reset),
         cmocka_unit_test_setup(bad_input_sends_nothing, reset),

@@ -293,6 +293,17 @@ static void bad_input_names_each_arg_and_sends_nothing(void **state)
     assert_int_equal(account_writes(A), 0);
 }
 
+static void unknown_sid_is_twilios_error(void **state)
+{
+    (void)state;
+    expect("subscribeWebhook", SUB("\"phoneNumber\":\"PN99999999999999999999999999999999\"", ""),
+           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"API_ERROR\","
+           "\"status_msg\":\"[HTTP 404] Unable to fetch record: The requested resource was not "
+           "found; nothing was written\",\"code\":20404,\"message\":\"The requested resource was "
+           "not found\",\"more_info\":\"https://www.twilio.com/docs/errors/20404\",\"status\":404}}}");
+    assert_int_equal(account_writes(A), 0);
+}
+
 static void dry_run_shows_the_read(void **state)
 {
     (void)state;
@@ -317,6 +328,7 @@ int main(void)
         cmocka_unit_test_setup(messaging_service_itself, reset),
         cmocka_unit_test_setup(twiml_app_and_trunk_are_refused, reset),
         cmocka_unit_test_setup(bad_input_names_each_arg_and_sends_nothing, reset),
+        cmocka_unit_test_setup(unknown_sid_is_twilios_error, reset),
         cmocka_unit_test_setup(dry_run_shows_the_read, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -22,6 +22,8 @@ struct account {
     char *lines[MAX_LINES];
     unsigned long next_sid;
     char validate[256]; /* Prism's base, or "" */
+    char fail_line[256]; /* account_fail_next */
+    int fail_status;
     int refused;
 };
 
@@ -210,6 +212,19 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     if (!mg_get_header(conn, "Authorization")) {
         answer(conn, 401, "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}");
         goto done;
+    }
+    if (a->fail_line[0]) {
+        char line[600];
+        snprintf(line, sizeof line, "%s %s", m, path);
+        if (strcmp(line, a->fail_line) == 0) {
+            char err[160];
+            snprintf(err, sizeof err, "{\"code\":20500,\"message\":\"Internal Server Error\","
+                     "\"more_info\":\"https://www.twilio.com/docs/errors/20500\",\"status\":%d}",
+                     a->fail_status);
+            a->fail_line[0] = '\0';
+            answer(conn, a->fail_status, err);
+            goto done;
+        }
     }
     if (a->validate[0]) {
         struct buf checked;
@@ -415,6 +430,14 @@ void account_validate(struct account *a, const char *base)
     pthread_mutex_unlock(&a->lock);
 }
 
+void account_fail_next(struct account *a, const char *line, int status)
+{
+    pthread_mutex_lock(&a->lock);
+    snprintf(a->fail_line, sizeof a->fail_line, "%s", line);
+    a->fail_status = status;
+    pthread_mutex_unlock(&a->lock);
+}
+
 int account_refused(struct account *a)
 {
     pthread_mutex_lock(&a->lock);
@@ -434,6 +457,8 @@ void account_reset(struct account *a)
     json_decref(a->state);
     a->state = fresh_state();
     a->writes = a->requests = a->refused = 0;
+    a->fail_line[0] = '\0';
+    a->next_sid = 0;
     for (size_t i = 0; i < MAX_LINES; i++) {
         free(a->lines[i]);
         a->lines[i] = NULL;

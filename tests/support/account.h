@@ -38,6 +38,10 @@ void account_validate(struct account *a, const char *base);
 /* Requests Prism refused. */
 int account_refused(struct account *a);
 
+/* The next request whose "METHOD path" is line is answered status with a Twilio error body
+ * (code 20500) and changes nothing. */
+void account_fail_next(struct account *a, const char *line, int status);
+
 /* POSTs and DELETEs received, and every request. */
 int account_writes(struct account *a);
 int account_requests(struct account *a);
