@@ -19,7 +19,7 @@ static const char *const block_keys[] = {"name",    "description", "args",   "ca
                                          "product", "method",      "path",   "action",
                                          "auth",    "oneOf",       "exclusive", "fixed",
                                          "contentUrl", "handler",  "each",   "flow",
-                                         NULL};
+                                         "maybeSent", NULL};
 static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
 static const char *const arg_keys[] = {"name",     "type",      "info",   "required",
@@ -589,7 +589,7 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
 static int check_local(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
     static const char *const twilio_only[] = {"product", "method", "path", "action", "auth",
-                                              "fixed", "contentUrl"};
+                                              "fixed", "contentUrl", "maybeSent"};
     for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
         if (json_object_get(root, twilio_only[i])) {
             snprintf(err, errlen, "%s: a handler block has no %s", b->name, twilio_only[i]);
