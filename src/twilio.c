@@ -145,7 +145,11 @@ static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct t
         curl_easy_getinfo(h, strncmp(rq->url, "https://", 8) == 0 ? CURLINFO_APPCONNECT_TIME_T
                                                                  : CURLINFO_CONNECT_TIME_T,
                           &connected);
-        if (connected == 0) {
+        /* A reused connection has no connect time of this transfer: the bytes of request
+         * written tell that it went out. */
+        long request_size = 0;
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+        if (connected == 0 && request_size == 0) {
             snprintf(rs->error, sizeof rs->error,
                      "Could not reach Twilio at %s: no connection within %ld ms", rq->base,
                      budget_ms < rq->connect_timeout_ms ? budget_ms : rq->connect_timeout_ms);
