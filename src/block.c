@@ -756,11 +756,11 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
     }
     json_t *handler = json_object_get(root, "handler");
     if (handler) {
-        const char *named = json_string_value(handler);
-        b->handler = named ? local_find(named) : NULL;
-        if (!b->handler) {
-            snprintf(err, errlen, "%s: no handler named %s", name,
-                     named ? named : "(not a string)");
+        /* the name only: dispatch (pipeline.c) finds the handler, and checks at start that
+         * every name has one */
+        b->handler = json_string_value(handler);
+        if (!b->handler || !*b->handler) {
+            snprintf(err, errlen, "%s: handler must name a handler", name);
             return -1;
         }
         return check_local(b, root, err, errlen);
@@ -835,8 +835,8 @@ static int event_parse(json_t *event, struct block_def *out, char *err, size_t e
         snprintf(err, errlen, "metadata.json: each event needs a name and a description");
     else if (only_keys(event, event_keys, b.name, err, errlen) < 0)
         ;
-    else if (!(b.handler = local_find(b.name)))
-        snprintf(err, errlen, "metadata.json: no handler for event %s", b.name);
+    else if (!(b.handler = b.name))
+        ;
     else if (!json_object_get(event, "args") &&
              json_object_set_new(event, "args", json_array()) < 0)
         snprintf(err, errlen, "metadata.json: out of memory");
@@ -1107,6 +1107,16 @@ const struct block_def *block_find_event(const struct block_set *set, const char
             return &set->events[i];
     }
     return NULL;
+}
+
+size_t block_event_count(const struct block_set *set)
+{
+    return set->n_events;
+}
+
+const struct block_def *block_event_at(const struct block_set *set, size_t i)
+{
+    return &set->events[i];
 }
 
 size_t block_count(const struct block_set *set)

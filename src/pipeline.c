@@ -10,6 +10,7 @@
 #include "dryrun.h"
 #include "envelope.h"
 #include "flow.h"
+#include "local.h"
 
 static void answer_error(struct send_answer *out, const char *what, const char *code,
                          const char *msg)
@@ -57,6 +58,17 @@ int pipeline_check(const struct block_set *set, char *err, size_t errlen)
             snprintf(err, errlen, "%s: no flow named %s", b->name, b->flow_kind);
             return -1;
         }
+        if (b->handler && !local_find(b->handler)) {
+            snprintf(err, errlen, "%s: no handler named %s", b->name, b->handler);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < block_event_count(set); i++) {
+        if (!local_find(block_event_at(set, i)->handler)) {
+            snprintf(err, errlen, "metadata.json: no handler for event %s",
+                     block_event_at(set, i)->name);
+            return -1;
+        }
     }
     return 0;
 }
@@ -69,8 +81,13 @@ void pipeline_run(const struct send_service *p, const struct block_def *b, json_
     memset(out, 0, sizeof *out);
     out->status = 200;
     out->what = "internal_error";
+    local_fn handler = b->handler ? local_find(b->handler) : NULL;
+    if (b->handler && !handler) { /* pipeline_check refused such a set at start */
+        answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "no such handler");
+        return;
+    }
     if (b->event) { /* the relay's args hold each listener's; the handler checks them */
-        out->body = b->handler(b, args, &out->what, &out->len);
+        out->body = handler(b, args, &out->what, &out->len);
         return;
     }
     const char *key = idempotency_key && *idempotency_key
@@ -84,8 +101,8 @@ void pipeline_run(const struct send_service *p, const struct block_def *b, json_
     enum args_status rc = args_prepare(b, args, form_cap, &prep, &reasons);
     if (rc == ARGS_OK) {
         flow_fn flow = b->flow_kind ? flow_find(b->flow_kind) : NULL;
-        if (b->handler)
-            out->body = b->handler(b, args, &out->what, &out->len);
+        if (handler)
+            out->body = handler(b, args, &out->what, &out->len);
         else if (flow)
             flow(p, b, args, &prep, curl, key && *key ? key : NULL, out);
         else if (b->flow_kind)
