@@ -30,7 +30,8 @@ static const char *const check_keys[] = {"address",  "sid",      "url",     "min
                                          "max",      "decimal",  "maxLength", "minItems",
                                          "maxItems", "charset",  "date",    NULL};
 static const char *const role_names[] = {"",        "dryRun", "nextPage", "edge",  "region",
-                                         "messageBody", "product", "method", "path", "params"};
+                                         "messageBody", "product", "method", "path", "params",
+                                         "idempotencyKey"};
 /* What GET /api/twilio shows of a block, an event and an arg; everything else is internal. */
 static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
 static const char *const served_event_keys[] = {"name", "description", "payload", "steps",

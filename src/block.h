@@ -27,6 +27,7 @@ enum arg_role {
     ROLE_METHOD,  /* Select: GET, POST or DELETE */
     ROLE_PATH,    /* String: the path on the product's host, checked before anything is sent */
     ROLE_PARAMS,  /* JSON object: each member a Twilio parameter */
+    ROLE_IDEMPOTENCY_KEY, /* String: the call's Idempotency-Key when no header gives one */
 };
 
 struct arg_def {

@@ -90,9 +90,11 @@ void pipeline_run(const struct send_service *p, const struct block_def *b, json_
         out->body = handler(b, args, &out->what, &out->len);
         return;
     }
-    const char *key = idempotency_key && *idempotency_key
-                          ? idempotency_key
-                          : json_string_value(json_object_get(args, "idempotencyKey"));
+    const long key_arg = block_role_index(b, ROLE_IDEMPOTENCY_KEY);
+    const char *key = idempotency_key && *idempotency_key ? idempotency_key
+                      : key_arg >= 0
+                          ? json_string_value(json_object_get(args, b->args[key_arg].name))
+                          : NULL;
     if (b->each) { /* the list is checked whole and sent in bulk.c */
         bulk_run(p, b, args, curl, key && *key ? key : NULL, out);
         return;
