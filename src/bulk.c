@@ -357,7 +357,7 @@ static void settle(struct batch *bt, size_t i, struct sent *s, long now)
 
 /* Why no more sends may start, or NULL: the service is stopping, Twilio refused the
  * credentials, or the deadline leaves less than twice the slowest send so far (also once a
- * pause ends too late). Fills *result for the recipients left. */
+ * pause ends too late). Returns the status_code and words msg for the recipients left. */
 static const char *stopped(const struct batch *bt, long now, char *msg, size_t size)
 {
     const long start_by = bt->deadline - 2 * bt->slowest;

@@ -1,4 +1,4 @@
-/* idem: the Idempotency-Key store. A key (scoped to an account) remembers the
+/* idem: the Idempotency-Key store. A key (scoped to the credentials by send.c) remembers the
  * fingerprint of the request that first used it and, once known, the answer it got, for a TTL,
  * in an LRU of bounded size. A repeat that arrives while the first is in flight waits for it.
  * Keys are per process unless the store is made with idem_new_redis: then every call goes to
