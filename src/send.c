@@ -11,6 +11,40 @@
 #include "jsonparse.h"
 #include "jsonscan.h"
 
+int send_service_start(struct send_service *svc, const struct config *cfg, size_t loops,
+                       const atomic_int *draining, char *err, size_t errlen)
+{
+    memset(svc, 0, sizeof *svc);
+    svc->cfg = cfg;
+    svc->draining = draining;
+    /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
+     * BULK_DEADLINE_MS */
+    long hold = cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
+                                                                  : cfg->bulk_deadline_ms;
+    snprintf(err, errlen, "out of memory");
+    if (cfg->redis_url[0])
+        svc->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, hold,
+                                   cfg->redis_timeout_ms, err, errlen);
+    else
+        svc->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
+    /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
+    if (!svc->idem ||
+        (loops && !(svc->upstream = upstream_start(loops, cfg->threads,
+                                                   (size_t)cfg->upstream_inline, err, errlen)))) {
+        send_service_stop(svc);
+        return -1;
+    }
+    return 0;
+}
+
+void send_service_stop(struct send_service *svc)
+{
+    upstream_stop(svc->upstream);
+    idem_free(svc->idem);
+    svc->upstream = NULL;
+    svc->idem = NULL;
+}
+
 int send_has_form(const char *method)
 {
     return strcmp(method, "POST") == 0;

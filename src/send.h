@@ -26,6 +26,16 @@ struct send_service {
     const atomic_int *draining; /* once set, a flow starts no more sends; or NULL */
 };
 
+/* Sets up svc from cfg (borrowed: it must outlive svc): the idempotency store (in process, or
+ * Redis with REDIS_URL) and, unless loops is 0, the upstream transfers (upstream.h). Returns 0,
+ * or -1 with the reason in err and svc empty. Stop it with send_service_stop. */
+int send_service_start(struct send_service *svc, const struct config *cfg, size_t loops,
+                       const atomic_int *draining, char *err, size_t errlen);
+
+/* Finishes the transfers in flight and frees what send_service_start made; an empty svc is
+ * ignored. */
+void send_service_stop(struct send_service *svc);
+
 /* The answer to one block call, whatever flow made it. */
 struct send_answer {
     int status;                 /* HTTP status: 200, or 503 when the idempotency store is down */

@@ -36,16 +36,14 @@ struct server {
     atomic_int draining;  /* set once shutdown began: new requests are turned away */
     struct config cfg;
     const struct block_set *blocks;
-    struct idem_store *idem;
     struct mg_context *ctx;
     int port;
     struct metrics metrics;
     char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
     size_t openapi_len;
-    struct upstream *upstream; /* runs every Twilio transfer */
     struct listener listener;  /* civetweb's listening sockets */
     atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
-    struct send_service pipeline; /* block calls, from args to envelope */
+    struct send_service pipeline; /* what every block call shares: idem store, upstream */
 };
 
 struct outcome {
@@ -618,27 +616,11 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     s->cfg = *cfg;
     s->blocks = blocks;
     snprintf(err, errlen, "out of memory");
-    /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
-     * BULK_DEADLINE_MS */
-    long hold = cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
-                                                                  : cfg->bulk_deadline_ms;
-    if (cfg->redis_url[0])
-        s->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, hold,
-                                 cfg->redis_timeout_ms, err, errlen);
-    else
-        s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
-    if (!s->idem)
-        goto fail;
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
-    if (!s->openapi || pipeline_check(blocks, err, errlen) < 0)
+    if (!s->openapi || pipeline_check(blocks, err, errlen) < 0 ||
+        send_service_start(&s->pipeline, &s->cfg, server_upstream_loops(cfg), &s->draining, err,
+                           errlen) < 0)
         goto fail;
-    /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
-    size_t loops = server_upstream_loops(cfg);
-    if (loops && !(s->upstream = upstream_start(loops, cfg->threads, (size_t)cfg->upstream_inline,
-                                                err, errlen)))
-        goto fail;
-    s->pipeline = (struct send_service){.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
-                                    .draining = &s->draining};
     char ports[300], threads[32], header_timeout[32], keep_alive_timeout[32];
     snprintf(header_timeout, sizeof header_timeout, "%ld", cfg->header_timeout_ms);
     snprintf(keep_alive_timeout, sizeof keep_alive_timeout, "%ld", cfg->keep_alive_timeout_ms);
@@ -692,8 +674,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
                 s->listener.n ? why : "the listening socket was not found");
     return s;
 fail:
-    upstream_stop(s->upstream);
-    idem_free(s->idem);
+    send_service_stop(&s->pipeline);
     free(s->openapi);
     free(s);
     return NULL;
@@ -741,8 +722,7 @@ void server_stop(struct server *s)
     if (!s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
-    upstream_stop(s->upstream);
-    idem_free(s->idem);
+    send_service_stop(&s->pipeline);
     free(s->openapi);
     free(s);
 }
