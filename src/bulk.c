@@ -226,6 +226,13 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
                             "recipient; nothing was sent. Repeat the call later to get its "
                             "answer.");
         return 0;
+    case IDEM_LAPSED:
+        s->state = UNKNOWN;
+        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR",
+                            "An earlier call with this Idempotency-Key stopped while sending to "
+                            "this recipient (its replica stopped); the message may have been "
+                            "sent, so nothing was sent now.");
+        return 0;
     case IDEM_UNAVAILABLE:
         s->result = failure("not_sent", "IDEMPOTENCY_STORE_UNAVAILABLE",
                             "The idempotency store (Redis) cannot be reached; nothing was sent "
@@ -647,6 +654,7 @@ static void run_keyed(const struct send_service *svc, CURL *curl, const struct b
         send_claim(svc, &k, fp, svc->cfg->bulk_deadline_ms + 1000, &body, &len);
     switch (claim) {
     case IDEM_FRESH:
+    case IDEM_LAPSED: /* the call before stopped mid-batch: each recipient's claim answers */
         run_batch(svc, curl, b, plan, key, out, &complete);
         send_settle(svc, &k, complete && out->body, out->body, out->len);
         break;

@@ -65,6 +65,14 @@ int idem_refusal(enum idem_claim result, struct idem_refusal *out)
                                      "nothing was sent. Retry later.",
                                      503};
         return 0;
+    case IDEM_LAPSED:
+        *out = (struct idem_refusal){"upstream_ambiguous", "INTERNAL_PACKAGE_ERROR",
+                                     "An earlier request with this Idempotency-Key stopped "
+                                     "before its answer was kept (its replica stopped while "
+                                     "sending); it may have reached Twilio, so nothing was sent "
+                                     "now. Check Twilio's logs before sending it again.",
+                                     200};
+        return 0;
     default:
         return -1;
     }

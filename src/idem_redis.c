@@ -32,6 +32,10 @@ static const char finish_lua[] =
     "  return 1\n"
     "end\n"
     "return 0\n";
+/* A key's value and what is left of its life, read at once: a claim's life is its lapse and
+ * then IDEMPOTENCY_TTL_S, so a claim with less than the TTL left has lapsed. */
+static const char read_lua[] =
+    "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}\n";
 static const char abandon_lua[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
@@ -41,7 +45,7 @@ struct idem_redis {
     struct redis_url url;
     char where[640]; /* the URL with its password masked, for log lines */
     long ttl_s;
-    long lapse_ms; /* an unsettled claim is dropped by Redis after this long */
+    long lapse_ms; /* an unsettled claim lapses after this long: its request may have been sent */
     struct timeval timeout;
     char owner[33]; /* this store's random id: its claims read "p:<owner>-<ticket>:<fp>" */
     atomic_ulong next_ticket;
@@ -239,9 +243,11 @@ void idem_redis_free(struct idem_redis *r)
 }
 
 /* Reads a key's value: IDEM_FRESH when it is the caller's own claim (a SET NX whose answer was
- * lost and was repeated), IDEM_PENDING when another caller's claim. */
+ * lost and was repeated), IDEM_PENDING when another caller's claim, IDEM_LAPSED when that
+ * claim has lived longer than its lapse (pttl, ms left, is less than the TTL). */
 static enum idem_claim read_value(const struct idem_redis *r, const redisReply *rep,
-                                  const char *fp, const char *mine, char **body, size_t *len)
+                                  long long pttl, const char *fp, const char *mine, char **body,
+                                  size_t *len)
 {
     const char *v = rep->str;
     size_t n = rep->len;
@@ -261,7 +267,9 @@ static enum idem_claim read_value(const struct idem_redis *r, const redisReply *
         v[n - FP_HEX - 1] == ':') {
         if (memcmp(v + n - FP_HEX, fp, FP_HEX) != 0)
             return IDEM_CONFLICT;
-        return n == strlen(mine) && memcmp(v, mine, n) == 0 ? IDEM_FRESH : IDEM_PENDING;
+        if (n == strlen(mine) && memcmp(v, mine, n) == 0)
+            return IDEM_FRESH;
+        return pttl >= 0 && pttl < r->ttl_s * 1000 ? IDEM_LAPSED : IDEM_PENDING;
     }
     log_msg(LOG_WARN, "idempotency store: Redis at %s holds a value this service did not write "
                       "under its key prefix " KEY_PREFIX, r->where);
@@ -277,9 +285,11 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
     hex_encode(fp, IDEM_FP_LEN, fp_hex);
     unsigned long t = atomic_fetch_add(&r->next_ticket, 1) + 1;
     snprintf(mine, sizeof mine, "p:%s-%lu:%s", r->owner, t, fp_hex);
-    snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms);
+    /* A claim outlives its lapse by the TTL: a repeat after the lapse learns that the request
+     * may have been sent (IDEM_LAPSED), and never sends it again. */
+    snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms + r->ttl_s * 1000);
     const char *set[] = {"SET", rkey, mine, "NX", "PX", lapse};
-    const char *get[] = {"GET", rkey};
+    const char *get[] = {"EVAL", read_lua, "1", rkey};
     const long deadline = clock_ms() + wait_ms;
     long pause = 10;
     int gone = 0;
@@ -293,15 +303,22 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
             *ticket = t;
             return IDEM_FRESH;
         }
-        if (!(rep = run(r, 2, get, NULL)))
+        if (!(rep = run(r, 4, get, NULL)))
             return IDEM_UNAVAILABLE;
-        if (rep->type == REDIS_REPLY_NIL) { /* abandoned or lapsed in between: claim again */
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            return IDEM_UNAVAILABLE;
+        }
+        const redisReply *value = rep->element[0];
+        long long pttl =
+            rep->element[1]->type == REDIS_REPLY_INTEGER ? rep->element[1]->integer : -1;
+        if (value->type == REDIS_REPLY_NIL) { /* abandoned or expired in between: claim again */
             freeReplyObject(rep);
             if (++gone < 8)
                 continue;
             return IDEM_PENDING;
         }
-        enum idem_claim rc = read_value(r, rep, fp_hex, mine, body, len);
+        enum idem_claim rc = read_value(r, value, pttl, fp_hex, mine, body, len);
         freeReplyObject(rep);
         if (rc == IDEM_FRESH)
             *ticket = t;
@@ -339,11 +356,12 @@ void idem_redis_finish(struct idem_redis *r, const char *key, unsigned long tick
     long long rc = settle(r, key, ticket, finish_lua, body, len);
     if (rc < 0)
         log_msg(LOG_WARN, "idempotency store: an answer could not be stored in Redis; a repeat "
-                          "of that request after its claim lapses (%ld ms) may send again",
+                          "of that request after its claim lapses (%ld ms) is answered that it "
+                          "may have been sent",
                 r->lapse_ms);
     else if (rc == 0)
-        log_msg(LOG_WARN, "idempotency store: an answer came after its claim had lapsed (%ld "
-                          "ms) or been taken over; a repeat of that request may have sent again",
+        log_msg(LOG_WARN, "idempotency store: an answer came after its claim had expired "
+                          "(%ld ms and IDEMPOTENCY_TTL_S) or been taken over; it was not kept",
                 r->lapse_ms);
 }
 
