@@ -49,6 +49,12 @@ struct idem_redis {
     struct timeval timeout;
     char owner[33]; /* this store's random id: its claims read "p:<owner>-<ticket>:<fp>" */
     atomic_ulong next_ticket;
+    /* Claims whose SET NX got no answer: Redis may still have taken them (a paused Redis runs
+     * the command once it wakes). A later claim of the same key takes such a claim over, so
+     * it never reads as another caller's, nor lapses into "may have been sent". */
+    pthread_mutex_t lost_lock;
+    unsigned long lost[64];
+    size_t n_lost;
     pthread_mutex_t lock; /* guards idle, n_idle and down */
     redisContext *idle[MAX_IDLE];
     size_t n_idle;
@@ -214,6 +220,7 @@ struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, lon
     r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
     atomic_init(&r->next_ticket, 0);
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->lost_lock, NULL);
     /* A Redis that is down at start-up is not fatal: requests without a key do not need it, and
      * keyed ones are refused (nothing sent) until it answers; run() says so. */
     const char *ping[] = {"PING"};
@@ -238,16 +245,45 @@ void idem_redis_free(struct idem_redis *r)
         return;
     drop_idle(r);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->lost_lock);
     OPENSSL_cleanse(&r->url, sizeof r->url);
     free(r);
+}
+
+static void lose(struct idem_redis *r, unsigned long ticket)
+{
+    pthread_mutex_lock(&r->lost_lock);
+    r->lost[r->n_lost++ % (sizeof r->lost / sizeof r->lost[0])] = ticket;
+    pthread_mutex_unlock(&r->lost_lock);
+}
+
+/* Whether the claim value v (n bytes) is one of this store's lost claims: its ticket in
+ * *ticket, forgotten as lost. */
+static int find_lost(struct idem_redis *r, const char *v, size_t n, unsigned long *ticket)
+{
+    size_t own = strlen(r->owner);
+    if (n < 2 + own + 2 || memcmp(v + 2, r->owner, own) != 0 || v[2 + own] != '-')
+        return 0;
+    unsigned long t = strtoul(v + 3 + own, NULL, 10);
+    int found = 0;
+    pthread_mutex_lock(&r->lost_lock);
+    for (size_t i = 0; i < sizeof r->lost / sizeof r->lost[0] && !found; i++) {
+        if (t && r->lost[i] == t) {
+            r->lost[i] = 0;
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&r->lost_lock);
+    *ticket = t;
+    return found;
 }
 
 /* Reads a key's value: IDEM_FRESH when it is the caller's own claim (a SET NX whose answer was
  * lost and was repeated), IDEM_PENDING when another caller's claim, IDEM_LAPSED when that
  * claim has lived longer than its lapse (pttl, ms left, is less than the TTL). */
-static enum idem_claim read_value(const struct idem_redis *r, const redisReply *rep,
-                                  long long pttl, const char *fp, const char *mine, char **body,
-                                  size_t *len)
+static enum idem_claim read_value(struct idem_redis *r, const redisReply *rep, long long pttl,
+                                  const char *fp, const char *mine, unsigned long *ticket,
+                                  char **body, size_t *len)
 {
     const char *v = rep->str;
     size_t n = rep->len;
@@ -269,6 +305,8 @@ static enum idem_claim read_value(const struct idem_redis *r, const redisReply *
             return IDEM_CONFLICT;
         if (n == strlen(mine) && memcmp(v, mine, n) == 0)
             return IDEM_FRESH;
+        if (find_lost(r, v, n - FP_HEX - 1, ticket))
+            return IDEM_FRESH; /* *ticket: the lost claim's, so the caller settles it */
         return pttl >= 0 && pttl < r->ttl_s * 1000 ? IDEM_LAPSED : IDEM_PENDING;
     }
     log_msg(LOG_WARN, "idempotency store: Redis at %s holds a value this service did not write "
@@ -295,8 +333,10 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
     int gone = 0;
     for (;;) {
         redisReply *rep = run(r, 6, set, NULL);
-        if (!rep)
+        if (!rep) {
+            lose(r, t);
             return IDEM_UNAVAILABLE;
+        }
         int claimed = rep->type == REDIS_REPLY_STATUS;
         freeReplyObject(rep);
         if (claimed) {
@@ -318,10 +358,12 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
                 continue;
             return IDEM_PENDING;
         }
-        enum idem_claim rc = read_value(r, value, pttl, fp_hex, mine, body, len);
+        unsigned long owner_ticket = t;
+        enum idem_claim rc =
+            read_value(r, value, pttl, fp_hex, mine, &owner_ticket, body, len);
         freeReplyObject(rep);
         if (rc == IDEM_FRESH)
-            *ticket = t;
+            *ticket = owner_ticket;
         if (rc != IDEM_PENDING)
             return rc;
         long left = deadline - clock_ms();
