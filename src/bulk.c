@@ -95,8 +95,7 @@ static json_t *api_failure(const char *status, const struct block_def *called,
 
 /* Words one send's end as a recipient's result, by send.h's classification. */
 static void classify(const struct block_def *called, const struct prepared *p,
-                     const struct twilio_response *rs, int answered, int limited,
-                     struct sent *s)
+                     const struct twilio_response *rs, int answered, int limited, struct sent *s)
 {
     struct buf msg;
     const char *maybe = send_maybe_words(called, p->method);
@@ -120,8 +119,8 @@ static void classify(const struct block_def *called, const struct prepared *p,
             s->result = json_pack("{s:O, s:O?}", "sid", sid, "status",
                                   json_is_string(status) ? status : NULL);
         } else {
-            buf_appendf(&msg, "Twilio answered HTTP %ld without a readable SID; %s",
-                        rs->status, maybe);
+            buf_appendf(&msg, "Twilio answered HTTP %ld without a readable SID; %s", rs->status,
+                        maybe);
             if (rs->request_id[0])
                 buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
             s->state = UNKNOWN;
@@ -171,7 +170,6 @@ static int fingerprint(const char *name, const struct recipients *plan, unsigned
     return ok ? 0 : -1;
 }
 
-
 /* A recipient's answer kept under the Idempotency-Key by an earlier call. */
 static void replayed(const char *text, size_t len, struct sent *s)
 {
@@ -194,15 +192,15 @@ static void replayed(const char *text, size_t len, struct sent *s)
 
 /* Claims recipient it under the call's key. Returns 1 when the claim is the caller's to
  * settle, 0 when s already holds the answer (replayed, or not sent), -1 when memory ran out. */
-static int claim(struct batch *bt, const struct recipient *it, struct send_key *key,
-                 long budget_ms, struct sent *s)
+static int claim(struct batch *bt, const struct recipient *it, struct send_key *key, long budget_ms,
+                 struct sent *s)
 {
     const struct config *cfg = bt->svc->cfg;
     unsigned char fp[IDEM_FP_LEN];
     char *stored = NULL;
     size_t len = 0;
-    long wait = cfg->upstream_timeout_ms + 1000 < budget_ms ? cfg->upstream_timeout_ms + 1000
-                                                             : budget_ms;
+    long wait =
+        cfg->upstream_timeout_ms + 1000 < budget_ms ? cfg->upstream_timeout_ms + 1000 : budget_ms;
     if (send_fingerprint(bt->called->name, &it->prep, 0, fp) < 0)
         return -1;
     s->state = NOT_SENT;
@@ -289,9 +287,8 @@ settle:
             "{\"sid\":null,\"status\":\"unknown\",\"status_code\":\"INTERNAL_PACKAGE_ERROR\","
             "\"status_msg\":\"The request was sent to Twilio but its answer could not be kept; "
             "it may have been acted on\"}";
-        char *text = s->keep && s->result
-                         ? json_dumps(s->result, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                         : NULL;
+        char *text =
+            s->keep && s->result ? json_dumps(s->result, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         send_settle(bt->svc, &key, s->keep, text ? text : unknown,
                     text ? strlen(text) : sizeof unknown - 1);
         free(text);
@@ -369,19 +366,24 @@ static const char *stopped(const struct batch *bt, long now, char *msg, size_t s
 {
     const long start_by = bt->deadline - 2 * bt->slowest;
     if (bt->svc->draining && atomic_load(bt->svc->draining)) {
-        snprintf(msg, size, "Not sent: the service is shutting down. Repeat the call (with the "
-                            "same Idempotency-Key) to send to the rest.");
+        snprintf(msg, size,
+                 "Not sent: the service is shutting down. Repeat the call (with the "
+                 "same Idempotency-Key) to send to the rest.");
         return "SHUTTING_DOWN";
     }
     if (bt->refused) {
-        snprintf(msg, size, "Not sent: Twilio refused the credentials (HTTP %ld) for an earlier "
-                            "recipient, so no more were tried.", bt->refused);
+        snprintf(msg, size,
+                 "Not sent: Twilio refused the credentials (HTTP %ld) for an earlier "
+                 "recipient, so no more were tried.",
+                 bt->refused);
         return "API_ERROR";
     }
     if (now >= start_by || bt->resume_at >= start_by) {
-        snprintf(msg, size, "Not sent: the call reached its deadline (BULK_DEADLINE_MS, %ld ms) "
-                            "before this recipient's turn. Repeat the call (with the same "
-                            "Idempotency-Key) to send to the rest.", bt->svc->cfg->bulk_deadline_ms);
+        snprintf(msg, size,
+                 "Not sent: the call reached its deadline (BULK_DEADLINE_MS, %ld ms) "
+                 "before this recipient's turn. Repeat the call (with the same "
+                 "Idempotency-Key) to send to the rest.",
+                 bt->svc->cfg->bulk_deadline_ms);
         return "DEADLINE_EXCEEDED";
     }
     return NULL;
@@ -484,8 +486,8 @@ static char *first_failure(json_t *entry, json_t *counts, size_t *len)
     const char *key;
     json_t *v;
     json_object_foreach(entry, key, v) {
-        static const char *const skip[] = {"to", "sid", "status", "duplicateOf",
-                                           "status_code", "status_msg"};
+        static const char *const skip[] = {"to",          "sid",         "status",
+                                           "duplicateOf", "status_code", "status_msg"};
         int kept = 1;
         for (size_t k = 0; k < sizeof skip / sizeof skip[0]; k++)
             kept &= strcmp(key, skip[k]) != 0;
@@ -495,11 +497,11 @@ static char *first_failure(json_t *entry, json_t *counts, size_t *len)
             extra = NULL;
         }
     }
-    char *out = extra && json_object_update(extra, counts) == 0
-                    ? envelope_error(json_string_value(json_object_get(entry, "status_code")),
-                                     json_string_value(json_object_get(entry, "status_msg")),
-                                     extra, len)
-                    : NULL;
+    char *out =
+        extra && json_object_update(extra, counts) == 0
+            ? envelope_error(json_string_value(json_object_get(entry, "status_code")),
+                             json_string_value(json_object_get(entry, "status_msg")), extra, len)
+            : NULL;
     json_decref(extra);
     return out;
 }
@@ -520,7 +522,8 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
         const struct slot *sl = &bt->slots[p->item_of[e]];
         json_t *r = json_pack("{s:s}", "to", it->to);
         if (!r || !sl->result || json_object_update(r, sl->result) < 0 ||
-            (it->entry != e && json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) < 0) ||
+            (it->entry != e &&
+             json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) < 0) ||
             json_array_append_new(results, r) < 0) {
             json_decref(r);
             goto done;
@@ -591,9 +594,9 @@ static char *dry_answer(const struct send_service *svc, const struct block_def *
             goto done;
         }
     }
-    to = json_pack("{s:b, s:I, s:I, s:I, s:I, s:O}", "dryRun", 1, "total",
-                   (json_int_t)p->n_entries, "messages", (json_int_t)p->n_items, "merged",
-                   (json_int_t)merged, "segments", segments, "results", results);
+    to = json_pack("{s:b, s:I, s:I, s:I, s:I, s:O}", "dryRun", 1, "total", (json_int_t)p->n_entries,
+                   "messages", (json_int_t)p->n_items, "merged", (json_int_t)merged, "segments",
+                   segments, "results", results);
     out = envelope_success(to, len);
 done:
     json_decref(to);
@@ -606,8 +609,13 @@ static void run_batch(const struct send_service *svc, CURL *curl, const struct b
                       const struct recipients *plan, const char *key, struct send_answer *out,
                       int *complete)
 {
-    struct batch bt = {.svc = svc, .curl = curl, .bulk = b, .called = b->each->block,
-                       .plan = plan, .key = key, .limit = (int)svc->cfg->bulk_concurrency};
+    struct batch bt = {.svc = svc,
+                       .curl = curl,
+                       .bulk = b,
+                       .called = b->each->block,
+                       .plan = plan,
+                       .key = key,
+                       .limit = (int)svc->cfg->bulk_concurrency};
     const long t0 = clock_ms();
     *complete = 0;
     bt.deadline = t0 + svc->cfg->bulk_deadline_ms;
@@ -650,8 +658,7 @@ static void run_keyed(const struct send_service *svc, CURL *curl, const struct b
         goto done;
     }
     struct idem_refusal refused;
-    enum idem_claim claim =
-        send_claim(svc, &k, fp, svc->cfg->bulk_deadline_ms + 1000, &body, &len);
+    enum idem_claim claim = send_claim(svc, &k, fp, svc->cfg->bulk_deadline_ms + 1000, &body, &len);
     switch (claim) {
     case IDEM_FRESH:
     case IDEM_LAPSED: /* the call before stopped mid-batch: each recipient's claim answers */
@@ -672,8 +679,7 @@ static void run_keyed(const struct send_service *svc, CURL *curl, const struct b
             out->headers = refused.http_status == 503 ? retry_headers : NULL;
             out->body = envelope_error(refused.code, refused.msg, NULL, &out->len);
         } else {
-            out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL,
-                                       &out->len);
+            out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
         }
         break;
     }
@@ -681,17 +687,17 @@ done:
     send_key_free(&k);
 }
 
-void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-              CURL **slot, const char *key, struct send_answer *out)
+void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args, CURL **slot,
+              const char *key, struct send_answer *out)
 {
     const struct config *cfg = svc->cfg;
     struct recipients plan;
     json_t *reasons = NULL;
     int complete;
     CURL *curl = slot ? *slot : NULL;
-    enum args_status rc = recipients_check(b, args, (size_t)cfg->bulk_max_recipients,
-                                           (size_t)cfg->max_body_bytes * 3 + 65536, &plan,
-                                           &reasons);
+    enum args_status rc =
+        recipients_check(b, args, (size_t)cfg->bulk_max_recipients,
+                         (size_t)cfg->max_body_bytes * 3 + 65536, &plan, &reasons);
     if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
         out->what = "invalid_args";
         out->body = envelope_fields(reasons, rc == ARGS_BAD_JSON, &out->len);
@@ -703,8 +709,8 @@ void bulk_run(const struct send_service *svc, const struct block_def *b, json_t 
         out->what = "dry_run";
         out->body = dry_answer(svc, b->each->block, &plan, &out->len);
     } else if (key && !idem_key_valid(key)) {
-        json_t *why = json_pack("{s:s}", "idempotencyKey",
-                                "must be at most 255 printable ASCII characters");
+        json_t *why =
+            json_pack("{s:s}", "idempotencyKey", "must be at most 255 printable ASCII characters");
         out->what = "invalid_args";
         out->body = why ? envelope_fields(why, 0, &out->len) : NULL;
         json_decref(why);

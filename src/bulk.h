@@ -18,7 +18,7 @@
  * Idempotency-Key (or NULL); slot is the calling worker's curl handle slot as for
  * send_perform (the batch's first sender uses it). Fills out, which the caller set up as for a
  * flow (status 200); the caller frees out->body. */
-void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-              CURL **slot, const char *key, struct send_answer *out);
+void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args, CURL **slot,
+              const char *key, struct send_answer *out);
 
 #endif

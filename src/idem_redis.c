@@ -18,8 +18,8 @@
 #define KEY_PREFIX "twilio-block:idem:"
 #define KEY_SIZE (sizeof KEY_PREFIX + SHA256_HEX_LEN)
 #define FP_HEX (IDEM_FP_LEN * 2)
-#define MAX_IDLE 32        /* connections kept open between calls; more are closed after use */
-#define POLL_MAX_MS 200    /* longest pause between two looks at a claim another caller holds */
+#define MAX_IDLE 32     /* connections kept open between calls; more are closed after use */
+#define POLL_MAX_MS 200 /* longest pause between two looks at a claim another caller holds */
 #define LAPSE_MARGIN_MS 5000
 
 /* Settles a claim only while it is still the caller's: ARGV[1] is "p:<owner>-<ticket>:", what
@@ -34,8 +34,7 @@ static const char finish_lua[] =
     "return 0\n";
 /* A key's value and what is left of its life, read at once: a claim's life is its lapse and
  * then IDEMPOTENCY_TTL_S, so a claim with less than the TTL left has lapsed. */
-static const char read_lua[] =
-    "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}\n";
+static const char read_lua[] = "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}\n";
 static const char abandon_lua[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
@@ -309,8 +308,10 @@ static enum idem_claim read_value(struct idem_redis *r, const redisReply *rep, l
             return IDEM_FRESH; /* *ticket: the lost claim's, so the caller settles it */
         return pttl >= 0 && pttl < r->ttl_s * 1000 ? IDEM_LAPSED : IDEM_PENDING;
     }
-    log_msg(LOG_WARN, "idempotency store: Redis at %s holds a value this service did not write "
-                      "under its key prefix " KEY_PREFIX, r->where);
+    log_msg(LOG_WARN,
+            "idempotency store: Redis at %s holds a value this service did not write "
+            "under its key prefix " KEY_PREFIX,
+            r->where);
     return IDEM_UNAVAILABLE;
 }
 
@@ -359,8 +360,7 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
             return IDEM_PENDING;
         }
         unsigned long owner_ticket = t;
-        enum idem_claim rc =
-            read_value(r, value, pttl, fp_hex, mine, &owner_ticket, body, len);
+        enum idem_claim rc = read_value(r, value, pttl, fp_hex, mine, &owner_ticket, body, len);
         freeReplyObject(rep);
         if (rc == IDEM_FRESH)
             *ticket = owner_ticket;
@@ -397,20 +397,23 @@ void idem_redis_finish(struct idem_redis *r, const char *key, unsigned long tick
 {
     long long rc = settle(r, key, ticket, finish_lua, body, len);
     if (rc < 0)
-        log_msg(LOG_WARN, "idempotency store: an answer could not be stored in Redis; a repeat "
-                          "of that request after its claim lapses (%ld ms) is answered that it "
-                          "may have been sent",
+        log_msg(LOG_WARN,
+                "idempotency store: an answer could not be stored in Redis; a repeat "
+                "of that request after its claim lapses (%ld ms) is answered that it "
+                "may have been sent",
                 r->lapse_ms);
     else if (rc == 0)
-        log_msg(LOG_WARN, "idempotency store: an answer came after its claim had expired "
-                          "(%ld ms and IDEMPOTENCY_TTL_S) or been taken over; it was not kept",
+        log_msg(LOG_WARN,
+                "idempotency store: an answer came after its claim had expired "
+                "(%ld ms and IDEMPOTENCY_TTL_S) or been taken over; it was not kept",
                 r->lapse_ms);
 }
 
 void idem_redis_abandon(struct idem_redis *r, const char *key, unsigned long ticket)
 {
     if (settle(r, key, ticket, abandon_lua, NULL, 0) < 0)
-        log_msg(LOG_WARN, "idempotency store: a claim could not be released in Redis; repeats "
-                          "of that request wait until it lapses (%ld ms)",
+        log_msg(LOG_WARN,
+                "idempotency store: a claim could not be released in Redis; repeats "
+                "of that request wait until it lapses (%ld ms)",
                 r->lapse_ms);
 }

@@ -73,8 +73,8 @@ int pipeline_check(const struct block_set *set, char *err, size_t errlen)
     return 0;
 }
 
-void pipeline_run(const struct send_service *p, const struct block_def *b, json_t *args, CURL **curl,
-                  const char *idempotency_key, struct send_answer *out)
+void pipeline_run(const struct send_service *p, const struct block_def *b, json_t *args,
+                  CURL **curl, const char *idempotency_key, struct send_answer *out)
 {
     struct prepared prep;
     json_t *reasons = NULL;

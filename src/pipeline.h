@@ -22,7 +22,7 @@ int pipeline_check(const struct block_set *set, char *err, size_t errlen);
  * with the handle when p->upstream is NULL, and otherwise in upstream.c (its lent handles and
  * loops). idempotency_key is the Idempotency-Key header, or NULL (the arg with the
  * idempotencyKey role counts then). Fills *out; the caller frees out->body. */
-void pipeline_run(const struct send_service *p, const struct block_def *b, json_t *args, CURL **curl,
-                  const char *idempotency_key, struct send_answer *out);
+void pipeline_run(const struct send_service *p, const struct block_def *b, json_t *args,
+                  CURL **curl, const char *idempotency_key, struct send_answer *out);
 
 #endif

@@ -15,8 +15,8 @@
 struct entry {
     struct prepared prep; /* valid while ok */
     int ok;
-    char *to;     /* its address as sent, when ok */
-    size_t first; /* the entry whose message it is: itself, or the first with its address */
+    char *to;        /* its address as sent, when ok */
+    size_t first;    /* the entry whose message it is: itself, or the first with its address */
     json_t *reasons; /* its fields' problems, named recipients[i].field; or NULL */
 };
 
@@ -71,8 +71,7 @@ static int settable(const struct each_def *e, const char *field)
     return 0;
 }
 
-static int add_reason(struct entry *en, const char *list, size_t i, const char *field,
-                      json_t *why)
+static int add_reason(struct entry *en, const char *list, size_t i, const char *field, json_t *why)
 {
     char name[NAME_MAX_LEN];
     snprintf(name, sizeof name, field ? "%s[%zu].%s" : "%s[%zu]", list, i, field);
@@ -310,8 +309,9 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
         else if (n == 0)
             snprintf(why, sizeof why, "must have at least one entry");
         else if (n > max_entries)
-            snprintf(why, sizeof why, "must have at most %zu entries (BULK_MAX_RECIPIENTS), got %zu",
-                     max_entries, n);
+            snprintf(why, sizeof why,
+                     "must have at most %zu entries (BULK_MAX_RECIPIENTS), got %zu", max_entries,
+                     n);
         if (!json_is_array(list) || n == 0 || n > max_entries) {
             if (!(list_reason = json_string(why)))
                 goto done;
@@ -325,13 +325,12 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
     for (size_t i = 0; i < n; i++) {
         json_t *one = json_copy(base), *found = NULL;
         ents[i].first = i;
-        int shape = one ? take_entry(e, json_array_get(list, i), one, &ents[i], list_name, i,
-                                     fields)
-                        : -1;
-        enum args_status r = shape < 0    ? ARGS_NOMEM
-                             : shape == 2 ? ARGS_INVALID
-                                          : args_prepare(e->block, one, form_cap, &ents[i].prep,
-                                                         &found);
+        int shape =
+            one ? take_entry(e, json_array_get(list, i), one, &ents[i], list_name, i, fields) : -1;
+        enum args_status r = shape < 0 ? ARGS_NOMEM
+                             : shape == 2
+                                 ? ARGS_INVALID
+                                 : args_prepare(e->block, one, form_cap, &ents[i].prep, &found);
         json_decref(one);
         if (r == ARGS_OK && !(ents[i].to = sent_value(e->block, e, &ents[i].prep)))
             r = ARGS_NOMEM;

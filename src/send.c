@@ -20,7 +20,7 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
     /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
      * BULK_DEADLINE_MS */
     long hold = cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
-                                                                  : cfg->bulk_deadline_ms;
+                                                                 : cfg->bulk_deadline_ms;
     snprintf(err, errlen, "out of memory");
     if (cfg->redis_url[0])
         svc->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, hold,
@@ -55,8 +55,7 @@ int send_url(const struct config *cfg, const struct prepared *p, int query, stru
 {
     const char *edge = p->edge[0] ? p->edge : cfg->edge;
     const char *region = p->region[0] ? p->region : cfg->region;
-    if (twilio_product_base(base, p->product, cfg->api_base, cfg->api_base_set, edge, region) <
-            0 ||
+    if (twilio_product_base(base, p->product, cfg->api_base, cfg->api_base_set, edge, region) < 0 ||
         buf_append(url, base->data, base->len) < 0 || buf_appendz(url, buf_str(&p->path)) < 0)
         return -1;
     if (query && !send_has_form(p->method) && p->form.len &&
@@ -184,8 +183,7 @@ int send_keeps(enum send_outcome o, long status)
     return !(o == SEND_REFUSED && (status == 401 || status == 403));
 }
 
-int send_key_init(struct send_key *k, const struct prepared *p, const char *key,
-                  const char *extra)
+int send_key_init(struct send_key *k, const struct prepared *p, const char *key, const char *extra)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -194,8 +192,8 @@ int send_key_init(struct send_key *k, const struct prepared *p, const char *key,
     buf_init(&k->scoped, 4096);
     /* The secret's digest, not the secret: the key is stored (and in Redis, shown). 16 bytes
      * keep two tokens of one account apart. */
-    if (!EVP_Digest(p->password.data ? p->password.data : "", p->password.len, md, &n,
-                    EVP_sha256(), NULL) ||
+    if (!EVP_Digest(p->password.data ? p->password.data : "", p->password.len, md, &n, EVP_sha256(),
+                    NULL) ||
         n < 16)
         return -1;
     hex_encode(md, 16, secret);
@@ -247,8 +245,8 @@ enum idem_claim send_claim(const struct send_service *svc, struct send_key *k,
     return c;
 }
 
-void send_settle(const struct send_service *svc, struct send_key *k, int keep,
-                 const char *text, size_t len)
+void send_settle(const struct send_service *svc, struct send_key *k, int keep, const char *text,
+                 size_t len)
 {
     if (!k->held)
         return;
@@ -276,8 +274,8 @@ static char *deleted(const struct prepared *prep, size_t *len)
     json_t *to = json_pack("{s:b}", "deleted", 1);
     char *out = NULL;
     if (to && json_object_update(to, prep->ids) == 0 &&
-        json_object_set_new(to, "path", json_stringn(prep->path.data ? prep->path.data : "",
-                                                     prep->path.len)) == 0)
+        json_object_set_new(
+            to, "path", json_stringn(prep->path.data ? prep->path.data : "", prep->path.len)) == 0)
         out = envelope_success(to, len);
     json_decref(to);
     return out;
@@ -324,8 +322,8 @@ static void word_success(const struct block_def *b, const struct prepared *prep,
     } else if (rs->status == 204 || (rs->body.len == 0 && get)) {
         out->body = envelope_success_raw("{}", 2, len);
     } else if (object && b->content_list) {
-        out->body = add_content_urls(b, base, resource) == 0 ? envelope_success(resource, len)
-                                                              : NULL;
+        out->body =
+            add_content_urls(b, base, resource) == 0 ? envelope_success(resource, len) : NULL;
     } else if (object) {
         out->body = envelope_success_raw(rs->body.data, rs->body.len, len);
     } else {
@@ -395,8 +393,7 @@ static void call_twilio(const struct send_service *svc, const struct block_def *
 }
 
 void send_call(const struct send_service *svc, const struct block_def *b,
-               const struct prepared *prep, CURL **slot, const char *key,
-               struct send_answer *out)
+               const struct prepared *prep, CURL **slot, const char *key, struct send_answer *out)
 {
     int keep = 0;
     if (!key) {
@@ -404,8 +401,8 @@ void send_call(const struct send_service *svc, const struct block_def *b,
         return;
     }
     if (!idem_key_valid(key)) {
-        json_t *reasons = json_pack("{s:s}", "idempotencyKey",
-                                    "must be at most 255 printable ASCII characters");
+        json_t *reasons =
+            json_pack("{s:s}", "idempotencyKey", "must be at most 255 printable ASCII characters");
         out->what = "invalid_args";
         out->body = reasons ? envelope_fields(reasons, 0, &out->len) : NULL;
         json_decref(reasons);
@@ -420,8 +417,8 @@ void send_call(const struct send_service *svc, const struct block_def *b,
         return;
     }
     struct idem_refusal refused;
-    enum idem_claim claim = send_claim(svc, &k, fp, svc->cfg->upstream_timeout_ms + 1000,
-                                       &out->body, &out->len);
+    enum idem_claim claim =
+        send_claim(svc, &k, fp, svc->cfg->upstream_timeout_ms + 1000, &out->body, &out->len);
     switch (claim) {
     case IDEM_REPLAY:
         out->what = "replayed";

@@ -38,8 +38,8 @@ void send_service_stop(struct send_service *svc);
 
 /* The answer to one block call, whatever flow made it. */
 struct send_answer {
-    int status;                 /* HTTP status: 200, or 503 when the idempotency store is down */
-    char *body;                 /* the envelope (malloc'd), or NULL when memory ran out */
+    int status; /* HTTP status: 200, or 503 when the idempotency store is down */
+    char *body; /* the envelope (malloc'd), or NULL when memory ran out */
     size_t len;
     const char *const *headers; /* static extra reply headers (name, value, ..., NULL), or NULL */
     const char *what;           /* the outcome, for the log line and the metrics */
@@ -79,8 +79,7 @@ struct send_options {
  * Returns 0 when Twilio answered (rs->status), -1 otherwise (rs->outcome and rs->error say
  * why; "out of memory" included). */
 int send_perform_ex(const struct send_service *svc, const struct prepared *p, CURL **slot,
-                    const struct send_options *opt, struct twilio_response *rs,
-                    struct buf *base);
+                    const struct send_options *opt, struct twilio_response *rs, struct buf *base);
 
 /* send_perform_ex with default options. */
 int send_perform(const struct send_service *svc, const struct prepared *p, CURL **slot,
@@ -111,7 +110,7 @@ int send_keeps(enum send_outcome o, long status);
 
 /* An Idempotency-Key scoped to the credentials it came with. */
 struct send_key {
-    struct buf scoped;   /* "<account>\n<digest of the secret>\n<key>[\n<extra>]" */
+    struct buf scoped; /* "<account>\n<digest of the secret>\n<key>[\n<extra>]" */
     unsigned long ticket;
     int held; /* claimed: settle it with send_settle */
 };
@@ -119,8 +118,7 @@ struct send_key {
 /* Scopes key to p's credentials (the account and a SHA-256 of the token or API key secret,
  * never the secret itself) and extra, unless NULL (a block name, a recipient). Returns 0, or
  * -1 when memory ran out. Free k with send_key_free. */
-int send_key_init(struct send_key *k, const struct prepared *p, const char *key,
-                  const char *extra);
+int send_key_init(struct send_key *k, const struct prepared *p, const char *key, const char *extra);
 void send_key_free(struct send_key *k);
 
 /* What a keyed request is, for its claim: block name, credentials, path, form, headers when
@@ -136,14 +134,13 @@ enum idem_claim send_claim(const struct send_service *svc, struct send_key *k,
 
 /* Settles a held claim: keeps text (what a repeat gets) when keep is set, else lets the key
  * go so a repeat may send. */
-void send_settle(const struct send_service *svc, struct send_key *k, int keep,
-                 const char *text, size_t len);
+void send_settle(const struct send_service *svc, struct send_key *k, int keep, const char *text,
+                 size_t len);
 
 /* One call of a request block: b's checked request prep sent once, or once per Idempotency-Key
  * (key, or NULL), its answer worded as the envelope in out (status, body, what, metrics). */
 void send_call(const struct send_service *svc, const struct block_def *b,
-               const struct prepared *prep, CURL **slot, const char *key,
-               struct send_answer *out);
+               const struct prepared *prep, CURL **slot, const char *key, struct send_answer *out);
 
 /* Makes sub a request of its own on behalf of call: call's credentials, edge and region, with
  * product, method and path (already escaped; may carry a query) and no parameters; add them

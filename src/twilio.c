@@ -142,8 +142,9 @@ static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct t
     case CURLE_OPERATION_TIMEDOUT: {
         /* Nothing is sent before the connection, and for https its TLS handshake, is up. */
         curl_off_t connected = 0;
-        curl_easy_getinfo(h, strncmp(rq->url, "https://", 8) == 0 ? CURLINFO_APPCONNECT_TIME_T
-                                                                 : CURLINFO_CONNECT_TIME_T,
+        curl_easy_getinfo(h,
+                          strncmp(rq->url, "https://", 8) == 0 ? CURLINFO_APPCONNECT_TIME_T
+                                                               : CURLINFO_CONNECT_TIME_T,
                           &connected);
         /* A reused connection has no connect time of this transfer: the bytes of request
          * written tell that it went out. */
@@ -335,8 +336,8 @@ int twilio_product_base(struct buf *out, const char *product, const char *config
                  : buf_appendf(out, "https://%s.%s.twilio.com", product, region);
 }
 
-int twilio_base_url(struct buf *out, const char *configured, int configured_set,
-                    const char *edge, const char *region)
+int twilio_base_url(struct buf *out, const char *configured, int configured_set, const char *edge,
+                    const char *region)
 {
     return twilio_product_base(out, "api", configured, configured_set, edge, region);
 }

@@ -24,9 +24,9 @@ struct twilio_request {
     long timeout_ms;         /* overall deadline for every attempt together */
     long connect_timeout_ms; /* per attempt */
     long retry_max;
-    int pace_429;        /* a 429 is answered at once, not retried: the caller paces (bulk) */
-    const char *ca_file; /* NULL or "": the system's CA store */
-    int allow_http;      /* plain http only when the operator configured an http:// base */
+    int pace_429;         /* a 429 is answered at once, not retried: the caller paces (bulk) */
+    const char *ca_file;  /* NULL or "": the system's CA store */
+    int allow_http;       /* plain http only when the operator configured an http:// base */
     struct upstream *via; /* runs the transfers; NULL: on the calling thread */
     /* What a request that may have reached Twilio may have done, in words ("the message may
      * have been created"); NULL: "it may have been acted on". */
@@ -67,7 +67,7 @@ int twilio_product_base(struct buf *out, const char *product, const char *config
                         int configured_set, const char *edge, const char *region);
 
 /* twilio_product_base for the api product (api.twilio.com: Messages, Calls, ...). */
-int twilio_base_url(struct buf *out, const char *configured, int configured_set,
-                    const char *edge, const char *region);
+int twilio_base_url(struct buf *out, const char *configured, int configured_set, const char *edge,
+                    const char *region);
 
 #endif

@@ -31,19 +31,19 @@
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CREDS "\"accountSid\":\"" SID "\",\"accountToken\":\"fault-token-1\""
 #define SMS "{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155550001\",\"body\":\"Hi\"}"
-#define BULK                                                                                   \
+#define BULK                                                                                       \
     "{" CREDS ",\"from\":\"+15005550006\",\"body\":\"Hi\",\"recipients\":[\"+14155550002\"]}"
 #define TIMEOUT_MS 300
 
 enum fault {
-    F_REFUSE,        /* nothing listens */
-    F_CLOSE,         /* accepts, closes before reading the request */
-    F_READ_PART,     /* reads part of the request, closes */
-    F_READ_ALL,      /* reads all of it, closes without a byte of answer */
-    F_PART_HEADERS,  /* answers part of the headers, closes */
-    F_PART_BODY,     /* answers the headers and part of the body, closes */
-    F_SLOW,          /* answers after UPSTREAM_TIMEOUT_MS */
-    F_HTML_500,      /* answers 500 with an HTML page */
+    F_REFUSE,       /* nothing listens */
+    F_CLOSE,        /* accepts, closes before reading the request */
+    F_READ_PART,    /* reads part of the request, closes */
+    F_READ_ALL,     /* reads all of it, closes without a byte of answer */
+    F_PART_HEADERS, /* answers part of the headers, closes */
+    F_PART_BODY,    /* answers the headers and part of the body, closes */
+    F_SLOW,         /* answers after UPSTREAM_TIMEOUT_MS */
+    F_HTML_500,     /* answers 500 with an HTML page */
 };
 
 /* What each fault comes to: the stand-in's count of requests for the faulted call, the
@@ -68,8 +68,8 @@ static const struct row {
      "failed after the request was sent", "unknown", 1, 1},
     {F_READ_ALL, "read all and close", 1, "INTERNAL_PACKAGE_ERROR",
      "failed after the request was sent", "unknown", 1, 0},
-    {F_PART_HEADERS, "part of the headers", 1, "INTERNAL_PACKAGE_ERROR", "HTTP 201", "unknown",
-     1, 0},
+    {F_PART_HEADERS, "part of the headers", 1, "INTERNAL_PACKAGE_ERROR", "HTTP 201", "unknown", 1,
+     0},
     {F_PART_BODY, "headers and part of the body", 1, "INTERNAL_PACKAGE_ERROR",
      "failed after the request was sent", "unknown", 1, 0},
     {F_SLOW, "slower than UPSTREAM_TIMEOUT_MS", 1, "INTERNAL_PACKAGE_ERROR",
@@ -430,14 +430,14 @@ struct transport {
 };
 
 /* One cell, on the transport's server and stand-in. */
-static void run_cell(const char *url, struct faultd *d, const char *transport,
-                     const struct row *r, int fresh, enum kind kind)
+static void run_cell(const char *url, struct faultd *d, const char *transport, const struct row *r,
+                     int fresh, enum kind kind)
 {
     static int serial;
     char where[256], key[64], first_msg[1024] = "";
     faultd_cell(d, r->fault, fresh);
-    snprintf(where, sizeof where, "%s, %s connection, %s, %s", r->name,
-             fresh ? "fresh" : "reused", transport, kind_names[kind]);
+    snprintf(where, sizeof where, "%s, %s connection, %s, %s", r->name, fresh ? "fresh" : "reused",
+             transport, kind_names[kind]);
     snprintf(key, sizeof key, "fault-%d", ++serial);
     int before = 0;
     if (!fresh && r->fault != F_REFUSE) { /* a first exchange leaves the connection open */
@@ -468,8 +468,8 @@ static void run_cell(const char *url, struct faultd *d, const char *transport,
             const char *status = json_string_value(json_object_get(first, "status"));
             msg = json_string_value(json_object_get(first, "status_msg"));
             if (!status || strcmp(status, r->bulk_status) != 0)
-                fail_msg("%s: recipient status %s, want %s", where,
-                         status ? status : "(none)", r->bulk_status);
+                fail_msg("%s: recipient status %s, want %s", where, status ? status : "(none)",
+                         r->bulk_status);
         }
         if (!msg || !strstr(msg, r->words))
             fail_msg("%s: status_msg \"%s\" lacks \"%s\"", where, msg ? msg : "", r->words);

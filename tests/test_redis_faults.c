@@ -25,7 +25,7 @@
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CREDS "\"accountSid\":\"" SID "\",\"accountToken\":\"redis-fault-token\""
 #define SMS "{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155550001\",\"body\":\"Hi\"}"
-#define BULK(recipients)                                                                       \
+#define BULK(recipients)                                                                           \
     "{" CREDS ",\"from\":\"+15005550006\",\"body\":\"Hi\",\"recipients\":[" recipients "]}"
 
 static const char *binary;
@@ -155,14 +155,24 @@ static void a_replica_killed_mid_batch(void **state)
     redisd_url(&redis, 0, redis_url, sizeof redis_url);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(up));
     /* a claim whose owner died lapses after BULK_DEADLINE_MS + 4 x REDIS_TIMEOUT_MS + 5 s */
-    const char *const env[] = {"TWILIO_API_BASE", base, "REDIS_URL", redis_url,
-                               "BULK_CONCURRENCY", "1", "BULK_DEADLINE_MS", "3000",
-                               "UPSTREAM_TIMEOUT_MS", "1000", "REDIS_TIMEOUT_MS", "200", NULL};
+    const char *const env[] = {"TWILIO_API_BASE",
+                               base,
+                               "REDIS_URL",
+                               redis_url,
+                               "BULK_CONCURRENCY",
+                               "1",
+                               "BULK_DEADLINE_MS",
+                               "3000",
+                               "UPSTREAM_TIMEOUT_MS",
+                               "1000",
+                               "REDIS_TIMEOUT_MS",
+                               "200",
+                               NULL};
     child_start(&a, binary, "replica-a", env, 10000);
     child_start(&b, binary, "replica-b", env, 10000);
     standin_number_sids(up);
-    standin_answer(up, &(struct standin_answer){201, "application/json", standin_message_201, 300,
-                                                NULL, 0});
+    standin_answer(
+        up, &(struct standin_answer){201, "application/json", standin_message_201, 300, NULL, 0});
     static const char args[] = BULK("\"+14155550001\",\"+14155550002\",\"+14155550003\","
                                     "\"+14155550004\",\"+14155550005\",\"+14155550006\"");
     struct async_call call = {.port = a.port, .json = args};
@@ -180,8 +190,8 @@ static void a_replica_killed_mid_batch(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendBulkSms", b.port);
     assert_int_equal(http_post_keyed(url, "replica-killed-1", args, &r), 0);
     json_t *answer = to_of(&r);
-    json_t *results = json_object_get(
-        json_object_get(json_object_get(answer, "contextWrites"), "to"), "results");
+    json_t *results =
+        json_object_get(json_object_get(json_object_get(answer, "contextWrites"), "to"), "results");
     assert_int_equal(standin_count(up), 6);
     for (size_t i = 0; i < 3; i++)
         assert_string_equal(field(json_array_get(results, i), "sid"), standin_sid(i, sid));

@@ -18,8 +18,8 @@
 #include "harness.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define SMS_WITH(token)                                                                        \
-    "{\"accountSid\":\"" SID "\",\"accountToken\":\"" token "\",\"from\":\"+15005550006\","      \
+#define SMS_WITH(token)                                                                            \
+    "{\"accountSid\":\"" SID "\",\"accountToken\":\"" token "\",\"from\":\"+15005550006\","        \
     "\"to\":\"+14155550001\",\"body\":\"Hi\"}"
 
 static struct harness H;
@@ -27,16 +27,15 @@ static struct harness H;
 static const char *status_code(const struct http_reply *r, char *out, size_t size)
 {
     json_t *v = json_loadb(r->body.data, r->body.len, 0, NULL);
-    const char *code = json_string_value(json_object_get(
-        json_object_get(json_object_get(v, "contextWrites"), "to"), "status_code"));
+    const char *code = json_string_value(
+        json_object_get(json_object_get(json_object_get(v, "contextWrites"), "to"), "status_code"));
     const char *cb = json_string_value(json_object_get(v, "callback"));
     snprintf(out, size, "%s", code ? code : cb ? cb : "(none)");
     json_decref(v);
     return out;
 }
 
-static void post_keyed(const char *json, const char *key, const char *want,
-                       const char *replayed)
+static void post_keyed(const char *json, const char *key, const char *want, const char *replayed)
 {
     char url[256], code[64];
     struct http_reply r;
@@ -55,8 +54,8 @@ static void a_wrong_token_does_not_block_the_key(void **state)
 {
     (void)state;
     struct standin_answer script[] = {
-        {401, "application/json",
-         "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}", 0, NULL, 0},
+        {401, "application/json", "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}", 0,
+         NULL, 0},
         {201, "application/json", standin_message_201, 0, NULL, 0},
     };
     standin_script(H.up, script, 2);
@@ -76,8 +75,8 @@ static void keys_are_scoped_to_the_token(void **state)
 {
     (void)state;
     struct standin_answer script[] = {
-        {400, "application/json", "{\"code\":21211,\"message\":\"Invalid 'To'\",\"status\":400}",
-         0, NULL, 0},
+        {400, "application/json", "{\"code\":21211,\"message\":\"Invalid 'To'\",\"status\":400}", 0,
+         NULL, 0},
         {201, "application/json", standin_message_201, 0, NULL, 0},
     };
     standin_script(H.up, script, 2);
