@@ -171,16 +171,16 @@ static int fingerprint(const char *name, const struct recipients *plan, unsigned
 }
 
 /* A recipient's answer kept under the Idempotency-Key by an earlier call. */
-static void replayed(const char *text, size_t len, struct sent *s)
+static void replayed(const char *text, size_t len, const char *maybe, struct sent *s)
 {
     json_t *r = jsonparse_loadb(text, len, 0, NULL);
     const char *status = json_string_value(json_object_get(r, "status"));
     if (!json_is_object(r)) {
+        char msg[320];
         json_decref(r);
+        snprintf(msg, sizeof msg, "This recipient's earlier answer could not be read; %s", maybe);
         s->state = UNKNOWN;
-        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR",
-                            "This recipient's earlier answer could not be read; the message may "
-                            "have been sent");
+        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
         return;
     }
     s->result = r;
@@ -196,8 +196,9 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
                  struct sent *s)
 {
     const struct config *cfg = bt->svc->cfg;
+    const char *maybe = send_maybe_words(bt->called, it->prep.method);
     unsigned char fp[IDEM_FP_LEN];
-    char *stored = NULL;
+    char *stored = NULL, msg[400];
     size_t len = 0;
     long wait =
         cfg->upstream_timeout_ms + 1000 < budget_ms ? cfg->upstream_timeout_ms + 1000 : budget_ms;
@@ -208,7 +209,7 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
     case IDEM_FRESH:
         return 1;
     case IDEM_REPLAY:
-        replayed(stored, len, s);
+        replayed(stored, len, maybe, s);
         free(stored);
         return 0;
     case IDEM_CONFLICT:
@@ -225,11 +226,12 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
                             "answer.");
         return 0;
     case IDEM_LAPSED:
+        snprintf(msg, sizeof msg,
+                 "An earlier call with this Idempotency-Key stopped while sending to this "
+                 "recipient (its replica stopped); %s, so nothing was sent now.",
+                 maybe);
         s->state = UNKNOWN;
-        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR",
-                            "An earlier call with this Idempotency-Key stopped while sending to "
-                            "this recipient (its replica stopped); the message may have been "
-                            "sent, so nothing was sent now.");
+        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
         return 0;
     case IDEM_UNAVAILABLE:
         s->result = failure("not_sent", "IDEMPOTENCY_STORE_UNAVAILABLE",
