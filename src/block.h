@@ -77,7 +77,7 @@ struct each_def {
 
 struct block_def {
     const char *name;
-    /* A block answered here, without Twilio: the name of its handler (local.h; dispatch finds
+    /* A block answered here, without Twilio: the name of its handler (handler.h; dispatch finds
      * it), the event's own name for an event; or NULL. */
     const char *handler;
     struct each_def *each; /* a bulk block (see bulk.h); or NULL */

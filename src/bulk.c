@@ -25,7 +25,7 @@ static const char *const retry_headers[] = {"Retry-After", "5", NULL};
 enum state { QUEUED, SENT, FAILED, UNKNOWN, NOT_SENT };
 
 /* One distinct recipient while the batch runs. */
-struct slot {
+struct target {
     json_t *result; /* {"sid", "status", ...} once settled */
     enum state state;
     int limited;  /* Twilio's 429s for it so far */
@@ -51,7 +51,7 @@ struct batch {
     const struct block_def *bulk, *called;
     const struct recipients *plan;
     const char *key; /* the Idempotency-Key, or NULL */
-    struct slot *slots;
+    struct target *targets;
     pthread_mutex_t lock;
     pthread_cond_t wake; /* a send ended, or the batch stopped */
     size_t next;         /* the next item never tried */
@@ -150,7 +150,7 @@ static int digest(EVP_MD_CTX *md, const void *p, size_t n)
 
 /* What the whole call's Idempotency-Key claims: every request (headers included) and which
  * entry names which. A recipient's own claim is send_fingerprint of its request. */
-static int fingerprint(const char *name, const struct recipients *plan, unsigned char *fp)
+static int call_fingerprint(const char *name, const struct recipients *plan, unsigned char *fp)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     const struct prepared *creds = &plan->items[0].prep;
@@ -171,7 +171,7 @@ static int fingerprint(const char *name, const struct recipients *plan, unsigned
 }
 
 /* A recipient's answer kept under the Idempotency-Key by an earlier call. */
-static void replayed(const char *text, size_t len, const char *maybe, struct sent *s)
+static void from_store(const char *text, size_t len, const char *maybe, struct sent *s)
 {
     json_t *r = jsonparse_loadb(text, len, 0, NULL);
     const char *status = json_string_value(json_object_get(r, "status"));
@@ -209,7 +209,7 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
     case IDEM_FRESH:
         return 1;
     case IDEM_REPLAY:
-        replayed(stored, len, maybe, s);
+        from_store(stored, len, maybe, s);
         free(stored);
         return 0;
     case IDEM_CONFLICT:
@@ -317,10 +317,10 @@ static size_t dequeue(struct batch *bt)
  * doubling pause) and halves the sends in flight, once per pause; a run of successes as long as
  * the limit raises it by one, back up to BULK_CONCURRENCY. The 429'd recipient goes back in
  * the queue until it has had as many 429s as a single send may (RETRY_MAX + 1). */
-static void settle(struct batch *bt, size_t i, struct sent *s, long now)
+static void record_sent(struct batch *bt, size_t i, struct sent *s, long now)
 {
     const struct config *cfg = bt->svc->cfg;
-    struct slot *sl = &bt->slots[i];
+    struct target *tg = &bt->targets[i];
     bt->attempts += s->attempts;
     if (s->attempts > 1)
         bt->retries += s->attempts - 1;
@@ -340,7 +340,7 @@ static void settle(struct batch *bt, size_t i, struct sent *s, long now)
         if (now + pause > bt->resume_at)
             bt->resume_at = now + pause;
         bt->streak = 0;
-        if (++sl->limited <= cfg->retry_max) {
+        if (++tg->limited <= cfg->retry_max) {
             bt->retries++; /* its next send repeats this one */
             json_decref(s->result);
             bt->again[bt->again_tail++ % bt->plan->n_items] = i;
@@ -356,9 +356,9 @@ static void settle(struct batch *bt, size_t i, struct sent *s, long now)
     }
     if (s->refused && !bt->refused)
         bt->refused = s->status;
-    sl->result = s->result;
-    sl->state = s->state;
-    sl->conflict = s->conflict;
+    tg->result = s->result;
+    tg->state = s->state;
+    tg->conflict = s->conflict;
 }
 
 /* Why no more sends may start, or NULL: the service is stopping, Twilio refused the
@@ -418,9 +418,9 @@ static void send_loop(struct batch *bt, CURL *h)
         const char *code = stopped(bt, now, msg, sizeof msg);
         if (code) {
             while (queued(bt)) {
-                struct slot *sl = &bt->slots[dequeue(bt)];
-                sl->state = NOT_SENT;
-                sl->result = failure("not_sent", code, msg);
+                struct target *tg = &bt->targets[dequeue(bt)];
+                tg->state = NOT_SENT;
+                tg->result = failure("not_sent", code, msg);
             }
             continue;
         }
@@ -429,14 +429,14 @@ static void send_loop(struct batch *bt, CURL *h)
             continue;
         }
         size_t i = dequeue(bt);
-        int limited = bt->slots[i].limited + 1;
+        int limited = bt->targets[i].limited + 1;
         bt->in_flight++;
         pthread_mutex_unlock(&bt->lock);
         struct sent s;
         send_one(bt, h, i, limited, bt->deadline - now, &s);
         pthread_mutex_lock(&bt->lock);
         bt->in_flight--;
-        settle(bt, i, &s, clock_ms());
+        record_sent(bt, i, &s, clock_ms());
         pthread_cond_broadcast(&bt->wake);
     }
     pthread_cond_broadcast(&bt->wake);
@@ -472,9 +472,9 @@ static void run_senders(struct batch *bt)
         curl_easy_cleanup(own);
     free(threads);
     for (size_t i = 0; i < bt->plan->n_items; i++) {
-        if (bt->slots[i].state == QUEUED) { /* no sender could run */
-            bt->slots[i].state = NOT_SENT;
-            bt->slots[i].result =
+        if (bt->targets[i].state == QUEUED) { /* no sender could run */
+            bt->targets[i].state = NOT_SENT;
+            bt->targets[i].result =
                 failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
         }
     }
@@ -521,20 +521,20 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
     *complete = 1;
     for (size_t e = 0; results && e < p->n_entries; e++) {
         const struct recipient *it = &p->items[p->item_of[e]];
-        const struct slot *sl = &bt->slots[p->item_of[e]];
+        const struct target *tg = &bt->targets[p->item_of[e]];
         json_t *r = json_pack("{s:s}", "to", it->to);
-        if (!r || !sl->result || json_object_update(r, sl->result) < 0 ||
+        if (!r || !tg->result || json_object_update(r, tg->result) < 0 ||
             (it->entry != e &&
              json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) < 0) ||
             json_array_append_new(results, r) < 0) {
             json_decref(r);
             goto done;
         }
-        sent += sl->state == SENT;
+        sent += tg->state == SENT;
         merged += it->entry != e;
         /* a conflict's answer is another call's: it must not become this key's */
-        *complete &= sl->state != NOT_SENT && !sl->conflict;
-        if (sl->state != SENT && !first_failed)
+        *complete &= tg->state != NOT_SENT && !tg->conflict;
+        if (tg->state != SENT && !first_failed)
             first_failed = r;
     }
     counts = json_pack("{s:I, s:I, s:I, s:I, s:O}", "total", (json_int_t)p->n_entries, "sent",
@@ -621,9 +621,9 @@ static void run_batch(const struct send_service *svc, CURL *curl, const struct b
     const long t0 = clock_ms();
     *complete = 0;
     bt.deadline = t0 + svc->cfg->bulk_deadline_ms;
-    bt.slots = calloc(plan->n_items, sizeof *bt.slots);
+    bt.targets = calloc(plan->n_items, sizeof *bt.targets);
     bt.again = calloc(plan->n_items, sizeof *bt.again);
-    if (!bt.slots || !bt.again)
+    if (!bt.targets || !bt.again)
         goto done;
     clock_cond_init(&bt.wake);
     pthread_mutex_init(&bt.lock, NULL);
@@ -636,9 +636,9 @@ static void run_batch(const struct send_service *svc, CURL *curl, const struct b
     out->upstream_status = bt.last_status;
     out->upstream_ms = clock_ms() - t0;
 done:
-    for (size_t i = 0; bt.slots && i < plan->n_items; i++)
-        json_decref(bt.slots[i].result);
-    free(bt.slots);
+    for (size_t i = 0; bt.targets && i < plan->n_items; i++)
+        json_decref(bt.targets[i].result);
+    free(bt.targets);
     free(bt.again);
 }
 
@@ -655,7 +655,7 @@ static void run_keyed(const struct send_service *svc, CURL *curl, const struct b
     int complete = 0;
     /* Keys are scoped to the credentials, as a single send's, and to the block. */
     if (send_key_init(&k, &plan->items[0].prep, key, b->name) < 0 ||
-        fingerprint(b->name, plan, fp) < 0) {
+        call_fingerprint(b->name, plan, fp) < 0) {
         out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
         goto done;
     }

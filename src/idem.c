@@ -115,7 +115,7 @@ struct idem_store *idem_new_redis(const char *url, long ttl_s, long hold_ms, lon
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (!(s->redis = idem_redis_new(url, ttl_s, hold_ms, timeout_ms, err, errlen))) {
+    if (!(s->redis = idem_redis_connect(url, ttl_s, hold_ms, timeout_ms, err, errlen))) {
         free(s);
         return NULL;
     }

@@ -16,7 +16,7 @@
 #include "redis_url.h"
 
 #define KEY_PREFIX "twilio-block:idem:"
-#define KEY_SIZE (sizeof KEY_PREFIX + SHA256_HEX_LEN)
+#define KEY_SIZE (sizeof KEY_PREFIX + DIGEST_SHA256_HEX_LEN)
 #define FP_HEX (IDEM_FP_LEN * 2)
 #define MAX_IDLE 32     /* connections kept open between calls; more are closed after use */
 #define POLL_MAX_MS 200 /* longest pause between two looks at a claim another caller holds */
@@ -65,7 +65,7 @@ struct idem_redis {
 static int redis_key(const char *key, char out[KEY_SIZE])
 {
     memcpy(out, KEY_PREFIX, sizeof KEY_PREFIX - 1);
-    return sha256_hex(key, strlen(key), out + sizeof KEY_PREFIX - 1);
+    return digest_sha256_hex(key, strlen(key), out + sizeof KEY_PREFIX - 1);
 }
 
 /* Checks the answer to a set-up command, which the connection needs before it is used. */
@@ -196,8 +196,8 @@ static redisReply *run(struct idem_redis *r, int argc, const char **argv, const 
     return NULL;
 }
 
-struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, long timeout_ms,
-                                  char *err, size_t errlen)
+struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms, long timeout_ms,
+                                      char *err, size_t errlen)
 {
     unsigned char id[16];
     struct idem_redis *r = calloc(1, sizeof *r);
@@ -211,7 +211,7 @@ struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, lon
         snprintf(err, errlen, "no random bytes for the idempotency store's owner id");
         goto fail;
     }
-    hex_encode(id, sizeof id, r->owner);
+    digest_hex(id, sizeof id, r->owner);
     redis_url_describe(&r->url, r->where, sizeof r->where);
     r->ttl_s = ttl_s;
     r->lapse_ms = hold_ms + 4 * timeout_ms + LAPSE_MARGIN_MS;
@@ -321,7 +321,7 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
     char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24];
     if (redis_key(key, rkey) < 0)
         return IDEM_NOMEM;
-    hex_encode(fp, IDEM_FP_LEN, fp_hex);
+    digest_hex(fp, IDEM_FP_LEN, fp_hex);
     unsigned long t = atomic_fetch_add(&r->next_ticket, 1) + 1;
     snprintf(mine, sizeof mine, "p:%s-%lu:%s", r->owner, t, fp_hex);
     /* A claim outlives its lapse by the TTL: a repeat after the lapse learns that the request

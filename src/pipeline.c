@@ -10,7 +10,7 @@
 #include "dryrun.h"
 #include "envelope.h"
 #include "flow.h"
-#include "local.h"
+#include "handler.h"
 
 static void answer_error(struct send_answer *out, const char *what, const char *code,
                          const char *msg)
@@ -58,13 +58,13 @@ int pipeline_check(const struct block_set *set, char *err, size_t errlen)
             snprintf(err, errlen, "%s: no flow named %s", b->name, b->flow_kind);
             return -1;
         }
-        if (b->handler && !local_find(b->handler)) {
+        if (b->handler && !handler_find(b->handler)) {
             snprintf(err, errlen, "%s: no handler named %s", b->name, b->handler);
             return -1;
         }
     }
     for (size_t i = 0; i < block_event_count(set); i++) {
-        if (!local_find(block_event_at(set, i)->handler)) {
+        if (!handler_find(block_event_at(set, i)->handler)) {
             snprintf(err, errlen, "metadata.json: no handler for event %s",
                      block_event_at(set, i)->name);
             return -1;
@@ -81,7 +81,7 @@ void pipeline_run(const struct send_service *p, const struct block_def *b, json_
     memset(out, 0, sizeof *out);
     out->status = 200;
     out->what = "internal_error";
-    local_fn handler = b->handler ? local_find(b->handler) : NULL;
+    handler_fn handler = b->handler ? handler_find(b->handler) : NULL;
     if (b->handler && !handler) { /* pipeline_check refused such a set at start */
         answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "no such handler");
         return;
@@ -113,7 +113,7 @@ void pipeline_run(const struct send_service *p, const struct block_def *b, json_
             dry_run(p, b, &prep, out);
         else
             send_call(p, b, &prep, curl, key && *key ? key : NULL, out);
-        prepared_free(&prep);
+        args_prepared_free(&prep);
     } else if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
         out->what = "invalid_args";
         out->body = envelope_fields(reasons, rc == ARGS_BAD_JSON, &out->len);

@@ -1,5 +1,5 @@
 /* pipeline: dispatch. One block call, args in and envelope out, with no HTTP server in sight:
- * by kind of block, the handler (local.h) or the event answers it, bulk.c or the block's flow
+ * by kind of block, the handler (handler.h) or the event answers it, bulk.c or the block's flow
  * runs it, or its args are checked and the request is shown (a dry run) or sent once through
  * send.h. server.c reads requests and writes these answers; nothing below calls back up. */
 #ifndef PIPELINE_H

@@ -31,7 +31,7 @@ static json_t *list_value(json_t *v)
 {
     if (!json_is_string(v))
         return json_incref(v);
-    struct text t = text_trim((struct text){json_string_value(v), json_string_length(v)});
+    struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
     if (t.n && t.p[0] == '[') {
         size_t deep_at;
         json_t *parsed = json_depth_check(t.p, t.n, JSON_MAX_DEPTH, &deep_at) == 0
@@ -47,7 +47,7 @@ static json_t *list_value(json_t *v)
     for (size_t k = 0; list && k <= t.n; k++) {
         if (k < t.n && t.p[k] != ',' && t.p[k] != '\n' && t.p[k] != '\r')
             continue;
-        struct text one = text_trim((struct text){t.p + start, k - start});
+        struct text one = args_trim((struct text){t.p + start, k - start});
         if (one.n && json_array_append_new(list, json_stringn(one.p, one.n)) < 0) {
             json_decref(list);
             list = NULL;
@@ -297,7 +297,7 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
         goto done;
     if (top_rc == ARGS_OK) {
         out->dry_run = head.dry_run;
-        prepared_free(&head);
+        args_prepared_free(&head);
     }
     invalid = top_rc == ARGS_INVALID;
     field_names(e, fields, sizeof fields);
@@ -362,7 +362,7 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
 done:
     for (size_t i = 0; ents && i < n; i++) {
         if (ents[i].ok)
-            prepared_free(&ents[i].prep);
+            args_prepared_free(&ents[i].prep);
         free(ents[i].to);
         json_decref(ents[i].reasons);
     }
@@ -380,7 +380,7 @@ done:
 void recipients_free(struct recipients *p)
 {
     for (size_t i = 0; p->items && i < p->n_items; i++) {
-        prepared_free(&p->items[i].prep);
+        args_prepared_free(&p->items[i].prep);
         free(p->items[i].to);
     }
     free(p->items);

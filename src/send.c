@@ -143,7 +143,7 @@ int send_sub_init(struct prepared *sub, const struct prepared *call, const char 
     if (!sub->ids || buf_appendz(&sub->path, path) < 0 ||
         buf_append(&sub->username, call->username.data, call->username.len) < 0 ||
         buf_append(&sub->password, call->password.data, call->password.len) < 0) {
-        prepared_free(sub);
+        args_prepared_free(sub);
         return -1;
     }
     return 0;
@@ -196,7 +196,7 @@ int send_key_init(struct send_key *k, const struct prepared *p, const char *key,
                     NULL) ||
         n < 16)
         return -1;
-    hex_encode(md, 16, secret);
+    digest_hex(md, 16, secret);
     if (buf_appendz(&k->scoped, buf_str(&p->username)) < 0 ||
         buf_appendf(&k->scoped, "\n%s\n%s", secret, key) < 0 ||
         (extra && buf_appendf(&k->scoped, "\n%s", extra) < 0))

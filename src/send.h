@@ -145,7 +145,7 @@ void send_call(const struct send_service *svc, const struct block_def *b,
 /* Makes sub a request of its own on behalf of call: call's credentials, edge and region, with
  * product, method and path (already escaped; may carry a query) and no parameters; add them
  * with form_add(&sub->form, ...). Returns 0, or -1 when memory ran out (sub is then freed).
- * Free it with prepared_free. */
+ * Free it with args_prepared_free. */
 int send_sub_init(struct prepared *sub, const struct prepared *call, const char *product,
                   const char *method, const char *path);
 

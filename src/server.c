@@ -17,7 +17,7 @@
 #include "envelope.h"
 #include "idem.h"
 #include "jsonlimit.h"
-#include "listener.h"
+#include "listensock.h"
 #include "log.h"
 #include "memtune.h"
 #include "metrics.h"
@@ -41,7 +41,7 @@ struct server {
     struct metrics metrics;
     char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
     size_t openapi_len;
-    struct listener listener;  /* civetweb's listening sockets */
+    struct listensock listener;  /* civetweb's listening sockets */
     atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
     struct send_service pipeline; /* what every block call shares: idem store, upstream */
 };
@@ -100,7 +100,7 @@ static void warn_every_worker_taken(struct server *s)
     log_msg(LOG_WARN,
             "every worker is taken (THREADS=%ld): new connections wait in the listen queue "
             "(%ld now), and replies close their connections until workers are free",
-            s->cfg.threads, listener_queued(&s->listener));
+            s->cfg.threads, listensock_queued(&s->listener));
 }
 
 /* civetweb calls this on the worker that takes a new connection, before its first byte is
@@ -464,7 +464,7 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     struct metrics *m = (struct metrics *)&s->metrics;
     struct buf text;
     buf_init(&text, 4u << 20);
-    int status = metrics_render(m, listener_queued(&s->listener), &text) == 0
+    int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                    buf_str(&text), text.len, NULL)
                      : reply_error(conn, 500, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
@@ -668,8 +668,8 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (mg_get_server_ports(s->ctx, 1, &port) >= 1)
         s->port = port.port;
     char why[128];
-    if (listener_find(&s->listener, s->port) == 0 ||
-        listener_defer_accept(&s->listener, DEFER_ACCEPT_S, why, sizeof why) < 0)
+    if (listensock_find(&s->listener, s->port) == 0 ||
+        listensock_defer_accept(&s->listener, DEFER_ACCEPT_S, why, sizeof why) < 0)
         log_msg(LOG_WARN, "connections that send nothing will occupy workers: %s",
                 s->listener.n ? why : "the listening socket was not found");
     return s;
