@@ -6,7 +6,7 @@
 
 #include "buf.h"
 #include "form.h"
-#include "jsonlimit.h"
+#include "jsonparse.h"
 
 #define NAME_MAX_LEN 160
 #define REASON_MAX_LEN 256
@@ -33,10 +33,7 @@ static json_t *list_value(json_t *v)
         return json_incref(v);
     struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
     if (t.n && t.p[0] == '[') {
-        size_t deep_at;
-        json_t *parsed = json_depth_check(t.p, t.n, JSON_MAX_DEPTH, &deep_at) == 0
-                             ? json_loadb(t.p, t.n, JSON_REJECT_DUPLICATES, NULL)
-                             : NULL;
+        json_t *parsed = jsonparse_loadb(t.p, t.n, JSON_REJECT_DUPLICATES, NULL);
         if (json_is_array(parsed))
             return parsed;
         json_decref(parsed);

@@ -206,6 +206,50 @@ static void bulk_sends_a_form_only_with_post(void **state)
     block_set_free(set);
 }
 
+/* An answer nested far deeper than any of Twilio's, 2,000 levels, text jansson's recursive
+ * parser would overflow a worker's stack on: read by jsonparse, it is an envelope, never a
+ * crash. */
+static void a_too_deep_answer_is_an_error(void **state)
+{
+    (void)state;
+    char *deep = malloc(4100), url[256], code[64];
+    struct http_reply r;
+    size_t n = 0;
+    deep[n++] = '{';
+    memcpy(deep + n, "\"a\":", 4);
+    n += 4;
+    for (int i = 0; i < 2000; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 2000; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    standin_answer(H.up, &(struct standin_answer){200, "application/json", deep, 0, NULL, 0});
+    snprintf(url, sizeof url, "%s/api/twilio/listMessageMedia", H.url);
+    assert_int_equal(http_post_keyed(url, NULL,
+                                     "{\"accountSid\":\"" SID "\",\"accountToken\":\"t\","
+                                     "\"messageSid\":\"MMbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}",
+                                     &r),
+                     0);
+    assert_string_equal(status_code(&r, code, sizeof code), "INTERNAL_PACKAGE_ERROR");
+    assert_non_null(strstr(buf_str(&r.body), "too deep"));
+    http_reply_free(&r);
+    standin_answer(H.up, &(struct standin_answer){201, "application/json", deep, 0, NULL, 0});
+    snprintf(url, sizeof url, "%s/api/twilio/sendBulkSms", H.url);
+    assert_int_equal(http_post_keyed(url, NULL,
+                                     "{\"accountSid\":\"" SID "\",\"accountToken\":\"t\","
+                                     "\"from\":\"+15005550006\",\"body\":\"Hi\","
+                                     "\"recipients\":[\"+14155550001\"]}",
+                                     &r),
+                     0);
+    assert_string_equal(status_code(&r, code, sizeof code), "INTERNAL_PACKAGE_ERROR");
+    assert_non_null(strstr(buf_str(&r.body), "\"status\":\"unknown\""));
+    assert_non_null(strstr(buf_str(&r.body), "the message may have been created"));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 2);
+    free(deep);
+}
+
 int main(void)
 {
     harness_fixture(&H);
@@ -214,6 +258,7 @@ int main(void)
         cmocka_unit_test_setup(keys_are_scoped_to_the_token, harness_fixture_reset),
         cmocka_unit_test_setup(bulk_keeps_header_args, harness_fixture_reset),
         cmocka_unit_test_setup(bulk_sends_a_form_only_with_post, harness_fixture_reset),
+        cmocka_unit_test_setup(a_too_deep_answer_is_an_error, harness_fixture_reset),
     };
     return cmocka_run_group_tests(tests, harness_fixture_setup, harness_fixture_teardown);
 }
