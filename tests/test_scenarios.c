@@ -206,7 +206,7 @@ static void twilio_500_html(void **state)
                      "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                      "\"API_ERROR\",\"status_msg\":\"[HTTP 500] Unable to create record: Twilio "
                      "answered HTTP 500 with a non-JSON body (47 bytes) of type text/html (Twilio "
-                     "failed after receiving the request; the message or call may have been "
+                     "failed after receiving the request; the message may have been "
                      "created)\",\"status\":500" RQID "}}}");
 }
 
@@ -219,8 +219,8 @@ static void twilio_never_answers(void **state)
     assert_string_equal(buf_str(&r.body),
                         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                         "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"Twilio did not answer within "
-                        "400 ms (UPSTREAM_TIMEOUT_MS); the request was sent, so the message or "
-                        "call may have been created\"}}}");
+                        "400 ms (UPSTREAM_TIMEOUT_MS); the request was sent, so the message may "
+                        "have been created\"}}}");
     assert_int_equal(standin_count(H.up), 1);
     http_reply_free(&r);
 }
