@@ -13,6 +13,7 @@
 #include "envelope.h"
 #include "flow.h"
 #include "jsonscan.h"
+#include "poll.h"
 #include "twilio.h"
 
 static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
@@ -271,6 +272,7 @@ static const struct {
     const char *kind;
     flow_fn run;
 } flows[] = {
+    {"poll", poll_run},
     {NULL, NULL},
 };
 
