@@ -22,6 +22,8 @@
 #define POLL_MAX_HELD 50000
 /* Date-window halvings one poll makes at most when the backlog passes its pages. */
 #define POLL_MAX_PROBES 62
+/* Pages one poll reads at most, whatever Twilio's next_page_uri says. */
+#define POLL_MAX_PAGES 400
 
 typedef long long (*poll_clock_fn)(void);
 static _Atomic(poll_clock_fn) clock_fn;
@@ -70,6 +72,7 @@ struct walk {
     const struct poll_spec *spec;
     CURL **slot;
     struct send_answer *out;
+    int pages_left; /* pages this poll may still read */
 };
 
 static int spec_read(json_t *flow, struct poll_spec *s)
@@ -428,8 +431,11 @@ done:
 }
 
 /* Adds a page's items (those with a SID and a date) to it; *oldest becomes the oldest date
- * among them. Returns -1 when memory ran out or too many are held (the answer is set). */
-static int take_page(struct walk *w, json_t *page, struct items *it, long long *oldest)
+ * among them not older than lo, and *below is set when one is older (the list, newest first,
+ * holds nothing newer after it). Returns -1 when memory ran out or too many are held (the
+ * answer is set). */
+static int take_page(struct walk *w, json_t *page, long long lo, struct items *it,
+                     long long *oldest, int *below)
 {
     size_t i;
     json_t *obj;
@@ -439,6 +445,10 @@ static int take_page(struct walk *w, json_t *page, struct items *it, long long *
         long long t;
         if (!sid || !*sid || strlen(sid) > SID_MAX || !date || parse_twilio_date(date, &t) < 0)
             continue;
+        if (t < lo) {
+            *below = 1;
+            continue;
+        }
         if (it->n == POLL_MAX_HELD) {
             fail(w->out, "internal_error",
                  "More resources share these dates than one poll can hold; nothing was "
@@ -462,10 +472,10 @@ static int take_page(struct walk *w, json_t *page, struct items *it, long long *
     return 0;
 }
 
-/* Reads the list newest first from its first page: with the date filter, every item dated in
- * [lo, hi]; without, until a page holds an item older than lo. At most max_pages pages (0: no
- * cap); *complete tells whether the list was read to its end (or past lo), *oldest the oldest
- * date read. Returns 0, or -1 with the answer set. */
+/* Reads the list newest first from its first page (with the date filter, of [lo, hi]) until
+ * its end or a page holding an item older than lo: at most max_pages pages (0: up to what is
+ * left of the poll's budget). *complete tells whether it got there, *oldest is the oldest date
+ * read. Returns 0, or -1 with the answer set. */
 static int read_list(struct walk *w, long page_size, long long lo, long long hi, int max_pages,
                      struct items *it, int *complete, long long *oldest)
 {
@@ -473,7 +483,7 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
     char date[32], size[24];
     json_t *page = NULL;
     char *next = NULL;
-    int rc = -1, pages = 0;
+    int rc = -1, pages = 0, below = 0;
     buf_init(&params, 1024);
     *complete = 0;
     *oldest = hi;
@@ -493,15 +503,21 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
         goto done;
     }
     for (;;) {
+        if (w->pages_left-- == 0) {
+            fail(w->out, "upstream_bad_body",
+                 "Twilio's list did not end within the pages one poll reads; nothing was "
+                 "delivered");
+            goto done;
+        }
         if (fetch(w, next, &params, &page) < 0)
             goto done;
         pages++;
         free(next);
         next = NULL;
-        if (take_page(w, page, it, oldest) < 0)
+        if (take_page(w, page, lo, it, oldest, &below) < 0)
             goto done;
         const char *uri = json_string_value(json_object_get(page, "next_page_uri"));
-        if (!uri || !*uri || (!w->spec->filter && *oldest < lo) ||
+        if (!uri || !*uri || below ||
             json_array_size(json_object_get(page, w->spec->list)) == 0) {
             *complete = 1;
             break;
@@ -570,8 +586,6 @@ static void poll_window(struct walk *w, long limit, struct position *pos, long l
             /* The oldest resources are below what these pages reached. */
             long long mid = pos->lo + (hi - pos->lo) / 2;
             hi = oldest < mid ? oldest : mid;
-            if (hi < pos->lo) /* Twilio listed something older than the filter allows */
-                hi = pos->lo;
             items_reset(&it);
         }
     }
@@ -616,7 +630,7 @@ void poll_run(const struct send_service *svc, const struct block_def *b, json_t 
               struct send_answer *out)
 {
     struct poll_spec spec;
-    struct walk w = {svc, b, prep, &spec, slot, out};
+    struct walk w = {svc, b, prep, &spec, slot, out, POLL_MAX_PAGES};
     struct position pos = {0};
     long limit;
     (void)key; /* a poll only reads: a repeat is harmless, and answers what is new then */

@@ -154,11 +154,14 @@ static void starts_now(void **state)
         sid_of("SM", 100 + i, sid);
         lister_add(L, "Messages", sid, T0 - 100 + i, T0 - 100 + i, NULL);
     }
-    json_t *start = poll_ok("pollMessages", NULL, NULL);
+    /* the example of docs/polling-triggers.md */
+    json_t *start = poll_ok("pollMessages", NULL, "\"to\":\"+15005550006\"");
     assert_int_equal(items_of(start), 0);
     assert_false(more_of(start));
+    assert_string_equal(cursor_of(start), "AQAAAABrBAeYAD0wjXbUE8kji5fWZA");
     assert_int_equal(lister_count(L), 1);
-    assert_true(request_has(0, "GET /2010-04-01/Accounts/" AC "/Messages.json?PageSize=1"));
+    assert_true(request_has(0, "GET /2010-04-01/Accounts/" AC
+                               "/Messages.json?To=%2B15005550006&PageSize=1"));
     for (unsigned i = 0; i < 5; i++) {
         sid_of("SM", 200 + i, sid);
         snprintf(fields, sizeof fields, "\"body\":\"n%u\"", i);
