@@ -13,7 +13,7 @@
 #include "envelope.h"
 #include "flow.h"
 #include "jsonscan.h"
-#include "poll.h"
+#include "polling.h"
 #include "twilio.h"
 
 static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
@@ -272,7 +272,7 @@ static const struct {
     const char *kind;
     flow_fn run;
 } flows[] = {
-    {"poll", poll_run},
+    {"poll", polling_run},
     {NULL, NULL},
 };
 

@@ -17,7 +17,7 @@
 
 #include "harness.h"
 #include "lister.h"
-#include "poll.h"
+#include "polling.h"
 
 #define AC "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CREDS "\"accountSid\":\"" AC "\",\"accountToken\":\"test-token-not-a-secret\""
@@ -129,7 +129,7 @@ static int setup(void **state)
     harness_config(&cfg);
     snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", lister_port(L));
     cfg.retry_max = 0;
-    poll_clock_set(clock_now);
+    polling_clock_set(clock_now);
     return harness_start_with(&H, &cfg);
 }
 
@@ -138,7 +138,7 @@ static int teardown(void **state)
     (void)state;
     harness_stop(&H);
     lister_stop(L);
-    poll_clock_set(NULL);
+    polling_clock_set(NULL);
     return 0;
 }
 
@@ -184,7 +184,7 @@ static void starts_now(void **state)
     }
     char from[32], upto[32], want[160];
     iso(T0, from);
-    iso(T0 + 45 - POLL_SETTLE_S, upto);
+    iso(T0 + 45 - POLLING_SETTLE_S, upto);
     snprintf(want, sizeof want, "Messages.json?PageSize=101&DateSent%%3E=%s&DateSent%%3C=%s",
              from, upto);
     for (char *p = want; *p; p++)
@@ -639,7 +639,7 @@ static int prism_setup(void **state)
     snprintf(cfg.api_base, sizeof cfg.api_base, "%s", getenv("PRISM_URL"));
     cfg.retry_max = 0;
     cfg.upstream_timeout_ms = 20000;
-    poll_clock_set(clock_now);
+    polling_clock_set(clock_now);
     return L ? harness_start_with(&H, &cfg) : -1;
 }
 

@@ -1,4 +1,4 @@
-#include "poll.h"
+#include "polling.h"
 
 #include <openssl/evp.h>
 #include <stdatomic.h>
@@ -28,7 +28,7 @@
 typedef long long (*poll_clock_fn)(void);
 static _Atomic(poll_clock_fn) clock_fn;
 
-void poll_clock_set(long long (*now)(void))
+void polling_clock_set(long long (*now)(void))
 {
     atomic_store(&clock_fn, now);
 }
@@ -600,7 +600,8 @@ static void poll_window(struct walk *w, long limit, struct position *pos, long l
         it.v[keep++] = *x;
     }
     it.n = keep;
-    qsort(it.v, it.n, sizeof *it.v, item_cmp);
+    if (it.n > 1)
+        qsort(it.v, it.n, sizeof *it.v, item_cmp);
     keep = 0;
     for (size_t i = 0; i < it.n; i++) { /* a resource on two pages counts once */
         if (keep && strcmp(it.v[keep - 1].sid, it.v[i].sid) == 0) {
@@ -625,7 +626,7 @@ done:
     items_free(&it);
 }
 
-void poll_run(const struct send_service *svc, const struct block_def *b, json_t *args,
+void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
               const struct prepared *prep, CURL **slot, const char *key,
               struct send_answer *out)
 {
@@ -675,10 +676,10 @@ void poll_run(const struct send_service *svc, const struct block_def *b, json_t 
         items_free(&it);
         return;
     }
-    if (pos.lo > now - POLL_SETTLE_S) { /* nothing after the cursor is settled yet */
+    if (pos.lo > now - POLLING_SETTLE_S) { /* nothing after the cursor is settled yet */
         struct items none = {0};
         answer(&w, &none, 0, &pos, 0);
         return;
     }
-    poll_window(&w, limit, &pos, now - POLL_SETTLE_S);
+    poll_window(&w, limit, &pos, now - POLLING_SETTLE_S);
 }
