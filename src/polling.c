@@ -565,7 +565,7 @@ static void answer(struct walk *w, const struct items *it, size_t n, const struc
 }
 
 /* The resources after pos dated up to settled, oldest first: those of a window [pos->lo, hi]
- * read whole, hi narrowed by halves while the window needs more pages than limit does. */
+ * read whole, hi narrowed while the window needs more pages than limit does. */
 static void poll_window(struct walk *w, long limit, struct position *pos, long long settled)
 {
     struct items it = {0};
@@ -583,9 +583,14 @@ static void poll_window(struct walk *w, long limit, struct position *pos, long l
                 goto done;
             if (complete)
                 break;
-            /* The oldest resources are below what these pages reached. */
+            /* The oldest resources are below what these pages reached (it.n of them dated in
+             * [oldest, hi]): aim at one and a half limit's worth at that density, and at most
+             * half the window, so the halvings end. */
             long long mid = pos->lo + (hi - pos->lo) / 2;
-            hi = oldest < mid ? oldest : mid;
+            long long aim = it.n ? pos->lo + (hi - oldest + 1) * 3 * (limit + 1) /
+                                                  (2 * (long long)it.n)
+                                 : mid;
+            hi = oldest == pos->lo ? pos->lo : aim < mid ? aim : mid; /* a crowded second */
             items_reset(&it);
         }
     }

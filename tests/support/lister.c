@@ -267,7 +267,7 @@ struct lister *lister_start(void)
     pthread_mutex_init(&l->lock, NULL);
     l->now = (long long)time(NULL);
     const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4",
-                             "enable_keep_alive", "yes", NULL};
+                             "enable_keep_alive", "no", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     struct mg_init_data init = {.callbacks = &cb, .user_data = l, .configuration_options = options};
