@@ -12,6 +12,7 @@
 #include "envelope.h"
 #include "flow.h"
 #include "handler.h"
+#include "polling.h"
 #include "subscribe.h"
 
 static void answer_error(struct send_answer *out, const char *what, const char *code,
@@ -45,6 +46,7 @@ static const struct {
     {"subscribeEvents", eventstreams_subscribe},
     {"unsubscribeEvents", eventstreams_unsubscribe},
     {"listEventTypes", eventstreams_types},
+    {"poll", polling_run},
     {NULL, NULL},
 };
 
