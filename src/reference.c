@@ -86,6 +86,7 @@ static void sent_as(struct md *m, const struct block_def *b, const struct arg_de
         [ROLE_EDGE] = "host",             [ROLE_REGION] = "host",
         [ROLE_PRODUCT] = "host",          [ROLE_METHOD] = "method",
         [ROLE_PATH] = "path",             [ROLE_PARAMS] = "each member a parameter",
+        [ROLE_IDEMPOTENCY_KEY] = "(Idempotency-Key)",
     };
     if (a->param) {
         PUT(m, "`%s`", a->param);
@@ -100,8 +101,6 @@ static void sent_as(struct md *m, const struct block_def *b, const struct arg_de
         PUT(m, "path");
     } else if (a->role && a->role != ROLE_MESSAGE_BODY && roles[a->role]) {
         PUT(m, "%s", roles[a->role]);
-    } else if (strcmp(a->name, "idempotencyKey") == 0) {
-        PUT(m, "(Idempotency-Key)");
     }
 }
 
@@ -200,7 +199,7 @@ static void section(struct md *m, const struct block_def *b)
     PUT(m, "\n");
     if (block_role_index(b, ROLE_DRY_RUN) >= 0)
         PUT(m, "- Dry run: `dryRun` shows the request instead of sending it\n");
-    if (block_arg_index(b, "idempotencyKey") >= 0)
+    if (block_role_index(b, ROLE_IDEMPOTENCY_KEY) >= 0)
         PUT(m, "- Idempotency-Key: a repeat with the same key and args gets the first answer "
                "again, without calling Twilio\n");
     if (block_role_index(b, ROLE_NEXT_PAGE) >= 0)
