@@ -1109,6 +1109,11 @@ const struct block_def *block_find_event(const struct block_set *set, const char
     return NULL;
 }
 
+const struct block_def *block_event_at(const struct block_set *set, size_t i)
+{
+    return i < set->n_events ? &set->events[i] : NULL;
+}
+
 size_t block_count(const struct block_set *set)
 {
     return set->n;

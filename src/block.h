@@ -144,6 +144,8 @@ const struct block_def *block_at(const struct block_set *set, size_t i);
 /* An event of metadata.json's "events" (its listeners' args as a handler block), or NULL. */
 const struct block_def *block_find_event(const struct block_set *set, const char *name,
                                          size_t len);
+/* The i-th event of metadata.json, or NULL past the last. */
+const struct block_def *block_event_at(const struct block_set *set, size_t i);
 
 /* The served metadata document (compact JSON), owned by the set. */
 const char *block_metadata(const struct block_set *set, size_t *len);

@@ -277,7 +277,8 @@ static void unknown_block_is_404(void **state)
                         "getRecording, listRecordingTranscriptions, listIncomingPhoneNumbers, "
                         "startVerification, checkVerification, lookupPhoneNumber, "
                         "createConversation, addConversationParticipant, "
-                        "sendConversationMessage, twilioRequest, validateWebhookSignature.\"}}}");
+                        "sendConversationMessage, twilioRequest, validateWebhookSignature; "
+                        "events: webhookEvent.\"}}}");
     http_reply_free(&r);
 }
 
