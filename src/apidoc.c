@@ -7,6 +7,7 @@
 #include "args.h"
 #include "buf.h"
 #include "envelope.h"
+#include "jsonparse.h"
 
 /* 15 significant digits print an example such as 0.05 as written (17 would give
  * 0.050000000000000003) and still round-trip any decimal of up to 15 digits. */
@@ -351,7 +352,7 @@ static json_t *block_text(struct doc *d, const struct block_def *b)
 /* An envelope the engine itself builds (consumed), parsed back for an example. */
 static json_t *parsed(struct doc *d, char *text)
 {
-    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *v = text ? jsonparse_answer(text, strlen(text), NULL) : NULL;
     free(text);
     if (!v)
         d->oom = 1;
@@ -637,7 +638,7 @@ static json_t *info(struct doc *d, const struct block_set *set)
 {
     size_t len;
     const char *text = block_metadata(set, &len);
-    json_t *meta = json_loadb(text, len, 0, NULL);
+    json_t *meta = jsonparse_answer(text, len, NULL);
     struct buf t;
     buf_init(&t, TEXT_MAX);
     if (!meta || (field(meta, "description") &&

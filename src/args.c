@@ -11,7 +11,7 @@
 
 #include "envelope.h"
 #include "form.h"
-#include "jsonlimit.h"
+#include "jsonparse.h"
 
 #define REASON_MAX 512
 
@@ -458,7 +458,8 @@ static int check_request_path(struct ctx *c, const struct arg_def *a, struct tex
 static int trims(const struct arg_def *a)
 {
     return a->type == ARG_CREDENTIALS || a->type == ARG_SELECT || a->type == ARG_DATE ||
-           a->type == ARG_LIST || a->address || a->sid_prefixes || a->url || a->charset || a->date || a->role;
+           a->type == ARG_LIST || a->address || a->sid_prefixes || a->url || a->charset ||
+           a->date || (a->role && a->role != ROLE_MESSAGE_BODY);
 }
 
 static void take_string(struct ctx *c, size_t i, json_t *v)
@@ -744,19 +745,19 @@ static void take_json(struct ctx *c, size_t i, json_t *v)
         fail(c, a, 0, "must be a JSON object or a string holding JSON");
         return;
     }
-    size_t deep_at;
-    if (json_depth_check(json_string_value(v), json_string_length(v), JSON_MAX_DEPTH, &deep_at) <
-        0) {
-        fail(c, a, 1, "is not valid JSON here: it nests deeper than %d levels", JSON_MAX_DEPTH);
+    struct jsonparse_error err;
+    json_t *parsed = jsonparse_loadb(json_string_value(v), json_string_length(v),
+                                     JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+    if (!parsed && err.fault != JSONPARSE_SYNTAX) {
+        char why[200];
+        fail(c, a, 1, "is not valid JSON here: it %s", jsonparse_fault_text(&err, why, sizeof why));
         return;
     }
-    json_error_t err;
-    json_t *parsed = json_loadb(json_string_value(v), json_string_length(v),
-                                JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
     if (!parsed) {
         char reason[JSON_ERROR_TEXT_LENGTH];
-        envelope_json_reason(&err, reason, sizeof reason);
-        fail(c, a, 1, "is not valid JSON: %s (line %d, column %d)", reason, err.line, err.column);
+        envelope_json_reason(&err.json, reason, sizeof reason);
+        fail(c, a, 1, "is not valid JSON: %s (line %d, column %d)", reason, err.json.line,
+             err.json.column);
         return;
     }
     if (a->role == ROLE_PARAMS)
@@ -1030,15 +1031,13 @@ static void merge_outer_keys(json_t *doc, json_t *wrapped)
 }
 
 enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_t **args,
-                                json_error_t *err, size_t *deep_at)
+                                struct jsonparse_error *err)
 {
     *root = NULL;
     *args = NULL;
-    if (json_depth_check(text, n, JSON_MAX_DEPTH, deep_at) < 0)
-        return BODY_TOO_DEEP;
-    json_t *doc = json_loadb(text, n, JSON_REJECT_DUPLICATES, err);
+    json_t *doc = jsonparse_loadb(text, n, JSON_REJECT_DUPLICATES, err);
     if (!doc)
-        return BODY_NOT_JSON;
+        return err->fault == JSONPARSE_SYNTAX ? BODY_NOT_JSON : BODY_TOO_BIG;
     if (!json_is_object(doc)) {
         json_decref(doc);
         return BODY_NOT_OBJECT;

@@ -8,6 +8,7 @@
 
 #include "block.h"
 #include "buf.h"
+#include "jsonparse.h"
 
 /* A slice of a string, not NUL-terminated. */
 struct text {
@@ -41,8 +42,8 @@ enum args_status {
 
 enum body_shape {
     BODY_PARSED,          /* *root is the document, *args the args object inside it */
-    BODY_TOO_DEEP,        /* nests deeper than JSON_MAX_DEPTH (offset in *deep_at) */
-    BODY_NOT_JSON,        /* the parser's reason in *err */
+    BODY_TOO_BIG,         /* too deep or too many values: err says which (jsonparse.h) */
+    BODY_NOT_JSON,        /* the parser's reason in err->json */
     BODY_NOT_OBJECT,      /* valid JSON, but not an object */
     BODY_ARGS_NOT_OBJECT, /* "args" is there but is not an object */
 };
@@ -50,7 +51,7 @@ enum body_shape {
 /* Parses a request body, wrapped ({"args": {...}}) or flat. On BODY_PARSED the caller owns
  * *root (and *args borrows from it); otherwise *root is NULL. */
 enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_t **args,
-                                json_error_t *err, size_t *deep_at);
+                                struct jsonparse_error *err);
 
 /* Checks args (a JSON object) against b. On ARGS_OK, out holds the request (free it with
  * prepared_free). On ARGS_INVALID or ARGS_BAD_JSON, *reasons is a new object mapping each

@@ -1,8 +1,11 @@
 #include "block.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "jsonparse.h"
 
 struct block_set {
     struct block_def *blocks;
@@ -800,16 +803,27 @@ static int resolve_uses(json_t *root, json_t *common, const char *name, char *er
     return 0;
 }
 
+/* Why a definition did not parse, with jansson's position when it was a syntax error. */
+static void parse_failure(const char *name, const struct jsonparse_error *perr, char *err,
+                          size_t errlen)
+{
+    char why[240];
+    if (perr->fault == JSONPARSE_SYNTAX)
+        snprintf(err, errlen, "%s: line %d, column %d: %s", name, perr->json.line,
+                 perr->json.column, perr->json.text);
+    else
+        snprintf(err, errlen, "%s: %s", name, jsonparse_fault_text(perr, why, sizeof why));
+}
+
 int block_parse(const char *name, const char *text, size_t len, json_t *common,
                 struct block_def *out, char *err, size_t errlen)
 {
     struct block_def b;
-    json_error_t jerr;
+    struct jsonparse_error perr;
     memset(&b, 0, sizeof b);
-    b.root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    b.root = jsonparse_loadb_capped(text, len, JSON_REJECT_DUPLICATES, SIZE_MAX, &perr);
     if (!b.root) {
-        snprintf(err, errlen, "%s: line %d, column %d: %s", name, jerr.line, jerr.column,
-                 jerr.text);
+        parse_failure(name, &perr, err, errlen);
         return -1;
     }
     if ((json_is_object(b.root) && resolve_uses(b.root, common, name, err, errlen) < 0) ||
@@ -1003,24 +1017,28 @@ struct block_set *block_set_load(const struct embedded_file *metadata,
                                  const struct embedded_file *files, size_t n, char *err,
                                  size_t errlen)
 {
-    json_error_t jerr;
+    struct jsonparse_error perr;
     json_t *shared = NULL;
     struct block_set *set = calloc(1, sizeof *set);
-    json_t *meta = json_loadb(metadata->text, metadata->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *meta = jsonparse_loadb_capped(metadata->text, metadata->len, JSON_REJECT_DUPLICATES,
+                                          SIZE_MAX, &perr);
     if (!set) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     if (!meta) {
-        snprintf(err, errlen, "metadata.json: line %d, column %d: %s", jerr.line, jerr.column,
-                 jerr.text);
+        parse_failure("metadata.json", &perr, err, errlen);
         goto fail;
     }
     if (common) {
-        shared = json_loadb(common->text, common->len, JSON_REJECT_DUPLICATES, &jerr);
+        shared = jsonparse_loadb_capped(common->text, common->len, JSON_REJECT_DUPLICATES,
+                                        SIZE_MAX, &perr);
+        if (!shared) {
+            parse_failure("blocks/common/args.json", &perr, err, errlen);
+            goto fail;
+        }
         if (!json_is_array(shared)) {
-            snprintf(err, errlen, "blocks/common/args.json: %s",
-                     shared ? "must be a list of args" : jerr.text);
+            snprintf(err, errlen, "blocks/common/args.json: must be a list of args");
             goto fail;
         }
     }

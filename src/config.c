@@ -49,6 +49,8 @@ static const struct setting settings[] = {
      "3000", "time allowed to connect to Twilio"},
     {"MAX_BODY_BYTES", "--max-body-bytes", K_LONG, FIELD(max_body_bytes), 0, 1, 1L << 30, "262144",
      "largest request body accepted"},
+    {"JSON_MAX_VALUES", "--json-max-values", K_LONG, FIELD(json_max_values), 0, 100, 10000000,
+     "20000", "most JSON values one request body (or JSON-text arg) may hold"},
     {"BODY_TIMEOUT_MS", "--body-timeout-ms", K_LONG, FIELD(body_timeout_ms), 0, 100, 600000,
      "10000", "time allowed to receive a whole request body"},
     {"HEADER_TIMEOUT_MS", "--header-timeout-ms", K_LONG, FIELD(header_timeout_ms), 0, 100,

@@ -19,6 +19,7 @@ struct config {
     long upstream_timeout_ms;
     long connect_timeout_ms;
     long max_body_bytes;
+    long json_max_values; /* values one JSON text of a caller's may hold (jsonparse.h) */
     long body_timeout_ms;
     long header_timeout_ms;     /* request line and headers of a connection's first request */
     long keep_alive_timeout_ms; /* wait for the next request on a kept connection */

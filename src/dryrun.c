@@ -1,6 +1,7 @@
 #include "dryrun.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "envelope.h"
 #include "form.h"
@@ -8,20 +9,46 @@
 
 #define MASK "********"
 
+/* Whether a parameter or header name says it holds a secret (AuthToken, ApiKeySecret,
+ * Password, X-Api-Key, ...), for requests whose caller names the parameters (twilioRequest).
+ * A list's PageToken is no secret, and masking it would hide the paging it shows. */
+static int looks_secret(const char *name, size_t n)
+{
+    static const char *const words[] = {"password", "token", "secret", "key", "credential", NULL};
+    if (n == 9 && strncasecmp(name, "PageToken", 9) == 0)
+        return 0;
+    for (const char *const *w = words; *w; w++) {
+        size_t wn = strlen(*w);
+        for (size_t i = 0; i + wn <= n; i++)
+            if (strncasecmp(name + i, *w, wn) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+static int mask_value(json_t *form, const char *key, json_t *v)
+{
+    if (!json_is_array(v))
+        return json_object_set_new(form, key, json_string(MASK));
+    for (size_t k = 0; k < json_array_size(v); k++)
+        if (json_array_set_new(v, k, json_string(MASK)) < 0)
+            return -1;
+    return 0;
+}
+
 static int mask_secrets(const struct block_def *b, json_t *form)
 {
+    const char *key;
+    json_t *v;
+    json_object_foreach(form, key, v) {
+        if (looks_secret(key, strlen(key)) && mask_value(form, key, v) < 0)
+            return -1;
+    }
     for (size_t i = 0; i < b->n_args; i++) {
         const struct arg_def *a = &b->args[i];
-        json_t *v = a->param && a->secret ? json_object_get(form, a->param) : NULL;
-        if (!v)
-            continue;
-        if (json_is_array(v)) {
-            for (size_t k = 0; k < json_array_size(v); k++)
-                if (json_array_set_new(v, k, json_string(MASK)) < 0)
-                    return -1;
-        } else if (json_object_set_new(form, a->param, json_string(MASK)) < 0) {
+        json_t *value = a->param && a->secret ? json_object_get(form, a->param) : NULL;
+        if (value && mask_value(form, a->param, value) < 0)
             return -1;
-        }
     }
     return 0;
 }
@@ -53,9 +80,12 @@ static int show_headers(const struct prepared *p, json_t *to)
     const char *h = p->headers.len ? buf_str(&p->headers) : "";
     while (headers && *h) {
         const char *end = strchr(h, '\n'), *colon = strchr(h, ':');
+        const int secret = colon && looks_secret(h, (size_t)(colon - h));
         if (!end || !colon || colon > end ||
             json_object_setn_new(headers, h, (size_t)(colon - h),
-                                 json_stringn(colon + 2, (size_t)(end - colon - 2))) < 0) {
+                                 secret ? json_string(MASK)
+                                        : json_stringn(colon + 2, (size_t)(end - colon - 2))) <
+                0) {
             json_decref(headers);
             return -1;
         }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "jsonparse.h"
 
 static const char success_head[] = "{\"callback\":\"success\",\"contextWrites\":{\"to\":";
 static const char success_tail[] = "}}";
@@ -207,7 +208,8 @@ json_t *envelope_api_error_to(long http_status, const char *action, const char *
                              const char *content_type, const char *request_id, const char *note)
 {
     struct buf msg;
-    json_t *twilio = json_loadb(body, n, 0, NULL);
+    struct jsonparse_error perr;
+    json_t *twilio = jsonparse_answer(body, n, &perr);
     json_t *to = NULL;
     buf_init(&msg, n + 4096); /* Twilio's whole message always fits */
     const char *message = json_string_value(json_object_get(twilio, "message"));
@@ -218,7 +220,11 @@ json_t *envelope_api_error_to(long http_status, const char *action, const char *
         /* the body's own reason says more than its size */
     } else {
         rc |= buf_appendf(&msg, "Twilio answered HTTP %ld with %s body (%zu bytes)", http_status,
-                          twilio ? "a JSON" : "a non-JSON", n);
+                          twilio ? "a JSON"
+                          : perr.fault == JSONPARSE_TOO_DEEP || perr.fault == JSONPARSE_TOO_MANY
+                              ? "an unreadably deep or large JSON"
+                              : "a non-JSON",
+                          n);
         if (content_type && *content_type && !twilio)
             rc |= buf_appendf(&msg, " of type %.100s", content_type);
     }

@@ -37,4 +37,18 @@ size_t jsonparse_max_values(void);
  * be NULL). */
 json_t *jsonparse_loadb(const char *text, size_t n, size_t flags, struct jsonparse_error *err);
 
+/* What Twilio (or TWILIO_API_BASE) answered, parsed with jansson's default flags: depth capped
+ * and memory bounded as above, but no cap on the number of values, since one page of 1,000
+ * resources holds more than any caller's request may. */
+json_t *jsonparse_answer(const char *text, size_t n, struct jsonparse_error *err);
+
+/* jsonparse_loadb with a cap of max values instead of JSON_MAX_VALUES (SIZE_MAX: none but the
+ * memory rule), for texts that are not a caller's: block definitions and the metadata. */
+json_t *jsonparse_loadb_capped(const char *text, size_t n, size_t flags, size_t max,
+                               struct jsonparse_error *err);
+
+/* The fault in words for an answer ("nests ... deeper than 32 levels (at byte 12)"), written
+ * into out; never quotes the text, which may hold a secret. Returns out. */
+const char *jsonparse_fault_text(const struct jsonparse_error *err, char *out, size_t size);
+
 #endif

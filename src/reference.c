@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "jsonparse.h"
 
 #define TEXT_MAX (4u << 20)
 
@@ -256,7 +257,8 @@ char *reference_markdown(const struct block_set *set, size_t *len, char *err, si
     }
     for (size_t i = 0; i < n; i++)
         section(&m, block_at(set, i));
-    json_t *meta = json_loads(block_metadata(set, &metadata_len), 0, NULL);
+    const char *metadata = block_metadata(set, &metadata_len);
+    json_t *meta = jsonparse_answer(metadata, metadata_len, NULL);
     size_t i;
     json_t *event;
     json_array_foreach(json_object_get(meta, "events"), i, event) {

@@ -17,9 +17,10 @@
 #include "args.h"
 #include "buf.h"
 #include "clock.h"
+#include "deadline.h"
 #include "envelope.h"
 #include "idem.h"
-#include "jsonlimit.h"
+#include "jsonparse.h"
 #include "listener.h"
 #include "log.h"
 #include "memtune.h"
@@ -279,10 +280,13 @@ static int reply_owned(struct mg_connection *conn, char *body, const size_t *len
 
 enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_TOO_SLOW, BODY_BROKEN };
 
+static enum body_status read_body_until(struct mg_connection *conn, long long declared,
+                                        long deadline, struct buf *out);
+
 /* Reads the whole body into out, capped at MAX_BODY_BYTES and BODY_TIMEOUT_MS in total, so a
- * drip-fed chunked body cannot hold a worker. A declared length over the cap is refused
- * before a byte is read. civetweb has one read timeout, HEADER_TIMEOUT_MS: a read that waits
- * that long returns what came, so the deadline is checked at least that often. */
+ * drip-fed body, chunked or not, cannot hold a worker. A declared length over the cap is
+ * refused before a byte is read. civetweb's read waits as long as bytes keep coming, so the
+ * deadline interrupts it (deadline.h) rather than waiting for it to return. */
 static enum body_status read_body(struct mg_connection *conn, const struct server *s,
                                   struct buf *out)
 {
@@ -290,6 +294,17 @@ static enum body_status read_body(struct mg_connection *conn, const struct serve
     if (declared > s->cfg.max_body_bytes)
         return BODY_TOO_LARGE;
     const long deadline = clock_ms() + s->cfg.body_timeout_ms;
+    struct deadline timer;
+    deadline_arm(&timer, s->cfg.body_timeout_ms);
+    enum body_status st = read_body_until(conn, declared, deadline, out);
+    deadline_disarm(&timer);
+    return st;
+}
+
+/* read_body's loop; a read blocked past the deadline is interrupted by the timer. */
+static enum body_status read_body_until(struct mg_connection *conn, long long declared,
+                                        long deadline, struct buf *out)
+{
     /* Read in place, not through a buffer on the stack: a thousand workers' stacks add up. */
     for (;;) {
         size_t want = out->max - out->len < 4096 ? out->max - out->len : 4096;
@@ -364,8 +379,27 @@ static int secret_matches(const char *given, const char *want)
 
 /* Refuses what HTTP itself gets wrong before the body is touched. Returns 0 to go on, or the
  * status already sent. */
+/* How many times the request carries header name. civetweb reads the first and ignores the
+ * rest, which a proxy in front may have read differently: the way requests are smuggled. */
+static int header_count(struct mg_connection *conn, const char *name)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    int n = 0;
+    for (int i = 0; i < ri->num_headers; i++)
+        n += strcasecmp(ri->http_headers[i].name, name) == 0;
+    return n;
+}
+
 static int check_request(struct mg_connection *conn, const struct server *s, struct outcome *oc)
 {
+    if (header_count(conn, "Content-Length") > 1 || header_count(conn, "Transfer-Encoding") > 1) {
+        oc->what = "bad_request";
+        close_after_reply(conn);
+        return reply_error(conn, 400, "BAD_REQUEST",
+                           "A request may carry Content-Length and Transfer-Encoding at most "
+                           "once each.",
+                           NULL);
+    }
     if (mg_get_header(conn, "Transfer-Encoding") && mg_get_header(conn, "Content-Length")) {
         oc->what = "bad_request";
         close_after_reply(conn);
@@ -393,7 +427,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
                      struct outcome *oc)
 {
     struct buf in;
-    json_error_t jerr;
+    struct jsonparse_error jerr;
     json_t *root = NULL;
     size_t len = 0;
     int status = check_request(conn, s, oc);
@@ -405,21 +439,19 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         status = reply_body_problem(conn, s, st, oc);
         goto done;
     }
-    size_t deep_at = 0;
     json_t *args = NULL;
-    char msg[160];
-    enum body_shape shape = args_parse_body(buf_str(&in), in.len, &root, &args, &jerr, &deep_at);
+    char msg[320], why[240];
+    enum body_shape shape = args_parse_body(buf_str(&in), in.len, &root, &args, &jerr);
     if (shape != BODY_PARSED) {
         oc->what = "bad_json";
         if (shape == BODY_NOT_JSON) {
-            status = reply_owned(conn, envelope_bad_body_in(buf_str(&in), in.len, &jerr, &len),
-                                     &len, NULL);
+            status = reply_owned(
+                conn, envelope_bad_body_in(buf_str(&in), in.len, &jerr.json, &len), &len, NULL);
             goto done;
         }
-        if (shape == BODY_TOO_DEEP)
-            snprintf(msg, sizeof msg,
-                     "The request body nests arrays or objects deeper than %d levels (at byte %zu).",
-                     JSON_MAX_DEPTH, deep_at);
+        if (shape == BODY_TOO_BIG)
+            snprintf(msg, sizeof msg, "The request body %s.",
+                     jsonparse_fault_text(&jerr, why, sizeof why));
         else
             snprintf(msg, sizeof msg, "%s",
                      shape == BODY_ARGS_NOT_OBJECT ? "\"args\" must be a JSON object."
@@ -678,6 +710,12 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     }
     s->cfg = *cfg;
     s->blocks = blocks;
+    jsonparse_set_max_values((size_t)cfg->json_max_values);
+    if (deadline_init() < 0) {
+        snprintf(err, errlen, "cannot install the body deadline's signal handler");
+        free(s);
+        return NULL;
+    }
     snprintf(err, errlen, "out of memory");
     /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
      * BULK_DEADLINE_MS */

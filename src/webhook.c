@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "envelope.h"
 #include "form.h"
+#include "jsonparse.h"
 
 #define MAX_SIGNED_BYTES (4u << 20)
 #define LISTENER_FORM_CAP 65536
@@ -51,7 +52,8 @@ static void real_text(double d, char *out, size_t size)
     }
 }
 
-/* A value as the form text Twilio sent: relays may have turned "2" into 2. */
+/* A value as the form text Twilio sent: relays may have turned "2" into 2. Returns -2 for a
+ * value that is no form text (null, an object, a list): the signature cannot cover it. */
 static int add_field(struct fields *f, const char *name, json_t *v)
 {
     struct field fd = {.name = name};
@@ -71,7 +73,7 @@ static int add_field(struct fields *f, const char *name, json_t *v)
         snprintf(fd.num, sizeof fd.num, "%s", json_is_true(v) ? "true" : "false");
         break;
     default:
-        return 0; /* null and nested objects are not form fields */
+        return -2;
     }
     if (!fd.value)
         fd.value_len = strlen(fd.num);
@@ -99,23 +101,27 @@ static int by_name_then_value(const void *pa, const void *pb)
 }
 
 /* Twilio signs each field name followed by its value, sorted by name (and repeated names by
- * value), after the URL. */
+ * value), after the URL. Returns -1 when memory ran out, -2 for a field it cannot sign: an
+ * empty list would be delivered as a field that no signed byte stands for. */
 static int collect(json_t *params, struct fields *f)
 {
     const char *name;
     json_t *v;
     json_object_foreach(params, name, v)
     {
+        int rc = 0;
         if (json_is_array(v)) {
             size_t i;
             json_t *item;
+            if (json_array_size(v) == 0)
+                return -2;
             json_array_foreach(v, i, item)
             {
-                if (add_field(f, name, item) < 0)
-                    return -1;
+                if (json_is_array(item) || (rc = add_field(f, name, item)) < 0)
+                    return json_is_array(item) ? -2 : rc;
             }
-        } else if (add_field(f, name, v) < 0) {
-            return -1;
+        } else if ((rc = add_field(f, name, v)) < 0) {
+            return rc;
         }
     }
     if (f->n)
@@ -209,9 +215,9 @@ enum sig_result webhook_signature_check(const char *token, const char *url, json
     int body_ok = 1;
     buf_init(&with_port, MAX_SIGNED_BYTES);
     buf_init(&without_port, MAX_SIGNED_BYTES);
+    size_t hn = 0;
+    const char *hash = body_hash_param(url, &hn);
     if (raw) {
-        size_t hn = 0;
-        const char *hash = body_hash_param(url, &hn);
         char hex[SHA256_HEX_LEN + 1];
         if (!hash) {
             rc = SIG_NO_BODY_HASH;
@@ -220,8 +226,17 @@ enum sig_result webhook_signature_check(const char *token, const char *url, json
         if (sha256_hex(raw, raw_len, hex) < 0)
             goto done;
         body_ok = constant_time_equal(hex, SHA256_HEX_LEN, hash, hn);
-    } else if (params && collect(params, &f) < 0) {
+    } else if (hash) {
+        /* the signature covers the URL and, through the hash, the body text: without that
+         * text nothing ties whatever body came with it to Twilio */
+        rc = SIG_UNSIGNED;
         goto done;
+    } else if (params) {
+        int c = collect(params, &f);
+        if (c < 0) {
+            rc = c == -2 ? SIG_UNSIGNED : SIG_NOMEM;
+            goto done;
+        }
     }
     if (url_forms(url, &with_port, &without_port) != 0)
         goto done;
@@ -283,7 +298,8 @@ char *webhook_validate_block(const struct block_def *b, json_t *args, const char
     buf_init(&sig, 65536);
     *what = "invalid_args";
     if (given(p)) /* checked already: an object, or a string holding JSON */
-        params = json_is_string(p) ? json_loads(json_string_value(p), JSON_DECODE_ANY, NULL)
+        params = json_is_string(p) ? jsonparse_loadb(json_string_value(p), json_string_length(p),
+                                                     JSON_DECODE_ANY, NULL)
                                    : json_incref(p);
     if (given(p) && !json_is_object(params)) {
         out = field_error("params", "must be an object of the form fields Twilio posted", len);
@@ -310,6 +326,15 @@ char *webhook_validate_block(const struct block_def *b, json_t *args, const char
     case SIG_BAD_BODY_HASH:
         result = json_pack("{s:b, s:s}", "valid", 0, "reason",
                            "the SHA-256 of rawBody is not the bodySHA256 in the url");
+        break;
+    case SIG_UNSIGNED:
+        result = json_pack(
+            "{s:b, s:s}", "valid", 0, "reason",
+            given(raw) || !body_hash_param(buf_str(&url), &(size_t){0})
+                ? "params holds a value Twilio never signs (null, an object or a list of them, "
+                  "or an empty list): only text, numbers and booleans can be covered"
+                : "the url carries bodySHA256, so Twilio signed the body's text: give it as "
+                  "rawBody to have its hash checked");
         break;
     case SIG_NO_BODY_HASH:
         out = field_error("rawBody",
@@ -478,7 +503,7 @@ static json_t *event_body(json_t *v)
         n--;
     }
     if (n && *s == '{')
-        return json_loadb(s, n, 0, NULL);
+        return jsonparse_loadb(s, n, 0, NULL);
     return form_parse(s, n);
 }
 
@@ -536,42 +561,53 @@ static int listener_matches(json_t *l, json_t *body)
     return ok;
 }
 
-/* Verifies the signature for a listener that gave authToken and webhookUrl: 1 when it holds,
- * 0 when not, -1 when memory ran out. */
-static int listener_trusts(json_t *l, json_t *body, json_t *raw, const char *signature)
+/* Verifies the signature for a listener that gave authToken and webhookUrl: what the check
+ * found (SIG_VALID when it holds). */
+static enum sig_result listener_trusts(json_t *l, json_t *body, json_t *raw, const char *signature)
 {
     struct buf token, url;
-    int rc = 0;
+    enum sig_result rc = SIG_NOMEM;
     buf_init(&token, 65536);
     buf_init(&url, 65536);
     if (!trimmed(json_object_get(l, "authToken"), &token) ||
-        !trimmed(json_object_get(l, "webhookUrl"), &url)) {
-        rc = -1;
+        !trimmed(json_object_get(l, "webhookUrl"), &url))
         goto done;
-    }
     size_t hn;
-    int hashed = json_is_string(raw) && body_hash_param(buf_str(&url), &hn);
-    enum sig_result s = webhook_signature_check(
-        buf_str(&token), buf_str(&url), hashed ? NULL : body,
-        hashed ? json_string_value(raw) : NULL, hashed ? json_string_length(raw) : 0, signature);
-    rc = s == SIG_NOMEM ? -1 : s == SIG_VALID;
+    /* With bodySHA256 the body is trusted only as the text whose hash was checked; an object
+     * given instead leaves raw NULL, which the check refuses. */
+    int hashed = body_hash_param(buf_str(&url), &hn) != NULL;
+    int text = hashed && json_is_string(raw);
+    rc = webhook_signature_check(buf_str(&token), buf_str(&url), hashed ? NULL : body,
+                                 text ? json_string_value(raw) : NULL,
+                                 text ? json_string_length(raw) : 0, signature);
 done:
     buf_free(&token);
     buf_free(&url);
     return rc;
 }
 
-static char *bad_signature(size_t i, int missing, size_t *len)
+static char *bad_signature(size_t i, int missing, enum sig_result why, size_t *len)
 {
-    char msg[320];
+    char msg[400];
     json_t *extra = json_pack("{s:I}", "listener", (json_int_t)i);
-    snprintf(msg, sizeof msg,
-             missing ? "The X-Twilio-Signature header is missing, and listener %zu (params[%zu]) "
-                       "asks for it to be verified; the event was not delivered."
-                     : "X-Twilio-Signature does not match listener %zu (params[%zu]): the event "
-                       "was not signed by Twilio with its authToken for its webhookUrl; it was "
-                       "not delivered.",
-             i, i);
+    if (missing)
+        snprintf(msg, sizeof msg,
+                 "The X-Twilio-Signature header is missing, and listener %zu (params[%zu]) asks "
+                 "for it to be verified; the event was not delivered.",
+                 i, i);
+    else if (why == SIG_UNSIGNED)
+        snprintf(msg, sizeof msg,
+                 "The body holds what X-Twilio-Signature cannot cover for listener %zu "
+                 "(params[%zu]): a field that is null, an object or a list of them, or, with "
+                 "bodySHA256 in its webhookUrl, a body not given as the text Twilio sent; it "
+                 "was not delivered.",
+                 i, i);
+    else
+        snprintf(msg, sizeof msg,
+                 "X-Twilio-Signature does not match listener %zu (params[%zu]): the event was "
+                 "not signed by Twilio with its authToken for its webhookUrl; it was not "
+                 "delivered.",
+                 i, i);
     char *out = extra ? envelope_error("INVALID_SIGNATURE", msg, extra, len) : NULL;
     json_decref(extra);
     return out;
@@ -619,12 +655,12 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
         if (!listener_matches(l, body))
             continue;
         if (given(json_object_get(l, "authToken"))) {
-            int ok = signature ? listener_trusts(l, body, raw, signature) : 0;
-            if (ok < 0)
+            enum sig_result ok = signature ? listener_trusts(l, body, raw, signature) : SIG_INVALID;
+            if (ok == SIG_NOMEM)
                 goto nomem;
-            if (!ok) {
+            if (ok != SIG_VALID) {
                 *what = "bad_signature";
-                out = bad_signature(i, !signature, len);
+                out = bad_signature(i, !signature, ok, len);
                 goto done;
             }
         }

@@ -15,11 +15,14 @@ enum sig_result {
     SIG_BAD_BODY_HASH = -1, /* the body's SHA-256 is not the URL's bodySHA256 */
     SIG_NO_BODY_HASH = -2,  /* a raw body was given but the URL has no bodySHA256 */
     SIG_NOMEM = -3,
+    SIG_UNSIGNED = -4, /* a field the signature cannot cover (null, an object, a nested or
+                        * empty list), or a bodySHA256 URL whose body was not given as text */
 };
 
 /* Checks signature for a request Twilio sent to url, with its form fields in params (an object
  * of strings, numbers or lists of them; NULL for none) or its raw JSON body in raw (NULL for
- * none). The URL is tried with and without its port, as Twilio's libraries do; the comparison
+ * none). A field of params that is none of those is SIG_UNSIGNED, and so is a url carrying
+ * bodySHA256 without raw: what a signature does not cover must never pass for signed. The URL is tried with and without its port, as Twilio's libraries do; the comparison
  * takes the same time wherever the strings differ. */
 enum sig_result webhook_signature_check(const char *token, const char *url, json_t *params,
                                         const char *raw, size_t raw_len, const char *signature);

@@ -403,6 +403,63 @@ static void validate_raw_body_without_hash(void **state)
                               "post give params instead\"}}}}");
 }
 
+
+/* A field the signature cannot cover must not pass for signed: the vector's own signature,
+ * with a forged object, null or list beside the signed fields. */
+static void unsignable_fields_refused(void **state)
+{
+    (void)state;
+    static const char *const extra[] = {
+        "\"Forwarded\":{\"From\":\"+19999999999\"}", "\"MediaUrl0\":{\"x\":1}",
+        "\"Note\":null", "\"Tags\":[]", "\"Tags\":[[\"a\"]]", "\"Tags\":[{}]",
+    };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        char params[512];
+        snprintf(params, sizeof params, "%.*s,%s}", (int)strlen(VEC_PARAMS) - 1, VEC_PARAMS,
+                 extra[i]);
+        assert_int_equal(check_params(VEC_TOKEN, VEC_URL, params, VEC_SIG), SIG_UNSIGNED);
+    }
+}
+
+/* With bodySHA256 the URL alone is signed: without the body text its hash was never checked. */
+static void body_hash_url_needs_the_text(void **state)
+{
+    (void)state;
+    char hex[65], url[256], sig[29];
+    sha256_hex(JSON_BODY, hex);
+    snprintf(url, sizeof url, "https://mycompany.com/events?bodySHA256=%s", hex);
+    hmac_b64(VEC_TOKEN, url, sig);
+    assert_int_equal(check_params(VEC_TOKEN, url, "{\"EventType\":\"forged\"}", sig),
+                     SIG_UNSIGNED);
+    assert_int_equal(check_params(VEC_TOKEN, url, NULL, sig), SIG_UNSIGNED);
+    assert_int_equal(check_raw(VEC_TOKEN, url, JSON_BODY, sig), SIG_VALID);
+}
+
+static void validate_unsignable_params(void **state)
+{
+    (void)state;
+    expect_answer("validateWebhookSignature",
+                  "{\"authToken\":\"" VEC_TOKEN "\",\"url\":\"" VEC_URL "\",\"signature\":\"" VEC_SIG
+                  "\",\"params\":{\"CallSid\":\"CA1234567890ABCDE\",\"Caller\":\"+14158675309\","
+                  "\"Digits\":\"1234\",\"From\":\"+14158675309\",\"To\":\"+18005551212\","
+                  "\"Forwarded\":{\"From\":\"+19999999999\"}}}",
+                  OK_HEAD "{\"valid\":false,\"reason\":\"params holds a value Twilio never signs "
+                          "(null, an object or a list of them, or an empty list): only text, "
+                          "numbers and booleans can be covered\"}}}");
+    char hex[65], url[256], sig[29], text[1024];
+    sha256_hex(JSON_BODY, hex);
+    snprintf(url, sizeof url, "https://mycompany.com/events?bodySHA256=%s", hex);
+    hmac_b64(VEC_TOKEN, url, sig);
+    snprintf(text, sizeof text,
+             "{\"authToken\":\"" VEC_TOKEN "\",\"url\":\"%s\",\"signature\":\"%s\","
+             "\"params\":{\"EventType\":\"forged\"}}",
+             url, sig);
+    expect_answer("validateWebhookSignature", text,
+                  OK_HEAD "{\"valid\":false,\"reason\":\"the url carries bodySHA256, so Twilio "
+                          "signed the body's text: give it as rawBody to have its hash "
+                          "checked\"}}}");
+}
+
 /* ---- webhookEvent ---- */
 
 /* An inbound MMS as Twilio posts it, every field a string. */
@@ -505,6 +562,66 @@ static void event_missing_signature(void **state)
                   want);
     expect_answer("webhookEvent",
                   "{\"args\":{\"body\":" MMS_BODY ",\"params\":[" SIGNED_LISTENER "]}}", want);
+}
+
+
+#define UNSIGNED_MSG(i)                                                                         \
+    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"                   \
+    "\"INVALID_SIGNATURE\",\"status_msg\":\"The body holds what X-Twilio-Signature cannot "    \
+    "cover for listener " #i " (params[" #i "]): a field that is null, an object or a list of " \
+    "them, or, with bodySHA256 in its webhookUrl, a body not given as the text Twilio sent; "  \
+    "it was not delivered.\",\"listener\":" #i "}}}"
+
+/* A genuinely signed MMS with forged fields the signature leaves out: not delivered. */
+static void event_forged_fields_refused(void **state)
+{
+    (void)state;
+    char sig[29];
+    hmac_b64(HOOK_TOKEN, MMS_SIGNED, sig);
+    static const char *const forged[] = {"\"Forwarded\":{\"From\":\"+19999999999\"}",
+                                         "\"MediaUrl2\":{\"x\":1}", "\"Extra\":null"};
+    for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+        expect_answerf("webhookEvent", UNSIGNED_MSG(0),
+                       "{\"args\":{\"body\":%.*s,%s},\"params\":[" SIGNED_LISTENER "],"
+                       "\"headers\":{\"x-twilio-signature\":\"%s\"}}}",
+                       (int)strlen(MMS_BODY) - 1, MMS_BODY, forged[i], sig);
+    }
+}
+
+/* A listener whose webhookUrl carries bodySHA256: the URL-only signature does not vouch for a
+ * body given as an object, whose text nobody hashed. */
+static void event_body_hash_needs_text(void **state)
+{
+    (void)state;
+    char hex[65], url[256], sig[29];
+    sha256_hex(JSON_BODY, hex);
+    snprintf(url, sizeof url, HOOK_URL "?bodySHA256=%s", hex);
+    hmac_b64(HOOK_TOKEN, url, sig);
+    expect_answerf("webhookEvent", UNSIGNED_MSG(0),
+                   "{\"args\":{\"body\":{\"EventType\":\"forged\",\"To\":\"+15005550006\"},"
+                   "\"params\":[{\"authToken\":\"" HOOK_TOKEN "\",\"webhookUrl\":\"%s\"}],"
+                   "\"headers\":{\"x-twilio-signature\":\"%s\"}}}",
+                   url, sig);
+}
+
+/* Nesting deep enough to overflow a worker's stack in jansson's recursive parser: an answer,
+ * and the process lives on. */
+static void event_deep_body_answered(void **state)
+{
+    (void)state;
+    char body[2048], *p = body;
+    p += sprintf(p, "{\"args\":{\"body\":\"{\\\"a\\\":");
+    for (int i = 0; i < 300; i++)
+        *p++ = '[';
+    for (int i = 0; i < 300; i++)
+        *p++ = ']';
+    sprintf(p, "}\",\"params\":[],\"headers\":{}}}");
+    expect_answer("webhookEvent", body,
+                  FIELDS_HEAD "\"fields\":[\"body\"],\"reasons\":{\"body\":\"must be an object "
+                              "of the fields Twilio posted, or their form text\"}}}}");
+    expect_answer("webhookEvent", "{\"body\":{\"To\":\"+1\"}}",
+                  OK_HEAD "{\"http_resp\":\"" EMPTY_TWIML "\",\"client_msg\":{\"To\":\"+1\"},"
+                          "\"params\":[]}}}");
 }
 
 /* A listener that does not match the event is not delivered to, so its token is not used. */
@@ -651,6 +768,8 @@ int main(void)
         cmocka_unit_test(repeated_fields_sorted_by_value),
         cmocka_unit_test(no_params_signs_the_url),
         cmocka_unit_test(json_body_hash),
+        cmocka_unit_test(unsignable_fields_refused),
+        cmocka_unit_test(body_hash_url_needs_the_text),
     };
     const struct CMUnitTest scenarios[] = {
         cmocka_unit_test_setup(validate_vector_wrapped_and_flat, harness_fixture_reset),
@@ -660,6 +779,10 @@ int main(void)
         cmocka_unit_test_setup(validate_params_and_raw_body, harness_fixture_reset),
         cmocka_unit_test_setup(validate_missing_auth_token, harness_fixture_reset),
         cmocka_unit_test_setup(validate_raw_body_without_hash, harness_fixture_reset),
+        cmocka_unit_test_setup(validate_unsignable_params, harness_fixture_reset),
+        cmocka_unit_test_setup(event_forged_fields_refused, harness_fixture_reset),
+        cmocka_unit_test_setup(event_body_hash_needs_text, harness_fixture_reset),
+        cmocka_unit_test_setup(event_deep_body_answered, harness_fixture_reset),
         cmocka_unit_test_setup(event_mms_delivered, harness_fixture_reset),
         cmocka_unit_test_setup(event_counts_as_numbers, harness_fixture_reset),
         cmocka_unit_test_setup(event_wrong_signature, harness_fixture_reset),

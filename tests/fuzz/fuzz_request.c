@@ -1,6 +1,6 @@
 /* libFuzzer: request bytes -> parsed body -> validated args -> encoded form, for every block,
  * and a bulk block's list -> each entry's request. The pure path of a block call, without
- * sockets. */
+ * sockets, on a worker's stack. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,24 +9,18 @@
 #include "block.h"
 #include "embedded.h"
 #include "recipients.h"
+#include "worker_stack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static struct block_set *blocks;
+
+static void one(const unsigned char *data, size_t size)
 {
-    static struct block_set *blocks;
-    if (!blocks) {
-        char err[256];
-        blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks, embedded_blocks_count, err,
-                                sizeof err);
-        if (!blocks)
-            abort();
-    }
     json_t *root, *args;
-    json_error_t jerr;
-    size_t deep_at;
-    if (args_parse_body((const char *)data, size, &root, &args, &jerr, &deep_at) != BODY_PARSED)
-        return 0;
+    struct jsonparse_error jerr;
+    if (args_parse_body((const char *)data, size, &root, &args, &jerr) != BODY_PARSED)
+        return;
     for (size_t i = 0; i < block_count(blocks); i++) {
         const struct block_def *b = block_at(blocks, i);
         struct prepared prep;
@@ -41,5 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(reasons);
     }
     json_decref(root);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!blocks) {
+        char err[256];
+        blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
+                                embedded_blocks_count, err, sizeof err);
+        if (!blocks)
+            abort();
+    }
+    worker_stack_run(one, data, size);
     return 0;
 }
