@@ -38,13 +38,24 @@ case $answer in
     *) fail "sendSms through the sandbox: $answer" ;;
 esac
 
+# The processes of group $pgid still running (from /proc: no procps needed), one "pid name" a line.
+group() {
+    local stat
+    for stat in /proc/[0-9]*/stat; do
+        read -r line <"$stat" 2>/dev/null || continue
+        rest=${line##*) }
+        set -- $rest
+        [ "$3" = "$pgid" ] && [ "$1" != Z ] && { line=${line%%) *}; echo "${line/ (/ }"; }
+    done
+    return 0
+}
 kill -INT -- "-$pgid"
 for _ in $(seq 1 240); do
-    pgrep -g "$pgid" >/dev/null || break
+    [ -z "$(group)" ] && break
     sleep 0.25
 done
-if pgrep -g "$pgid" >/dev/null; then
-    fail "Ctrl-C left these running: $(pgrep -g "$pgid" -a)"
+if [ -n "$(group)" ]; then
+    fail "Ctrl-C left these running: $(group)"
 fi
 pgid=
 for p in "$port" "$prism_port"; do
