@@ -10,9 +10,11 @@
 #include "bulk.h"
 #include "clock.h"
 #include "dryrun.h"
+#include "eventstreams.h"
 #include "envelope.h"
 #include "flow.h"
 #include "jsonscan.h"
+#include "subscribe.h"
 #include "twilio.h"
 
 static const char *const replayed[] = {"Idempotent-Replayed", "true", NULL};
@@ -271,6 +273,11 @@ static const struct {
     const char *kind;
     flow_fn run;
 } flows[] = {
+    {"subscribeWebhook", subscribe_add},
+    {"unsubscribeWebhook", subscribe_remove},
+    {"subscribeEvents", eventstreams_subscribe},
+    {"unsubscribeEvents", eventstreams_unsubscribe},
+    {"listEventTypes", eventstreams_types},
     {NULL, NULL},
 };
 

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "deadline.h"
 #include "envelope.h"
+#include "delivery.h"
 #include "idem.h"
 #include "jsonparse.h"
 #include "listener.h"
@@ -728,6 +729,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
     if (!s->idem)
         goto fail;
+    delivery_use(s->idem); /* webhookEvent: each delivery once */
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
     if (!s->openapi || pipeline_check(blocks, err, errlen) < 0)
         goto fail;
@@ -795,6 +797,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     return s;
 fail:
     upstream_stop(s->upstream);
+    delivery_release(s->idem);
     idem_free(s->idem);
     free(s->openapi);
     free(s);
@@ -844,6 +847,7 @@ void server_stop(struct server *s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
     upstream_stop(s->upstream);
+    delivery_release(s->idem);
     idem_free(s->idem);
     free(s->openapi);
     free(s);

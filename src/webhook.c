@@ -13,6 +13,7 @@
 #include "block.h"
 #include "buf.h"
 #include "digest.h"
+#include "delivery.h"
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
@@ -492,7 +493,7 @@ done:
  * a JSON body). */
 static json_t *event_body(json_t *v)
 {
-    if (json_is_object(v))
+    if (json_is_object(v) || json_is_array(v)) /* an array: Event Streams' CloudEvents */
         return json_incref(v);
     if (!json_is_string(v))
         return NULL;
@@ -502,7 +503,7 @@ static json_t *event_body(json_t *v)
         s++;
         n--;
     }
-    if (n && *s == '{')
+    if (n && (*s == '{' || *s == '['))
         return jsonparse_loadb(s, n, 0, NULL);
     return form_parse(s, n);
 }
@@ -613,6 +614,26 @@ static char *bad_signature(size_t i, int missing, enum sig_result why, size_t *l
     return out;
 }
 
+/* The answer to a delivery: the reply to Twilio, the message for the listeners (a webhook's
+ * fields, or the unseen CloudEvents) and the listeners that match; for a repeat, the first
+ * reply, no listeners and "duplicate": true. A new object, or NULL when memory ran out. */
+static json_t *delivered(json_t *body, json_t *events, const struct delivery_batch *dv,
+                         const char *reply, json_t *matched)
+{
+    json_t *resp = dv->first ? jsonparse_loadb(dv->first, dv->first_len, JSON_DECODE_ANY, NULL)
+                             : NULL;
+    if (!resp) /* Event Streams reads no reply */
+        resp = events ? json_string("") : twiml_reply(body, reply);
+    json_t *msg = events ? json_pack("{s:O}", "events", dv->fresh) : client_message(body);
+    json_t *to = json_pack("{s:o, s:o, s:o}", "http_resp", resp, "client_msg", msg, "params",
+                           dv->duplicate ? json_array() : json_incref(matched));
+    if (to && dv->duplicate && json_object_set_new(to, "duplicate", json_true()) < 0) {
+        json_decref(to);
+        to = NULL;
+    }
+    return to;
+}
+
 char *webhook_event(const struct block_def *event, json_t *args, const char **what, size_t *len)
 {
     char *out = NULL;
@@ -620,7 +641,9 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
     json_t *listeners = json_object_get(args, "params"),
            *headers = json_object_get(args, "headers");
     json_t *body = given(raw) ? event_body(raw) : NULL;
+    json_t *events = json_is_object(body) ? delivery_cloudevents(body) : NULL;
     json_t *reasons = json_object(), *matched = json_array(), *to = NULL;
+    struct delivery_batch dv = {0};
     const char *reply = NULL;
     struct buf reply_text;
     buf_init(&reply_text, 65536);
@@ -629,7 +652,11 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
         goto nomem;
     if (!given(raw))
         json_object_set_new(reasons, "body", json_string("is required: the fields Twilio posted"));
-    else if (!json_is_object(body))
+    else if (json_is_array(body) && !(events = delivery_cloudevents(body)))
+        json_object_set_new(reasons, "body",
+                            json_string("must be the CloudEvents Event Streams delivered "
+                                        "(objects with specversion, type and id)"));
+    else if (!json_is_object(body) && !events)
         json_object_set_new(reasons, "body",
                             json_string("must be an object of the fields "
                                         "Twilio posted, or their form text"));
@@ -673,17 +700,25 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
         if (!reply && given(json_object_get(l, "reply")))
             reply = trimmed(json_object_get(l, "reply"), &reply_text);
     }
-    to = json_pack("{s:o, s:o, s:O}", "http_resp", twiml_reply(body, reply), "client_msg",
-                   client_message(body), "params", matched);
-    if (!to)
+    /* only a delivery whose signatures held is remembered */
+    if (delivery_begin(&dv, events ? NULL : header(headers, "I-Twilio-Idempotency-Token"),
+                       events) < 0 ||
+        !(to = delivered(body, events, &dv, reply, matched)))
         goto nomem;
-    *what = "event_delivered";
+    *what = dv.duplicate ? "event_duplicate" : "event_delivered";
     out = envelope_success(to, len);
+    char *resp = out && !dv.duplicate
+                     ? json_dumps(json_object_get(to, "http_resp"), JSON_ENCODE_ANY | JSON_COMPACT)
+                     : NULL;
+    delivery_end(&dv, resp, resp ? strlen(resp) : 0);
+    free(resp);
     goto done;
 nomem:
     *what = "internal_error";
     out = NULL;
+    delivery_end(&dv, NULL, 0);
 done:
+    json_decref(events);
     buf_free(&reply_text);
     json_decref(to);
     json_decref(matched);

@@ -27,7 +27,8 @@
     "listMessageMedia, deleteCall, listRecordings, getRecording, listRecordingTranscriptions, "    \
     "listIncomingPhoneNumbers, startVerification, checkVerification, lookupPhoneNumber, "          \
     "createConversation, addConversationParticipant, sendConversationMessage, twilioRequest, "     \
-    "validateWebhookSignature; events: webhookEvent."
+    "validateWebhookSignature, subscribeWebhook, unsubscribeWebhook, subscribeEvents, "            \
+    "unsubscribeEvents, listEventTypes; events: webhookEvent."
 #define ERROR(code, msg)                                                                           \
     "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"" code                   \
     "\",\"status_msg\":\"" msg "\""

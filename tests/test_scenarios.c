@@ -277,8 +277,9 @@ static void unknown_block_is_404(void **state)
                         "getRecording, listRecordingTranscriptions, listIncomingPhoneNumbers, "
                         "startVerification, checkVerification, lookupPhoneNumber, "
                         "createConversation, addConversationParticipant, "
-                        "sendConversationMessage, twilioRequest, validateWebhookSignature; "
-                        "events: webhookEvent.\"}}}");
+                        "sendConversationMessage, twilioRequest, validateWebhookSignature, "
+                        "subscribeWebhook, unsubscribeWebhook, subscribeEvents, "
+                        "unsubscribeEvents, listEventTypes; events: webhookEvent.\"}}}");
     http_reply_free(&r);
 }
 
@@ -390,6 +391,8 @@ static void every_served_arg_is_accepted(void **state)
     (void)state;
     for (size_t i = 0; i < block_count(H.blocks); i++) {
         const struct block_def *b = block_at(H.blocks, i);
+        if (b->flow_kind) /* several requests on a state: test_subscribe.c, test_eventstreams.c */
+            continue;
         json_t *all = block_example_args(b, 0);
         call_with_examples(b, all);
         for (size_t k = 0; !b->handler && k < b->n_args; k++) {

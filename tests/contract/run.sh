@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts Prism on Twilio's official specs (merged by contract/spec.js: 2010-04-01, Verify,
-# Lookup, Conversations) on a free loopback port, runs the command given (the contract test
+# Lookup, Conversations; or the specs named in CONTRACT_SPECS) on a free loopback port, runs the command given (the contract test
 # binary, or apidoc/newman.sh) against it with PRISM_URL set, and stops Prism.
 # Needs `npm ci` in tests/.
 set -euo pipefail

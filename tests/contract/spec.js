@@ -1,7 +1,7 @@
 // Writes one OpenAPI document for Prism to the path given (default
 // node_modules/.cache/twilio_mock.json): Twilio's official specs (from @twilio/cli-core) of every
-// product a block calls, 2010-04-01 (api.twilio.com), Verify v2, Lookup v2 and Conversations v1,
-// merged. Their paths and component names do not overlap, so one Prism serves every product
+// product a block calls, 2010-04-01 (api.twilio.com), Verify v2, Lookup v2, Conversations v1 and
+// Events v1, merged. Their paths and component names do not overlap, so one Prism serves every product
 // and the service reaches all of them through one TWILIO_API_BASE.
 //
 // One change: every array property of a form body gets an explicit
@@ -12,8 +12,12 @@
 const fs = require('fs');
 const path = require('path');
 
-const specs = ['twilio_api_v2010.json', 'twilio_verify_v2.json', 'twilio_lookups_v2.json',
-  'twilio_conversations_v1.json'];
+// CONTRACT_SPECS (names separated by spaces) serves another set: Conversations v1 and
+// Messaging v1 both have /v1/Services/{Sid}, so the trigger flows' contract test gets a mock of
+// its own (2010-04-01, Messaging v1, Events v1). Events v1 overlaps nothing and is in both.
+const specs = process.env.CONTRACT_SPECS ? process.env.CONTRACT_SPECS.trim().split(/\s+/)
+  : ['twilio_api_v2010.json', 'twilio_verify_v2.json', 'twilio_lookups_v2.json',
+    'twilio_conversations_v1.json', 'twilio_events_v1.json'];
 const out = process.argv[2] || path.join(__dirname, '..', 'node_modules', '.cache', 'twilio_mock.json');
 
 function load(name) {

@@ -1,0 +1,351 @@
+#include "eventstreams.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowreq.h"
+#include "jsonparse.h"
+
+/* More types than Twilio has make no sense in one call. */
+#define EVENTSTREAMS_MAX_TYPES 100
+
+/* A sink's destination, whether Twilio answered its configuration as an object or as text. */
+static int sink_is(json_t *sink, const char *url)
+{
+    json_t *cfg = json_object_get(sink, "sink_configuration"), *parsed = NULL;
+    const char *type = json_string_value(json_object_get(sink, "sink_type"));
+    if (type && strcmp(type, "webhook") != 0)
+        return 0;
+    if (json_is_string(cfg))
+        cfg = parsed = jsonparse_loadb(json_string_value(cfg), json_string_length(cfg), 0, NULL);
+    const char *dest = json_string_value(json_object_get(cfg, "destination"));
+    int yes = dest && strcmp(dest, url) == 0;
+    json_decref(parsed);
+    return yes;
+}
+
+/* Every sink whose destination is url. Returns 0, or -1 with the answer in f->out. */
+static int find_sinks(struct flowreq *f, const char *url, json_t **found)
+{
+    json_t *sinks = NULL;
+    *found = NULL;
+    if (flowreq_list(f, "events", "/v1/Sinks", NULL, "sinks", &sinks) < 0)
+        return -1;
+    json_t *mine = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(sinks, i, s) {
+        if (sink_is(s, url) && json_is_string(json_object_get(s, "sid")))
+            json_array_append(mine, s);
+    }
+    json_decref(sinks);
+    if (!mine) {
+        flowreq_error(f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        return -1;
+    }
+    *found = mine;
+    return 0;
+}
+
+static int subscriptions_of(struct flowreq *f, const char *sink, json_t **subs)
+{
+    const char *query[] = {"SinkSid", sink, NULL};
+    return flowreq_list(f, "events", "/v1/Subscriptions", query, "subscriptions", subs);
+}
+
+static int has(json_t *names, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v) {
+        if (strcmp(json_string_value(v), name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The types arg (a list, or comma-separated text) as an array of distinct names, or NULL with
+ * the reason in why. */
+static json_t *types_arg(json_t *args, const char **why)
+{
+    json_t *v = json_object_get(args, "types"), *out = json_array(), *parsed = NULL;
+    const char *text = json_string_value(v);
+    if (text && text[strspn(text, " \t\r\n")] == '[') /* a JSON array given as text */
+        v = parsed = jsonparse_loadb(text, strlen(text), 0, NULL);
+    json_t *items = json_is_array(v) ? json_incref(v) : json_array();
+    json_decref(parsed);
+    *why = "must list one or more event type names, e.g. "
+           "com.twilio.messaging.inbound-message.received";
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        while (*s) {
+            size_t n = strcspn(s, ",");
+            json_array_append_new(items, json_stringn(s, n));
+            s += n + (s[n] == ',');
+        }
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        const char *s = json_string_value(item);
+        struct text t = text_trim((struct text){s, s ? json_string_length(item) : 0});
+        char name[128];
+        if (!s || t.n == 0)
+            continue;
+        if (t.n >= sizeof name || strspn(t.p, "abcdefghijklmnopqrstuvwxyz0123456789.-_") < t.n) {
+            *why = "each type must be an event type name: lower-case letters, digits, dots and "
+                   "dashes (com.twilio.messaging.inbound-message.received)";
+            goto bad;
+        }
+        memcpy(name, t.p, t.n);
+        name[t.n] = '\0';
+        if (!has(out, name))
+            json_array_append_new(out, json_string(name));
+    }
+    if (!out || json_array_size(out) == 0 || json_array_size(out) > EVENTSTREAMS_MAX_TYPES)
+        goto bad;
+    json_decref(items);
+    return out;
+bad:
+    json_decref(items);
+    json_decref(out);
+    return NULL;
+}
+
+/* Answers REQUIRED_FIELDS for one arg. */
+static void field(struct flowreq *f, const char *name, const char *why)
+{
+    json_t *reasons = json_pack("{s:s}", name, why);
+    flowreq_fields(f, reasons);
+    json_decref(reasons);
+}
+
+void eventstreams_subscribe(const struct send_service *svc, const struct block_def *b,
+                            json_t *args, const struct prepared *prep, CURL **slot,
+                            const char *key, struct send_answer *out)
+{
+    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
+    char url[2048], description[512], path[128];
+    const char *why;
+    json_t *types = types_arg(args, &why), *sinks = NULL, *subs = NULL, *have = NULL;
+    json_t *added = json_array(), *created = NULL, *answer = NULL, *to = NULL;
+    int sink_created = 0, sub_created = 0;
+    (void)key; /* reading first makes a repeat harmless */
+    if (!flowreq_arg(args, "webhookUrl", url, sizeof url)) {
+        field(&f, "webhookUrl", "is required");
+        goto done;
+    }
+    if (!types) {
+        field(&f, "types", why);
+        goto done;
+    }
+    if (!flowreq_arg(args, "description", description, sizeof description))
+        snprintf(description, sizeof description, "Workflow trigger");
+    if (prep->dry_run) { /* the first request: the first page of sinks */
+        flowreq_dry_run(&f, "events", "GET", "/v1/Sinks", NULL);
+        goto done;
+    }
+    if (!added || find_sinks(&f, url, &sinks) < 0)
+        goto done;
+    const char *sink = json_string_value(json_object_get(json_array_get(sinks, 0), "sid"));
+    if (!sink) {
+        json_t *cfg = json_pack("{s:s, s:s, s:b}", "destination", url, "method", "POST",
+                                "batch_events", 0);
+        char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+        const char *params[] = {"Description", description, "SinkConfiguration", text ? text : "",
+                                "SinkType", "webhook", NULL};
+        json_decref(cfg);
+        int rc = text ? flowreq_send(&f, "events", "POST", "/v1/Sinks", params, "create record",
+                                     &created)
+                      : -1;
+        free(text);
+        if (!text)
+            flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        if (rc < 0 || !(sink = json_string_value(json_object_get(created, "sid")))) {
+            if (rc == 0)
+                flowreq_error(&f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
+                              "Twilio created the sink but answered no sid", NULL);
+            goto done;
+        }
+        sink_created = 1;
+    }
+    /* a sink just created has no subscription yet */
+    if (sink_created)
+        subs = json_array();
+    else if (subscriptions_of(&f, sink, &subs) < 0)
+        goto done;
+    have = json_array();
+    if (!subs || !have) {
+        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        goto done;
+    }
+    const char *sub = json_string_value(json_object_get(json_array_get(subs, 0), "sid"));
+    size_t i;
+    json_t *s;
+    /* the types of every subscription of the sink: each is delivered already */
+    json_array_foreach(subs, i, s) {
+        json_t *events = NULL;
+        const char *sid = json_string_value(json_object_get(s, "sid"));
+        if (!sid)
+            continue;
+        snprintf(path, sizeof path, "/v1/Subscriptions/%s/SubscribedEvents", sid);
+        if (flowreq_list(&f, "events", path, NULL, "types", &events) < 0)
+            goto done;
+        size_t k;
+        json_t *e;
+        json_array_foreach(events, k, e) {
+            const char *t = json_string_value(json_object_get(e, "type"));
+            if (t && !has(have, t))
+                json_array_append_new(have, json_string(t));
+        }
+        json_decref(events);
+    }
+    json_array_foreach(types, i, s) {
+        if (!has(have, json_string_value(s)))
+            json_array_append(added, s);
+    }
+    if (!sub) {
+        json_t *form = json_array();
+        size_t n = json_array_size(added);
+        const char **params = calloc(2 * n + 5, sizeof *params);
+        if (!params || !form) {
+            free(params);
+            json_decref(form);
+            flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+            goto done;
+        }
+        params[0] = "Description";
+        params[1] = description;
+        params[2] = "SinkSid";
+        params[3] = sink;
+        json_array_foreach(added, i, s) {
+            json_t *one = json_pack("{s:O}", "type", s);
+            char *text = one ? json_dumps(one, JSON_COMPACT) : NULL;
+            json_decref(one);
+            json_array_append_new(form, json_string(text ? text : ""));
+            free(text);
+            params[4 + 2 * i] = "Types";
+            params[5 + 2 * i] = json_string_value(json_array_get(form, i));
+        }
+        int rc = flowreq_send(&f, "events", "POST", "/v1/Subscriptions", params,
+                              "create record", &answer);
+        free(params);
+        json_decref(form);
+        if (rc < 0 || !(sub = json_string_value(json_object_get(answer, "sid")))) {
+            if (rc == 0)
+                flowreq_error(&f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
+                              "Twilio created the subscription but answered no sid", NULL);
+            goto done;
+        }
+        sub_created = 1;
+    } else {
+        snprintf(path, sizeof path, "/v1/Subscriptions/%s/SubscribedEvents", sub);
+        json_array_foreach(added, i, s) {
+            const char *params[] = {"Type", json_string_value(s), NULL};
+            json_t *one = NULL;
+            if (flowreq_send(&f, "events", "POST", path, params, "create record", &one) < 0)
+                goto done;
+            json_decref(one);
+        }
+    }
+    json_array_extend(have, added);
+    to = json_pack("{s:s, s:s, s:O, s:O, s:{s:b, s:b}}", "sinkSid", sink, "subscriptionSid", sub,
+                   "types", have, "added", added, "created", "sink", sink_created,
+                   "subscription", sub_created);
+    if (!to)
+        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+    else
+        flowreq_success(&f, to);
+done:
+    json_decref(to);
+    json_decref(answer);
+    json_decref(created);
+    json_decref(have);
+    json_decref(subs);
+    json_decref(sinks);
+    json_decref(added);
+    json_decref(types);
+}
+
+void eventstreams_unsubscribe(const struct send_service *svc, const struct block_def *b,
+                              json_t *args, const struct prepared *prep, CURL **slot,
+                              const char *key, struct send_answer *out)
+{
+    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
+    char url[2048], path[128];
+    json_t *sinks = NULL, *gone_sinks = json_array(), *gone_subs = json_array(), *to = NULL;
+    (void)key;
+    if (!flowreq_arg(args, "webhookUrl", url, sizeof url)) {
+        field(&f, "webhookUrl", "is required");
+        goto done;
+    }
+    if (prep->dry_run) {
+        flowreq_dry_run(&f, "events", "GET", "/v1/Sinks", NULL);
+        goto done;
+    }
+    if (!gone_sinks || !gone_subs || find_sinks(&f, url, &sinks) < 0)
+        goto done;
+    size_t i;
+    json_t *s;
+    json_array_foreach(sinks, i, s) {
+        const char *sink = json_string_value(json_object_get(s, "sid"));
+        json_t *subs = NULL, *answer = NULL;
+        if (subscriptions_of(&f, sink, &subs) < 0)
+            goto done;
+        size_t k;
+        json_t *sub;
+        json_array_foreach(subs, k, sub) {
+            const char *sid = json_string_value(json_object_get(sub, "sid"));
+            if (!sid)
+                continue;
+            snprintf(path, sizeof path, "/v1/Subscriptions/%s", sid);
+            if (flowreq_send(&f, "events", "DELETE", path, NULL, "delete record", &answer) < 0) {
+                json_decref(subs);
+                goto done;
+            }
+            json_decref(answer);
+            json_array_append_new(gone_subs, json_string(sid));
+        }
+        json_decref(subs);
+        snprintf(path, sizeof path, "/v1/Sinks/%s", sink);
+        if (flowreq_send(&f, "events", "DELETE", path, NULL, "delete record", &answer) < 0)
+            goto done;
+        json_decref(answer);
+        json_array_append_new(gone_sinks, json_string(sink));
+    }
+    to = json_pack("{s:s, s:{s:O, s:O}}", "webhookUrl", url, "deleted", "sinks", gone_sinks,
+                   "subscriptions", gone_subs);
+    if (!to)
+        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+    else
+        flowreq_success(&f, to);
+done:
+    json_decref(to);
+    json_decref(sinks);
+    json_decref(gone_sinks);
+    json_decref(gone_subs);
+}
+
+void eventstreams_types(const struct send_service *svc, const struct block_def *b, json_t *args,
+                        const struct prepared *prep, CURL **slot, const char *key,
+                        struct send_answer *out)
+{
+    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
+    json_t *types = NULL, *to = NULL;
+    (void)args;
+    (void)key;
+    if (prep->dry_run) {
+        flowreq_dry_run(&f, "events", "GET", "/v1/Types", NULL);
+        return;
+    }
+    if (flowreq_list(&f, "events", "/v1/Types", NULL, "types", &types) < 0)
+        return;
+    to = json_pack("{s:O, s:I}", "types", types, "count", (json_int_t)json_array_size(types));
+    if (!to)
+        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+    else
+        flowreq_success(&f, to);
+    json_decref(to);
+    json_decref(types);
+}

@@ -1,0 +1,207 @@
+#include "flowreq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "dryrun.h"
+#include "envelope.h"
+#include "form.h"
+#include "jsonparse.h"
+#include "twilio.h"
+
+/* A list longer than this many pages is not one a trigger reads (Twilio's pages hold 50). */
+#define FLOWREQ_MAX_PAGES 200
+
+static int build(struct prepared *sub, const struct flowreq *f, const char *product,
+                 const char *method, const char *path, const char *const *params)
+{
+    if (send_sub_init(sub, f->call, product, method, path) < 0)
+        return -1;
+    for (size_t i = 0; params && params[i]; i += 2) {
+        if (form_add(&sub->form, params[i], params[i + 1], strlen(params[i + 1])) < 0) {
+            prepared_free(sub);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What the failure message adds about the requests before it. */
+static const char *written(const struct flowreq *f)
+{
+    return f->writes ? "; the changes before it were written" : "; nothing was written";
+}
+
+int flowreq_send(struct flowreq *f, const char *product, const char *method, const char *path,
+                 const char *const *params, const char *action, json_t **answer)
+{
+    struct prepared sub;
+    struct twilio_response rs;
+    struct send_answer *out = f->out;
+    const int read = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
+    char msg[768];
+    int rc = -1;
+    *answer = NULL;
+    if (build(&sub, f, product, method, path, params) < 0) {
+        flowreq_error(f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        return -1;
+    }
+    twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
+    const long t0 = clock_ms();
+    const int answered = send_perform(f->svc, &sub, f->slot, &rs, NULL) == 0;
+    out->upstream_ms += clock_ms() - t0;
+    out->attempts += rs.attempts;
+    out->retries += rs.attempts > 1 ? rs.attempts - 1 : 0;
+    out->upstream_status = rs.status;
+    snprintf(out->twilio_request_id, sizeof out->twilio_request_id, "%s", rs.request_id);
+    if (!answered) {
+        snprintf(msg, sizeof msg, "%s%s", rs.error,
+                 rs.outcome == TWILIO_MAYBE_SENT && !read
+                     ? "; this change may have been written: repeat the call to find out"
+                     : written(f));
+        flowreq_error(f, rs.outcome == TWILIO_MAYBE_SENT ? "upstream_ambiguous"
+                                                         : "upstream_unreachable",
+                      "INTERNAL_PACKAGE_ERROR", msg, NULL);
+        goto done;
+    }
+    if (del && rs.status == 404) { /* already gone: what a delete wanted */
+        *answer = json_object();
+    } else if (rs.status >= 200 && rs.status < 300) {
+        struct jsonparse_error jerr;
+        *answer = rs.status == 204 || rs.body.len == 0
+                      ? json_object()
+                      : jsonparse_loadb(rs.body.data, rs.body.len, 0, &jerr);
+        if (!json_is_object(*answer)) {
+            json_decref(*answer);
+            *answer = NULL;
+            snprintf(msg, sizeof msg, "Twilio answered HTTP %ld but its body is not a JSON "
+                     "object%s", rs.status, read ? written(f) : "; the change was probably written");
+            flowreq_error(f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR", msg, NULL);
+            goto done;
+        }
+    } else {
+        free(out->body);
+        out->what = "api_error";
+        out->body = envelope_api_error(rs.status, action, buf_str(&rs.body), rs.body.len,
+                                       rs.content_type, rs.request_id, written(f), &out->len);
+        goto done;
+    }
+    if (!read)
+        f->writes++;
+    rc = 0;
+done:
+    twilio_response_free(&rs);
+    prepared_free(&sub);
+    return rc;
+}
+
+/* The path and query of an absolute next_page_url ("https://host/v1/X?Page=1..."), in out. */
+static int next_path(const char *url, char *out, size_t size)
+{
+    const char *p = url ? strstr(url, "://") : NULL;
+    p = p ? strchr(p + 3, '/') : NULL;
+    if (!p || strlen(p) >= size || strchr(p, '#'))
+        return -1;
+    snprintf(out, size, "%s", p);
+    return 0;
+}
+
+int flowreq_list(struct flowreq *f, const char *product, const char *path,
+                 const char *const *params, const char *key, json_t **items)
+{
+    char next[4096];
+    json_t *all = json_array();
+    snprintf(next, sizeof next, "%s", path);
+    *items = NULL;
+    if (!all) {
+        flowreq_error(f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        return -1;
+    }
+    for (int page = 0;; page++) {
+        json_t *answer;
+        if (flowreq_send(f, product, "GET", next, page ? NULL : params, "fetch page",
+                         &answer) < 0) {
+            json_decref(all);
+            return -1;
+        }
+        json_t *list = json_object_get(answer, key);
+        const char *url =
+            json_string_value(json_object_get(json_object_get(answer, "meta"), "next_page_url"));
+        int bad = !json_is_array(list) || json_array_extend(all, list) < 0;
+        int more = !bad && url && *url;
+        if (more && (page + 1 >= FLOWREQ_MAX_PAGES || next_path(url, next, sizeof next) < 0))
+            bad = 1;
+        json_decref(answer);
+        if (bad) {
+            json_decref(all);
+            flowreq_error(f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
+                          page + 1 >= FLOWREQ_MAX_PAGES
+                              ? "Twilio's list has more pages than a trigger reads"
+                              : "Twilio's list answer is not the list it should be",
+                          NULL);
+            return -1;
+        }
+        if (!more)
+            break;
+    }
+    *items = all;
+    return 0;
+}
+
+void flowreq_dry_run(struct flowreq *f, const char *product, const char *method,
+                     const char *path, const char *const *params)
+{
+    struct prepared sub;
+    struct buf base, url;
+    buf_init(&base, 1024);
+    buf_init(&url, 1u << 20);
+    f->out->what = "dry_run";
+    if (build(&sub, f, product, method, path, params) == 0) {
+        if (send_url(f->svc->cfg, &sub, 0, &base, &url) == 0)
+            f->out->body = dryrun_answer(f->b, &sub, buf_str(&url), &f->out->len);
+        prepared_free(&sub);
+    }
+    buf_free(&base);
+    buf_free(&url);
+}
+
+void flowreq_success(struct flowreq *f, json_t *to)
+{
+    free(f->out->body);
+    f->out->what = "success";
+    f->out->body = envelope_success(to, &f->out->len);
+}
+
+void flowreq_error(struct flowreq *f, const char *what, const char *code, const char *msg,
+                   json_t *extra)
+{
+    free(f->out->body);
+    f->out->what = what;
+    f->out->body = envelope_error(code, msg, extra, &f->out->len);
+}
+
+void flowreq_fields(struct flowreq *f, json_t *reasons)
+{
+    free(f->out->body);
+    f->out->what = "invalid_args";
+    f->out->body = envelope_fields(reasons, 0, &f->out->len);
+}
+
+const char *flowreq_arg(json_t *args, const char *name, char *out, size_t size)
+{
+    const char *s = json_string_value(json_object_get(args, name));
+    struct text t = text_trim((struct text){s, s ? strlen(s) : 0});
+    if (!s || t.n == 0 || t.n >= size)
+        return NULL;
+    memcpy(out, t.p, t.n);
+    out[t.n] = '\0';
+    return out;
+}
+
+int flowreq_arg_true(json_t *args, const char *name)
+{
+    json_t *v = json_object_get(args, name);
+    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
+}
