@@ -368,7 +368,7 @@ static json_t *empty_call_example(struct doc *d, const struct block_def *b)
     size_t len = 0;
     enum args_status rc = none ? args_prepare(b, none, TEXT_MAX, &p, &reasons) : ARGS_NOMEM;
     if (rc == ARGS_OK)
-        prepared_free(&p);
+        args_prepared_free(&p);
     else if (reasons)
         out = parsed(d, envelope_fields(reasons, rc == ARGS_BAD_JSON, &len));
     else

@@ -48,7 +48,7 @@ static void fail(struct ctx *c, const struct arg_def *a, int is_json, const char
         c->other_bad++;
 }
 
-struct text text_trim(struct text t)
+struct text args_trim(struct text t)
 {
     while (t.n && isspace((unsigned char)t.p[0])) {
         t.p++;
@@ -477,7 +477,7 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
         return;
     }
     if (trims(a))
-        t = text_trim(t);
+        t = args_trim(t);
     if (t.n == 0)
         return; /* whitespace only: absent */
     if (a->type == ARG_CREDENTIALS) { /* a pasted trailing newline was trimmed above */
@@ -516,7 +516,7 @@ static void take_number(struct ctx *c, size_t i, json_t *v)
         if (integral)
             iv = (long long)dv; /* only in range: a cast of 1e300 is undefined */
     } else if (json_is_string(v)) {
-        t = text_trim((struct text){json_string_value(v), json_string_length(v)});
+        t = args_trim((struct text){json_string_value(v), json_string_length(v)});
         if (t.n == 0 || t.n >= sizeof tmp)
             goto bad;
         memcpy(tmp, t.p, t.n);
@@ -571,7 +571,7 @@ static void take_boolean(struct ctx *c, size_t i, json_t *v)
     } else if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
         value = (int)json_integer_value(v);
     } else if (json_is_string(v)) {
-        struct text t = text_trim((struct text){json_string_value(v), json_string_length(v)});
+        struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
         static const char *const yes[] = {"true", "1", "yes"}, *const no[] = {"false", "0", "no"};
         for (size_t k = 0; k < 3; k++) {
             if (t.n == strlen(yes[k]) && strncasecmp(t.p, yes[k], t.n) == 0)
@@ -598,7 +598,7 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
     char item[32];
     struct text send;
     struct buf norm;
-    t = text_trim(t);
+    t = args_trim(t);
     if (t.n == 0)
         return;
     (*count)++;
@@ -1137,7 +1137,7 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     rc = ARGS_OK;
 done:
     if (rc != ARGS_OK)
-        prepared_free(out);
+        args_prepared_free(out);
     json_decref(c.reasons);
     json_decref(c.kept);
     free(c.scalar);
@@ -1145,7 +1145,7 @@ done:
     return rc;
 }
 
-void prepared_free(struct prepared *p)
+void args_prepared_free(struct prepared *p)
 {
     buf_free(&p->path);
     buf_free(&p->form);

@@ -17,7 +17,7 @@ struct text {
 };
 
 /* t without the white space around it: how identifiers, credentials and URLs are read. */
-struct text text_trim(struct text t);
+struct text args_trim(struct text t);
 
 struct prepared {
     const char *product; /* the Twilio product (host) and method: the block's */
@@ -54,11 +54,11 @@ enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_
                                 struct jsonparse_error *err);
 
 /* Checks args (a JSON object) against b. On ARGS_OK, out holds the request (free it with
- * prepared_free). On ARGS_INVALID or ARGS_BAD_JSON, *reasons is a new object mapping each
+ * args_prepared_free). On ARGS_INVALID or ARGS_BAD_JSON, *reasons is a new object mapping each
  * failing arg name, in definition order, to why it failed; the caller owns it. */
 enum args_status args_prepare(const struct block_def *b, json_t *args, size_t form_cap,
                               struct prepared *out, json_t **reasons);
 
-void prepared_free(struct prepared *p);
+void args_prepared_free(struct prepared *p);
 
 #endif

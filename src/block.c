@@ -22,7 +22,7 @@ static const char *const block_keys[] = {"name",    "description", "args",   "ca
                                          "product", "method",      "path",   "action",
                                          "auth",    "oneOf",       "exclusive", "fixed",
                                          "contentUrl", "handler",  "each",   "flow",
-                                         NULL};
+                                         "maybeSent", NULL};
 static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
 static const char *const arg_keys[] = {"name",     "type",      "info",   "required",
@@ -33,7 +33,8 @@ static const char *const check_keys[] = {"address",  "sid",      "url",     "min
                                          "max",      "decimal",  "maxLength", "minItems",
                                          "maxItems", "charset",  "date",    NULL};
 static const char *const role_names[] = {"",        "dryRun", "nextPage", "edge",  "region",
-                                         "messageBody", "product", "method", "path", "params"};
+                                         "messageBody", "product", "method", "path", "params",
+                                         "idempotencyKey"};
 /* What GET /api/twilio shows of a block, an event and an arg; everything else is internal. */
 static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
 static const char *const served_event_keys[] = {"name", "description", "payload", "steps",
@@ -592,7 +593,7 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
 static int check_local(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
     static const char *const twilio_only[] = {"product", "method", "path", "action", "auth",
-                                              "fixed", "contentUrl"};
+                                              "fixed", "contentUrl", "maybeSent"};
     for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
         if (json_object_get(root, twilio_only[i])) {
             snprintf(err, errlen, "%s: a handler block has no %s", b->name, twilio_only[i]);
@@ -759,11 +760,11 @@ static int parse_body(struct block_def *b, const char *name, char *err, size_t e
     }
     json_t *handler = json_object_get(root, "handler");
     if (handler) {
-        const char *named = json_string_value(handler);
-        b->handler = named ? local_find(named) : NULL;
-        if (!b->handler) {
-            snprintf(err, errlen, "%s: no handler named %s", name,
-                     named ? named : "(not a string)");
+        /* the name only: dispatch (pipeline.c) finds the handler, and checks at start that
+         * every name has one */
+        b->handler = json_string_value(handler);
+        if (!b->handler || !*b->handler) {
+            snprintf(err, errlen, "%s: handler must name a handler", name);
             return -1;
         }
         return check_local(b, root, err, errlen);
@@ -849,8 +850,8 @@ static int event_parse(json_t *event, struct block_def *out, char *err, size_t e
         snprintf(err, errlen, "metadata.json: each event needs a name and a description");
     else if (only_keys(event, event_keys, b.name, err, errlen) < 0)
         ;
-    else if (!(b.handler = local_find(b.name)))
-        snprintf(err, errlen, "metadata.json: no handler for event %s", b.name);
+    else if (!(b.handler = b.name))
+        ;
     else if (!json_object_get(event, "args") &&
              json_object_set_new(event, "args", json_array()) < 0)
         snprintf(err, errlen, "metadata.json: out of memory");
@@ -1127,9 +1128,14 @@ const struct block_def *block_find_event(const struct block_set *set, const char
     return NULL;
 }
 
+size_t block_event_count(const struct block_set *set)
+{
+    return set->n_events;
+}
+
 const struct block_def *block_event_at(const struct block_set *set, size_t i)
 {
-    return i < set->n_events ? &set->events[i] : NULL;
+    return &set->events[i];
 }
 
 size_t block_count(const struct block_set *set)

@@ -8,7 +8,6 @@
 #include <stddef.h>
 
 #include "embedded.h"
-#include "local.h"
 
 enum arg_type { ARG_CREDENTIALS, ARG_STRING, ARG_NUMBER, ARG_BOOLEAN, ARG_SELECT, ARG_LIST, ARG_JSON, ARG_DATE };
 /* Addresses: a recipient (a phone number or a channel address), a sender (also short codes and
@@ -28,6 +27,7 @@ enum arg_role {
     ROLE_METHOD,  /* Select: GET, POST or DELETE */
     ROLE_PATH,    /* String: the path on the product's host, checked before anything is sent */
     ROLE_PARAMS,  /* JSON object: each member a Twilio parameter */
+    ROLE_IDEMPOTENCY_KEY, /* String: the call's Idempotency-Key when no header gives one */
 };
 
 struct arg_def {
@@ -77,7 +77,9 @@ struct each_def {
 
 struct block_def {
     const char *name;
-    local_fn handler; /* a block answered here, without Twilio (see local.h); or NULL */
+    /* A block answered here, without Twilio: the name of its handler (handler.h; dispatch finds
+     * it), the event's own name for an event; or NULL. */
+    const char *handler;
     struct each_def *each; /* a bulk block (see bulk.h); or NULL */
     int event;           /* an event of metadata.json: its args are each listener's */
     /* A block that makes several Twilio requests: its flow's name and the whole "flow" object
@@ -141,11 +143,13 @@ json_t *block_alternative_args(const struct block_def *b, size_t k);
 size_t block_count(const struct block_set *set);
 const struct block_def *block_at(const struct block_set *set, size_t i);
 
+/* The events of metadata.json, in order. */
+size_t block_event_count(const struct block_set *set);
+const struct block_def *block_event_at(const struct block_set *set, size_t i);
+
 /* An event of metadata.json's "events" (its listeners' args as a handler block), or NULL. */
 const struct block_def *block_find_event(const struct block_set *set, const char *name,
                                          size_t len);
-/* The i-th event of metadata.json, or NULL past the last. */
-const struct block_def *block_event_at(const struct block_set *set, size_t i);
 
 /* The served metadata document (compact JSON), owned by the set. */
 const char *block_metadata(const struct block_set *set, size_t *len);

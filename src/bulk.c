@@ -10,12 +10,13 @@
 #include "clock.h"
 #include "dryrun.h"
 #include "envelope.h"
-#include "send.h"
+#include "jsonparse.h"
 #include "recipients.h"
+#include "send.h"
 #include "twilio.h"
 
-/* As a single send: Twilio's answers are small. */
-#define MAX_UPSTREAM_BYTES (4u << 20)
+static const char *const replayed_headers[] = {"Idempotent-Replayed", "true", NULL};
+static const char *const retry_headers[] = {"Retry-After", "5", NULL};
 /* A 429 without Retry-After pauses the batch this long, doubling while 429s follow, up to the
  * 10 s twilio.c caps Retry-After at. */
 #define PAUSE_BASE_MS 500
@@ -24,7 +25,7 @@
 enum state { QUEUED, SENT, FAILED, UNKNOWN, NOT_SENT };
 
 /* One distinct recipient while the batch runs. */
-struct slot {
+struct target {
     json_t *result; /* {"sid", "status", ...} once settled */
     enum state state;
     int limited;  /* Twilio's 429s for it so far */
@@ -41,14 +42,16 @@ struct sent {
     long ms;
     int refused;  /* Twilio refused the credentials: no other send can succeed */
     int conflict; /* the recipient's claim is another call's (IDEMPOTENCY_KEY_REUSED) */
+    int keep;     /* a repeat under the key must get this result, not send again */
 };
 
 struct batch {
-    const struct bulk_service *svc;
-    const struct block_def *called;
+    const struct send_service *svc;
+    CURL *curl; /* the calling worker's handle, or NULL */
+    const struct block_def *bulk, *called;
     const struct recipients *plan;
-    const char *scoped; /* "<account>\n<key>\n<block>", or NULL without an Idempotency-Key */
-    struct slot *slots;
+    const char *key; /* the Idempotency-Key, or NULL */
+    struct target *targets;
     pthread_mutex_t lock;
     pthread_cond_t wake; /* a send ended, or the batch stopped */
     size_t next;         /* the next item never tried */
@@ -90,47 +93,48 @@ static json_t *api_failure(const char *status, const struct block_def *called,
     return out;
 }
 
-/* Words one send's end, as call_twilio does for a single one. */
-static void classify(const struct block_def *called, const struct twilio_response *rs,
-                     int answered, int limited, struct sent *s)
+/* Words one send's end as a recipient's result, by send.h's classification. */
+static void classify(const struct block_def *called, const struct prepared *p,
+                     const struct twilio_response *rs, int answered, int limited, struct sent *s)
 {
     struct buf msg;
+    const char *maybe = send_maybe_words(called, p->method);
+    enum send_outcome o = send_classify(p, rs, answered);
     buf_init(&msg, 2048);
+    s->keep = send_keeps(o, rs->status);
     if (!answered) {
-        int maybe = rs->outcome == TWILIO_MAYBE_SENT;
         buf_appendz(&msg, rs->error);
-        if (!maybe && rs->attempts > 1)
+        if (o == SEND_NOT_SENT && rs->attempts > 1)
             buf_appendf(&msg, " (%d attempts; nothing was sent)", rs->attempts);
-        if (maybe && rs->request_id[0])
+        if (o == SEND_MAYBE && rs->request_id[0])
             buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
-        s->state = maybe ? UNKNOWN : NOT_SENT;
-        s->result = failure(maybe ? "unknown" : "not_sent", "INTERNAL_PACKAGE_ERROR",
+        s->state = o == SEND_MAYBE ? UNKNOWN : NOT_SENT;
+        s->result = failure(o == SEND_MAYBE ? "unknown" : "not_sent", "INTERNAL_PACKAGE_ERROR",
                             buf_str(&msg));
-    } else if (rs->status >= 200 && rs->status < 300) {
-        json_t *res = json_loadb(rs->body.data, rs->body.len, 0, NULL);
+    } else if (o == SEND_DONE) {
+        json_t *res = jsonparse_loadb(rs->body.data, rs->body.len, 0, NULL);
         json_t *sid = json_object_get(res, "sid"), *status = json_object_get(res, "status");
         if (json_is_string(sid)) {
             s->state = SENT;
             s->result = json_pack("{s:O, s:O?}", "sid", sid, "status",
                                   json_is_string(status) ? status : NULL);
         } else {
-            buf_appendf(&msg, "Twilio answered HTTP %ld without a message SID; the message was "
-                              "probably created", rs->status);
+            buf_appendf(&msg, "Twilio answered HTTP %ld without a readable SID; %s", rs->status,
+                        maybe);
             if (rs->request_id[0])
                 buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
             s->state = UNKNOWN;
             s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", buf_str(&msg));
         }
         json_decref(res);
-    } else if (rs->status == 429) {
+    } else if (o == SEND_LIMITED) {
         buf_appendf(&msg, " (rate limited on %d attempts; nothing was sent)", limited);
         s->state = QUEUED;
         s->result = api_failure("not_sent", called, rs, buf_str(&msg));
-    } else if (rs->status >= 500) {
+    } else if (o == SEND_MAYBE) {
+        buf_appendf(&msg, " (Twilio failed after receiving the request; %s)", maybe);
         s->state = UNKNOWN;
-        s->result = api_failure("unknown", called, rs,
-                                " (Twilio failed after receiving the request; the message may "
-                                "have been created)");
+        s->result = api_failure("unknown", called, rs, buf_str(&msg));
     } else {
         s->state = FAILED;
         s->refused = rs->status == 401 || rs->status == 403;
@@ -144,10 +148,9 @@ static int digest(EVP_MD_CTX *md, const void *p, size_t n)
     return EVP_DigestUpdate(md, &n, sizeof n) && EVP_DigestUpdate(md, p, n);
 }
 
-/* What an Idempotency-Key claims: one recipient's request (one), or with one NULL the whole
- * call: every request and which entry names which. */
-static int fingerprint(const char *name, const struct recipients *plan,
-                       const struct recipient *one, unsigned char *fp)
+/* What the whole call's Idempotency-Key claims: every request (headers included) and which
+ * entry names which. A recipient's own claim is send_fingerprint of its request. */
+static int call_fingerprint(const char *name, const struct recipients *plan, unsigned char *fp)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     const struct prepared *creds = &plan->items[0].prep;
@@ -155,30 +158,29 @@ static int fingerprint(const char *name, const struct recipients *plan,
     int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && digest(md, name, strlen(name)) &&
              digest(md, buf_str(&creds->username), creds->username.len) &&
              digest(md, buf_str(&creds->password), creds->password.len);
-    for (size_t i = 0; ok && i < (one ? 1 : plan->n_items); i++) {
-        const struct prepared *p = one ? &one->prep : &plan->items[i].prep;
+    for (size_t i = 0; ok && i < plan->n_items; i++) {
+        const struct prepared *p = &plan->items[i].prep;
         ok = digest(md, buf_str(&p->path), p->path.len) &&
-             digest(md, buf_str(&p->form), p->form.len);
+             digest(md, buf_str(&p->form), p->form.len) &&
+             digest(md, buf_str(&p->headers), p->headers.len);
     }
-    if (!one)
-        ok = ok && digest(md, plan->item_of, plan->n_entries * sizeof *plan->item_of);
+    ok = ok && digest(md, plan->item_of, plan->n_entries * sizeof *plan->item_of);
     ok = ok && EVP_DigestFinal_ex(md, fp, &n) && n == IDEM_FP_LEN;
     EVP_MD_CTX_free(md);
     return ok ? 0 : -1;
 }
 
-
 /* A recipient's answer kept under the Idempotency-Key by an earlier call. */
-static void replayed(const char *text, size_t len, struct sent *s)
+static void from_store(const char *text, size_t len, const char *maybe, struct sent *s)
 {
-    json_t *r = json_loadb(text, len, 0, NULL);
+    json_t *r = jsonparse_loadb(text, len, 0, NULL);
     const char *status = json_string_value(json_object_get(r, "status"));
     if (!json_is_object(r)) {
+        char msg[320];
         json_decref(r);
+        snprintf(msg, sizeof msg, "This recipient's earlier answer could not be read; %s", maybe);
         s->state = UNKNOWN;
-        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR",
-                            "This recipient's earlier answer could not be read; the message may "
-                            "have been sent");
+        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
         return;
     }
     s->result = r;
@@ -190,23 +192,24 @@ static void replayed(const char *text, size_t len, struct sent *s)
 
 /* Claims recipient it under the call's key. Returns 1 when the claim is the caller's to
  * settle, 0 when s already holds the answer (replayed, or not sent), -1 when memory ran out. */
-static int claim(struct batch *bt, const struct recipient *it, const struct buf *key,
-                 long budget_ms, unsigned long *ticket, struct sent *s)
+static int claim(struct batch *bt, const struct recipient *it, struct send_key *key, long budget_ms,
+                 struct sent *s)
 {
     const struct config *cfg = bt->svc->cfg;
+    const char *maybe = send_maybe_words(bt->called, it->prep.method);
     unsigned char fp[IDEM_FP_LEN];
-    char *stored = NULL;
+    char *stored = NULL, msg[400];
     size_t len = 0;
-    long wait = cfg->upstream_timeout_ms + 1000 < budget_ms ? cfg->upstream_timeout_ms + 1000
-                                                             : budget_ms;
-    if (fingerprint(bt->called->name, bt->plan, it, fp) < 0)
+    long wait =
+        cfg->upstream_timeout_ms + 1000 < budget_ms ? cfg->upstream_timeout_ms + 1000 : budget_ms;
+    if (send_fingerprint(bt->called->name, &it->prep, 0, fp) < 0)
         return -1;
     s->state = NOT_SENT;
-    switch (idem_claim(bt->svc->idem, buf_str(key), fp, wait, &stored, &len, ticket)) {
+    switch (send_claim(bt->svc, key, fp, wait, &stored, &len)) {
     case IDEM_FRESH:
         return 1;
     case IDEM_REPLAY:
-        replayed(stored, len, s);
+        from_store(stored, len, maybe, s);
         free(stored);
         return 0;
     case IDEM_CONFLICT:
@@ -221,6 +224,14 @@ static int claim(struct batch *bt, const struct recipient *it, const struct buf 
                             "A request with this Idempotency-Key is still sending to this "
                             "recipient; nothing was sent. Repeat the call later to get its "
                             "answer.");
+        return 0;
+    case IDEM_LAPSED:
+        snprintf(msg, sizeof msg,
+                 "An earlier call with this Idempotency-Key stopped while sending to this "
+                 "recipient (its replica stopped); %s, so nothing was sent now.",
+                 maybe);
+        s->state = UNKNOWN;
+        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
         return 0;
     case IDEM_UNAVAILABLE:
         s->result = failure("not_sent", "IDEMPOTENCY_STORE_UNAVAILABLE",
@@ -238,77 +249,56 @@ static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budg
                      struct sent *s)
 {
     const struct recipient *it = &bt->plan->items[i];
-    const struct config *cfg = bt->svc->cfg;
-    struct buf key, base, url;
+    struct buf extra;
+    struct send_key key;
     struct twilio_response rs;
-    unsigned long ticket = 0;
-    int mine = 0;
     memset(s, 0, sizeof *s);
+    memset(&key, 0, sizeof key); /* an empty buf: nothing to free until send_key_init */
     s->retry_after_ms = -1;
-    buf_init(&key, 4096);
-    buf_init(&base, 1024);
-    buf_init(&url, 1u << 20);
-    twilio_response_init(&rs, MAX_UPSTREAM_BYTES);
-    if (bt->scoped) {
-        int c = buf_appendz(&key, bt->scoped) < 0 || buf_append(&key, "\n", 1) < 0 ||
-                        buf_appendz(&key, it->to) < 0
+    buf_init(&extra, 4096);
+    twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
+    if (bt->key) {
+        /* a recipient's key: the call's, the bulk block's name and the recipient */
+        int c = buf_appendf(&extra, "%s\n%s", bt->bulk->name, it->to) < 0 ||
+                        send_key_init(&key, &it->prep, bt->key, buf_str(&extra)) < 0
                     ? -1
-                    : claim(bt, it, &key, budget_ms, &ticket, s);
+                    : claim(bt, it, &key, budget_ms, s);
         if (c < 0)
             goto nomem;
         if (c == 0)
             goto done;
-        mine = 1;
     }
-    if (send_url(bt->svc->cfg, &it->prep, 1, &base, &url) < 0)
-        goto nomem;
-    const int get = strcmp(bt->called->method, "GET") == 0;
-    struct twilio_request rq = {
-        .method = bt->called->method,
-        .base = buf_str(&base),
-        .url = buf_str(&url),
-        .username = buf_str(&it->prep.username),
-        .password = buf_str(&it->prep.password),
-        .form = get ? "" : buf_str(&it->prep.form),
-        .form_len = get ? 0 : it->prep.form.len,
-        .timeout_ms = cfg->upstream_timeout_ms < budget_ms ? cfg->upstream_timeout_ms : budget_ms,
-        .connect_timeout_ms = cfg->connect_timeout_ms,
-        .retry_max = cfg->retry_max,
-        .pace_429 = 1,
-        .ca_file = cfg->ca_file,
-        .allow_http = strncmp(buf_str(&base), "http://", 7) == 0,
-        .via = bt->svc->upstream,
-    };
+    const struct send_options opt = {.timeout_ms = budget_ms,
+                                     .pace_429 = 1,
+                                     .maybe = send_maybe_words(bt->called, it->prep.method)};
     const long t0 = clock_ms();
-    int answered = twilio_perform(h, &rq, &rs) == 0;
+    int answered = send_perform_ex(bt->svc, &it->prep, &h, &opt, &rs, NULL) == 0;
     s->ms = clock_ms() - t0;
     s->attempts = rs.attempts;
     s->status = rs.status;
     s->retry_after_ms = rs.retry_after_ms;
-    classify(bt->called, &rs, answered, limited, s);
+    classify(bt->called, &it->prep, &rs, answered, limited, s);
     goto settle;
 nomem:
     s->state = NOT_SENT;
     s->result = failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
 settle:
-    if (mine && (s->state == SENT || s->state == FAILED || s->state == UNKNOWN)) {
+    if (key.held) {
         /* The request may have reached Twilio: a repeat must get this, not send again. */
         static const char unknown[] =
             "{\"sid\":null,\"status\":\"unknown\",\"status_code\":\"INTERNAL_PACKAGE_ERROR\","
             "\"status_msg\":\"The request was sent to Twilio but its answer could not be kept; "
-            "the message may have been created\"}";
-        char *text = s->result ? json_dumps(s->result, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        idem_finish(bt->svc->idem, buf_str(&key), ticket, text ? text : unknown,
+            "it may have been acted on\"}";
+        char *text =
+            s->keep && s->result ? json_dumps(s->result, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        send_settle(bt->svc, &key, s->keep, text ? text : unknown,
                     text ? strlen(text) : sizeof unknown - 1);
         free(text);
-    } else if (mine) {
-        idem_abandon(bt->svc->idem, buf_str(&key), ticket);
     }
 done:
     twilio_response_free(&rs);
-    buf_free(&url);
-    buf_free(&base);
-    buf_free(&key);
+    send_key_free(&key);
+    buf_free(&extra);
 }
 
 static int queued(const struct batch *bt)
@@ -327,10 +317,10 @@ static size_t dequeue(struct batch *bt)
  * doubling pause) and halves the sends in flight, once per pause; a run of successes as long as
  * the limit raises it by one, back up to BULK_CONCURRENCY. The 429'd recipient goes back in
  * the queue until it has had as many 429s as a single send may (RETRY_MAX + 1). */
-static void settle(struct batch *bt, size_t i, struct sent *s, long now)
+static void record_sent(struct batch *bt, size_t i, struct sent *s, long now)
 {
     const struct config *cfg = bt->svc->cfg;
-    struct slot *sl = &bt->slots[i];
+    struct target *tg = &bt->targets[i];
     bt->attempts += s->attempts;
     if (s->attempts > 1)
         bt->retries += s->attempts - 1;
@@ -350,7 +340,7 @@ static void settle(struct batch *bt, size_t i, struct sent *s, long now)
         if (now + pause > bt->resume_at)
             bt->resume_at = now + pause;
         bt->streak = 0;
-        if (++sl->limited <= cfg->retry_max) {
+        if (++tg->limited <= cfg->retry_max) {
             bt->retries++; /* its next send repeats this one */
             json_decref(s->result);
             bt->again[bt->again_tail++ % bt->plan->n_items] = i;
@@ -366,31 +356,36 @@ static void settle(struct batch *bt, size_t i, struct sent *s, long now)
     }
     if (s->refused && !bt->refused)
         bt->refused = s->status;
-    sl->result = s->result;
-    sl->state = s->state;
-    sl->conflict = s->conflict;
+    tg->result = s->result;
+    tg->state = s->state;
+    tg->conflict = s->conflict;
 }
 
 /* Why no more sends may start, or NULL: the service is stopping, Twilio refused the
  * credentials, or the deadline leaves less than twice the slowest send so far (also once a
- * pause ends too late). Fills *result for the recipients left. */
+ * pause ends too late). Returns the status_code and words msg for the recipients left. */
 static const char *stopped(const struct batch *bt, long now, char *msg, size_t size)
 {
     const long start_by = bt->deadline - 2 * bt->slowest;
     if (bt->svc->draining && atomic_load(bt->svc->draining)) {
-        snprintf(msg, size, "Not sent: the service is shutting down. Repeat the call (with the "
-                            "same Idempotency-Key) to send to the rest.");
+        snprintf(msg, size,
+                 "Not sent: the service is shutting down. Repeat the call (with the "
+                 "same Idempotency-Key) to send to the rest.");
         return "SHUTTING_DOWN";
     }
     if (bt->refused) {
-        snprintf(msg, size, "Not sent: Twilio refused the credentials (HTTP %ld) for an earlier "
-                            "recipient, so no more were tried.", bt->refused);
+        snprintf(msg, size,
+                 "Not sent: Twilio refused the credentials (HTTP %ld) for an earlier "
+                 "recipient, so no more were tried.",
+                 bt->refused);
         return "API_ERROR";
     }
     if (now >= start_by || bt->resume_at >= start_by) {
-        snprintf(msg, size, "Not sent: the call reached its deadline (BULK_DEADLINE_MS, %ld ms) "
-                            "before this recipient's turn. Repeat the call (with the same "
-                            "Idempotency-Key) to send to the rest.", bt->svc->cfg->bulk_deadline_ms);
+        snprintf(msg, size,
+                 "Not sent: the call reached its deadline (BULK_DEADLINE_MS, %ld ms) "
+                 "before this recipient's turn. Repeat the call (with the same "
+                 "Idempotency-Key) to send to the rest.",
+                 bt->svc->cfg->bulk_deadline_ms);
         return "DEADLINE_EXCEEDED";
     }
     return NULL;
@@ -423,9 +418,9 @@ static void send_loop(struct batch *bt, CURL *h)
         const char *code = stopped(bt, now, msg, sizeof msg);
         if (code) {
             while (queued(bt)) {
-                struct slot *sl = &bt->slots[dequeue(bt)];
-                sl->state = NOT_SENT;
-                sl->result = failure("not_sent", code, msg);
+                struct target *tg = &bt->targets[dequeue(bt)];
+                tg->state = NOT_SENT;
+                tg->result = failure("not_sent", code, msg);
             }
             continue;
         }
@@ -434,14 +429,14 @@ static void send_loop(struct batch *bt, CURL *h)
             continue;
         }
         size_t i = dequeue(bt);
-        int limited = bt->slots[i].limited + 1;
+        int limited = bt->targets[i].limited + 1;
         bt->in_flight++;
         pthread_mutex_unlock(&bt->lock);
         struct sent s;
         send_one(bt, h, i, limited, bt->deadline - now, &s);
         pthread_mutex_lock(&bt->lock);
         bt->in_flight--;
-        settle(bt, i, &s, clock_ms());
+        record_sent(bt, i, &s, clock_ms());
         pthread_cond_broadcast(&bt->wake);
     }
     pthread_cond_broadcast(&bt->wake);
@@ -469,17 +464,17 @@ static void run_senders(struct batch *bt)
     for (size_t k = 1; threads && k < want; k++)
         if (pthread_create(&threads[started], NULL, sender_thread, bt) == 0)
             started++;
-    CURL *own = bt->svc->curl ? NULL : curl_easy_init();
-    send_loop(bt, bt->svc->curl ? bt->svc->curl : own);
+    CURL *own = bt->curl ? NULL : curl_easy_init();
+    send_loop(bt, bt->curl ? bt->curl : own);
     for (size_t k = 0; k < started; k++)
         pthread_join(threads[k], NULL);
     if (own)
         curl_easy_cleanup(own);
     free(threads);
     for (size_t i = 0; i < bt->plan->n_items; i++) {
-        if (bt->slots[i].state == QUEUED) { /* no sender could run */
-            bt->slots[i].state = NOT_SENT;
-            bt->slots[i].result =
+        if (bt->targets[i].state == QUEUED) { /* no sender could run */
+            bt->targets[i].state = NOT_SENT;
+            bt->targets[i].result =
                 failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
         }
     }
@@ -493,8 +488,8 @@ static char *first_failure(json_t *entry, json_t *counts, size_t *len)
     const char *key;
     json_t *v;
     json_object_foreach(entry, key, v) {
-        static const char *const skip[] = {"to", "sid", "status", "duplicateOf",
-                                           "status_code", "status_msg"};
+        static const char *const skip[] = {"to",          "sid",         "status",
+                                           "duplicateOf", "status_code", "status_msg"};
         int kept = 1;
         for (size_t k = 0; k < sizeof skip / sizeof skip[0]; k++)
             kept &= strcmp(key, skip[k]) != 0;
@@ -504,11 +499,11 @@ static char *first_failure(json_t *entry, json_t *counts, size_t *len)
             extra = NULL;
         }
     }
-    char *out = extra && json_object_update(extra, counts) == 0
-                    ? envelope_error(json_string_value(json_object_get(entry, "status_code")),
-                                     json_string_value(json_object_get(entry, "status_msg")),
-                                     extra, len)
-                    : NULL;
+    char *out =
+        extra && json_object_update(extra, counts) == 0
+            ? envelope_error(json_string_value(json_object_get(entry, "status_code")),
+                             json_string_value(json_object_get(entry, "status_msg")), extra, len)
+            : NULL;
     json_decref(extra);
     return out;
 }
@@ -526,19 +521,20 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
     *complete = 1;
     for (size_t e = 0; results && e < p->n_entries; e++) {
         const struct recipient *it = &p->items[p->item_of[e]];
-        const struct slot *sl = &bt->slots[p->item_of[e]];
+        const struct target *tg = &bt->targets[p->item_of[e]];
         json_t *r = json_pack("{s:s}", "to", it->to);
-        if (!r || !sl->result || json_object_update(r, sl->result) < 0 ||
-            (it->entry != e && json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) < 0) ||
+        if (!r || !tg->result || json_object_update(r, tg->result) < 0 ||
+            (it->entry != e &&
+             json_object_set_new(r, "duplicateOf", json_integer((json_int_t)it->entry)) < 0) ||
             json_array_append_new(results, r) < 0) {
             json_decref(r);
             goto done;
         }
-        sent += sl->state == SENT;
+        sent += tg->state == SENT;
         merged += it->entry != e;
         /* a conflict's answer is another call's: it must not become this key's */
-        *complete &= sl->state != NOT_SENT && !sl->conflict;
-        if (sl->state != SENT && !first_failed)
+        *complete &= tg->state != NOT_SENT && !tg->conflict;
+        if (tg->state != SENT && !first_failed)
             first_failed = r;
     }
     counts = json_pack("{s:I, s:I, s:I, s:I, s:O}", "total", (json_int_t)p->n_entries, "sent",
@@ -568,7 +564,7 @@ done:
 }
 
 /* The requests a dry run shows, each recipient's with its SMS encoding and segments. */
-static char *dry_answer(const struct bulk_service *svc, const struct block_def *called,
+static char *dry_answer(const struct send_service *svc, const struct block_def *called,
                         const struct recipients *p, size_t *len)
 {
     json_t *results = json_array(), *to = NULL;
@@ -600,9 +596,9 @@ static char *dry_answer(const struct bulk_service *svc, const struct block_def *
             goto done;
         }
     }
-    to = json_pack("{s:b, s:I, s:I, s:I, s:I, s:O}", "dryRun", 1, "total",
-                   (json_int_t)p->n_entries, "messages", (json_int_t)p->n_items, "merged",
-                   (json_int_t)merged, "segments", segments, "results", results);
+    to = json_pack("{s:b, s:I, s:I, s:I, s:I, s:O}", "dryRun", 1, "total", (json_int_t)p->n_entries,
+                   "messages", (json_int_t)p->n_items, "merged", (json_int_t)merged, "segments",
+                   segments, "results", results);
     out = envelope_success(to, len);
 done:
     json_decref(to);
@@ -610,20 +606,24 @@ done:
     return out;
 }
 
-/* Sends to every recipient of the plan; scoped is the call's key ("<account>\n<key>\n<block>")
- * or NULL. */
-static void run_batch(const struct bulk_service *svc, const struct block_def *b,
-                      const struct recipients *plan, const char *scoped, struct bulk_answer *out,
+/* Sends to every recipient of the plan; key is the call's Idempotency-Key, or NULL. */
+static void run_batch(const struct send_service *svc, CURL *curl, const struct block_def *b,
+                      const struct recipients *plan, const char *key, struct send_answer *out,
                       int *complete)
 {
-    struct batch bt = {.svc = svc, .called = b->each->block, .plan = plan, .scoped = scoped,
+    struct batch bt = {.svc = svc,
+                       .curl = curl,
+                       .bulk = b,
+                       .called = b->each->block,
+                       .plan = plan,
+                       .key = key,
                        .limit = (int)svc->cfg->bulk_concurrency};
     const long t0 = clock_ms();
     *complete = 0;
     bt.deadline = t0 + svc->cfg->bulk_deadline_ms;
-    bt.slots = calloc(plan->n_items, sizeof *bt.slots);
+    bt.targets = calloc(plan->n_items, sizeof *bt.targets);
     bt.again = calloc(plan->n_items, sizeof *bt.again);
-    if (!bt.slots || !bt.again)
+    if (!bt.targets || !bt.again)
         goto done;
     clock_cond_init(&bt.wake);
     pthread_mutex_init(&bt.lock, NULL);
@@ -636,46 +636,41 @@ static void run_batch(const struct bulk_service *svc, const struct block_def *b,
     out->upstream_status = bt.last_status;
     out->upstream_ms = clock_ms() - t0;
 done:
-    for (size_t i = 0; bt.slots && i < plan->n_items; i++)
-        json_decref(bt.slots[i].result);
-    free(bt.slots);
+    for (size_t i = 0; bt.targets && i < plan->n_items; i++)
+        json_decref(bt.targets[i].result);
+    free(bt.targets);
     free(bt.again);
 }
 
 /* The call once per Idempotency-Key: its whole answer is kept once no recipient is left to
  * try, so a repeat then gets it byte for byte; until then a repeat runs the batch again, and
  * each recipient's own claim answers for those already sent to. */
-static void run_keyed(const struct bulk_service *svc, const struct block_def *b,
-                      const struct recipients *plan, const char *key, struct bulk_answer *out)
+static void run_keyed(const struct send_service *svc, CURL *curl, const struct block_def *b,
+                      const struct recipients *plan, const char *key, struct send_answer *out)
 {
-    struct buf scoped;
+    struct send_key k;
     unsigned char fp[IDEM_FP_LEN];
-    unsigned long ticket = 0;
     char *body = NULL;
     size_t len = 0;
     int complete = 0;
-    buf_init(&scoped, 4096);
-    /* Keys are scoped to the account, as a single send's, and to the block. */
-    if (fingerprint(b->name, plan, NULL, fp) < 0 ||
-        buf_appendz(&scoped, buf_str(&plan->items[0].prep.username)) < 0 ||
-        buf_appendf(&scoped, "\n%s\n%s", key, b->name) < 0) {
+    /* Keys are scoped to the credentials, as a single send's, and to the block. */
+    if (send_key_init(&k, &plan->items[0].prep, key, b->name) < 0 ||
+        call_fingerprint(b->name, plan, fp) < 0) {
         out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
         goto done;
     }
     struct idem_refusal refused;
-    enum idem_claim claim = idem_claim(svc->idem, buf_str(&scoped), fp,
-                                       svc->cfg->bulk_deadline_ms + 1000, &body, &len, &ticket);
+    enum idem_claim claim = send_claim(svc, &k, fp, svc->cfg->bulk_deadline_ms + 1000, &body, &len);
     switch (claim) {
     case IDEM_FRESH:
-        run_batch(svc, b, plan, buf_str(&scoped), out, &complete);
-        if (complete && out->body)
-            idem_finish(svc->idem, buf_str(&scoped), ticket, out->body, out->len);
-        else
-            idem_abandon(svc->idem, buf_str(&scoped), ticket);
+    case IDEM_LAPSED: /* the call before stopped mid-batch: each recipient's claim answers */
+        run_batch(svc, curl, b, plan, key, out, &complete);
+        send_settle(svc, &k, complete && out->body, out->body, out->len);
         break;
     case IDEM_REPLAY:
         out->what = "replayed";
         out->replayed = 1;
+        out->headers = replayed_headers;
         out->body = body;
         out->len = len;
         break;
@@ -683,30 +678,28 @@ static void run_keyed(const struct bulk_service *svc, const struct block_def *b,
         if (idem_refusal(claim, &refused) == 0) {
             out->what = refused.what;
             out->status = refused.http_status;
+            out->headers = refused.http_status == 503 ? retry_headers : NULL;
             out->body = envelope_error(refused.code, refused.msg, NULL, &out->len);
         } else {
-            out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL,
-                                       &out->len);
+            out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
         }
         break;
     }
 done:
-    buf_free(&scoped);
+    send_key_free(&k);
 }
 
-void bulk_run(const struct bulk_service *svc, const struct block_def *b, json_t *args,
-              const char *key, struct bulk_answer *out)
+void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args, CURL **slot,
+              const char *key, struct send_answer *out)
 {
     const struct config *cfg = svc->cfg;
     struct recipients plan;
     json_t *reasons = NULL;
     int complete;
-    memset(out, 0, sizeof *out);
-    out->status = 200;
-    out->what = "internal_error";
-    enum args_status rc = recipients_check(b, args, (size_t)cfg->bulk_max_recipients,
-                                           (size_t)cfg->max_body_bytes * 3 + 65536, &plan,
-                                           &reasons);
+    CURL *curl = slot ? *slot : NULL;
+    enum args_status rc =
+        recipients_check(b, args, (size_t)cfg->bulk_max_recipients,
+                         (size_t)cfg->max_body_bytes * 3 + 65536, &plan, &reasons);
     if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
         out->what = "invalid_args";
         out->body = envelope_fields(reasons, rc == ARGS_BAD_JSON, &out->len);
@@ -718,15 +711,15 @@ void bulk_run(const struct bulk_service *svc, const struct block_def *b, json_t 
         out->what = "dry_run";
         out->body = dry_answer(svc, b->each->block, &plan, &out->len);
     } else if (key && !idem_key_valid(key)) {
-        json_t *why = json_pack("{s:s}", "idempotencyKey",
-                                "must be at most 255 printable ASCII characters");
+        json_t *why =
+            json_pack("{s:s}", "idempotencyKey", "must be at most 255 printable ASCII characters");
         out->what = "invalid_args";
         out->body = why ? envelope_fields(why, 0, &out->len) : NULL;
         json_decref(why);
     } else if (key) {
-        run_keyed(svc, b, &plan, key, out);
+        run_keyed(svc, curl, b, &plan, key, out);
     } else {
-        run_batch(svc, b, &plan, NULL, out, &complete);
+        run_batch(svc, curl, b, &plan, NULL, out, &complete);
     }
     json_decref(reasons);
     if (rc == ARGS_OK)

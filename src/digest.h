@@ -5,12 +5,12 @@
 
 #include <stddef.h>
 
-#define SHA256_HEX_LEN 64
+#define DIGEST_SHA256_HEX_LEN 64
 
 /* Writes 2n lower-case hex digits of in[0..n) and a NUL to out (2n + 1 bytes). */
-void hex_encode(const unsigned char *in, size_t n, char *out);
+void digest_hex(const unsigned char *in, size_t n, char *out);
 
-/* Writes the SHA-256 of data[0..n) as SHA256_HEX_LEN hex digits and a NUL. Returns 0 or -1. */
-int sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
+/* Writes the SHA-256 of data[0..n) as DIGEST_SHA256_HEX_LEN hex digits and a NUL. Returns 0 or -1. */
+int digest_sha256_hex(const void *data, size_t n, char out[DIGEST_SHA256_HEX_LEN + 1]);
 
 #endif

@@ -89,7 +89,7 @@ static json_t *types_arg(json_t *args, const char **why)
     json_t *item;
     json_array_foreach(items, i, item) {
         const char *s = json_string_value(item);
-        struct text t = text_trim((struct text){s, s ? json_string_length(item) : 0});
+        struct text t = args_trim((struct text){s, s ? json_string_length(item) : 0});
         char name[128];
         if (!s || t.n == 0)
             continue;

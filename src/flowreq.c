@@ -21,7 +21,7 @@ static int build(struct prepared *sub, const struct flowreq *f, const char *prod
         return -1;
     for (size_t i = 0; params && params[i]; i += 2) {
         if (form_add(&sub->form, params[i], params[i + 1], strlen(params[i + 1])) < 0) {
-            prepared_free(sub);
+            args_prepared_free(sub);
             return -1;
         }
     }
@@ -93,7 +93,7 @@ int flowreq_send(struct flowreq *f, const char *product, const char *method, con
     rc = 0;
 done:
     twilio_response_free(&rs);
-    prepared_free(&sub);
+    args_prepared_free(&sub);
     return rc;
 }
 
@@ -161,7 +161,7 @@ void flowreq_dry_run(struct flowreq *f, const char *product, const char *method,
     if (build(&sub, f, product, method, path, params) == 0) {
         if (send_url(f->svc->cfg, &sub, 0, &base, &url) == 0)
             f->out->body = dryrun_answer(f->b, &sub, buf_str(&url), &f->out->len);
-        prepared_free(&sub);
+        args_prepared_free(&sub);
     }
     buf_free(&base);
     buf_free(&url);
@@ -192,7 +192,7 @@ void flowreq_fields(struct flowreq *f, json_t *reasons)
 const char *flowreq_arg(json_t *args, const char *name, char *out, size_t size)
 {
     const char *s = json_string_value(json_object_get(args, name));
-    struct text t = text_trim((struct text){s, s ? strlen(s) : 0});
+    struct text t = args_trim((struct text){s, s ? strlen(s) : 0});
     if (!s || t.n == 0 || t.n >= size)
         return NULL;
     memcpy(out, t.p, t.n);

@@ -65,6 +65,14 @@ int idem_refusal(enum idem_claim result, struct idem_refusal *out)
                                      "nothing was sent. Retry later.",
                                      503};
         return 0;
+    case IDEM_LAPSED:
+        *out = (struct idem_refusal){"upstream_ambiguous", "INTERNAL_PACKAGE_ERROR",
+                                     "An earlier request with this Idempotency-Key stopped "
+                                     "before its answer was kept (its replica stopped while "
+                                     "sending); it may have reached Twilio, so nothing was sent "
+                                     "now. Check Twilio's logs before sending it again.",
+                                     200};
+        return 0;
     default:
         return -1;
     }
@@ -107,7 +115,7 @@ struct idem_store *idem_new_redis(const char *url, long ttl_s, long hold_ms, lon
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (!(s->redis = idem_redis_new(url, ttl_s, hold_ms, timeout_ms, err, errlen))) {
+    if (!(s->redis = idem_redis_connect(url, ttl_s, hold_ms, timeout_ms, err, errlen))) {
         free(s);
         return NULL;
     }

@@ -1,4 +1,4 @@
-/* idem: the Idempotency-Key store. A key (scoped to an account) remembers the
+/* idem: the Idempotency-Key store. A key (scoped to the credentials by send.c) remembers the
  * fingerprint of the request that first used it and, once known, the answer it got, for a TTL,
  * in an LRU of bounded size. A repeat that arrives while the first is in flight waits for it.
  * Keys are per process unless the store is made with idem_new_redis: then every call goes to
@@ -19,6 +19,9 @@ enum idem_claim {
     IDEM_PENDING,  /* the first request is still in flight after wait_ms */
     IDEM_NOMEM,
     IDEM_UNAVAILABLE, /* Redis could not be reached or refused the command: nothing claimed */
+    /* Redis only: the claim's owner stopped (its replica died) without settling it: its
+     * request may have reached Twilio, so the key is never claimed again until it expires */
+    IDEM_LAPSED,
 };
 
 /* How a call answers a claim that does not go ahead: its outcome (for the log and metrics),
@@ -28,8 +31,8 @@ struct idem_refusal {
     int http_status;
 };
 
-/* Fills out for IDEM_CONFLICT, IDEM_PENDING and IDEM_UNAVAILABLE and returns 0; returns -1 for
- * the other results, which are not refusals. */
+/* Fills out for IDEM_CONFLICT, IDEM_PENDING, IDEM_UNAVAILABLE and IDEM_LAPSED and returns 0;
+ * returns -1 for the other results, which are not refusals. */
 int idem_refusal(enum idem_claim result, struct idem_refusal *out);
 
 /* Whether key may be an Idempotency-Key: at most 255 printable ASCII characters, so that a

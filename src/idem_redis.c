@@ -16,10 +16,10 @@
 #include "redis_url.h"
 
 #define KEY_PREFIX "twilio-block:idem:"
-#define KEY_SIZE (sizeof KEY_PREFIX + SHA256_HEX_LEN)
+#define KEY_SIZE (sizeof KEY_PREFIX + DIGEST_SHA256_HEX_LEN)
 #define FP_HEX (IDEM_FP_LEN * 2)
-#define MAX_IDLE 32        /* connections kept open between calls; more are closed after use */
-#define POLL_MAX_MS 200    /* longest pause between two looks at a claim another caller holds */
+#define MAX_IDLE 32     /* connections kept open between calls; more are closed after use */
+#define POLL_MAX_MS 200 /* longest pause between two looks at a claim another caller holds */
 #define LAPSE_MARGIN_MS 5000
 
 /* Settles a claim only while it is still the caller's: ARGV[1] is "p:<owner>-<ticket>:", what
@@ -32,6 +32,9 @@ static const char finish_lua[] =
     "  return 1\n"
     "end\n"
     "return 0\n";
+/* A key's value and what is left of its life, read at once: a claim's life is its lapse and
+ * then IDEMPOTENCY_TTL_S, so a claim with less than the TTL left has lapsed. */
+static const char read_lua[] = "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}\n";
 static const char abandon_lua[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
@@ -41,10 +44,16 @@ struct idem_redis {
     struct redis_url url;
     char where[640]; /* the URL with its password masked, for log lines */
     long ttl_s;
-    long lapse_ms; /* an unsettled claim is dropped by Redis after this long */
+    long lapse_ms; /* an unsettled claim lapses after this long: its request may have been sent */
     struct timeval timeout;
     char owner[33]; /* this store's random id: its claims read "p:<owner>-<ticket>:<fp>" */
     atomic_ulong next_ticket;
+    /* Claims whose SET NX got no answer: Redis may still have taken them (a paused Redis runs
+     * the command once it wakes). A later claim of the same key takes such a claim over, so
+     * it never reads as another caller's, nor lapses into "may have been sent". */
+    pthread_mutex_t lost_lock;
+    unsigned long lost[64];
+    size_t n_lost;
     pthread_mutex_t lock; /* guards idle, n_idle and down */
     redisContext *idle[MAX_IDLE];
     size_t n_idle;
@@ -56,7 +65,7 @@ struct idem_redis {
 static int redis_key(const char *key, char out[KEY_SIZE])
 {
     memcpy(out, KEY_PREFIX, sizeof KEY_PREFIX - 1);
-    return sha256_hex(key, strlen(key), out + sizeof KEY_PREFIX - 1);
+    return digest_sha256_hex(key, strlen(key), out + sizeof KEY_PREFIX - 1);
 }
 
 /* Checks the answer to a set-up command, which the connection needs before it is used. */
@@ -187,8 +196,8 @@ static redisReply *run(struct idem_redis *r, int argc, const char **argv, const 
     return NULL;
 }
 
-struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, long timeout_ms,
-                                  char *err, size_t errlen)
+struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms, long timeout_ms,
+                                      char *err, size_t errlen)
 {
     unsigned char id[16];
     struct idem_redis *r = calloc(1, sizeof *r);
@@ -202,7 +211,7 @@ struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, lon
         snprintf(err, errlen, "no random bytes for the idempotency store's owner id");
         goto fail;
     }
-    hex_encode(id, sizeof id, r->owner);
+    digest_hex(id, sizeof id, r->owner);
     redis_url_describe(&r->url, r->where, sizeof r->where);
     r->ttl_s = ttl_s;
     r->lapse_ms = hold_ms + 4 * timeout_ms + LAPSE_MARGIN_MS;
@@ -210,6 +219,7 @@ struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, lon
     r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
     atomic_init(&r->next_ticket, 0);
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->lost_lock, NULL);
     /* A Redis that is down at start-up is not fatal: requests without a key do not need it, and
      * keyed ones are refused (nothing sent) until it answers; run() says so. */
     const char *ping[] = {"PING"};
@@ -234,14 +244,45 @@ void idem_redis_free(struct idem_redis *r)
         return;
     drop_idle(r);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->lost_lock);
     OPENSSL_cleanse(&r->url, sizeof r->url);
     free(r);
 }
 
+static void lose(struct idem_redis *r, unsigned long ticket)
+{
+    pthread_mutex_lock(&r->lost_lock);
+    r->lost[r->n_lost++ % (sizeof r->lost / sizeof r->lost[0])] = ticket;
+    pthread_mutex_unlock(&r->lost_lock);
+}
+
+/* Whether the claim value v (n bytes) is one of this store's lost claims: its ticket in
+ * *ticket, forgotten as lost. */
+static int find_lost(struct idem_redis *r, const char *v, size_t n, unsigned long *ticket)
+{
+    size_t own = strlen(r->owner);
+    if (n < 2 + own + 2 || memcmp(v + 2, r->owner, own) != 0 || v[2 + own] != '-')
+        return 0;
+    unsigned long t = strtoul(v + 3 + own, NULL, 10);
+    int found = 0;
+    pthread_mutex_lock(&r->lost_lock);
+    for (size_t i = 0; i < sizeof r->lost / sizeof r->lost[0] && !found; i++) {
+        if (t && r->lost[i] == t) {
+            r->lost[i] = 0;
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&r->lost_lock);
+    *ticket = t;
+    return found;
+}
+
 /* Reads a key's value: IDEM_FRESH when it is the caller's own claim (a SET NX whose answer was
- * lost and was repeated), IDEM_PENDING when another caller's claim. */
-static enum idem_claim read_value(const struct idem_redis *r, const redisReply *rep,
-                                  const char *fp, const char *mine, char **body, size_t *len)
+ * lost and was repeated), IDEM_PENDING when another caller's claim, IDEM_LAPSED when that
+ * claim has lived longer than its lapse (pttl, ms left, is less than the TTL). */
+static enum idem_claim read_value(struct idem_redis *r, const redisReply *rep, long long pttl,
+                                  const char *fp, const char *mine, unsigned long *ticket,
+                                  char **body, size_t *len)
 {
     const char *v = rep->str;
     size_t n = rep->len;
@@ -261,10 +302,16 @@ static enum idem_claim read_value(const struct idem_redis *r, const redisReply *
         v[n - FP_HEX - 1] == ':') {
         if (memcmp(v + n - FP_HEX, fp, FP_HEX) != 0)
             return IDEM_CONFLICT;
-        return n == strlen(mine) && memcmp(v, mine, n) == 0 ? IDEM_FRESH : IDEM_PENDING;
+        if (n == strlen(mine) && memcmp(v, mine, n) == 0)
+            return IDEM_FRESH;
+        if (find_lost(r, v, n - FP_HEX - 1, ticket))
+            return IDEM_FRESH; /* *ticket: the lost claim's, so the caller settles it */
+        return pttl >= 0 && pttl < r->ttl_s * 1000 ? IDEM_LAPSED : IDEM_PENDING;
     }
-    log_msg(LOG_WARN, "idempotency store: Redis at %s holds a value this service did not write "
-                      "under its key prefix " KEY_PREFIX, r->where);
+    log_msg(LOG_WARN,
+            "idempotency store: Redis at %s holds a value this service did not write "
+            "under its key prefix " KEY_PREFIX,
+            r->where);
     return IDEM_UNAVAILABLE;
 }
 
@@ -274,37 +321,49 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
     char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24];
     if (redis_key(key, rkey) < 0)
         return IDEM_NOMEM;
-    hex_encode(fp, IDEM_FP_LEN, fp_hex);
+    digest_hex(fp, IDEM_FP_LEN, fp_hex);
     unsigned long t = atomic_fetch_add(&r->next_ticket, 1) + 1;
     snprintf(mine, sizeof mine, "p:%s-%lu:%s", r->owner, t, fp_hex);
-    snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms);
+    /* A claim outlives its lapse by the TTL: a repeat after the lapse learns that the request
+     * may have been sent (IDEM_LAPSED), and never sends it again. */
+    snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms + r->ttl_s * 1000);
     const char *set[] = {"SET", rkey, mine, "NX", "PX", lapse};
-    const char *get[] = {"GET", rkey};
+    const char *get[] = {"EVAL", read_lua, "1", rkey};
     const long deadline = clock_ms() + wait_ms;
     long pause = 10;
     int gone = 0;
     for (;;) {
         redisReply *rep = run(r, 6, set, NULL);
-        if (!rep)
+        if (!rep) {
+            lose(r, t);
             return IDEM_UNAVAILABLE;
+        }
         int claimed = rep->type == REDIS_REPLY_STATUS;
         freeReplyObject(rep);
         if (claimed) {
             *ticket = t;
             return IDEM_FRESH;
         }
-        if (!(rep = run(r, 2, get, NULL)))
+        if (!(rep = run(r, 4, get, NULL)))
             return IDEM_UNAVAILABLE;
-        if (rep->type == REDIS_REPLY_NIL) { /* abandoned or lapsed in between: claim again */
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            return IDEM_UNAVAILABLE;
+        }
+        const redisReply *value = rep->element[0];
+        long long pttl =
+            rep->element[1]->type == REDIS_REPLY_INTEGER ? rep->element[1]->integer : -1;
+        if (value->type == REDIS_REPLY_NIL) { /* abandoned or expired in between: claim again */
             freeReplyObject(rep);
             if (++gone < 8)
                 continue;
             return IDEM_PENDING;
         }
-        enum idem_claim rc = read_value(r, rep, fp_hex, mine, body, len);
+        unsigned long owner_ticket = t;
+        enum idem_claim rc = read_value(r, value, pttl, fp_hex, mine, &owner_ticket, body, len);
         freeReplyObject(rep);
         if (rc == IDEM_FRESH)
-            *ticket = t;
+            *ticket = owner_ticket;
         if (rc != IDEM_PENDING)
             return rc;
         long left = deadline - clock_ms();
@@ -338,19 +397,23 @@ void idem_redis_finish(struct idem_redis *r, const char *key, unsigned long tick
 {
     long long rc = settle(r, key, ticket, finish_lua, body, len);
     if (rc < 0)
-        log_msg(LOG_WARN, "idempotency store: an answer could not be stored in Redis; a repeat "
-                          "of that request after its claim lapses (%ld ms) may send again",
+        log_msg(LOG_WARN,
+                "idempotency store: an answer could not be stored in Redis; a repeat "
+                "of that request after its claim lapses (%ld ms) is answered that it "
+                "may have been sent",
                 r->lapse_ms);
     else if (rc == 0)
-        log_msg(LOG_WARN, "idempotency store: an answer came after its claim had lapsed (%ld "
-                          "ms) or been taken over; a repeat of that request may have sent again",
+        log_msg(LOG_WARN,
+                "idempotency store: an answer came after its claim had expired "
+                "(%ld ms and IDEMPOTENCY_TTL_S) or been taken over; it was not kept",
                 r->lapse_ms);
 }
 
 void idem_redis_abandon(struct idem_redis *r, const char *key, unsigned long ticket)
 {
     if (settle(r, key, ticket, abandon_lua, NULL, 0) < 0)
-        log_msg(LOG_WARN, "idempotency store: a claim could not be released in Redis; repeats "
-                          "of that request wait until it lapses (%ld ms)",
+        log_msg(LOG_WARN,
+                "idempotency store: a claim could not be released in Redis; repeats "
+                "of that request wait until it lapses (%ld ms)",
                 r->lapse_ms);
 }

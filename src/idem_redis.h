@@ -1,7 +1,8 @@
 /* idem_redis: the Idempotency-Key store kept in Redis, shared by every replica pointed at the
  * same Redis; idem.c forwards to it when the store was made with idem_new_redis, and the
  * contract is idem.h's. Each key is one string under twilio-block:idem:<sha256 of the key>:
- * "p:<owner>:<fp>" while claimed (SET NX with a lapse time), "d:<fp>:<answer>" once answered
+ * "p:<owner>-<ticket>:<fp>" while claimed (SET NX, living its lapse time and then the TTL: a
+ * claim past its lapse is IDEM_LAPSED, never claimed again), "d:<fp>:<answer>" once answered
  * (for the TTL). Only the claim's owner may settle it (a Lua compare-and-set). Connections come
  * from a small mutex-protected pool, as hiredis contexts are not thread-safe. */
 #ifndef IDEM_REDIS_H
@@ -14,8 +15,8 @@
 struct idem_redis;
 
 /* See idem_new_redis. Tries one connection and logs whether Redis answered. */
-struct idem_redis *idem_redis_new(const char *url, long ttl_s, long hold_ms, long timeout_ms,
-                                  char *err, size_t errlen);
+struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms, long timeout_ms,
+                                      char *err, size_t errlen);
 void idem_redis_free(struct idem_redis *r);
 
 enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const unsigned char *fp,

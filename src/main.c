@@ -24,8 +24,9 @@ static int print_doc(const char *flag)
     char err[512];
     size_t len = 0;
     char *text = NULL;
-    struct block_set *blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
-                                              embedded_blocks_count, err, sizeof err);
+    struct block_set *blocks =
+        block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
+                       embedded_blocks_count, err, sizeof err);
     if (blocks && strcmp(flag, "--reference") == 0)
         text = reference_markdown(blocks, &len, err, sizeof err);
     else if (blocks)
@@ -82,8 +83,9 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct block_set *blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
-                                              embedded_blocks_count, err, sizeof err);
+    struct block_set *blocks =
+        block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
+                       embedded_blocks_count, err, sizeof err);
     if (!blocks) {
         log_msg(LOG_ERROR, "block definitions: %s", err);
         return 1;

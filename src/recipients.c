@@ -6,7 +6,7 @@
 
 #include "buf.h"
 #include "form.h"
-#include "jsonlimit.h"
+#include "jsonparse.h"
 
 #define NAME_MAX_LEN 160
 #define REASON_MAX_LEN 256
@@ -15,8 +15,8 @@
 struct entry {
     struct prepared prep; /* valid while ok */
     int ok;
-    char *to;     /* its address as sent, when ok */
-    size_t first; /* the entry whose message it is: itself, or the first with its address */
+    char *to;        /* its address as sent, when ok */
+    size_t first;    /* the entry whose message it is: itself, or the first with its address */
     json_t *reasons; /* its fields' problems, named recipients[i].field; or NULL */
 };
 
@@ -31,12 +31,9 @@ static json_t *list_value(json_t *v)
 {
     if (!json_is_string(v))
         return json_incref(v);
-    struct text t = text_trim((struct text){json_string_value(v), json_string_length(v)});
+    struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
     if (t.n && t.p[0] == '[') {
-        size_t deep_at;
-        json_t *parsed = json_depth_check(t.p, t.n, JSON_MAX_DEPTH, &deep_at) == 0
-                             ? json_loadb(t.p, t.n, JSON_REJECT_DUPLICATES, NULL)
-                             : NULL;
+        json_t *parsed = jsonparse_loadb(t.p, t.n, JSON_REJECT_DUPLICATES, NULL);
         if (json_is_array(parsed))
             return parsed;
         json_decref(parsed);
@@ -47,7 +44,7 @@ static json_t *list_value(json_t *v)
     for (size_t k = 0; list && k <= t.n; k++) {
         if (k < t.n && t.p[k] != ',' && t.p[k] != '\n' && t.p[k] != '\r')
             continue;
-        struct text one = text_trim((struct text){t.p + start, k - start});
+        struct text one = args_trim((struct text){t.p + start, k - start});
         if (one.n && json_array_append_new(list, json_stringn(one.p, one.n)) < 0) {
             json_decref(list);
             list = NULL;
@@ -71,8 +68,7 @@ static int settable(const struct each_def *e, const char *field)
     return 0;
 }
 
-static int add_reason(struct entry *en, const char *list, size_t i, const char *field,
-                      json_t *why)
+static int add_reason(struct entry *en, const char *list, size_t i, const char *field, json_t *why)
 {
     char name[NAME_MAX_LEN];
     snprintf(name, sizeof name, field ? "%s[%zu].%s" : "%s[%zu]", list, i, field);
@@ -298,7 +294,7 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
         goto done;
     if (top_rc == ARGS_OK) {
         out->dry_run = head.dry_run;
-        prepared_free(&head);
+        args_prepared_free(&head);
     }
     invalid = top_rc == ARGS_INVALID;
     field_names(e, fields, sizeof fields);
@@ -310,8 +306,9 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
         else if (n == 0)
             snprintf(why, sizeof why, "must have at least one entry");
         else if (n > max_entries)
-            snprintf(why, sizeof why, "must have at most %zu entries (BULK_MAX_RECIPIENTS), got %zu",
-                     max_entries, n);
+            snprintf(why, sizeof why,
+                     "must have at most %zu entries (BULK_MAX_RECIPIENTS), got %zu", max_entries,
+                     n);
         if (!json_is_array(list) || n == 0 || n > max_entries) {
             if (!(list_reason = json_string(why)))
                 goto done;
@@ -325,13 +322,12 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
     for (size_t i = 0; i < n; i++) {
         json_t *one = json_copy(base), *found = NULL;
         ents[i].first = i;
-        int shape = one ? take_entry(e, json_array_get(list, i), one, &ents[i], list_name, i,
-                                     fields)
-                        : -1;
-        enum args_status r = shape < 0    ? ARGS_NOMEM
-                             : shape == 2 ? ARGS_INVALID
-                                          : args_prepare(e->block, one, form_cap, &ents[i].prep,
-                                                         &found);
+        int shape =
+            one ? take_entry(e, json_array_get(list, i), one, &ents[i], list_name, i, fields) : -1;
+        enum args_status r = shape < 0 ? ARGS_NOMEM
+                             : shape == 2
+                                 ? ARGS_INVALID
+                                 : args_prepare(e->block, one, form_cap, &ents[i].prep, &found);
         json_decref(one);
         if (r == ARGS_OK && !(ents[i].to = sent_value(e->block, e, &ents[i].prep)))
             r = ARGS_NOMEM;
@@ -363,7 +359,7 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
 done:
     for (size_t i = 0; ents && i < n; i++) {
         if (ents[i].ok)
-            prepared_free(&ents[i].prep);
+            args_prepared_free(&ents[i].prep);
         free(ents[i].to);
         json_decref(ents[i].reasons);
     }
@@ -381,7 +377,7 @@ done:
 void recipients_free(struct recipients *p)
 {
     for (size_t i = 0; p->items && i < p->n_items; i++) {
-        prepared_free(&p->items[i].prep);
+        args_prepared_free(&p->items[i].prep);
         free(p->items[i].to);
     }
     free(p->items);

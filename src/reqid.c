@@ -48,6 +48,6 @@ int reqid_take(const char *given, char out[REQID_MAX + 1])
     memcpy(r, prefix, sizeof prefix);
     for (int i = 0; i < 8; i++)
         r[8 + i] = (unsigned char)(n >> (8 * (7 - i)));
-    hex_encode(r, sizeof r, out);
+    digest_hex(r, sizeof r, out);
     return 0;
 }

@@ -22,7 +22,7 @@
 #include "delivery.h"
 #include "idem.h"
 #include "jsonparse.h"
-#include "listener.h"
+#include "listensock.h"
 #include "log.h"
 #include "memtune.h"
 #include "metrics.h"
@@ -42,16 +42,14 @@ struct server {
     atomic_int draining;  /* set once shutdown began: new requests are turned away */
     struct config cfg;
     const struct block_set *blocks;
-    struct idem_store *idem;
     struct mg_context *ctx;
     int port;
     struct metrics metrics;
     char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
     size_t openapi_len;
-    struct upstream *upstream; /* runs every Twilio transfer */
-    struct listener listener;  /* civetweb's listening sockets */
+    struct listensock listener;  /* civetweb's listening sockets */
     atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
-    struct send_service pipeline; /* block calls, from args to envelope */
+    struct send_service pipeline; /* what every block call shares: idem store, upstream */
 };
 
 struct outcome {
@@ -108,7 +106,7 @@ static void warn_every_worker_taken(struct server *s)
     log_msg(LOG_WARN,
             "every worker is taken (THREADS=%ld): new connections wait in the listen queue "
             "(%ld now), and replies close their connections until workers are free",
-            s->cfg.threads, listener_queued(&s->listener));
+            s->cfg.threads, listensock_queued(&s->listener));
 }
 
 /* civetweb calls this on the worker that takes a new connection, before its first byte is
@@ -504,7 +502,7 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     struct metrics *m = (struct metrics *)&s->metrics;
     struct buf text;
     buf_init(&text, 4u << 20);
-    int status = metrics_render(m, listener_queued(&s->listener), &text) == 0
+    int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                    buf_str(&text), text.len, NULL)
                      : reply_error(conn, 500, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
@@ -522,7 +520,7 @@ static void unknown_block_message(const struct block_set *set, const char *name,
     for (size_t i = 0; i < block_count(set) && n < sizeof names / sizeof names[0]; i++)
         names[n++] = block_at(set, i)->name;
     size_t blocks = n;
-    for (size_t i = 0; block_event_at(set, i) && n < sizeof names / sizeof names[0]; i++)
+    for (size_t i = 0; i < block_event_count(set) && n < sizeof names / sizeof names[0]; i++)
         names[n++] = block_event_at(set, i)->name;
     long near = suggest_nearest(name, len, names, n);
     buf_appendz(msg, "No block with that name.");
@@ -718,28 +716,12 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         return NULL;
     }
     snprintf(err, errlen, "out of memory");
-    /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
-     * BULK_DEADLINE_MS */
-    long hold = cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
-                                                                  : cfg->bulk_deadline_ms;
-    if (cfg->redis_url[0])
-        s->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, hold,
-                                 cfg->redis_timeout_ms, err, errlen);
-    else
-        s->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
-    if (!s->idem)
-        goto fail;
-    delivery_use(s->idem); /* webhookEvent: each delivery once */
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
-    if (!s->openapi || pipeline_check(blocks, err, errlen) < 0)
+    if (!s->openapi || pipeline_check(blocks, err, errlen) < 0 ||
+        send_service_start(&s->pipeline, &s->cfg, server_upstream_loops(cfg), &s->draining, err,
+                           errlen) < 0)
         goto fail;
-    /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
-    size_t loops = server_upstream_loops(cfg);
-    if (loops && !(s->upstream = upstream_start(loops, cfg->threads, (size_t)cfg->upstream_inline,
-                                                err, errlen)))
-        goto fail;
-    s->pipeline = (struct send_service){.cfg = &s->cfg, .idem = s->idem, .upstream = s->upstream,
-                                    .draining = &s->draining};
+    delivery_use(s->pipeline.idem); /* webhookEvent: each delivery once */
     char ports[300], threads[32], header_timeout[32], keep_alive_timeout[32];
     snprintf(header_timeout, sizeof header_timeout, "%ld", cfg->header_timeout_ms);
     snprintf(keep_alive_timeout, sizeof keep_alive_timeout, "%ld", cfg->keep_alive_timeout_ms);
@@ -790,15 +772,14 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     if (mg_get_server_ports(s->ctx, 1, &port) >= 1)
         s->port = port.port;
     char why[128];
-    if (listener_find(&s->listener, s->port) == 0 ||
-        listener_defer_accept(&s->listener, DEFER_ACCEPT_S, why, sizeof why) < 0)
+    if (listensock_find(&s->listener, s->port) == 0 ||
+        listensock_defer_accept(&s->listener, DEFER_ACCEPT_S, why, sizeof why) < 0)
         log_msg(LOG_WARN, "connections that send nothing will occupy workers: %s",
                 s->listener.n ? why : "the listening socket was not found");
     return s;
 fail:
-    upstream_stop(s->upstream);
-    delivery_release(s->idem);
-    idem_free(s->idem);
+    delivery_release(s->pipeline.idem);
+    send_service_stop(&s->pipeline);
     free(s->openapi);
     free(s);
     return NULL;
@@ -846,9 +827,8 @@ void server_stop(struct server *s)
     if (!s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
-    upstream_stop(s->upstream);
-    delivery_release(s->idem);
-    idem_free(s->idem);
+    delivery_release(s->pipeline.idem);
+    send_service_stop(&s->pipeline);
     free(s->openapi);
     free(s);
 }

@@ -23,6 +23,38 @@ void twilio_response_free(struct twilio_response *rs)
     buf_free(&rs->body);
 }
 
+/* A request body handed to libcurl once, front to back. */
+struct body_reader {
+    const char *data;
+    size_t len, at;
+};
+
+static size_t on_read(char *out, size_t size, size_t nitems, void *userp)
+{
+    struct body_reader *r = userp;
+    size_t n = size * nitems;
+    if (n > r->len - r->at)
+        n = r->len - r->at;
+    memcpy(out, r->data + r->at, n);
+    r->at += n;
+    return n;
+}
+
+/* Why a POST is never sent twice: libcurl 7.88 sends a request again, silently, when the
+ * reused connection it went out on dies before any byte of answer (Curl_retry_request), and
+ * no option turns that off. A resend of a body must rewind it first, and this refusal makes
+ * libcurl give up with CURLE_SEND_FAIL_REWIND instead: the request went out whole or in part
+ * on a connection the server then dropped, so it may have been acted on. When no body byte
+ * was written yet, libcurl does not rewind and may try again: the server cannot have acted on
+ * a request it did not get whole. */
+static int on_seek(void *userp, curl_off_t offset, int origin)
+{
+    struct body_reader *r = userp;
+    if (offset == 0 && origin == SEEK_SET && r->at == 0)
+        return CURL_SEEKFUNC_OK; /* nothing was read yet: no body byte can have gone out */
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct twilio_response *rs = userp;
@@ -73,6 +105,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+static const char *maybe_words(const struct twilio_request *rq)
+{
+    return rq->maybe && *rq->maybe ? rq->maybe : "it may have been acted on";
+}
+
 /* Classifies a failed transfer and words it. */
 static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct twilio_request *rq,
                                             long budget_ms, const char *detail,
@@ -105,10 +142,15 @@ static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct t
     case CURLE_OPERATION_TIMEDOUT: {
         /* Nothing is sent before the connection, and for https its TLS handshake, is up. */
         curl_off_t connected = 0;
-        curl_easy_getinfo(h, strncmp(rq->url, "https://", 8) == 0 ? CURLINFO_APPCONNECT_TIME_T
-                                                                 : CURLINFO_CONNECT_TIME_T,
+        curl_easy_getinfo(h,
+                          strncmp(rq->url, "https://", 8) == 0 ? CURLINFO_APPCONNECT_TIME_T
+                                                               : CURLINFO_CONNECT_TIME_T,
                           &connected);
-        if (connected == 0) {
+        /* A reused connection has no connect time of this transfer: the bytes of request
+         * written tell that it went out. */
+        long request_size = 0;
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+        if (connected == 0 && request_size == 0) {
             snprintf(rs->error, sizeof rs->error,
                      "Could not reach Twilio at %s: no connection within %ld ms", rq->base,
                      budget_ms < rq->connect_timeout_ms ? budget_ms : rq->connect_timeout_ms);
@@ -116,21 +158,25 @@ static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct t
         }
         snprintf(rs->error, sizeof rs->error,
                  "Twilio did not answer within %ld ms (UPSTREAM_TIMEOUT_MS); the request was "
-                 "sent, so the message or call may have been created",
-                 rq->timeout_ms);
+                 "sent, so %s",
+                 rq->timeout_ms, maybe_words(rq));
         return TWILIO_MAYBE_SENT;
     }
+    case CURLE_SEND_FAIL_REWIND:
+        snprintf(rs->error, sizeof rs->error,
+                 "The connection to Twilio at %s failed after the request was sent (the "
+                 "kept-alive connection closed before any answer); %s",
+                 rq->base, maybe_words(rq));
+        return TWILIO_MAYBE_SENT;
     case CURLE_WRITE_ERROR:
         snprintf(rs->error, sizeof rs->error,
-                 "Twilio's answer was larger than %zu bytes and was cut off; the message or "
-                 "call may have been created",
-                 rs->body.max);
+                 "Twilio's answer was larger than %zu bytes and was cut off; %s", rs->body.max,
+                 maybe_words(rq));
         return TWILIO_MAYBE_SENT;
     default:
         snprintf(rs->error, sizeof rs->error,
-                 "The connection to Twilio at %s failed after the request was sent (%s); the "
-                 "message or call may have been created",
-                 rq->base, *detail ? detail : curl_easy_strerror(rc));
+                 "The connection to Twilio at %s failed after the request was sent (%s); %s",
+                 rq->base, *detail ? detail : curl_easy_strerror(rc), maybe_words(rq));
         return TWILIO_MAYBE_SENT;
     }
     snprintf(rs->error, sizeof rs->error, "Could not reach Twilio at %s: %s", rq->base, what);
@@ -146,6 +192,8 @@ static int retryable(CURLcode rc)
 static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_slist *headers,
                         long budget_ms, char *detail, struct twilio_response *rs)
 {
+    struct body_reader reader = {.data = rq->form, .len = rq->form_len, .at = 0};
+    struct body_reader *body = &reader;
     buf_reset(&rs->body);
     rs->request_id[0] = '\0';
     rs->content_type[0] = '\0';
@@ -179,7 +227,12 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
      * 1,000 in flight over 4 KB (16 KB is curl's default). */
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
     if (strcmp(rq->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->form);
+        /* The body goes through on_read and on_seek, never POSTFIELDS: see on_seek. */
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, body);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->form_len);
     } else if (strcmp(rq->method, "GET") != 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
@@ -189,6 +242,8 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
     /* The handle outlives this call: drop pointers to our stack and our list. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_READDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, NULL);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
         const char *ct = NULL;
@@ -206,6 +261,13 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
 {
     char detail[CURL_ERROR_SIZE];
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+    /* A body sent at once, never after a 100 Continue: one round trip, as with POSTFIELDS. */
+    if (headers && strcmp(rq->method, "POST") == 0) {
+        struct curl_slist *more = curl_slist_append(headers, "Expect:");
+        if (!more)
+            curl_slist_free_all(headers);
+        headers = more;
+    }
     for (const char *line_at = rq->headers; headers && line_at && *line_at;) {
         const char *end = strchr(line_at, '\n');
         size_t n = end ? (size_t)(end - line_at) : strlen(line_at);
@@ -274,8 +336,8 @@ int twilio_product_base(struct buf *out, const char *product, const char *config
                  : buf_appendf(out, "https://%s.%s.twilio.com", product, region);
 }
 
-int twilio_base_url(struct buf *out, const char *configured, int configured_set,
-                    const char *edge, const char *region)
+int twilio_base_url(struct buf *out, const char *configured, int configured_set, const char *edge,
+                    const char *region)
 {
     return twilio_product_base(out, "api", configured, configured_set, edge, region);
 }

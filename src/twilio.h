@@ -1,7 +1,8 @@
 /* twilio: HTTP out. One Twilio request over a caller-owned curl handle, with timeouts inside
  * one overall deadline, a capped response, the retry policy (retry only what cannot have been
- * sent: refused, DNS, TLS handshake, connect timeout, HTTP 429) and a plain-words account of
- * any failure that never holds a credential. */
+ * sent: refused, DNS, TLS handshake, connect timeout, HTTP 429), a POST never sent twice (not
+ * even by libcurl's own resend on a dead reused connection) and a plain-words account of any
+ * failure that never holds a credential. */
 #ifndef TWILIO_H
 #define TWILIO_H
 
@@ -14,7 +15,7 @@
 struct twilio_request {
     const char *method; /* POST, GET or DELETE */
     const char *base;   /* the configured API base, named in failure texts */
-    const char *url;    /* full URL; for GET the form goes in the query string */
+    const char *url;    /* full URL; for GET and DELETE the form goes in the query string */
     const char *username;
     const char *password;
     const char *form;
@@ -23,10 +24,13 @@ struct twilio_request {
     long timeout_ms;         /* overall deadline for every attempt together */
     long connect_timeout_ms; /* per attempt */
     long retry_max;
-    int pace_429;        /* a 429 is answered at once, not retried: the caller paces (bulk) */
-    const char *ca_file; /* NULL or "": the system's CA store */
-    int allow_http;      /* plain http only when the operator configured an http:// base */
+    int pace_429;         /* a 429 is answered at once, not retried: the caller paces (bulk) */
+    const char *ca_file;  /* NULL or "": the system's CA store */
+    int allow_http;       /* plain http only when the operator configured an http:// base */
     struct upstream *via; /* runs the transfers; NULL: on the calling thread */
+    /* What a request that may have reached Twilio may have done, in words ("the message may
+     * have been created"); NULL: "it may have been acted on". */
+    const char *maybe;
 };
 
 enum twilio_outcome {
@@ -63,7 +67,7 @@ int twilio_product_base(struct buf *out, const char *product, const char *config
                         int configured_set, const char *edge, const char *region);
 
 /* twilio_product_base for the api product (api.twilio.com: Messages, Calls, ...). */
-int twilio_base_url(struct buf *out, const char *configured, int configured_set,
-                    const char *edge, const char *region);
+int twilio_base_url(struct buf *out, const char *configured, int configured_set, const char *edge,
+                    const char *region);
 
 #endif

@@ -225,7 +225,7 @@ struct slot {
  * core can do for curl. */
 struct upstream {
     atomic_uint turn;
-    atomic_long lent;  /* slots taken, or about to be */
+    atomic_long lent; /* slots taken, or about to be */
     size_t n_slots;
     struct slot *slots;
     size_t n;

@@ -23,8 +23,8 @@ struct upstream *upstream_start(size_t loops, long max_idle, size_t inline_slots
  * to the caller again when this returns. */
 CURLcode upstream_run(struct upstream *u, CURL *h);
 
-/* Finishes the transfers in flight, stops the thread and closes the connections. NULL is
- * ignored. */
+/* Finishes the transfers in flight, stops the loops' threads and closes every connection of
+ * the loops and the lent handles. NULL is ignored. */
 void upstream_stop(struct upstream *u);
 
 #endif

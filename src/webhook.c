@@ -219,14 +219,14 @@ enum sig_result webhook_signature_check(const char *token, const char *url, json
     size_t hn = 0;
     const char *hash = body_hash_param(url, &hn);
     if (raw) {
-        char hex[SHA256_HEX_LEN + 1];
+        char hex[DIGEST_SHA256_HEX_LEN + 1];
         if (!hash) {
             rc = SIG_NO_BODY_HASH;
             goto done;
         }
-        if (sha256_hex(raw, raw_len, hex) < 0)
+        if (digest_sha256_hex(raw, raw_len, hex) < 0)
             goto done;
-        body_ok = constant_time_equal(hex, SHA256_HEX_LEN, hash, hn);
+        body_ok = constant_time_equal(hex, DIGEST_SHA256_HEX_LEN, hash, hn);
     } else if (hash) {
         /* the signature covers the URL and, through the hash, the body text: without that
          * text nothing ties whatever body came with it to Twilio */
@@ -260,7 +260,7 @@ done:
 /* A checked string arg, white space around it dropped as the arg checks drop it. */
 static const char *trimmed(json_t *v, struct buf *out)
 {
-    struct text t = text_trim((struct text){json_string_value(v), json_string_length(v)});
+    struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
     buf_reset(out);
     return t.p && buf_append(out, t.p, t.n) == 0 ? buf_str(out) : NULL;
 }
@@ -528,7 +528,7 @@ static int check_listeners(const struct block_def *event, json_t *listeners, jso
         json_t *why = NULL;
         enum args_status rc = args_prepare(event, l, LISTENER_FORM_CAP, &prep, &why);
         if (rc == ARGS_OK) {
-            prepared_free(&prep);
+            args_prepared_free(&prep);
             continue;
         }
         if (rc == ARGS_NOMEM)

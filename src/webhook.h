@@ -27,7 +27,7 @@ enum sig_result {
 enum sig_result webhook_signature_check(const char *token, const char *url, json_t *params,
                                         const char *raw, size_t raw_len, const char *signature);
 
-/* The handlers named in local.c (see local.h for the contract). */
+/* The handlers named in handler.c (see handler.h for the contract). */
 char *webhook_validate_block(const struct block_def *b, json_t *args, const char **what,
                              size_t *len);
 char *webhook_event(const struct block_def *event, json_t *args, const char **what, size_t *len);

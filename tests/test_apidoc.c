@@ -327,7 +327,7 @@ static void postman_has_one_request_per_block_with_its_examples(void **state)
             char *why = json_dumps(reasons, JSON_COMPACT);
             fail_msg("%s: the collection's args are refused: %s", b->name, why);
         }
-        prepared_free(&p);
+        args_prepared_free(&p);
         json_decref(runnable);
         json_decref(body);
 

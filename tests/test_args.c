@@ -58,7 +58,7 @@ static void expect(const char *name, const char *json, enum args_status want, co
     }
     if (rc == ARGS_OK) {
         assert_string_equal(buf_str(&p.form), form);
-        prepared_free(&p);
+        args_prepared_free(&p);
     } else {
         char *text = json_dumps(why, JSON_COMPACT);
         assert_string_equal(text, reasons);
@@ -202,7 +202,7 @@ static void lengths_count_characters_not_bytes(void **state)
     struct prepared p;
     json_t *why = NULL;
     assert_int_equal(args_prepare(block("sendSms"), args, 1u << 20, &p, &why), ARGS_OK);
-    prepared_free(&p);
+    args_prepared_free(&p);
     json_decref(args);
     snprintf(json, sizeof json,
              "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"%sx\"}", body);
@@ -243,7 +243,7 @@ static void credentials_fill_path_and_auth(void **state)
                         "/2010-04-01/Accounts/ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/Messages.json");
     assert_string_equal(buf_str(&p.username), "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
     assert_string_equal(buf_str(&p.password), "t0k");
-    prepared_free(&p);
+    args_prepared_free(&p);
     json_decref(args);
 }
 

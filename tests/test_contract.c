@@ -58,6 +58,8 @@ static void expect_resource(const struct block_def *b, json_t *args, const char 
         /* Twilio's resource, whatever its kind: a SID is two letters and 32 hex digits */
         assert_int_equal(strlen(sid), 34);
         assert_true(strspn(sid + 2, "0123456789abcdefABCDEF") == 32);
+    } else if (json_is_string(json_object_get(to, "cursor"))) { /* a polling trigger */
+        assert_true(json_is_array(json_object_get(to, "items")));
     } else if (json_object_get(to, "meta")) { /* a page of a v1/v2 product's list */
         assert_true(json_is_integer(json_object_get(json_object_get(to, "meta"), "page_size")));
     } else if (json_object_get(to, "page_size")) { /* a page of a 2010-04-01 list */

@@ -28,7 +28,8 @@
     "listIncomingPhoneNumbers, startVerification, checkVerification, lookupPhoneNumber, "          \
     "createConversation, addConversationParticipant, sendConversationMessage, twilioRequest, "     \
     "validateWebhookSignature, subscribeWebhook, unsubscribeWebhook, subscribeEvents, "            \
-    "unsubscribeEvents, listEventTypes; events: webhookEvent."
+    "unsubscribeEvents, listEventTypes, pollMessages, pollCalls, pollRecordings, "                  \
+    "pollTranscriptions, pollIncomingPhoneNumbers; events: webhookEvent."
 #define ERROR(code, msg)                                                                           \
     "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"" code                   \
     "\",\"status_msg\":\"" msg "\""

@@ -394,7 +394,7 @@ static void server_error_is_never_retried(void **state)
     post_expect(SMS, strlen(SMS), 200, "API_ERROR", &r);
     assert_string_equal(status_msg(&r, msg, sizeof msg),
                         "[HTTP 503] Unable to create record: Service Unavailable (Twilio failed "
-                        "after receiving the request; the message or call may have been created)");
+                        "after receiving the request; the message may have been created)");
     assert_non_null(strstr(buf_str(&r.body), "\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""));
     http_reply_free(&r);
     assert_int_equal(standin_count(H.up), 1);
@@ -445,7 +445,7 @@ static void truncated_or_non_json_success_is_an_error(void **state)
     post_expect(SMS, strlen(SMS), 200, "INTERNAL_PACKAGE_ERROR", &r);
     assert_string_equal(status_msg(&r, msg, sizeof msg),
                         "Twilio answered HTTP 201 but its body is not a JSON object; the message "
-                        "or call was probably created (Twilio request id "
+                        "may have been created (Twilio request id "
                         "RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)");
     http_reply_free(&r);
     assert_int_equal(standin_count(H.up), 2);
@@ -467,7 +467,7 @@ static void oversized_answer_is_cut_off(void **state)
     post_expect(SMS, strlen(SMS), 200, "INTERNAL_PACKAGE_ERROR", &r);
     assert_string_equal(status_msg(&r, msg, sizeof msg),
                         "Twilio's answer was larger than 4194304 bytes and was cut off; the "
-                        "message or call may have been created (Twilio request id "
+                        "message may have been created (Twilio request id "
                         "RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)");
     http_reply_free(&r);
     assert_int_equal(standin_count(H.up), 1);

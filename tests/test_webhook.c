@@ -47,7 +47,7 @@ static void hmac_b64(const char *token, const char *text, char out[29])
     assert_int_equal(EVP_EncodeBlock((unsigned char *)out, mac, (int)n), 28);
 }
 
-static void sha256_hex(const char *data, char out[65])
+static void digest_sha256_hex(const char *data, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -243,7 +243,7 @@ static void json_body_hash(void **state)
 {
     (void)state;
     char hex[65], url[256], sig[29];
-    sha256_hex(JSON_BODY, hex);
+    digest_sha256_hex(JSON_BODY, hex);
     snprintf(url, sizeof url, "https://mycompany.com/events?bodySHA256=%s", hex);
     hmac_b64(VEC_TOKEN, url, sig);
     assert_int_equal(check_raw(VEC_TOKEN, url, JSON_BODY, sig), SIG_VALID);
@@ -350,7 +350,7 @@ static void validate_raw_body(void **state)
 {
     (void)state;
     char hex[65], url[256], sig[29];
-    sha256_hex(JSON_BODY, hex);
+    digest_sha256_hex(JSON_BODY, hex);
     snprintf(url, sizeof url, "https://mycompany.com/events?bodySHA256=%s", hex);
     hmac_b64(VEC_TOKEN, url, sig);
     json_t *args = json_pack("{s:s, s:s, s:s, s:s}", "authToken", VEC_TOKEN, "url", url,
@@ -426,7 +426,7 @@ static void body_hash_url_needs_the_text(void **state)
 {
     (void)state;
     char hex[65], url[256], sig[29];
-    sha256_hex(JSON_BODY, hex);
+    digest_sha256_hex(JSON_BODY, hex);
     snprintf(url, sizeof url, "https://mycompany.com/events?bodySHA256=%s", hex);
     hmac_b64(VEC_TOKEN, url, sig);
     assert_int_equal(check_params(VEC_TOKEN, url, "{\"EventType\":\"forged\"}", sig),
@@ -447,7 +447,7 @@ static void validate_unsignable_params(void **state)
                           "(null, an object or a list of them, or an empty list): only text, "
                           "numbers and booleans can be covered\"}}}");
     char hex[65], url[256], sig[29], text[1024];
-    sha256_hex(JSON_BODY, hex);
+    digest_sha256_hex(JSON_BODY, hex);
     snprintf(url, sizeof url, "https://mycompany.com/events?bodySHA256=%s", hex);
     hmac_b64(VEC_TOKEN, url, sig);
     snprintf(text, sizeof text,
@@ -594,7 +594,7 @@ static void event_body_hash_needs_text(void **state)
 {
     (void)state;
     char hex[65], url[256], sig[29];
-    sha256_hex(JSON_BODY, hex);
+    digest_sha256_hex(JSON_BODY, hex);
     snprintf(url, sizeof url, HOOK_URL "?bodySHA256=%s", hex);
     hmac_b64(HOOK_TOKEN, url, sig);
     expect_answerf("webhookEvent", UNSIGNED_MSG(0),
@@ -661,7 +661,7 @@ static void event_json_body_with_hash(void **state)
     static const char body[] =
         "{\"From\":\"+14155552671\",\"To\":\"+15005550006\",\"Body\":\"Hi\"}";
     char hex[65], url[256], sig[29];
-    sha256_hex(body, hex);
+    digest_sha256_hex(body, hex);
     snprintf(url, sizeof url, HOOK_URL "?bodySHA256=%s", hex);
     hmac_b64(HOOK_TOKEN, url, sig);
     json_t *req = json_pack("{s:{s:s, s:[{s:s, s:s}], s:{s:s}}}", "args", "body", body,

@@ -27,7 +27,7 @@ static void one(const unsigned char *data, size_t size)
         struct recipients list;
         json_t *reasons = NULL;
         if (args_prepare(b, args, 1u << 20, &prep, &reasons) == ARGS_OK)
-            prepared_free(&prep);
+            args_prepared_free(&prep);
         json_decref(reasons);
         reasons = NULL;
         if (b->each && recipients_check(b, args, 1000, 1u << 20, &list, &reasons) == ARGS_OK)

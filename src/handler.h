@@ -1,7 +1,7 @@
-/* local: what the service answers itself, without calling Twilio: handler blocks (declared
+/* handler: what the service answers itself, without calling Twilio: handler blocks (declared
  * with "handler" in blocks/<name>.json) and the marketplace events of metadata.json. */
-#ifndef LOCAL_H
-#define LOCAL_H
+#ifndef HANDLER_H
+#define HANDLER_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -11,9 +11,10 @@ struct block_def;
 /* Answers one call whose args already passed b's checks. Returns the envelope as malloc'd
  * JSON text (length in *len) and names the outcome for the log in *what; NULL when memory
  * ran out. */
-typedef char *(*local_fn)(const struct block_def *b, json_t *args, const char **what, size_t *len);
+typedef char *(*handler_fn)(const struct block_def *b, json_t *args, const char **what,
+                            size_t *len);
 
 /* The handler called name, or NULL. */
-local_fn local_find(const char *name);
+handler_fn handler_find(const char *name);
 
 #endif

@@ -1,4 +1,4 @@
-#include "local.h"
+#include "handler.h"
 
 #include <string.h>
 
@@ -6,13 +6,13 @@
 
 static const struct {
     const char *name;
-    local_fn fn;
+    handler_fn fn;
 } handlers[] = {
     {"validateWebhookSignature", webhook_validate_block},
     {"webhookEvent", webhook_event},
 };
 
-local_fn local_find(const char *name)
+handler_fn handler_find(const char *name)
 {
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (strcmp(handlers[i].name, name) == 0)

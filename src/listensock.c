@@ -1,5 +1,5 @@
 #define _DEFAULT_SOURCE /* struct tcp_info */
-#include "listener.h"
+#include "listensock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,13 +32,13 @@ static int listens_on(int fd, int port)
            getsockname(fd, (struct sockaddr *)&a, &alen) == 0 && port_of(&a) == port;
 }
 
-size_t listener_find(struct listener *l, int port)
+size_t listensock_find(struct listensock *l, int port)
 {
     l->n = 0;
     DIR *d = opendir("/proc/self/fd");
     if (!d)
         return 0;
-    for (struct dirent *e; l->n < LISTENER_MAX && (e = readdir(d));) {
+    for (struct dirent *e; l->n < LISTENSOCK_MAX && (e = readdir(d));) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
         if (end != e->d_name && *end == '\0' && fd != dirfd(d) && listens_on((int)fd, port))
@@ -48,7 +48,7 @@ size_t listener_find(struct listener *l, int port)
     return l->n;
 }
 
-int listener_defer_accept(const struct listener *l, int seconds, char *err, size_t errlen)
+int listensock_defer_accept(const struct listensock *l, int seconds, char *err, size_t errlen)
 {
     if (l->n == 0) {
         snprintf(err, errlen, "the listening socket was not found");
@@ -63,7 +63,7 @@ int listener_defer_accept(const struct listener *l, int seconds, char *err, size
     return 0;
 }
 
-long listener_queued(const struct listener *l)
+long listensock_queued(const struct listensock *l)
 {
     long queued = 0;
     for (size_t i = 0; i < l->n; i++) {

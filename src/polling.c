@@ -1,0 +1,690 @@
+#include "polling.h"
+
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "form.h"
+#include "jsonparse.h"
+
+#define CURSOR_VERSION 1
+#define CURSOR_CHECK_LEN 12
+#define SID_MAX 64
+/* A cursor's text: version, watermark, one SID and the check, in base64url. */
+#define CURSOR_TEXT_MAX 160
+/* Resources one poll holds at most: the pages of one crowded second included. */
+#define POLL_MAX_HELD 50000
+/* Date-window halvings one poll makes at most when the backlog passes its pages. */
+#define POLL_MAX_PROBES 62
+/* Pages one poll reads at most, whatever Twilio's next_page_uri says. */
+#define POLL_MAX_PAGES 400
+
+typedef long long (*poll_clock_fn)(void);
+static _Atomic(poll_clock_fn) clock_fn;
+
+void polling_clock_set(long long (*now)(void))
+{
+    atomic_store(&clock_fn, now);
+}
+
+static long long now_s(void)
+{
+    poll_clock_fn f = atomic_load(&clock_fn);
+    return f ? f() : (long long)time(NULL);
+}
+
+/* What a poll block declares in its flow object. */
+struct poll_spec {
+    const char *list;   /* the array of a list page: "messages" */
+    const char *date;   /* an item's date field: "date_sent" */
+    const char *filter; /* the inclusive date filter ("DateSent" as DateSent>/DateSent<), or NULL */
+    long page_size;     /* the most items asked for in one page */
+};
+
+/* Everything up to and including (lo - 1 s) and the SIDs <= after dated lo was delivered. */
+struct position {
+    long long lo;
+    char after[SID_MAX + 1];
+};
+
+struct item {
+    long long date;
+    const char *sid; /* borrowed from obj */
+    json_t *obj;
+};
+
+struct items {
+    struct item *v;
+    size_t n, cap;
+};
+
+/* The requests of one poll, and what they add to the answer's figures. */
+struct walk {
+    const struct send_service *svc;
+    const struct block_def *b;
+    const struct prepared *prep;
+    const struct poll_spec *spec;
+    CURL **slot;
+    struct send_answer *out;
+    int pages_left; /* pages this poll may still read */
+};
+
+static int spec_read(json_t *flow, struct poll_spec *s)
+{
+    json_t *size = json_object_get(flow, "pageSize");
+    s->list = json_string_value(json_object_get(flow, "list"));
+    s->date = json_string_value(json_object_get(flow, "date"));
+    s->filter = json_string_value(json_object_get(flow, "filter"));
+    s->page_size = json_is_integer(size) ? (long)json_integer_value(size) : 0;
+    return s->list && s->date && s->page_size >= 1 && s->page_size <= 1000 ? 0 : -1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static long long days_from_civil(long long y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int num(const char *p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* ISO 8601 as args.c accepts it (2026-11-23, 2026-11-23T09:30:00[.f][Z|+hh:mm]; no zone is
+ * GMT), to whole seconds since the epoch (a fraction is dropped). Returns 0 or -1. */
+static int parse_iso(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+    if (n < 10 || num(s, 4, &y) < 0 || s[4] != '-' || num(s + 5, 2, &mo) < 0 || s[7] != '-' ||
+        num(s + 8, 2, &d) < 0 || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return -1;
+    size_t i = 10;
+    if (n > 10) {
+        if (n < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || num(s + 11, 2, &h) < 0 ||
+            s[13] != ':' || num(s + 14, 2, &mi) < 0 || s[16] != ':' ||
+            num(s + 17, 2, &sec) < 0 || h > 23 || mi > 59 || sec > 60)
+            return -1;
+        i = 19;
+        if (i < n && s[i] == '.')
+            for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                ;
+        if (i < n && (s[i] == 'Z' || s[i] == 'z'))
+            i++;
+        else if (i < n && (s[i] == '+' || s[i] == '-') && n - i == 6 &&
+                 num(s + i + 1, 2, &oh) == 0 && s[i + 3] == ':' && num(s + i + 4, 2, &om) == 0) {
+            sign = s[i] == '-' ? -1 : 1;
+            i = n;
+        }
+        if (i != n)
+            return -1;
+    }
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+           sign * (oh * 3600 + om * 60);
+    return 0;
+}
+
+/* A 2010-04-01 date, RFC 2822 ("Thu, 24 Aug 2023 05:01:45 +0000"), or an ISO 8601 one as
+ * product APIs write them. Returns 0 or -1. */
+static int parse_twilio_date(const char *s, long long *out)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char mon[4], zone[6];
+    int d, y, h, mi, sec, n = 0;
+    const char *comma = strchr(s, ',');
+    const char *p = comma ? comma + 1 : s;
+    if (sscanf(p, " %2d %3s %4d %2d:%2d:%2d %5s%n", &d, mon, &y, &h, &mi, &sec, zone, &n) != 7 ||
+        p[n] != '\0')
+        return parse_iso(s, out);
+    const char *m = strstr(months, mon);
+    if (!m || strlen(mon) != 3 || (m - months) % 3 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+        return -1;
+    long long off = 0;
+    int oh, om;
+    if ((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 5 && num(zone + 1, 2, &oh) == 0 &&
+        num(zone + 3, 2, &om) == 0)
+        off = (zone[0] == '-' ? -1 : 1) * (oh * 3600LL + om * 60);
+    else if (strcmp(zone, "GMT") && strcmp(zone, "UTC"))
+        return -1;
+    *out = days_from_civil(y, (int)((m - months) / 3) + 1, d) * 86400 + h * 3600 + mi * 60 +
+           sec - off;
+    return 0;
+}
+
+static void format_iso(long long t, char out[32])
+{
+    long long days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    long long rem = t - days * 86400;
+    /* civil_from_days */
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    long long y = yoe + era * 400 + (m <= 2);
+    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(rem / 3600),
+             (int)(rem / 60 % 60), (int)(rem % 60));
+}
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void b64_encode(const unsigned char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = b64url[v >> 18 & 63];
+        out[o++] = b64url[v >> 12 & 63];
+        if (i + 1 < n)
+            out[o++] = b64url[v >> 6 & 63];
+        if (i + 2 < n)
+            out[o++] = b64url[v & 63];
+    }
+    out[o] = '\0';
+}
+
+/* Decodes unpadded base64url; returns the byte count, or -1 on any other character. */
+static long b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+    size_t o = 0;
+    unsigned v = 0;
+    int bits = 0;
+    if (n % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *at = in[i] ? strchr(b64url, in[i]) : NULL;
+        if (!at)
+            return -1;
+        v = v << 6 | (unsigned)(at - b64url);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == cap)
+                return -1;
+            out[o++] = (unsigned char)(v >> bits & 0xff);
+        }
+    }
+    if (v & ((1u << bits) - 1)) /* leftover bits must be zero: one text per cursor */
+        return -1;
+    return (long)o;
+}
+
+/* The check of a cursor's bytes for this block and account: a cursor of another block or
+ * account fails it, as does any change to its text. */
+static int cursor_check(const struct block_def *b, const struct prepared *prep,
+                        const unsigned char *bytes, size_t n, unsigned char out[CURSOR_CHECK_LEN])
+{
+    static const char label[] = "twilio-block poll cursor";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(ctx, label, sizeof label) &&
+             EVP_DigestUpdate(ctx, b->name, strlen(b->name) + 1) &&
+             EVP_DigestUpdate(ctx, buf_str(&prep->path), prep->path.len + 1) &&
+             EVP_DigestUpdate(ctx, bytes, n) && EVP_DigestFinal_ex(ctx, md, &len) &&
+             len >= CURSOR_CHECK_LEN;
+    EVP_MD_CTX_free(ctx);
+    if (ok)
+        memcpy(out, md, CURSOR_CHECK_LEN);
+    return ok ? 0 : -1;
+}
+
+static size_t cursor_bytes(const struct position *pos, unsigned char *out)
+{
+    size_t n = strlen(pos->after);
+    uint64_t lo = (uint64_t)pos->lo;
+    out[0] = CURSOR_VERSION;
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (unsigned char)(lo >> (56 - 8 * i));
+    out[9] = (unsigned char)n;
+    memcpy(out + 10, pos->after, n);
+    return 10 + n;
+}
+
+static int cursor_encode(const struct block_def *b, const struct prepared *prep,
+                         const struct position *pos, char out[CURSOR_TEXT_MAX])
+{
+    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN];
+    size_t n = cursor_bytes(pos, bytes);
+    if (cursor_check(b, prep, bytes, n, bytes + n) < 0)
+        return -1;
+    b64_encode(bytes, n + CURSOR_CHECK_LEN, out);
+    return 0;
+}
+
+static int cursor_decode(const struct block_def *b, const struct prepared *prep,
+                         const char *text, struct position *pos)
+{
+    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN + 3], want[CURSOR_CHECK_LEN];
+    size_t len = strlen(text);
+    long n = len < CURSOR_TEXT_MAX ? b64_decode(text, len, bytes, sizeof bytes) : -1;
+    if (n < 10 + CURSOR_CHECK_LEN || bytes[0] != CURSOR_VERSION ||
+        (size_t)n != 10u + bytes[9] + CURSOR_CHECK_LEN || bytes[9] > SID_MAX)
+        return -1;
+    size_t body = (size_t)n - CURSOR_CHECK_LEN;
+    if (cursor_check(b, prep, bytes, body, want) < 0 ||
+        CRYPTO_memcmp(want, bytes + body, CURSOR_CHECK_LEN) != 0)
+        return -1;
+    uint64_t lo = 0;
+    for (int i = 0; i < 8; i++)
+        lo = lo << 8 | bytes[1 + i];
+    pos->lo = (long long)lo;
+    memcpy(pos->after, bytes + 10, bytes[9]);
+    pos->after[bytes[9]] = '\0';
+    return 0;
+}
+
+/* A caller's arg as a non-empty string, or NULL (empty strings count as absent). */
+static const char *arg_text(json_t *args, const char *name)
+{
+    const char *s = json_string_value(json_object_get(args, name));
+    return s && *s ? s : NULL;
+}
+
+/* limit: absent is 100; args_prepare checked the range of a given one. */
+static int arg_limit(json_t *args, long *limit)
+{
+    json_t *v = json_object_get(args, "limit");
+    const char *s = json_string_value(v);
+    *limit = 100;
+    if (!v || json_is_null(v) || (s && !*s))
+        return 0;
+    if (json_is_integer(v)) {
+        *limit = (long)json_integer_value(v);
+    } else if (json_is_real(v) && json_real_value(v) == (double)(long)json_real_value(v)) {
+        *limit = (long)json_real_value(v);
+    } else if (s) {
+        char *end;
+        *limit = strtol(s, &end, 10);
+        while (*end == ' ')
+            end++;
+        if (*end)
+            return -1;
+    } else {
+        return -1;
+    }
+    return *limit >= 1 && *limit <= 1000 ? 0 : -1;
+}
+
+static void items_free(struct items *it)
+{
+    for (size_t i = 0; i < it->n; i++)
+        json_decref(it->v[i].obj);
+    free(it->v);
+    memset(it, 0, sizeof *it);
+}
+
+static void items_reset(struct items *it)
+{
+    for (size_t i = 0; i < it->n; i++)
+        json_decref(it->v[i].obj);
+    it->n = 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->date != y->date)
+        return x->date < y->date ? -1 : 1;
+    return strcmp(x->sid, y->sid);
+}
+
+static void fail(struct send_answer *out, const char *what, const char *msg)
+{
+    out->what = what;
+    free(out->body);
+    out->body = envelope_error("INTERNAL_PACKAGE_ERROR", msg, NULL, &out->len);
+}
+
+/* Fetches one page: the list's first (the block's path and filters, then params) when next is
+ * NULL, else Twilio's next_page_uri. On success *page is the page (the caller's). Otherwise
+ * the error answer is in w->out and -1 returned. */
+static int fetch(struct walk *w, const char *next, const struct buf *params, json_t **page)
+{
+    struct prepared sub;
+    struct twilio_response rs;
+    struct buf msg;
+    int rc = -1;
+    *page = NULL;
+    if (w->svc->draining && atomic_load(w->svc->draining)) {
+        fail(w->out, "draining",
+             "The service is shutting down; nothing was delivered, so poll again with the same "
+             "cursor");
+        return -1;
+    }
+    if (send_sub_init(&sub, w->prep, w->prep->product, "GET",
+                      next ? next : buf_str(&w->prep->path)) < 0) {
+        fail(w->out, "internal_error", "out of memory");
+        return -1;
+    }
+    buf_init(&msg, 2048);
+    twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
+    if (!next && ((w->prep->form.len &&
+                   buf_append(&sub.form, w->prep->form.data, w->prep->form.len) < 0) ||
+                  (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
+                  buf_append(&sub.form, params->data, params->len) < 0)) {
+        fail(w->out, "internal_error", "out of memory");
+        goto done;
+    }
+    const long t0 = clock_ms();
+    int answered = send_perform(w->svc, &sub, w->slot, &rs, NULL) == 0;
+    w->out->upstream_ms += clock_ms() - t0;
+    w->out->attempts += rs.attempts;
+    w->out->retries += rs.attempts > 1 ? rs.attempts - 1 : 0;
+    w->out->upstream_status = rs.status;
+    snprintf(w->out->twilio_request_id, sizeof w->out->twilio_request_id, "%s", rs.request_id);
+    if (!answered) {
+        buf_appendf(&msg, "%s; nothing was delivered, so poll again with the same cursor",
+                    rs.error);
+        fail(w->out, "upstream_unreachable", buf_str(&msg));
+        goto done;
+    }
+    if (rs.status != 200) {
+        w->out->what = "api_error";
+        free(w->out->body);
+        w->out->body = envelope_api_error(rs.status, w->b->action, buf_str(&rs.body), rs.body.len,
+                                          rs.content_type, rs.request_id, NULL, &w->out->len);
+        goto done;
+    }
+    *page = jsonparse_loadb(rs.body.data ? rs.body.data : "", rs.body.len,
+                            JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_array(json_object_get(*page, w->spec->list))) {
+        json_decref(*page);
+        *page = NULL;
+        buf_appendf(&msg, "Twilio answered HTTP 200 but its body is not a page of %s",
+                    w->spec->list);
+        if (rs.request_id[0])
+            buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
+        fail(w->out, "upstream_bad_body", buf_str(&msg));
+        goto done;
+    }
+    rc = 0;
+done:
+    twilio_response_free(&rs);
+    buf_free(&msg);
+    args_prepared_free(&sub);
+    return rc;
+}
+
+/* Adds a page's items (those with a SID and a date) to it; *oldest becomes the oldest date
+ * among them not older than lo, and *below is set when one is older (the list, newest first,
+ * holds nothing newer after it). Returns -1 when memory ran out or too many are held (the
+ * answer is set). */
+static int take_page(struct walk *w, json_t *page, long long lo, struct items *it,
+                     long long *oldest, int *below)
+{
+    size_t i;
+    json_t *obj;
+    json_array_foreach(json_object_get(page, w->spec->list), i, obj) {
+        const char *sid = json_string_value(json_object_get(obj, "sid"));
+        const char *date = json_string_value(json_object_get(obj, w->spec->date));
+        long long t;
+        if (!sid || !*sid || strlen(sid) > SID_MAX || !date || parse_twilio_date(date, &t) < 0)
+            continue;
+        if (t < lo) {
+            *below = 1;
+            continue;
+        }
+        if (it->n == POLL_MAX_HELD) {
+            fail(w->out, "internal_error",
+                 "More resources share these dates than one poll can hold; nothing was "
+                 "delivered");
+            return -1;
+        }
+        if (it->n == it->cap) {
+            size_t cap = it->cap ? it->cap * 2 : 64;
+            struct item *v = realloc(it->v, cap * sizeof *v);
+            if (!v) {
+                fail(w->out, "internal_error", "out of memory");
+                return -1;
+            }
+            it->v = v;
+            it->cap = cap;
+        }
+        it->v[it->n++] = (struct item){t, sid, json_incref(obj)};
+        if (t < *oldest)
+            *oldest = t;
+    }
+    return 0;
+}
+
+/* Reads the list newest first from its first page (with the date filter, of [lo, hi]) until
+ * its end or a page holding an item older than lo: at most max_pages pages (0: up to what is
+ * left of the poll's budget). *complete tells whether it got there, *oldest is the oldest date
+ * read. Returns 0, or -1 with the answer set. */
+static int read_list(struct walk *w, long page_size, long long lo, long long hi, int max_pages,
+                     struct items *it, int *complete, long long *oldest)
+{
+    struct buf params;
+    char date[32], size[24];
+    json_t *page = NULL;
+    char *next = NULL;
+    int rc = -1, pages = 0, below = 0;
+    buf_init(&params, 1024);
+    *complete = 0;
+    *oldest = hi;
+    snprintf(size, sizeof size, "%ld", page_size);
+    int ok = form_add(&params, "PageSize", size, strlen(size)) == 0;
+    if (w->spec->filter) {
+        char key[64];
+        format_iso(lo, date);
+        snprintf(key, sizeof key, "%s>", w->spec->filter);
+        ok = ok && form_add(&params, key, date, strlen(date)) == 0;
+        format_iso(hi, date);
+        snprintf(key, sizeof key, "%s<", w->spec->filter);
+        ok = ok && form_add(&params, key, date, strlen(date)) == 0;
+    }
+    if (!ok) {
+        fail(w->out, "internal_error", "out of memory");
+        goto done;
+    }
+    for (;;) {
+        if (w->pages_left-- == 0) {
+            fail(w->out, "upstream_bad_body",
+                 "Twilio's list did not end within the pages one poll reads; nothing was "
+                 "delivered");
+            goto done;
+        }
+        if (fetch(w, next, &params, &page) < 0)
+            goto done;
+        pages++;
+        free(next);
+        next = NULL;
+        if (take_page(w, page, lo, it, oldest, &below) < 0)
+            goto done;
+        const char *uri = json_string_value(json_object_get(page, "next_page_uri"));
+        if (!uri || !*uri || below ||
+            json_array_size(json_object_get(page, w->spec->list)) == 0) {
+            *complete = 1;
+            break;
+        }
+        if (uri[0] != '/' || strstr(uri, "://")) {
+            fail(w->out, "upstream_bad_body",
+                 "Twilio's next_page_uri is not a path; nothing was delivered");
+            goto done;
+        }
+        if (max_pages && pages >= max_pages)
+            break;
+        if (!(next = strdup(uri))) {
+            fail(w->out, "internal_error", "out of memory");
+            goto done;
+        }
+        json_decref(page);
+        page = NULL;
+    }
+    rc = 0;
+done:
+    free(next);
+    json_decref(page);
+    buf_free(&params);
+    return rc;
+}
+
+/* Answers {"items": [...], "cursor": "...", "more": bool}. */
+static void answer(struct walk *w, const struct items *it, size_t n, const struct position *pos,
+                   int more)
+{
+    char text[CURSOR_TEXT_MAX];
+    json_t *items = json_array();
+    json_t *to = json_object();
+    int ok = items && to && cursor_encode(w->b, w->prep, pos, text) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = json_array_append(items, it->v[i].obj) == 0;
+    ok = ok && json_object_set(to, "items", items) == 0 &&
+         json_object_set_new(to, "cursor", json_string(text)) == 0 &&
+         json_object_set_new(to, "more", json_boolean(more)) == 0;
+    free(w->out->body);
+    w->out->body = ok ? envelope_success(to, &w->out->len) : NULL;
+    w->out->what = "success";
+    json_decref(items);
+    json_decref(to);
+}
+
+/* The resources after pos dated up to settled, oldest first: those of a window [pos->lo, hi]
+ * read whole, hi narrowed while the window needs more pages than limit does. */
+static void poll_window(struct walk *w, long limit, struct position *pos, long long settled)
+{
+    struct items it = {0};
+    long page_size = limit + 1 < w->spec->page_size ? limit + 1 : w->spec->page_size;
+    int max_pages = (int)((limit + page_size) / page_size) + 1;
+    long long hi = settled, oldest;
+    int complete = 0;
+    if (!w->spec->filter) { /* no date filter: down from the newest to the cursor */
+        if (read_list(w, page_size, pos->lo, hi, 0, &it, &complete, &oldest) < 0)
+            goto done;
+    } else {
+        for (int probe = 0;; probe++) {
+            int cap = hi == pos->lo || probe == POLL_MAX_PROBES ? 0 : max_pages;
+            if (read_list(w, page_size, pos->lo, hi, cap, &it, &complete, &oldest) < 0)
+                goto done;
+            if (complete)
+                break;
+            /* The oldest resources are below what these pages reached (it.n of them dated in
+             * [oldest, hi]): aim at one and a half limit's worth at that density, and at most
+             * half the window, so the halvings end. */
+            long long mid = pos->lo + (hi - pos->lo) / 2;
+            long long aim = it.n ? pos->lo + (hi - oldest + 1) * 3 * (limit + 1) /
+                                                  (2 * (long long)it.n)
+                                 : mid;
+            hi = oldest == pos->lo ? pos->lo : aim < mid ? aim : mid; /* a crowded second */
+            items_reset(&it);
+        }
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < it.n; i++) {
+        struct item *x = &it.v[i];
+        if (x->date < pos->lo || x->date > hi ||
+            (x->date == pos->lo && strcmp(x->sid, pos->after) <= 0)) {
+            json_decref(x->obj);
+            continue;
+        }
+        it.v[keep++] = *x;
+    }
+    it.n = keep;
+    if (it.n > 1)
+        qsort(it.v, it.n, sizeof *it.v, item_cmp);
+    keep = 0;
+    for (size_t i = 0; i < it.n; i++) { /* a resource on two pages counts once */
+        if (keep && strcmp(it.v[keep - 1].sid, it.v[i].sid) == 0) {
+            json_decref(it.v[i].obj);
+            continue;
+        }
+        it.v[keep++] = it.v[i];
+    }
+    it.n = keep;
+    if (it.n > (size_t)limit) {
+        const struct item *last = &it.v[limit - 1];
+        pos->lo = last->date;
+        snprintf(pos->after, sizeof pos->after, "%s", last->sid);
+        answer(w, &it, (size_t)limit, pos, 1);
+    } else {
+        const int narrowed = hi < settled;
+        pos->lo = hi + 1;
+        pos->after[0] = '\0';
+        answer(w, &it, it.n, pos, narrowed);
+    }
+done:
+    items_free(&it);
+}
+
+void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
+              const struct prepared *prep, CURL **slot, const char *key,
+              struct send_answer *out)
+{
+    struct poll_spec spec;
+    struct walk w = {svc, b, prep, &spec, slot, out, POLL_MAX_PAGES};
+    struct position pos = {0};
+    long limit;
+    (void)key; /* a poll only reads: a repeat is harmless, and answers what is new then */
+    if (spec_read(b->flow, &spec) < 0) {
+        fail(out, "internal_error", "The block's flow does not define a poll");
+        return;
+    }
+    const char *cursor = arg_text(args, "cursor"), *since = arg_text(args, "since");
+    json_t *reasons = json_object();
+    if (!reasons) {
+        fail(out, "internal_error", "out of memory");
+        return;
+    }
+    if (cursor && cursor_decode(b, prep, cursor, &pos) < 0)
+        json_object_set_new(reasons, "cursor",
+                            json_string("is not a cursor this block answered for this account; "
+                                        "pass the previous answer's cursor as it is"));
+    if (!cursor && since && parse_iso(since, &pos.lo) < 0)
+        json_object_set_new(reasons, "since",
+                            json_string("must be a date (2026-11-23) or a date and time "
+                                        "(2026-11-23T09:30:00Z)"));
+    if (arg_limit(args, &limit) < 0)
+        json_object_set_new(reasons, "limit", json_string("must be a whole number from 1 to 1000"));
+    if (json_object_size(reasons)) {
+        out->what = "invalid_args";
+        out->body = envelope_fields(reasons, 0, &out->len);
+        json_decref(reasons);
+        return;
+    }
+    json_decref(reasons);
+    const long long now = now_s();
+    if (!cursor && !since) {
+        /* Starts now; one page of one item checks the credentials and filters. */
+        struct items it = {0};
+        int complete;
+        long long oldest;
+        pos.lo = now;
+        const struct poll_spec start = {spec.list, spec.date, NULL, 1};
+        w.spec = &start;
+        if (read_list(&w, 1, now, now, 1, &it, &complete, &oldest) == 0)
+            answer(&w, &it, 0, &pos, 0);
+        items_free(&it);
+        return;
+    }
+    if (pos.lo > now - POLLING_SETTLE_S) { /* nothing after the cursor is settled yet */
+        struct items none = {0};
+        answer(&w, &none, 0, &pos, 0);
+        return;
+    }
+    poll_window(&w, limit, &pos, now - POLLING_SETTLE_S);
+}

@@ -1,0 +1,26 @@
+/* polling: the polling-trigger flow ("flow": {"kind": "poll"}). One call answers what is new in a
+ * Twilio list since the caller's cursor, oldest first, each resource exactly once across the
+ * polls that pass each answer's cursor on. Owns the cursor (its text, its binding to the block
+ * and the account) and the walk over Twilio's pages; a block names its list, date field and
+ * date filter in its flow object (see docs/polling-triggers.md). */
+#ifndef POLLING_H
+#define POLLING_H
+
+#include "flow.h"
+
+/* Twilio may list a resource up to this many seconds after its own date. */
+#define POLLING_LATE_S 30
+/* A resource is held back until its date is this many seconds old: the late window, one second
+ * of date resolution and a few seconds of clock difference with Twilio. */
+#define POLLING_SETTLE_S 35
+
+/* The flow entry point (flow_fn). */
+void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
+              const struct prepared *prep, CURL **slot, const char *key,
+              struct send_answer *out);
+
+/* The clock a poll reads "now" from, in seconds since the epoch: time() by default, or now
+ * when not NULL (tests drive time with it). Set before polls run. */
+void polling_clock_set(long long (*now)(void));
+
+#endif
