@@ -1017,6 +1017,19 @@ static int finish(struct ctx *c)
     return 0;
 }
 
+/* Keys beside a wrapped body's "args" object (credentials at the top level, as people put them
+ * when they add "args" by hand) are read too, unless "args" has them: "args" wins. Under memory
+ * pressure a key may stay out, and the call fails on it as on any missing arg. */
+static void merge_outer_keys(json_t *doc, json_t *wrapped)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v) {
+        if (strcmp(key, "args") != 0 && !json_object_get(wrapped, key))
+            json_object_set(wrapped, key, v);
+    }
+}
+
 enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_t **args,
                                 struct jsonparse_error *err)
 {
@@ -1036,7 +1049,32 @@ enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_
     }
     *root = doc;
     *args = json_is_object(wrapped) ? wrapped : doc;
+    if (*args != doc)
+        merge_outer_keys(doc, wrapped);
     return BODY_PARSED;
+}
+
+/* Arg names are case-sensitive, and a key that is no arg is ignored: Twilio's own casing (To,
+ * From, Body) would be dropped without a word. An arg left out whose name the body has in
+ * another case fails with a reason that names both spellings (and counts as given, so no
+ * one-of rule adds a misleading reason to its group). */
+static void note_miscased(struct ctx *c, json_t *args)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(args, key, v) {
+        if (is_absent(v))
+            continue;
+        for (size_t i = 0; i < c->b->n_args; i++) {
+            const struct arg_def *a = &c->b->args[i];
+            if (strcasecmp(key, a->name) != 0 || strcmp(key, a->name) == 0 ||
+                !is_absent(json_object_get(args, a->name)))
+                continue;
+            fail(c, a, 0, "%s (the body has %.64s; arg names are case-sensitive: use %s)",
+                 a->required ? "is required" : "is missing", key, a->name);
+            c->present[i] = 1;
+        }
+    }
 }
 
 enum args_status args_prepare(const struct block_def *b, json_t *args, size_t form_cap,
@@ -1061,6 +1099,7 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     c.present = calloc(b->n_args, 1);
     if (!out->ids || !c.kept || !c.reasons || !c.scalar || !c.present)
         goto done;
+    note_miscased(&c, args);
     for (size_t i = 0; i < b->n_args && !c.nomem; i++) {
         json_t *v = json_object_get(args, b->args[i].name);
         if (is_absent(v))

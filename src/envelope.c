@@ -102,6 +102,108 @@ char *envelope_bad_body(const json_error_t *err, size_t *len)
     return out;
 }
 
+/* A member of obj that is a non-empty string, or NULL. */
+static const char *text_member(const json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v && *v ? v : NULL;
+}
+
+/* The reason in an error body that is JSON but not Twilio's {"code", "message"}: a proxy's, a
+ * gateway's or the sandbox's (Prism: {"title": "Invalid request", "validation": [{"message":
+ * ...}]}). Appends it to msg and returns 1, or returns 0 when the body names none. */
+static int foreign_reason(const json_t *doc, struct buf *msg)
+{
+    static const char *const lists[] = {"validation", "errors"};
+    static const char *const singles[] = {"detail", "error_description", "error", "title", "msg"};
+    const char *head = text_member(doc, "title");
+    if (!head)
+        head = text_member(doc, "error");
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+        const json_t *items = json_object_get(doc, lists[l]);
+        size_t shown = 0;
+        for (size_t i = 0; i < json_array_size(items) && shown < 3; i++) {
+            const json_t *item = json_array_get(items, i);
+            const char *m = json_is_string(item) ? json_string_value(item)
+                                                 : text_member(item, "message");
+            if (!m || !*m)
+                continue;
+            if (shown == 0 && head)
+                buf_appendf(msg, "%.200s: ", head);
+            buf_appendf(msg, "%s%.300s", shown ? "; " : "", m);
+            shown++;
+        }
+        if (shown)
+            return 1;
+    }
+    for (size_t k = 0; k < sizeof singles / sizeof singles[0]; k++) {
+        const char *m = text_member(doc, singles[k]);
+        if (m) {
+            buf_appendf(msg, "%.400s", m);
+            return 1;
+        }
+    }
+    const char *nested = text_member(json_object_get(doc, "error"), "message");
+    if (nested)
+        buf_appendf(msg, "%.400s", nested);
+    return nested != NULL;
+}
+
+/* Where jansson's error follows a comma with only white space between (`{"a": 1,\n}`), the
+ * comma's offset; -1 otherwise. jansson reports the '}' or ']' after it, often a line later. */
+static long trailing_comma_at(const char *text, size_t n, const json_error_t *err)
+{
+    if (err->position <= 0 || (size_t)err->position > n)
+        return -1;
+    long at = err->position - 1;
+    if (text[at] != '}' && text[at] != ']')
+        return -1;
+    while (--at >= 0 && strchr(" \t\r\n", text[at]))
+        ;
+    return at >= 0 && text[at] == ',' ? at : -1;
+}
+
+char *envelope_bad_body_in(const char *text, size_t n, const json_error_t *err, size_t *len)
+{
+    size_t blank = 0;
+    while (blank < n && text[blank] && strchr(" \t\r\n", text[blank]))
+        blank++;
+    if (blank == n) {
+        json_t *extra = json_pack("{s:s}", "reason", "the body is empty");
+        char *out = extra ? envelope_error("JSON_VALIDATION",
+                                           "The request body is empty. Send the args as a JSON "
+                                           "object: {\"args\": {...}}, or the args at the top "
+                                           "level, with Content-Type: application/json.",
+                                           extra, len)
+                          : NULL;
+        json_decref(extra);
+        return out;
+    }
+    long comma = trailing_comma_at(text, n, err);
+    if (comma < 0)
+        return envelope_bad_body(err, len);
+    int line = 1;
+    long line_start = 0;
+    for (long i = 0; i < comma; i++) {
+        if (text[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    }
+    char reason[64], msg[256];
+    char closer = text[err->position - 1];
+    snprintf(reason, sizeof reason, "trailing comma before '%c'", closer);
+    snprintf(msg, sizeof msg,
+             "The request body is not valid JSON: %s (line %d, column %ld); remove the comma.",
+             reason, line, comma - line_start + 1);
+    json_t *extra = json_pack("{s:i, s:I, s:I, s:s}", "line", line, "column",
+                              (json_int_t)(comma - line_start + 1), "position",
+                              (json_int_t)(comma + 1), "reason", reason);
+    char *out = extra ? envelope_error("JSON_VALIDATION", msg, extra, len) : NULL;
+    json_decref(extra);
+    return out;
+}
+
 json_t *envelope_api_error_to(long http_status, const char *action, const char *body, size_t n,
                              const char *content_type, const char *request_id, const char *note)
 {
@@ -114,6 +216,8 @@ json_t *envelope_api_error_to(long http_status, const char *action, const char *
     int rc = buf_appendf(&msg, "[HTTP %ld] Unable to %s: ", http_status, action);
     if (message && *message) {
         rc |= buf_appendz(&msg, message);
+    } else if (json_is_object(twilio) && foreign_reason(twilio, &msg)) {
+        /* the body's own reason says more than its size */
     } else {
         rc |= buf_appendf(&msg, "Twilio answered HTTP %ld with %s body (%zu bytes)", http_status,
                           twilio ? "a JSON"

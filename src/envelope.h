@@ -23,6 +23,9 @@ char *envelope_fields(json_t *reasons, int json_args, size_t *len);
 
 /* JSON_VALIDATION for a request body the parser refused. */
 char *envelope_bad_body(const json_error_t *err, size_t *len);
+/* The same, told from the body's text (n bytes) where that says more: an empty body, and a
+ * trailing comma (pointed at where it is, not at the '}' after it). */
+char *envelope_bad_body_in(const char *text, size_t n, const json_error_t *err, size_t *len);
 
 /* API_ERROR for a Twilio error answer: "[HTTP 400] Unable to <action>: <message>" (action: "create record", "fetch page", ...)
  * with Twilio's code, message, more_info and status when its body is JSON, and

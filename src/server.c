@@ -1,12 +1,15 @@
 #include "server.h"
 
 #include <civetweb.h>
+#include <errno.h>
+#include <netdb.h>
 #include <stdatomic.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "reqid.h"
+#include "suggest.h"
 #include "upstream.h"
 
 /* A connection that sends nothing stays in the kernel this long before a worker sees it (Linux
@@ -440,7 +444,8 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     if (shape != BODY_PARSED) {
         oc->what = "bad_json";
         if (shape == BODY_NOT_JSON) {
-            status = reply_owned(conn, envelope_bad_body(&jerr.json, &len), &len, NULL);
+            status = reply_owned(
+                conn, envelope_bad_body_in(buf_str(&in), in.len, &jerr.json, &len), &len, NULL);
             goto done;
         }
         if (shape == BODY_TOO_BIG)
@@ -505,6 +510,30 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     return status;
 }
 
+/* What to say about a name that is no block: the nearest block or event ("did you mean"), then
+ * every route a caller can POST to. */
+static void unknown_block_message(const struct block_set *set, const char *name, size_t len,
+                                  struct buf *msg)
+{
+    const char *names[128];
+    size_t n = 0;
+    for (size_t i = 0; i < block_count(set) && n < sizeof names / sizeof names[0]; i++)
+        names[n++] = block_at(set, i)->name;
+    size_t blocks = n;
+    for (size_t i = 0; i < block_event_count(set) && n < sizeof names / sizeof names[0]; i++)
+        names[n++] = block_event_at(set, i)->name;
+    long near = suggest_nearest(name, len, names, n);
+    buf_appendz(msg, "No block with that name.");
+    if (near >= 0)
+        buf_appendf(msg, " Did you mean %s?", names[near]);
+    buf_appendz(msg, " Blocks:");
+    for (size_t i = 0; i < blocks; i++)
+        buf_appendf(msg, "%s %s", i ? "," : "", names[i]);
+    for (size_t i = blocks; i < n; i++)
+        buf_appendf(msg, "%s %s", i > blocks ? "," : "; events:", names[i]);
+    buf_appendz(msg, ".");
+}
+
 static int route(struct mg_connection *conn, const struct server *s, struct outcome *oc)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -565,10 +594,7 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     if (!b) {
         struct buf msg;
         buf_init(&msg, 4096);
-        buf_appendz(&msg, "No block with that name. Blocks:");
-        for (size_t i = 0; i < block_count(s->blocks); i++)
-            buf_appendf(&msg, "%s %s", i ? "," : "", block_at(s->blocks, i)->name);
-        buf_appendz(&msg, ".");
+        unknown_block_message(s->blocks, name, name_len, &msg);
         oc->what = "unknown_block";
         int status = reply_error(conn, 404, "UNKNOWN_BLOCK", buf_str(&msg), NULL);
         buf_free(&msg);
@@ -638,6 +664,41 @@ static int admit_all(struct mg_connection *conn, void *cbdata)
     return 1;
 }
 
+/* Why civetweb could not listen on cfg's address, found by trying to bind it as civetweb does
+ * (civetweb only says "Failed to setup server ports"). Returns 0 with the reason, or -1 when
+ * the bind works or fails for a reason with no advice. */
+static int listen_refused_why(const struct config *cfg, char *why, size_t size)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%ld", cfg->port);
+    if (getaddrinfo(cfg->bind, port, &hints, &ai) != 0 || !ai) {
+        snprintf(why, size, "%.64s is not an IP address of this machine (set BIND or --bind)",
+                 cfg->bind);
+        return 0;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e = 0, on = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        e = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? errno : 0;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    if (e == EADDRINUSE)
+        snprintf(why, size, "the port is in use (another twilio-block? set PORT or --port)");
+    else if (e == EACCES)
+        snprintf(why, size, "permission denied (ports below 1024 need privileges; set PORT or "
+                            "--port)");
+    else if (e == EADDRNOTAVAIL)
+        snprintf(why, size, "%.64s is not an address of this machine (set BIND or --bind)",
+                 cfg->bind);
+    else
+        return -1;
+    return 0;
+}
+
 struct server *server_start(const struct config *cfg, const struct block_set *blocks, char *err,
                             size_t errlen)
 {
@@ -699,7 +760,10 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     struct mg_error_data error = {.text = text, .text_buffer_size = sizeof text};
     s->ctx = mg_start2(&init, &error);
     if (!s->ctx) {
-        snprintf(err, errlen, "cannot listen on %s: %s", ports, text[0] ? text : "unknown error");
+        char why[320];
+        if (listen_refused_why(cfg, why, sizeof why) < 0)
+            snprintf(why, sizeof why, "%s", text[0] ? text : "unknown error");
+        snprintf(err, errlen, "cannot listen on %s: %s", ports, why);
         goto fail;
     }
     mg_set_request_handler(s->ctx, "/", on_request, s);

@@ -281,7 +281,7 @@ static void unknown_block_is_404(void **state)
                         "subscribeWebhook, unsubscribeWebhook, subscribeEvents, "
                         "unsubscribeEvents, listEventTypes, "
                         "pollMessages, pollCalls, pollRecordings, pollTranscriptions, "
-                        "pollIncomingPhoneNumbers.\"}}}");
+                        "pollIncomingPhoneNumbers; events: webhookEvent.\"}}}");
     http_reply_free(&r);
 }
 
