@@ -1017,43 +1017,6 @@ static int finish(struct ctx *c)
     return 0;
 }
 
-/* Keys beside a wrapped body's "args" object (credentials at the top level, as people put them
- * when they add "args" by hand) are read too, unless "args" has them: "args" wins. Under memory
- * pressure a key may stay out, and the call fails on it as on any missing arg. */
-static void merge_outer_keys(json_t *doc, json_t *wrapped)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(doc, key, v) {
-        if (strcmp(key, "args") != 0 && !json_object_get(wrapped, key))
-            json_object_set(wrapped, key, v);
-    }
-}
-
-enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_t **args,
-                                struct jsonparse_error *err)
-{
-    *root = NULL;
-    *args = NULL;
-    json_t *doc = jsonparse_loadb(text, n, JSON_REJECT_DUPLICATES, err);
-    if (!doc)
-        return err->fault == JSONPARSE_SYNTAX ? BODY_NOT_JSON : BODY_TOO_BIG;
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return BODY_NOT_OBJECT;
-    }
-    json_t *wrapped = json_object_get(doc, "args");
-    if (wrapped && !json_is_object(wrapped) && !json_is_null(wrapped)) {
-        json_decref(doc);
-        return BODY_ARGS_NOT_OBJECT;
-    }
-    *root = doc;
-    *args = json_is_object(wrapped) ? wrapped : doc;
-    if (*args != doc)
-        merge_outer_keys(doc, wrapped);
-    return BODY_PARSED;
-}
-
 /* Arg names are case-sensitive, and a key that is no arg is ignored: Twilio's own casing (To,
  * From, Body) would be dropped without a word. An arg left out whose name the body has in
  * another case fails with a reason that names both spellings (and counts as given, so no

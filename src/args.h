@@ -40,19 +40,6 @@ enum args_status {
     ARGS_NOMEM = -3,    /* out of memory, or the form passed form_cap */
 };
 
-enum body_shape {
-    BODY_PARSED,          /* *root is the document, *args the args object inside it */
-    BODY_TOO_BIG,         /* too deep or too many values: err says which (jsonparse.h) */
-    BODY_NOT_JSON,        /* the parser's reason in err->json */
-    BODY_NOT_OBJECT,      /* valid JSON, but not an object */
-    BODY_ARGS_NOT_OBJECT, /* "args" is there but is not an object */
-};
-
-/* Parses a request body, wrapped ({"args": {...}}) or flat. On BODY_PARSED the caller owns
- * *root (and *args borrows from it); otherwise *root is NULL. */
-enum body_shape args_parse_body(const char *text, size_t n, json_t **root, json_t **args,
-                                struct jsonparse_error *err);
-
 /* Checks args (a JSON object) against b. On ARGS_OK, out holds the request (free it with
  * args_prepared_free). On ARGS_INVALID or ARGS_BAD_JSON, *reasons is a new object mapping each
  * failing arg name, in definition order, to why it failed; the caller owns it. */

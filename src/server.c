@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "reqid.h"
+#include "request.h"
 #include "suggest.h"
 #include "upstream.h"
 
@@ -440,20 +441,20 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     }
     json_t *args = NULL;
     char msg[320], why[240];
-    enum body_shape shape = args_parse_body(buf_str(&in), in.len, &root, &args, &jerr);
-    if (shape != BODY_PARSED) {
+    enum request_shape shape = request_parse_body(buf_str(&in), in.len, &root, &args, &jerr);
+    if (shape != REQUEST_PARSED) {
         oc->what = "bad_json";
-        if (shape == BODY_NOT_JSON) {
+        if (shape == REQUEST_NOT_JSON) {
             status = reply_owned(
                 conn, envelope_bad_body_in(buf_str(&in), in.len, &jerr.json, &len), &len, NULL);
             goto done;
         }
-        if (shape == BODY_TOO_BIG)
+        if (shape == REQUEST_TOO_BIG)
             snprintf(msg, sizeof msg, "The request body %s.",
                      jsonparse_fault_text(&jerr, why, sizeof why));
         else
             snprintf(msg, sizeof msg, "%s",
-                     shape == BODY_ARGS_NOT_OBJECT ? "\"args\" must be a JSON object."
+                     shape == REQUEST_ARGS_NOT_OBJECT ? "\"args\" must be a JSON object."
                                                    : "The request body must be a JSON object.");
         status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;

@@ -9,6 +9,7 @@
 #include "block.h"
 #include "embedded.h"
 #include "recipients.h"
+#include "request.h"
 #include "worker_stack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,7 +20,7 @@ static void one(const unsigned char *data, size_t size)
 {
     json_t *root, *args;
     struct jsonparse_error jerr;
-    if (args_parse_body((const char *)data, size, &root, &args, &jerr) != BODY_PARSED)
+    if (request_parse_body((const char *)data, size, &root, &args, &jerr) != REQUEST_PARSED)
         return;
     for (size_t i = 0; i < block_count(blocks); i++) {
         const struct block_def *b = block_at(blocks, i);
