@@ -67,8 +67,9 @@ struct outcome {
 };
 
 /* Each worker thread owns one curl handle, made on its first Twilio call (idle workers cost no
- * handle) and kept for the thread's life: its connection cache and TLS sessions survive
- * curl_easy_reset between requests. A worker holds one client connection at a time. */
+ * handle) and kept for the thread's life; it carries the transfer's options, while the
+ * connections live with the handles upstream.c lends and its loops (or, with UPSTREAM_LOOPS=0,
+ * in this handle's own cache). A worker holds one client connection at a time. */
 struct worker {
     struct server *s;
     CURL *curl;

@@ -1,6 +1,8 @@
 /* server: HTTP in. Routes GET /api/twilio (metadata), GET /api/twilio/openapi.json,
- * POST /api/twilio/<block> and GET /healthz on civetweb; each worker thread owns one curl
- * handle for Twilio, and runs its transfers itself or hands them to the upstream loops. */
+ * POST /api/twilio/<block>, GET /healthz and GET /metrics on civetweb, reads each request under
+ * its caps and deadlines, and writes the answer. Each worker thread owns one curl handle for
+ * Twilio; at the defaults the transfers run on upstream.c's handles and loops, which keep the
+ * connections. */
 #ifndef SERVER_H
 #define SERVER_H
 
