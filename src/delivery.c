@@ -1,6 +1,5 @@
 #include "delivery.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,19 +12,6 @@ struct delivery_claim {
     char *key;
     unsigned long ticket;
 };
-
-static _Atomic(struct idem_store *) in_use;
-
-void delivery_use(struct idem_store *store)
-{
-    atomic_store(&in_use, store);
-}
-
-void delivery_release(struct idem_store *store)
-{
-    struct idem_store *expected = store;
-    atomic_compare_exchange_strong(&in_use, &expected, NULL);
-}
 
 static int is_cloudevent(json_t *e)
 {
@@ -91,10 +77,11 @@ static int claim(struct idem_store *store, const char *id, struct delivery_claim
     return rc;
 }
 
-int delivery_begin(struct delivery_batch *d, const char *token, json_t *events)
+int delivery_begin(struct delivery_batch *d, struct idem_store *store, const char *token,
+                   json_t *events)
 {
-    struct idem_store *store = atomic_load(&in_use);
     memset(d, 0, sizeof *d);
+    d->store = store;
     size_t n = events ? json_array_size(events) : 1;
     d->claims = calloc(n ? n : 1, sizeof *d->claims);
     d->fresh = events ? json_array() : NULL;
@@ -131,7 +118,7 @@ nomem:
 
 void delivery_end(struct delivery_batch *d, const char *resp, size_t len)
 {
-    struct idem_store *store = atomic_load(&in_use);
+    struct idem_store *store = d->store;
     for (size_t i = 0; i < d->n_claims; i++) {
         struct delivery_claim *c = &d->claims[i];
         if (!c->key)

@@ -12,11 +12,6 @@
 
 #include "idem.h"
 
-/* The store deliveries are claimed in, from the server that owns it (NULL: none, every
- * delivery is new). delivery_release forgets store if it is still the one in use. */
-void delivery_use(struct idem_store *store);
-void delivery_release(struct idem_store *store);
-
 /* The events of an Event Streams delivery: body (parsed) as a new array of CloudEvents (objects
  * with specversion, type and id) when it is one or an array of them, else NULL. */
 json_t *delivery_cloudevents(json_t *body);
@@ -25,6 +20,7 @@ struct delivery_claim;
 
 /* One delivery, claimed: a webhook's token or each of events' ids. */
 struct delivery_batch {
+    struct idem_store *store; /* where the claims are (NULL: none, every delivery is new) */
     json_t *fresh;   /* the events not seen before (a new array), or NULL for a webhook */
     int duplicate;   /* every part was seen before: deliver nothing */
     char *first;     /* a duplicate's first http_resp as JSON text (malloc'd), or NULL */
@@ -34,8 +30,10 @@ struct delivery_batch {
 };
 
 /* Claims token (a webhook's; NULL or "" when it has none: never a duplicate) or, when events is
- * not NULL, each event's id. Returns 0, or -1 when memory ran out (d is then empty). */
-int delivery_begin(struct delivery_batch *d, const char *token, json_t *events);
+ * not NULL, each event's id, in store (the service's idempotency store; NULL: none). Returns 0,
+ * or -1 when memory ran out (d is then empty). */
+int delivery_begin(struct delivery_batch *d, struct idem_store *store, const char *token,
+                   json_t *events);
 
 /* Settles the claims with the http_resp (JSON text) the delivery got, or gives them up when
  * resp is NULL (the delivery could not be answered: a repeat may try again); frees d. */

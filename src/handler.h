@@ -7,12 +7,14 @@
 #include <stddef.h>
 
 struct block_def;
+struct send_service;
 
-/* Answers one call whose args already passed b's checks. Returns the envelope as malloc'd
+/* Answers one call whose args already passed b's checks, with what the service shares (svc:
+ * its idempotency store, for webhookEvent's deliveries). Returns the envelope as malloc'd
  * JSON text (length in *len) and names the outcome for the log in *what; NULL when memory
  * ran out. */
-typedef char *(*handler_fn)(const struct block_def *b, json_t *args, const char **what,
-                            size_t *len);
+typedef char *(*handler_fn)(const struct send_service *svc, const struct block_def *b,
+                            json_t *args, const char **what, size_t *len);
 
 /* The handler called name, or NULL. */
 handler_fn handler_find(const char *name);

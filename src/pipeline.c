@@ -96,7 +96,7 @@ void pipeline_run(const struct send_service *p, const struct block_def *b, json_
         return;
     }
     if (b->event) { /* the relay's args hold each listener's; the handler checks them */
-        out->body = handler(b, args, &out->what, &out->len);
+        out->body = handler(p, b, args, &out->what, &out->len);
         return;
     }
     const long key_arg = block_role_index(b, ROLE_IDEMPOTENCY_KEY);
@@ -113,7 +113,7 @@ void pipeline_run(const struct send_service *p, const struct block_def *b, json_
     if (rc == ARGS_OK) {
         flow_fn flow = b->flow_kind ? flow_find(b->flow_kind) : NULL;
         if (handler)
-            out->body = handler(b, args, &out->what, &out->len);
+            out->body = handler(p, b, args, &out->what, &out->len);
         else if (flow)
             flow(p, b, args, &prep, curl, key && *key ? key : NULL, out);
         else if (b->flow_kind)

@@ -19,7 +19,6 @@
 #include "clock.h"
 #include "deadline.h"
 #include "envelope.h"
-#include "delivery.h"
 #include "idem.h"
 #include "jsonparse.h"
 #include "listensock.h"
@@ -723,7 +722,6 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         send_service_start(&s->pipeline, &s->cfg, server_upstream_loops(cfg), &s->draining, err,
                            errlen) < 0)
         goto fail;
-    delivery_use(s->pipeline.idem); /* webhookEvent: each delivery once */
     char ports[300], threads[32], header_timeout[32], keep_alive_timeout[32];
     snprintf(header_timeout, sizeof header_timeout, "%ld", cfg->header_timeout_ms);
     snprintf(keep_alive_timeout, sizeof keep_alive_timeout, "%ld", cfg->keep_alive_timeout_ms);
@@ -780,7 +778,6 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
                 s->listener.n ? why : "the listening socket was not found");
     return s;
 fail:
-    delivery_release(s->pipeline.idem);
     send_service_stop(&s->pipeline);
     free(s->openapi);
     free(s);
@@ -829,7 +826,6 @@ void server_stop(struct server *s)
     if (!s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
-    delivery_release(s->pipeline.idem);
     send_service_stop(&s->pipeline);
     free(s->openapi);
     free(s);

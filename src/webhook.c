@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "send.h"
 
 #define MAX_SIGNED_BYTES (4u << 20)
 #define LISTENER_FORM_CAP 65536
@@ -286,9 +287,10 @@ static int given(json_t *v)
     return 0;
 }
 
-char *webhook_validate_block(const struct block_def *b, json_t *args, const char **what,
-                             size_t *len)
+char *webhook_validate_block(const struct send_service *svc, const struct block_def *b,
+                             json_t *args, const char **what, size_t *len)
 {
+    (void)svc;
     (void)b;
     struct buf token, url, sig;
     char *out = NULL;
@@ -634,7 +636,8 @@ static json_t *delivered(json_t *body, json_t *events, const struct delivery_bat
     return to;
 }
 
-char *webhook_event(const struct block_def *event, json_t *args, const char **what, size_t *len)
+char *webhook_event(const struct send_service *svc, const struct block_def *event, json_t *args,
+                    const char **what, size_t *len)
 {
     char *out = NULL;
     json_t *raw = json_object_get(args, "body");
@@ -701,7 +704,7 @@ char *webhook_event(const struct block_def *event, json_t *args, const char **wh
             reply = trimmed(json_object_get(l, "reply"), &reply_text);
     }
     /* only a delivery whose signatures held is remembered */
-    if (delivery_begin(&dv, events ? NULL : header(headers, "I-Twilio-Idempotency-Token"),
+    if (delivery_begin(&dv, svc->idem, events ? NULL : header(headers, "I-Twilio-Idempotency-Token"),
                        events) < 0 ||
         !(to = delivered(body, events, &dv, reply, matched)))
         goto nomem;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 struct block_def;
+struct send_service;
 
 enum sig_result {
     SIG_VALID = 1,
@@ -28,8 +29,9 @@ enum sig_result webhook_signature_check(const char *token, const char *url, json
                                         const char *raw, size_t raw_len, const char *signature);
 
 /* The handlers named in handler.c (see handler.h for the contract). */
-char *webhook_validate_block(const struct block_def *b, json_t *args, const char **what,
-                             size_t *len);
-char *webhook_event(const struct block_def *event, json_t *args, const char **what, size_t *len);
+char *webhook_validate_block(const struct send_service *svc, const struct block_def *b,
+                             json_t *args, const char **what, size_t *len);
+char *webhook_event(const struct send_service *svc, const struct block_def *event, json_t *args,
+                    const char **what, size_t *len);
 
 #endif
