@@ -47,7 +47,7 @@ cleanup() {
             # shellcheck disable=SC2086
             docker-compose -p "$project" $p down -v --remove-orphans >/dev/null 2>&1
         done
-        $docker rm -f "$project-slow" >/dev/null 2>&1
+        $docker rm -f "$project-slow" "$project-chart-app" "$project-chart-redis" >/dev/null 2>&1
     fi
     if [ -n "$dockerd_pid" ]; then
         kill "$dockerd_pid" 2>/dev/null
@@ -287,11 +287,82 @@ check "scale: replica 2 exited 0 after draining" \
     test "$($docker inspect -f '{{.State.ExitCode}}' "$(cid twilio-block-2)")" = 0
 t_scale=$(( $(now) - t0 ))
 
+# --- the Helm chart's settings on the real images ------------------------------------------------
+# No cluster runs here, so the containers the chart describes run on Docker instead: the bundled
+# Redis with the chart's redis.conf, and the service with the chart's environment (REDIS_URL from
+# its Secret) and security settings. helm comes from tests/k8s (bash tests/k8s/run fetches it).
+helm_bin=$root/tests/k8s/node_modules/.cache/helm/helm/helm
+if [ -x "$helm_bin" ]; then
+    t0=$(now)
+    mkdir -p "$work/chart-redis"
+    "$helm_bin" template rel deploy/helm/twilio-block -f tests/k8s/values/bundled-redis.yaml >"$work/chart.yaml"
+    python3 - "$work" <<'PY'
+import base64, sys, yaml
+work = sys.argv[1]
+objs = [o for o in yaml.safe_load_all(open(work + "/chart.yaml")) if o]
+find = lambda kind, name: next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+secret = find("Secret", "rel-twilio-block-redis")
+data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+open(work + "/chart-redis/redis.conf", "w").write(data["redis.conf"])
+dep = find("Deployment", "rel-twilio-block")
+pod = dep["spec"]["template"]["spec"]
+c = pod["containers"][0]
+with open(work + "/chart.env", "w") as f:
+    for e in c["env"]:
+        if "value" in e:
+            f.write("%s=%s\n" % (e["name"], e["value"]))
+        else:
+            ref = e["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == "rel-twilio-block-redis", ref
+            f.write("%s=%s\n" % (e["name"], data[ref["key"]]))
+sc = c["securityContext"]
+assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"] and sc["capabilities"]["drop"] == ["ALL"]
+r = find("Deployment", "rel-twilio-block-redis")["spec"]["template"]["spec"]
+open(work + "/chart.args", "w").write("%d:%d %d:%d %s %s\n" % (
+    sc["runAsUser"], sc["runAsGroup"], r["securityContext"]["runAsUser"], r["securityContext"]["runAsGroup"],
+    " ".join(c["lifecycle"]["preStop"]["exec"]["command"]), r["containers"][0]["args"][0]))
+PY
+    chmod 755 "$work/chart-redis"; chmod 644 "$work/chart-redis/redis.conf"
+    read -r app_user redis_user prestop_cmd prestop_arg redis_conf <"$work/chart.args"
+    hardening=(--read-only --cap-drop ALL --security-opt no-new-privileges)
+    $docker run -d --name "$project-chart-redis" --network "${project}_default" --network-alias rel-twilio-block-redis \
+        --user "$redis_user" "${hardening[@]}" --tmpfs /data -v "$work/chart-redis:/etc/twilio-block-redis:ro" \
+        twilio-block-redis:local "$redis_conf" >/dev/null
+    chart_port=$(free_port)
+    $docker run -d --name "$project-chart-app" --network "${project}_default" --user "$app_user" "${hardening[@]}" \
+        --env-file "$work/chart.env" -p "127.0.0.1:$chart_port:8080" twilio-block:local >/dev/null
+    chart_url=http://127.0.0.1:$chart_port
+    for _ in $(seq 1 50); do curl -sf "$chart_url/healthz" >/dev/null && break; sleep 0.2; done
+    check "chart: the service with the chart's environment and security answers /healthz" \
+        test "$(curl -s "$chart_url/healthz")" = '{"status":"ok"}'
+    check "chart: its preStop command ($prestop_cmd $prestop_arg) runs in the image" \
+        $docker exec "$project-chart-app" "$prestop_cmd" 0
+    key=ci-chart-$RANDOM$RANDOM
+    first=$(post "$chart_url/api/twilio/sendSms" "$(sms chart)" -H "Idempotency-Key: $key")
+    again=$(post "$chart_url/api/twilio/sendSms" "$(sms chart)" -H "Idempotency-Key: $key")
+    replay=no
+    if is_success "$first" && [ "$again" = "$first" ] && grep -qi '^Idempotent-Replayed: true' "$work/headers"; then
+        replay=yes
+    fi
+    check "chart: a keyed repeat is replayed from the bundled Redis (its password and config)" test "$replay" = yes
+    check "chart: Redis refuses a client without the password" \
+        sh -c "$docker exec $project-chart-redis redis-cli ping 2>&1 | grep -q NOAUTH"
+    check "chart: Redis runs with maxmemory-policy noeviction" \
+        sh -c "$docker exec $project-chart-redis redis-cli --no-auth-warning -a \"\$(sed -n 's/^requirepass //p' $work/chart-redis/redis.conf)\" config get maxmemory-policy | grep -qx noeviction"
+    check "chart: the service logs JSON lines (LOG_FORMAT from the chart)" \
+        sh -c "$docker logs $project-chart-app 2>&1 | head -1 | grep -q '^{\"time\"'"
+    $docker rm -f "$project-chart-app" "$project-chart-redis" >/dev/null
+    t_chart=$(( $(now) - t0 ))
+else
+    say "chart on Docker: skipped, no helm (run bash tests/k8s/run first)"
+    t_chart=0
+fi
+
 # --- sizes ---------------------------------------------------------------------------------------
 say "image sizes:"
 for i in debian:12-slim twilio-block:local twilio-block-mock:local twilio-block-redis:local twilio-block-balancer:local; do
     awk -v i="$i" -v b="$($docker image inspect -f '{{.Size}}' "$i")" 'BEGIN { printf "docker:   %-30s %6.1f MB\n", i, b / 1e6 }'
 done
-say "seconds: base image $t_base, builds $t_build, sandbox $t_sandbox, scale $t_scale, total $(( $(now) - t_start ))"
+say "seconds: base image $t_base, builds $t_build, sandbox $t_sandbox, scale $t_scale, chart $t_chart, total $(( $(now) - t_start ))"
 echo "docker: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
