@@ -53,7 +53,9 @@ cleanup() {
         kill "$dockerd_pid" 2>/dev/null
         for _ in $(seq 1 60); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
     fi
+    local t=$(now)
     rm -rf "$work" 2>/dev/null
+    echo "docker: cleaned up in $(( $(now) - t ))s"
 }
 trap cleanup EXIT
 
@@ -93,7 +95,13 @@ if ! $docker image inspect debian:12-slim >/dev/null 2>&1; then
                 { tail -20 "$work/debootstrap.log" >&2; bad "debootstrap"; exit 1; }
             printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-security main\n' \
                 "$mirror" "$mirror" "$security" >"$rootfs/etc/apt/sources.list"
-            # As Debian's own slim images: no documentation, manuals or translations.
+            # As Debian's own images: apt keeps no caches (80 MB in every layer that runs apt)
+            # and fetches no translations; dpkg installs no documentation, manuals or locales.
+            printf 'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\nAPT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\nDir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n' \
+                >"$rootfs/etc/apt/apt.conf.d/docker-clean"
+            echo 'Acquire::Languages "none";' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+            echo 'Acquire::GzipIndexes "true";' >"$rootfs/etc/apt/apt.conf.d/docker-gzip-indexes"
+            echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$rootfs/etc/apt/apt.conf.d/docker-autoremove-suggests"
             printf 'path-exclude /usr/share/doc/*\npath-include /usr/share/doc/*/copyright\npath-exclude /usr/share/man/*\npath-exclude /usr/share/info/*\npath-exclude /usr/share/locale/*\npath-include /usr/share/locale/locale.alias\n' \
                 >"$rootfs/etc/dpkg/dpkg.cfg.d/docker"
             find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
@@ -268,14 +276,14 @@ caller() {
         sleep 0.05
     done
 }
-for n in 1 2 3 4; do caller "$n" & done
+callers=()
+for n in 1 2 3 4; do caller "$n" & callers+=($!); done
 for _ in $(seq 1 200); do
     [ "$(cat "$work"/c*.log 2>/dev/null | grep -c '^ok')" -ge 24 ] && break
     sleep 0.1
 done
 compose --profile scale stop twilio-block-2 >/dev/null 2>&1
-wait_callers=$(jobs -p)
-for j in $wait_callers; do wait "$j" || true; done
+for j in "${callers[@]}"; do wait "$j" || true; done
 done_ok=$(cat "$work"/c*.log | grep -c '^ok' || true)
 r503=$(cat "$work"/c*.log | grep -c '^retry 503' || true)
 r502=$(cat "$work"/c*.log | grep -c '^retry 502' || true)
