@@ -2,8 +2,10 @@
 # The Docker images, built and run: starts a Docker daemon if none answers (installing Debian's
 # docker.io if missing), gets debian:12-slim (pulled, or built from the apt sources with
 # debootstrap), builds every image and checks the sandbox (`docker-compose up`), a stop during a
-# slow call, and the "scale" profile (three replicas, Redis, nginx); reports the image sizes.
-# Where no daemon can run at all it says "skipped: no Docker" and exits 0.
+# slow call, the "scale" profile (three replicas, Redis, nginx), and the Helm chart's bundled
+# Redis and environment on these images (with helm from tests/k8s: run bash tests/k8s/run
+# first); reports the image sizes. Compose is Debian's docker-compose. Where no daemon can run
+# at all it says "skipped: no Docker" and exits 0.
 #
 #   bash tests/docker.sh
 #   BASE_TARBALL=/path/debian-12-slim.tar bash tests/docker.sh   # reuse a debootstrapped base
@@ -25,7 +27,7 @@ t_start=$(now)
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=
-for p in docker.io debootstrap docker-compose curl iptables python3; do
+for p in docker.io debootstrap docker-compose curl iptables python3 python3-yaml; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -303,7 +305,8 @@ helm_bin=$root/tests/k8s/node_modules/.cache/helm/helm/helm
 if [ -x "$helm_bin" ]; then
     t0=$(now)
     mkdir -p "$work/chart-redis"
-    "$helm_bin" template rel deploy/helm/twilio-block -f tests/k8s/values/bundled-redis.yaml >"$work/chart.yaml"
+    "$helm_bin" template rel deploy/helm/twilio-block -f tests/k8s/values/bundled-redis.yaml \
+        --set-string config.LOG_FORMAT=json >"$work/chart.yaml"
     python3 - "$work" <<'PY'
 import base64, sys, yaml
 work = sys.argv[1]
