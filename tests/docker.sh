@@ -143,6 +143,15 @@ build twilio-block-mock:local --target twilio-mock
 build twilio-block-redis:local -f deploy/scale.Dockerfile --target redis
 build twilio-block-balancer:local -f deploy/scale.Dockerfile --target balancer
 t_build=$(( $(now) - t0 ))
+if [ -n "$extra_ca" ]; then
+    # The mock's npm ci went through with it; the service's image must not trust it afterwards.
+    ca_line=$(grep -v -e '^-----' -e '^$' <<<"$extra_ca" | sed -n 2p)
+    check "the build's CA is left out of the service's image" \
+        $docker run --rm --entrypoint sh twilio-block:local -c \
+        "test ! -e /usr/local/share/ca-certificates/build-extra-ca.crt && ! grep -qF '$ca_line' /etc/ssl/certs/ca-certificates.crt"
+    check "the mock's image (npm ci) was built trusting it" \
+        $docker run --rm --entrypoint sh twilio-block-mock:local -c "grep -qF '$ca_line' /etc/ssl/certs/ca-certificates.crt"
+fi
 
 # --- the sandbox --------------------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
