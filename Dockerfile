@@ -5,6 +5,15 @@
 #   docker compose up                                       # both: a sandbox on :8080 and :4010
 #
 # Every stage is Debian 12 slim with Debian's own packages; nothing else is pulled from Docker Hub.
+#
+# Behind a proxy that inspects TLS, hand the build the proxy's CA certificate (PEM; several may
+# be concatenated), or npm ci fails with SELF_SIGNED_CERT_IN_CHAIN:
+#   docker build --build-arg EXTRA_CA_CERTS="$(cat proxy-ca.crt)" ...
+#   EXTRA_CA_CERTS="$(cat proxy-ca.crt)" docker compose build
+# apt (through the system bundle, once ca-certificates is in) and npm (NODE_EXTRA_CA_CERTS)
+# trust it during the build. The runtime image does not keep it: give the service a bundle
+# with CA_FILE if its calls to Twilio go through that proxy. A CA certificate is public, and
+# build args show in `docker history`: never pass a key or a password this way.
 ARG DEBIAN_IMAGE=debian:12-slim
 
 # ---------------------------------------------------------------------------------------------
@@ -12,6 +21,12 @@ ARG DEBIAN_IMAGE=debian:12-slim
 # the binary needs no data files at run time.
 FROM ${DEBIAN_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
+ARG EXTRA_CA_CERTS=
+# The build's own CA, if any, before ca-certificates is installed, so that it joins the bundle.
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then \
+        mkdir -p /usr/local/share/ca-certificates \
+     && printf '%s\n' "$EXTRA_CA_CERTS" > /usr/local/share/ca-certificates/build-extra-ca.crt; \
+    fi
 # libssl-dev: the service links libcrypto (SHA-256 for Idempotency-Key fingerprints);
 # libhiredis-dev: REDIS_URL.
 RUN apt-get update \
@@ -35,6 +50,12 @@ RUN cmake -S . -B build -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release \
 # Any credentials are accepted and nothing is sent anywhere.
 FROM ${DEBIAN_IMAGE} AS twilio-mock
 ARG DEBIAN_FRONTEND=noninteractive
+ARG EXTRA_CA_CERTS=
+# The build's own CA, if any, before ca-certificates is installed, so that it joins the bundle.
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then \
+        mkdir -p /usr/local/share/ca-certificates \
+     && printf '%s\n' "$EXTRA_CA_CERTS" > /usr/local/share/ca-certificates/build-extra-ca.crt; \
+    fi
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
@@ -47,7 +68,10 @@ USER mock
 COPY --chown=mock:mock tests/package.json tests/package-lock.json ./
 # Debian's Node.js 18 is new enough for Prism; @twilio/cli-core asks for a newer Node in its
 # "engines", which npm only warns about: nothing of it runs, its spec file is only read.
-RUN npm ci --ignore-scripts --no-audit --no-fund \
+RUN if [ -s /usr/local/share/ca-certificates/build-extra-ca.crt ]; then \
+        export NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/build-extra-ca.crt; \
+    fi \
+ && npm ci --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --chown=mock:mock tests/contract/ contract/
 ENV PRISM_PORT=4010
@@ -63,10 +87,19 @@ CMD ["npm", "run", "mock"]
 # user. Configure it with environment variables (see docs/configuration.md); it needs no writable files.
 FROM ${DEBIAN_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
-RUN apt-get update \
+ARG EXTRA_CA_CERTS=
+# The build's CA serves apt only: it is taken out of the bundle again in the same step.
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then \
+        mkdir -p /usr/local/share/ca-certificates \
+     && printf '%s\n' "$EXTRA_CA_CERTS" > /usr/local/share/ca-certificates/build-extra-ca.crt; \
+    fi \
+ && apt-get update \
  && apt-get install -y --no-install-recommends \
         libcivetweb1 libcurl4 libjansson4 libssl3 libhiredis0.14 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
+ && if [ -e /usr/local/share/ca-certificates/build-extra-ca.crt ]; then \
+        rm /usr/local/share/ca-certificates/build-extra-ca.crt && update-ca-certificates --fresh >/dev/null; \
+    fi \
  && groupadd --gid 10001 twilio \
  && useradd --uid 10001 --gid twilio --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin twilio
