@@ -18,7 +18,7 @@
  * first; a Boolean's words are case-insensitive). */
 #define INTEGER_PATTERN "^\\s*[-+]?[0-9]+\\s*$"
 #define DECIMAL_PATTERN "^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$"
-#define BOOLEAN_PATTERN                                                                          \
+#define BOOLEAN_PATTERN                                                                            \
     "^\\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[01])\\s*$"
 
 #define POSTMAN_SCHEMA "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
@@ -397,11 +397,11 @@ static json_t *block_responses(struct doc *d, const struct block_def *b)
             example("Sent without args: every required arg is listed", empty));
     if (action) { /* a block that calls Twilio */
         put(d, examples, "apiError",
-            example("Twilio refused the credentials",
-                    parsed(d,
-                           envelope_api_error(401, action, twilio_error, sizeof twilio_error - 1,
-                                              "application/json",
-                                              "RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, &len))));
+            example(
+                "Twilio refused the credentials",
+                parsed(d, envelope_api_error(401, action, twilio_error, sizeof twilio_error - 1,
+                                             "application/json",
+                                             "RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, &len))));
         put(d, examples, "unreachable", ref("examples", "Unreachable"));
     }
     json_t *ok = json_pack(
@@ -428,9 +428,9 @@ static json_t *block_responses(struct doc *d, const struct block_def *b)
 static json_t *block_operation(struct doc *d, const struct block_def *b)
 {
     json_t *args = block_example_args(b, 1);
-    json_t *op = json_pack("{s:s,s:[s],s:O*,s:o}", "operationId", b->name, "tags", "blocks",
-                           "summary", json_object_get(b->root, "description"), "description",
-                           block_text(d, b));
+    json_t *op =
+        json_pack("{s:s,s:[s],s:O*,s:o}", "operationId", b->name, "tags", "blocks", "summary",
+                  json_object_get(b->root, "description"), "description", block_text(d, b));
     put(d, op, "security", json_pack("[{},{s:[]}]", "proxySecret"));
     put(d, op, "parameters", json_pack("[o]", ref("parameters", "IdempotencyKey")));
     json_t *media = json_pack(
@@ -448,8 +448,7 @@ static json_t *block_operation(struct doc *d, const struct block_def *b)
 }
 
 /* A GET route of the service itself: 200 with schema, or 503 while shutting down. */
-static json_t *service_get(const char *id, const char *summary, const char *ok_text,
-                           json_t *schema)
+static json_t *service_get(const char *id, const char *summary, const char *ok_text, json_t *schema)
 {
     return json_pack("{s:{s:s,s:[s],s:s,s:{s:{s:s,s:{s:{s:o}}},s:o}}}", "get", "operationId", id,
                      "tags", "service", "summary", summary, "responses", "200", "description",
@@ -501,13 +500,13 @@ static json_t *error_schema(struct doc *d)
         "type", "object", "required", "status_code", "status_msg", "properties", "status_code",
         "type", "string", "enum", codes, "description", text_of(d, &t), "status_msg", "type",
         "string", "fields", "type", "array", "description",
-        "REQUIRED_FIELDS, JSON_VALIDATION: every arg to fix, in the block's order", "items",
-        "type", "string", "reasons", "type", "object", "description",
-        "REQUIRED_FIELDS, JSON_VALIDATION: why, for each arg in fields",
-        "additionalProperties", "type", "string", "code", "type", "integer", "description",
+        "REQUIRED_FIELDS, JSON_VALIDATION: every arg to fix, in the block's order", "items", "type",
+        "string", "reasons", "type", "object", "description",
+        "REQUIRED_FIELDS, JSON_VALIDATION: why, for each arg in fields", "additionalProperties",
+        "type", "string", "code", "type", "integer", "description",
         "API_ERROR: Twilio's error code", "message", "type", "string", "more_info", "type",
-        "string", "status", "type", "integer", "description",
-        "API_ERROR: Twilio's HTTP status", "twilio_request_id", "type", "string", "description",
+        "string", "status", "type", "integer", "description", "API_ERROR: Twilio's HTTP status",
+        "twilio_request_id", "type", "string", "description",
         "API_ERROR: Twilio's request id, when it sent one", "line", "type", "integer", "column",
         "type", "integer", "position", "type", "integer", "reason", "type", "string");
     static const char *const counts[] = {"total", "sent", "failed", "merged"};
@@ -590,13 +589,12 @@ static json_t *responses(struct doc *d)
         buf_init(&t, TEXT_MAX);
         if (buf_appendf(&t, "%s: %s", error_codes[k].code, error_codes[k].when) < 0)
             d->oom = 1;
-        json_t *r = put(d, out, http_errors[i].name,
-                        json_pack("{s:o,s:{s:{s:o,s:o}}}", "description", text_of(d, &t),
-                                  "content", "application/json", "schema",
-                                  ref("schemas", "ErrorEnvelope"), "example",
-                                  parsed(d,
-                                         envelope_error(http_errors[i].code, http_errors[i].msg,
-                                                        NULL, &len))));
+        json_t *r =
+            put(d, out, http_errors[i].name,
+                json_pack("{s:o,s:{s:{s:o,s:o}}}", "description", text_of(d, &t), "content",
+                          "application/json", "schema", ref("schemas", "ErrorEnvelope"), "example",
+                          parsed(d, envelope_error(http_errors[i].code, http_errors[i].msg, NULL,
+                                                   &len))));
         if (strcmp(error_codes[k].status, "503") == 0)
             put(d, r, "headers",
                 json_pack("{s:{s:s,s:{s:s}}}", "Retry-After", "description",
@@ -612,8 +610,8 @@ static json_t *components(struct doc *d, const struct block_set *set)
     put(d, out, "schemas", schemas(d, set));
     put(d, out, "responses", responses(d));
     put(d, out, "parameters",
-        json_pack("{s:{s:s,s:s,s:b,s:s,s:{s:s,s:i}}}", "IdempotencyKey", "name",
-                  "Idempotency-Key", "in", "header", "required", 0, "description",
+        json_pack("{s:{s:s,s:s,s:b,s:s,s:{s:s,s:i}}}", "IdempotencyKey", "name", "Idempotency-Key",
+                  "in", "header", "required", 0, "description",
                   "A key of yours (at most 255 printable ASCII characters) that makes repeats "
                   "safe: a repeat with the same key, credentials and args gets the first answer "
                   "again without calling Twilio. Wins over the idempotencyKey arg.",
@@ -621,14 +619,13 @@ static json_t *components(struct doc *d, const struct block_set *set)
     put(d, out, "examples",
         json_pack("{s:{s:s,s:o}}", "Unreachable", "summary",
                   "Twilio could not be reached; nothing was sent", "value",
-                  parsed(d,
-                         envelope_error("INTERNAL_PACKAGE_ERROR",
-                                        "Could not reach Twilio at https://api.twilio.com: "
-                                        "connection refused (3 attempts; nothing was sent)",
-                                        NULL, &len))));
+                  parsed(d, envelope_error("INTERNAL_PACKAGE_ERROR",
+                                           "Could not reach Twilio at https://api.twilio.com: "
+                                           "connection refused (3 attempts; nothing was sent)",
+                                           NULL, &len))));
     put(d, out, "securitySchemes",
-        json_pack("{s:{s:s,s:s,s:s,s:s}}", "proxySecret", "type", "apiKey", "in", "header",
-                  "name", "X-RapidAPI-Proxy-Secret", "description",
+        json_pack("{s:{s:s,s:s,s:s,s:s}}", "proxySecret", "type", "apiKey", "in", "header", "name",
+                  "X-RapidAPI-Proxy-Secret", "description",
                   "Needed only when the service runs with PROXY_SECRET set; the metadata, this "
                   "document and /healthz stay open."));
     return out;
@@ -641,8 +638,8 @@ static json_t *info(struct doc *d, const struct block_set *set)
     json_t *meta = jsonparse_answer(text, len, NULL);
     struct buf t;
     buf_init(&t, TEXT_MAX);
-    if (!meta || (field(meta, "description") &&
-                  buf_appendf(&t, "%s\n\n", field(meta, "description")) < 0) ||
+    if (!meta ||
+        (field(meta, "description") && buf_appendf(&t, "%s\n\n", field(meta, "description")) < 0) ||
         buf_appendz(&t, "Every block is `POST /api/twilio/<block>` with its args as JSON. The "
                         "answer is HTTP 200 with the marketplace envelope whatever the outcome, "
                         "so a workflow branches on `callback`: `success` (Twilio's resource in "
@@ -706,9 +703,10 @@ static json_t *request_text(struct doc *d, const struct block_def *b)
     const char *description = field(b->root, "description");
     int ok;
     buf_init(&t, TEXT_MAX);
-    ok = buf_appendf(&t, "%s\n\n`POST /api/twilio/%s`. The body below holds the args a first call "
-                         "needs, with their examples; the credentials come from the collection "
-                         "variables. All args:\n",
+    ok = buf_appendf(&t,
+                     "%s\n\n`POST /api/twilio/%s`. The body below holds the args a first call "
+                     "needs, with their examples; the credentials come from the collection "
+                     "variables. All args:\n",
                      description ? description : b->name, b->name) == 0;
     json_array_foreach(arg_defs(b), i, def) {
         const char *type = field(def, "type"), *text = field(def, "info");
@@ -760,8 +758,8 @@ static json_t *postman_item(struct doc *d, const struct block_def *b)
         "name", b->name, "event", envelope_tests(), "request", "method", "POST", "header", "key",
         "Content-Type", "value", "application/json", "body", "mode", "raw", "raw", raw, "options",
         "raw", "language", "json", "url", "raw", json_sprintf("{{baseUrl}}/api/twilio/%s", b->name),
-        "host", "{{baseUrl}}", "path", "api", "twilio", b->name, "description",
-        request_text(d, b), "response");
+        "host", "{{baseUrl}}", "path", "api", "twilio", b->name, "description", request_text(d, b),
+        "response");
     if (!raw || !item)
         d->oom = 1;
     free(raw);
@@ -774,8 +772,8 @@ static json_t *postman_item(struct doc *d, const struct block_def *b)
  * example. */
 static json_t *postman_variables(struct doc *d, const struct block_set *set)
 {
-    json_t *vars = json_pack("[{s:s,s:s,s:s}]", "key", "baseUrl", "value",
-                             "http://localhost:8080", "type", "string");
+    json_t *vars = json_pack("[{s:s,s:s,s:s}]", "key", "baseUrl", "value", "http://localhost:8080",
+                             "type", "string");
     json_t *seen = json_object();
     for (size_t i = 0; i < block_count(set); i++) {
         size_t k;
@@ -786,8 +784,9 @@ static json_t *postman_variables(struct doc *d, const struct block_set *set)
                 continue;
             put(d, seen, name, json_true());
             const char *value = field(def, "example");
-            push(d, vars, json_pack("{s:s,s:s,s:s}", "key", name, "value", value ? value : "",
-                                    "type", "string"));
+            push(d, vars,
+                 json_pack("{s:s,s:s,s:s}", "key", name, "value", value ? value : "", "type",
+                           "string"));
         }
     }
     json_decref(seen);
@@ -809,17 +808,17 @@ char *apidoc_postman(const struct block_set *set, size_t *len, char *err, size_t
                          "definitions by `twilio-block --postman`. Set the collection "
                          "variables:") == 0;
     json_array_foreach(vars, i, var) {
-        ok = ok && buf_appendf(&t, "\n- `%s`: %s", field(var, "key"),
-                               i ? "your Twilio credential of that name"
-                                 : "where the service runs") == 0;
+        ok = ok &&
+             buf_appendf(&t, "\n- `%s`: %s", field(var, "key"),
+                         i ? "your Twilio credential of that name" : "where the service runs") == 0;
     }
     ok = ok && buf_appendz(&t, "\n\nEach request's tests check the envelope: HTTP 200, JSON, "
                                "`callback` is `success` and `contextWrites.to` is an "
                                "object.") == 0;
     if (!ok)
         d.oom = 1;
-    json_t *root = json_pack("{s:{s:s,s:o,s:s},s:o,s:o}", "info", "name", "twilio-block",
-                             "description", text_of(&d, &t), "schema", POSTMAN_SCHEMA, "item",
-                             items, "variable", vars);
+    json_t *root =
+        json_pack("{s:{s:s,s:o,s:s},s:o,s:o}", "info", "name", "twilio-block", "description",
+                  text_of(&d, &t), "schema", POSTMAN_SCHEMA, "item", items, "variable", vars);
     return finish(&d, root, len, err, errlen);
 }

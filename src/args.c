@@ -1,9 +1,9 @@
 #include "args.h"
 
+#include <stdarg.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +23,8 @@ struct ctx {
     json_t *kept;        /* copies of normalised scalars, which outlive their check */
     unsigned char *present;
     const struct auth_pair *auth; /* the credentials chosen */
-    int bad_json;   /* JSON-typed args that failed to parse */
-    int other_bad;  /* every other failure */
+    int bad_json;                 /* JSON-typed args that failed to parse */
+    int other_bad;                /* every other failure */
     int nomem;
 };
 
@@ -260,8 +260,8 @@ static int check_date(struct text t)
         return 0;
     if ((p[i] == 'Z' || p[i] == 'z') && i + 1 == t.n)
         return 0;
-    if ((p[i] == '+' || p[i] == '-') && t.n - i == 6 && digits(p + i + 1, 2) &&
-        p[i + 3] == ':' && digits(p + i + 4, 2))
+    if ((p[i] == '+' || p[i] == '-') && t.n - i == 6 && digits(p + i + 1, 2) && p[i + 3] == ':' &&
+        digits(p + i + 4, 2))
         return 0;
     return -1;
 }
@@ -273,7 +273,10 @@ static void prefixes_text(json_t *prefixes, char *out, size_t size)
     json_t *p;
     out[0] = '\0';
     json_array_foreach(prefixes, k, p) {
-        int w = snprintf(out + used, size - used, "%s%s", k == 0 ? "" : k + 1 == n ? " or " : ", ",
+        int w = snprintf(out + used, size - used, "%s%s",
+                         k == 0       ? ""
+                         : k + 1 == n ? " or "
+                                      : ", ",
                          json_string_value(p));
         if (w < 0 || (size_t)w >= size - used)
             return;
@@ -373,8 +376,7 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
     if (a->max_length >= 0) {
         size_t chars = utf8_chars(t);
         if (chars > (size_t)a->max_length) {
-            fail(c, a, 0, "%smust be at most %ld characters (got %zu)", item, a->max_length,
-                 chars);
+            fail(c, a, 0, "%smust be at most %ld characters (got %zu)", item, a->max_length, chars);
             return -1;
         }
     }
@@ -415,13 +417,15 @@ static int check_request_path(struct ctx *c, const struct arg_def *a, struct tex
     for (size_t i = 0; i < t.n; i++) {
         unsigned char ch = (unsigned char)t.p[i];
         if (t.p[0] != '/' || (ch == '/' && i + 1 < t.n && t.p[i + 1] == '/')) {
-            fail(c, a, 0, "must be a path on the product's host, starting with / (no scheme, "
-                          "host or //)");
+            fail(c, a, 0,
+                 "must be a path on the product's host, starting with / (no scheme, "
+                 "host or //)");
             return -1;
         }
         if (ch <= 0x20 || ch >= 0x7f || ch == '\\') {
-            fail(c, a, 0, "must be printable ASCII, without spaces, control characters or "
-                          "backslashes");
+            fail(c, a, 0,
+                 "must be printable ASCII, without spaces, control characters or "
+                 "backslashes");
             return -1;
         }
         if (ch == '?' || ch == '#') {
@@ -479,7 +483,7 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
     if (trims(a))
         t = args_trim(t);
     if (t.n == 0)
-        return; /* whitespace only: absent */
+        return;                       /* whitespace only: absent */
     if (a->type == ARG_CREDENTIALS) { /* a pasted trailing newline was trimmed above */
         for (size_t k = 0; k < t.n; k++) {
             if ((unsigned char)t.p[k] < 0x20 || t.p[k] == 0x7f) {
@@ -615,8 +619,7 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
 }
 
 /* A List's items, from a JSON array or a comma-separated string. */
-static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count,
-                            struct buf *joined)
+static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count, struct buf *joined)
 {
     const struct arg_def *a = &c->b->args[i];
     if (json_is_array(v)) {
@@ -680,8 +683,7 @@ static int take_param(struct ctx *c, const struct arg_def *a, const char *key, j
         if (is_absent(item))
             continue;
         if (scalar_text(item, tmp, sizeof tmp, &t) < 0) {
-            fail(c, a, 0, "%s must be a string, a number, true or false, or a list of them",
-                 key);
+            fail(c, a, 0, "%s must be a string, a number, true or false, or a list of them", key);
             return -1;
         }
         if (form_add(&c->out->form, key, t.p, t.n) < 0) {
@@ -872,8 +874,7 @@ static void check_rules(struct ctx *c)
             if (first < 0)
                 first = (long)grp->idx[k];
             else
-                fail(c, &b->args[grp->idx[k]], 0, "cannot be given with %s",
-                     b->args[first].name);
+                fail(c, &b->args[grp->idx[k]], 0, "cannot be given with %s", b->args[first].name);
         }
     }
     check_auth(c);
@@ -988,8 +989,9 @@ static int take_chosen_request(struct ctx *c)
         return -1;
     /* without .json, api.twilio.com answers XML */
     if (strcmp(c->out->product, "api") == 0 && (p.n < 5 || memcmp(p.p + p.n - 5, ".json", 5)))
-        fail(c, &c->b->args[path], 0, "must end in .json on the api product (Twilio answers XML "
-                                      "otherwise)");
+        fail(c, &c->b->args[path], 0,
+             "must end in .json on the api product (Twilio answers XML "
+             "otherwise)");
     return 0;
 }
 

@@ -28,8 +28,8 @@ struct prepared {
     struct buf headers;  /* HTTP headers from header args: "Name: value" lines, each ending \n */
     struct buf username; /* basic-auth pair */
     struct buf password;
-    int dry_run;     /* the block's dryRun arg was true */
-    char edge[32];   /* lower-cased edge and region args; "" when not given */
+    int dry_run;   /* the block's dryRun arg was true */
+    char edge[32]; /* lower-cased edge and region args; "" when not given */
     char region[32];
 };
 

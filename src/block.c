@@ -16,31 +16,28 @@ struct block_set {
     size_t metadata_len;
 };
 
-static const char *const type_names[] = {"credentials", "String", "Number",  "Boolean",
-                                         "Select",      "List",   "JSON",    "DatePicker"};
-static const char *const block_keys[] = {"name",    "description", "args",   "callbacks",
-                                         "product", "method",      "path",   "action",
-                                         "auth",    "oneOf",       "exclusive", "fixed",
-                                         "contentUrl", "handler",  "each",   "flow",
-                                         "maybeSent", NULL};
+static const char *const type_names[] = {"credentials", "String", "Number", "Boolean",
+                                         "Select",      "List",   "JSON",   "DatePicker"};
+static const char *const block_keys[] = {
+    "name",  "description", "args",  "callbacks",  "product", "method", "path", "action",    "auth",
+    "oneOf", "exclusive",   "fixed", "contentUrl", "handler", "each",   "flow", "maybeSent", NULL};
 static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
-static const char *const arg_keys[] = {"name",     "type",      "info",   "required",
-                                       "options",  "structure", "param",  "header",
-                                       "join",     "check",     "requires", "example",
-                                       "secret",   "role",      NULL};
-static const char *const check_keys[] = {"address",  "sid",      "url",     "min",
-                                         "max",      "decimal",  "maxLength", "minItems",
-                                         "maxItems", "charset",  "date",    NULL};
-static const char *const role_names[] = {"",        "dryRun", "nextPage", "edge",  "region",
-                                         "messageBody", "product", "method", "path", "params",
-                                         "idempotencyKey"};
+static const char *const arg_keys[] = {"name",      "type",    "info",   "required", "options",
+                                       "structure", "param",   "header", "join",     "check",
+                                       "requires",  "example", "secret", "role",     NULL};
+static const char *const check_keys[] = {"address",  "sid",     "url",       "min",
+                                         "max",      "decimal", "maxLength", "minItems",
+                                         "maxItems", "charset", "date",      NULL};
+static const char *const role_names[] = {"",       "dryRun",      "nextPage",      "edge",
+                                         "region", "messageBody", "product",       "method",
+                                         "path",   "params",      "idempotencyKey"};
 /* What GET /api/twilio shows of a block, an event and an arg; everything else is internal. */
 static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
-static const char *const served_event_keys[] = {"name", "description", "payload", "steps",
-                                                "args", NULL};
-static const char *const served_arg_keys[] = {"name",    "type",      "info",
-                                              "required", "options", "structure", NULL};
+static const char *const served_event_keys[] = {"name",  "description", "payload",
+                                                "steps", "args",        NULL};
+static const char *const served_arg_keys[] = {"name",    "type",      "info", "required",
+                                              "options", "structure", NULL};
 
 static int in_list(const char *key, const char *const *list)
 {
@@ -228,8 +225,7 @@ static int parse_check(struct arg_def *a, json_t *check, const char *where, char
 }
 
 /* A role is the engine's own use of an arg, so its type and param are fixed. */
-static int parse_role(struct arg_def *a, json_t *role, const char *where, char *err,
-                      size_t errlen)
+static int parse_role(struct arg_def *a, json_t *role, const char *where, char *err, size_t errlen)
 {
     if (!role)
         return 0;
@@ -444,8 +440,7 @@ static int parse_auth(struct block_def *b, json_t *auth, char *err, size_t errle
         const char *user = json_string_value(json_array_get(pair, 0));
         const char *pass = json_string_value(json_array_get(pair, 1));
         long u = user ? block_arg_index(b, user) : -1, p = pass ? block_arg_index(b, pass) : -1;
-        if (json_array_size(pair) != 2 || u < 0 || p < 0 || b->args[u].param ||
-            b->args[p].param) {
+        if (json_array_size(pair) != 2 || u < 0 || p < 0 || b->args[u].param || b->args[p].param) {
             snprintf(err, errlen, "%s: auth pair %zu must name two args without param", b->name,
                      i + 1);
             return -1;
@@ -513,8 +508,8 @@ static int parse_chosen_request(struct block_def *b, json_t *root, char *err, si
     json_t *v;
     json_array_foreach(b->args[product].options, i, v) {
         if (!block_product_name_ok(json_string_value(v))) {
-            snprintf(err, errlen, "%s: product option \"%s\" is not a product's host name",
-                     b->name, json_string_value(v));
+            snprintf(err, errlen, "%s: product option \"%s\" is not a product's host name", b->name,
+                     json_string_value(v));
             return -1;
         }
     }
@@ -534,8 +529,9 @@ static int parse_content_url(struct block_def *b, json_t *spec, char *err, size_
     b->content_key = get_string(spec, "key");
     if (!json_is_object(spec) || json_object_size(spec) != 2 || !b->content_list ||
         !*b->content_list || !b->content_key || !*b->content_key) {
-        snprintf(err, errlen, "%s: contentUrl must be {\"list\": <array in the answer>, "
-                              "\"key\": <name of the URL to add to each item>}",
+        snprintf(err, errlen,
+                 "%s: contentUrl must be {\"list\": <array in the answer>, "
+                 "\"key\": <name of the URL to add to each item>}",
                  b->name);
         return -1;
     }
@@ -570,7 +566,8 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
     if (!block_product_name_ok(b->product)) {
         snprintf(err, errlen,
                  "%s: product must be a Twilio product's host name (api, verify, lookups, ...): "
-                 "lower-case letters, digits and -", name);
+                 "lower-case letters, digits and -",
+                 name);
         return -1;
     }
     b->method = get_string(root, "method");
@@ -592,8 +589,8 @@ static int parse_request(struct block_def *b, json_t *root, char *err, size_t er
 /* A handler block or an event computes its answer here: nothing of it goes to Twilio. */
 static int check_local(struct block_def *b, json_t *root, char *err, size_t errlen)
 {
-    static const char *const twilio_only[] = {"product", "method", "path", "action", "auth",
-                                              "fixed", "contentUrl", "maybeSent"};
+    static const char *const twilio_only[] = {"product", "method", "path",       "action",
+                                              "auth",    "fixed",  "contentUrl", "maybeSent"};
     for (size_t i = 0; i < sizeof twilio_only / sizeof twilio_only[0]; i++) {
         if (json_object_get(root, twilio_only[i])) {
             snprintf(err, errlen, "%s: a handler block has no %s", b->name, twilio_only[i]);
@@ -651,13 +648,14 @@ static int parse_each(struct block_def *b, json_t *root, char *err, size_t errle
         snprintf(err, errlen, "%s: out of memory", b->name);
         return -1;
     }
-    *b->each = (struct each_def){.name = get_string(each, "block"), .list = (size_t)k,
-                                 .item = get_string(each, "item"), .overrides = overrides};
+    *b->each = (struct each_def){.name = get_string(each, "block"),
+                                 .list = (size_t)k,
+                                 .item = get_string(each, "item"),
+                                 .overrides = overrides};
     return 0;
 }
 
-static int parse_args(struct block_def *b, json_t *args, int allow_empty, char *err,
-                      size_t errlen)
+static int parse_args(struct block_def *b, json_t *args, int allow_empty, char *err, size_t errlen)
 {
     const char *name = b->name;
     if (!json_is_array(args) || (!allow_empty && json_array_size(args) == 0)) {
@@ -687,16 +685,16 @@ static int parse_args(struct block_def *b, json_t *args, int allow_empty, char *
     }
     for (size_t i = 0; i < b->n_args; i++) {
         json_t *req = json_object_get(json_array_get(args, i), "requires");
-        if (req && names_to_indexes(b, req, &b->args[i].requires, &b->args[i].n_requires,
-                                    name, err, errlen) < 0)
+        if (req && names_to_indexes(b, req, &b->args[i].requires, &b->args[i].n_requires, name, err,
+                                    errlen) < 0)
             return -1;
     }
     return 0;
 }
 
 /* oneOf and exclusive: lists of groups of arg names. */
-static int parse_groups(struct block_def *b, json_t *list, const char *key,
-                        struct arg_group **out, size_t *n, char *err, size_t errlen)
+static int parse_groups(struct block_def *b, json_t *list, const char *key, struct arg_group **out,
+                        size_t *n, char *err, size_t errlen)
 {
     if (!list)
         return 0;
@@ -710,8 +708,8 @@ static int parse_groups(struct block_def *b, json_t *list, const char *key,
         return -1;
     }
     for (size_t i = 0; i < json_array_size(list); i++) {
-        if (names_to_indexes(b, json_array_get(list, i), &(*out)[i].idx, &(*out)[i].n, b->name,
-                             err, errlen) < 0)
+        if (names_to_indexes(b, json_array_get(list, i), &(*out)[i].idx, &(*out)[i].n, b->name, err,
+                             errlen) < 0)
             return -1;
         (*n)++;
     }
@@ -790,8 +788,8 @@ static int resolve_uses(json_t *root, json_t *common, const char *name, char *er
                 shared = c;
         }
         if (!shared) {
-            snprintf(err, errlen, "%s: no shared arg named \"%s\" in blocks/common/args.json",
-                     name, use);
+            snprintf(err, errlen, "%s: no shared arg named \"%s\" in blocks/common/args.json", name,
+                     use);
             return -1;
         }
         json_t *copy = json_deep_copy(shared);
@@ -930,8 +928,7 @@ done:
 
 /* A bulk block's args are the other block's with its item arg replaced by the list: the same
  * names and types both ways, so neither can gain an option the other lacks. */
-static int resolve_each(const struct block_set *set, struct block_def *b, char *err,
-                        size_t errlen)
+static int resolve_each(const struct block_set *set, struct block_def *b, char *err, size_t errlen)
 {
     struct each_def *e = b->each;
     const struct block_def *t = block_find(set, e->name, strlen(e->name));
@@ -953,23 +950,24 @@ static int resolve_each(const struct block_set *set, struct block_def *b, char *
     json_array_foreach(e->overrides, i, o) {
         long k = block_arg_index(t, json_string_value(o));
         if (k < 0 || k == item || !t->args[k].param) {
-            snprintf(err, errlen, "%s: each.overrides: \"%s\" is not another arg of %s sent to "
-                                  "Twilio", b->name, json_string_value(o), t->name);
+            snprintf(err, errlen,
+                     "%s: each.overrides: \"%s\" is not another arg of %s sent to "
+                     "Twilio",
+                     b->name, json_string_value(o), t->name);
             return -1;
         }
     }
     for (i = 0; i < b->n_args; i++) {
         long k = block_arg_index(t, b->args[i].name);
         if (i != e->list && (k < 0 || t->args[k].type != b->args[i].type)) {
-            snprintf(err, errlen, "%s: arg \"%s\" must be an arg of %s of the same type",
-                     b->name, b->args[i].name, t->name);
+            snprintf(err, errlen, "%s: arg \"%s\" must be an arg of %s of the same type", b->name,
+                     b->args[i].name, t->name);
             return -1;
         }
     }
     for (i = 0; i < t->n_args; i++) {
         if ((long)i != item && block_arg_index(b, t->args[i].name) < 0) {
-            snprintf(err, errlen, "%s: lacks %s's arg \"%s\"", b->name, t->name,
-                     t->args[i].name);
+            snprintf(err, errlen, "%s: lacks %s's arg \"%s\"", b->name, t->name, t->args[i].name);
             return -1;
         }
     }
@@ -1032,8 +1030,8 @@ struct block_set *block_set_load(const struct embedded_file *metadata,
         goto fail;
     }
     if (common) {
-        shared = jsonparse_loadb_capped(common->text, common->len, JSON_REJECT_DUPLICATES,
-                                        SIZE_MAX, &perr);
+        shared = jsonparse_loadb_capped(common->text, common->len, JSON_REJECT_DUPLICATES, SIZE_MAX,
+                                        &perr);
         if (!shared) {
             parse_failure("blocks/common/args.json", &perr, err, errlen);
             goto fail;
@@ -1045,7 +1043,8 @@ struct block_set *block_set_load(const struct embedded_file *metadata,
     }
     json_t *listed = json_object_get(meta, "blocks");
     if (!json_is_object(meta) || !string_array(listed, 1)) {
-        snprintf(err, errlen, "metadata.json: must be an object whose \"blocks\" lists block names");
+        snprintf(err, errlen,
+                 "metadata.json: must be an object whose \"blocks\" lists block names");
         goto fail;
     }
     if (json_array_size(listed) != n) {
@@ -1117,8 +1116,7 @@ const struct block_def *block_find(const struct block_set *set, const char *name
     return NULL;
 }
 
-const struct block_def *block_find_event(const struct block_set *set, const char *name,
-                                         size_t len)
+const struct block_def *block_find_event(const struct block_set *set, const char *name, size_t len)
 {
     for (size_t i = 0; i < set->n_events; i++) {
         const char *e = set->events[i].name;

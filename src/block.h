@@ -4,12 +4,21 @@
 #ifndef BLOCK_H
 #define BLOCK_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 #include "embedded.h"
 
-enum arg_type { ARG_CREDENTIALS, ARG_STRING, ARG_NUMBER, ARG_BOOLEAN, ARG_SELECT, ARG_LIST, ARG_JSON, ARG_DATE };
+enum arg_type {
+    ARG_CREDENTIALS,
+    ARG_STRING,
+    ARG_NUMBER,
+    ARG_BOOLEAN,
+    ARG_SELECT,
+    ARG_LIST,
+    ARG_JSON,
+    ARG_DATE
+};
 /* Addresses: a recipient (a phone number or a channel address), a sender (also short codes and
  * alphanumeric IDs), a phone number only, or a phone number or an email address (Verify). */
 enum addr_kind { ADDR_NONE, ADDR_TO, ADDR_FROM, ADDR_PHONE, ADDR_PHONE_OR_EMAIL };
@@ -32,7 +41,7 @@ enum arg_role {
 
 struct arg_def {
     const char *name;
-    const char *param; /* Twilio form parameter; NULL for credentials and path args */
+    const char *param;  /* Twilio form parameter; NULL for credentials and path args */
     const char *header; /* sent as this HTTP header instead of a parameter, or NULL */
     const char *join;   /* a List sent as one parameter, its items joined by this, or NULL */
     enum arg_type type;
@@ -44,7 +53,7 @@ struct arg_def {
     int has_min, has_max;
     long long min, max;
     int decimal;
-    long max_length; /* characters; -1 when unlimited */
+    long max_length;           /* characters; -1 when unlimited */
     long min_items, max_items; /* -1 when unlimited */
     const char *charset;
     int date;   /* an ISO 8601 date or date-time */
@@ -81,7 +90,7 @@ struct block_def {
      * it), the event's own name for an event; or NULL. */
     const char *handler;
     struct each_def *each; /* a bulk block (see bulk.h); or NULL */
-    int event;           /* an event of metadata.json: its args are each listener's */
+    int event;             /* an event of metadata.json: its args are each listener's */
     /* A block that makes several Twilio requests: its flow's name and the whole "flow" object
      * of its definition (borrowed), or NULL. Its own product, method and path are the request
      * its args build (see flow.h). */
@@ -148,8 +157,7 @@ size_t block_event_count(const struct block_set *set);
 const struct block_def *block_event_at(const struct block_set *set, size_t i);
 
 /* An event of metadata.json's "events" (its listeners' args as a handler block), or NULL. */
-const struct block_def *block_find_event(const struct block_set *set, const char *name,
-                                         size_t len);
+const struct block_def *block_find_event(const struct block_set *set, const char *name, size_t len);
 
 /* The served metadata document (compact JSON), owned by the set. */
 const char *block_metadata(const struct block_set *set, size_t *len);

@@ -23,7 +23,8 @@ struct setting {
 #define FIELD(f) offsetof(struct config, f)
 
 static const struct setting settings[] = {
-    {"PORT", "--port", K_LONG, FIELD(port), 0, 0, 65535, "8080", "TCP port to listen on (0 picks a free one)"},
+    {"PORT", "--port", K_LONG, FIELD(port), 0, 0, 65535, "8080",
+     "TCP port to listen on (0 picks a free one)"},
     {"BIND", "--bind", K_STRING, FIELD(bind), sizeof(((struct config *)0)->bind), 0, 0, "0.0.0.0",
      "address to listen on"},
     {"TWILIO_API_BASE", "--twilio-api-base", K_STRING, FIELD(api_base),
@@ -53,9 +54,8 @@ static const struct setting settings[] = {
      "20000", "most JSON values one request body (or JSON-text arg) may hold"},
     {"BODY_TIMEOUT_MS", "--body-timeout-ms", K_LONG, FIELD(body_timeout_ms), 0, 100, 600000,
      "10000", "time allowed to receive a whole request body"},
-    {"HEADER_TIMEOUT_MS", "--header-timeout-ms", K_LONG, FIELD(header_timeout_ms), 0, 100,
-     600000, "5000",
-     "time allowed for a new connection's request line and headers; then it is closed"},
+    {"HEADER_TIMEOUT_MS", "--header-timeout-ms", K_LONG, FIELD(header_timeout_ms), 0, 100, 600000,
+     "5000", "time allowed for a new connection's request line and headers; then it is closed"},
     {"KEEP_ALIVE_TIMEOUT_MS", "--keep-alive-timeout-ms", K_LONG, FIELD(keep_alive_timeout_ms), 0,
      100, 600000, "5000", "how long a kept-alive connection may wait for its next request"},
     {"LOG_LEVEL", "--log-level", K_LEVEL, FIELD(log_level), 0, 0, 0, "info",
@@ -84,8 +84,8 @@ static const struct setting settings[] = {
     {"REDIS_URL", "--redis-url", K_STRING, FIELD(redis_url),
      sizeof(((struct config *)0)->redis_url), 0, 0, "",
      "share Idempotency-Keys between replicas: redis://[:password@]host[:port][/db]"},
-    {"REDIS_TIMEOUT_MS", "--redis-timeout-ms", K_LONG, FIELD(redis_timeout_ms), 0, 1, 60000,
-     "1000", "time allowed to connect to Redis, and for each Redis command"},
+    {"REDIS_TIMEOUT_MS", "--redis-timeout-ms", K_LONG, FIELD(redis_timeout_ms), 0, 1, 60000, "1000",
+     "time allowed to connect to Redis, and for each Redis command"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])

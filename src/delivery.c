@@ -53,8 +53,8 @@ static int claim(struct idem_store *store, const char *id, struct delivery_claim
         buf_free(&key);
         return 1; /* an id too long to remember is delivered */
     }
-    enum idem_claim r = idem_claim(store, buf_str(&key), fp, DELIVERY_WAIT_MS, &first, &n,
-                                   &c->ticket);
+    enum idem_claim r =
+        idem_claim(store, buf_str(&key), fp, DELIVERY_WAIT_MS, &first, &n, &c->ticket);
     int rc = 1;
     if (r == IDEM_FRESH) {
         c->key = strdup(buf_str(&key));
@@ -102,7 +102,8 @@ int delivery_begin(struct delivery_batch *d, struct idem_store *store, const cha
         int r = 0;
         d->n_claims = i + 1;
         for (size_t k = 0; k < i; k++) /* twice in one batch: delivered once */
-            if (strcmp(json_string_value(json_object_get(json_array_get(events, k), "id")), id) == 0)
+            if (strcmp(json_string_value(json_object_get(json_array_get(events, k), "id")), id) ==
+                0)
                 goto next;
         r = claim(store, id, &d->claims[i], d);
         if (r < 0 || (r == 1 && json_array_append(d->fresh, e) < 0))

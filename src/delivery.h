@@ -7,8 +7,8 @@
 #ifndef DELIVERY_H
 #define DELIVERY_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 #include "idem.h"
 
@@ -21,9 +21,9 @@ struct delivery_claim;
 /* One delivery, claimed: a webhook's token or each of events' ids. */
 struct delivery_batch {
     struct idem_store *store; /* where the claims are (NULL: none, every delivery is new) */
-    json_t *fresh;   /* the events not seen before (a new array), or NULL for a webhook */
-    int duplicate;   /* every part was seen before: deliver nothing */
-    char *first;     /* a duplicate's first http_resp as JSON text (malloc'd), or NULL */
+    json_t *fresh;            /* the events not seen before (a new array), or NULL for a webhook */
+    int duplicate;            /* every part was seen before: deliver nothing */
+    char *first;              /* a duplicate's first http_resp as JSON text (malloc'd), or NULL */
     size_t first_len;
     struct delivery_claim *claims;
     size_t n_claims;

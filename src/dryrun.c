@@ -84,8 +84,7 @@ static int show_headers(const struct prepared *p, json_t *to)
         if (!end || !colon || colon > end ||
             json_object_setn_new(headers, h, (size_t)(colon - h),
                                  secret ? json_string(MASK)
-                                        : json_stringn(colon + 2, (size_t)(end - colon - 2))) <
-                0) {
+                                        : json_stringn(colon + 2, (size_t)(end - colon - 2))) < 0) {
             json_decref(headers);
             return -1;
         }

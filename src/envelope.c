@@ -124,8 +124,8 @@ static int foreign_reason(const json_t *doc, struct buf *msg)
         size_t shown = 0;
         for (size_t i = 0; i < json_array_size(items) && shown < 3; i++) {
             const json_t *item = json_array_get(items, i);
-            const char *m = json_is_string(item) ? json_string_value(item)
-                                                 : text_member(item, "message");
+            const char *m =
+                json_is_string(item) ? json_string_value(item) : text_member(item, "message");
             if (!m || !*m)
                 continue;
             if (shown == 0 && head)
@@ -205,7 +205,7 @@ char *envelope_bad_body_in(const char *text, size_t n, const json_error_t *err, 
 }
 
 json_t *envelope_api_error_to(long http_status, const char *action, const char *body, size_t n,
-                             const char *content_type, const char *request_id, const char *note)
+                              const char *content_type, const char *request_id, const char *note)
 {
     struct buf msg;
     struct jsonparse_error perr;
@@ -230,8 +230,8 @@ json_t *envelope_api_error_to(long http_status, const char *action, const char *
     }
     if (note)
         rc |= buf_appendz(&msg, note);
-    if (rc < 0 || !(to = json_pack("{s:s, s:s}", "status_code", "API_ERROR", "status_msg",
-                                   buf_str(&msg))))
+    if (rc < 0 ||
+        !(to = json_pack("{s:s, s:s}", "status_code", "API_ERROR", "status_msg", buf_str(&msg))))
         goto done;
     json_t *code = json_object_get(twilio, "code");
     json_t *more = json_object_get(twilio, "more_info");

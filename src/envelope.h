@@ -4,8 +4,8 @@
 #ifndef ENVELOPE_H
 #define ENVELOPE_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 /* Wraps a resource that is already valid JSON text, byte for byte. */
 char *envelope_success_raw(const char *resource, size_t n, size_t *len);
@@ -38,7 +38,7 @@ char *envelope_api_error(long http_status, const char *action, const char *body,
  * message, more_info, status, twilio_request_id}), for an answer that reports several Twilio
  * answers. A new object the caller owns, or NULL when memory ran out. */
 json_t *envelope_api_error_to(long http_status, const char *action, const char *body, size_t n,
-                             const char *content_type, const char *request_id, const char *note);
+                              const char *content_type, const char *request_id, const char *note);
 
 /* The parser's reason without its "near '...'" excerpt, which may quote a secret. */
 void envelope_json_reason(const json_error_t *err, char *out, size_t size);

@@ -121,9 +121,9 @@ static void field(struct flowreq *f, const char *name, const char *why)
     json_decref(reasons);
 }
 
-void eventstreams_subscribe(const struct send_service *svc, const struct block_def *b,
-                            json_t *args, const struct prepared *prep, CURL **slot,
-                            const char *key, struct send_answer *out)
+void eventstreams_subscribe(const struct send_service *svc, const struct block_def *b, json_t *args,
+                            const struct prepared *prep, CURL **slot, const char *key,
+                            struct send_answer *out)
 {
     struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
     char url[2048], description[512], path[128];
@@ -150,11 +150,12 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
         goto done;
     const char *sink = json_string_value(json_object_get(json_array_get(sinks, 0), "sid"));
     if (!sink) {
-        json_t *cfg = json_pack("{s:s, s:s, s:b}", "destination", url, "method", "POST",
-                                "batch_events", 0);
+        json_t *cfg =
+            json_pack("{s:s, s:s, s:b}", "destination", url, "method", "POST", "batch_events", 0);
         char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-        const char *params[] = {"Description", description, "SinkConfiguration", text ? text : "",
-                                "SinkType", "webhook", NULL};
+        const char *params[] = {
+            "Description", description, "SinkConfiguration", text ? text : "", "SinkType",
+            "webhook",     NULL};
         json_decref(cfg);
         int rc = text ? flowreq_send(&f, "events", "POST", "/v1/Sinks", params, "create record",
                                      &created)
@@ -228,8 +229,8 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
             params[4 + 2 * i] = "Types";
             params[5 + 2 * i] = json_string_value(json_array_get(form, i));
         }
-        int rc = flowreq_send(&f, "events", "POST", "/v1/Subscriptions", params,
-                              "create record", &answer);
+        int rc = flowreq_send(&f, "events", "POST", "/v1/Subscriptions", params, "create record",
+                              &answer);
         free(params);
         json_decref(form);
         if (rc < 0 || !(sub = json_string_value(json_object_get(answer, "sid")))) {
@@ -251,8 +252,8 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
     }
     json_array_extend(have, added);
     to = json_pack("{s:s, s:s, s:O, s:O, s:{s:b, s:b}}", "sinkSid", sink, "subscriptionSid", sub,
-                   "types", have, "added", added, "created", "sink", sink_created,
-                   "subscription", sub_created);
+                   "types", have, "added", added, "created", "sink", sink_created, "subscription",
+                   sub_created);
     if (!to)
         flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
     else

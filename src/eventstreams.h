@@ -9,9 +9,9 @@
 #include "flow.h"
 
 /* subscribeEvents, unsubscribeEvents and listEventTypes: flow_fns (see flow.h). */
-void eventstreams_subscribe(const struct send_service *svc, const struct block_def *b,
-                            json_t *args, const struct prepared *prep, CURL **slot,
-                            const char *key, struct send_answer *out);
+void eventstreams_subscribe(const struct send_service *svc, const struct block_def *b, json_t *args,
+                            const struct prepared *prep, CURL **slot, const char *key,
+                            struct send_answer *out);
 void eventstreams_unsubscribe(const struct send_service *svc, const struct block_def *b,
                               json_t *args, const struct prepared *prep, CURL **slot,
                               const char *key, struct send_answer *out);

@@ -61,9 +61,9 @@ int flowreq_send(struct flowreq *f, const char *product, const char *method, con
                  rs.outcome == TWILIO_MAYBE_SENT && !read
                      ? "; this change may have been written: repeat the call to find out"
                      : written(f));
-        flowreq_error(f, rs.outcome == TWILIO_MAYBE_SENT ? "upstream_ambiguous"
-                                                         : "upstream_unreachable",
-                      "INTERNAL_PACKAGE_ERROR", msg, NULL);
+        flowreq_error(
+            f, rs.outcome == TWILIO_MAYBE_SENT ? "upstream_ambiguous" : "upstream_unreachable",
+            "INTERNAL_PACKAGE_ERROR", msg, NULL);
         goto done;
     }
     if (del && rs.status == 404) { /* already gone: what a delete wanted */
@@ -76,8 +76,10 @@ int flowreq_send(struct flowreq *f, const char *product, const char *method, con
         if (!json_is_object(*answer)) {
             json_decref(*answer);
             *answer = NULL;
-            snprintf(msg, sizeof msg, "Twilio answered HTTP %ld but its body is not a JSON "
-                     "object%s", rs.status, read ? written(f) : "; the change was probably written");
+            snprintf(msg, sizeof msg,
+                     "Twilio answered HTTP %ld but its body is not a JSON "
+                     "object%s",
+                     rs.status, read ? written(f) : "; the change was probably written");
             flowreq_error(f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR", msg, NULL);
             goto done;
         }
@@ -121,8 +123,8 @@ int flowreq_list(struct flowreq *f, const char *product, const char *path,
     }
     for (int page = 0;; page++) {
         json_t *answer;
-        if (flowreq_send(f, product, "GET", next, page ? NULL : params, "fetch page",
-                         &answer) < 0) {
+        if (flowreq_send(f, product, "GET", next, page ? NULL : params, "fetch page", &answer) <
+            0) {
             json_decref(all);
             return -1;
         }
@@ -150,8 +152,8 @@ int flowreq_list(struct flowreq *f, const char *product, const char *path,
     return 0;
 }
 
-void flowreq_dry_run(struct flowreq *f, const char *product, const char *method,
-                     const char *path, const char *const *params)
+void flowreq_dry_run(struct flowreq *f, const char *product, const char *method, const char *path,
+                     const char *const *params)
 {
     struct prepared sub;
     struct buf base, url;

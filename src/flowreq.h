@@ -39,8 +39,8 @@ int flowreq_list(struct flowreq *f, const char *product, const char *path,
                  const char *const *params, const char *key, json_t **items);
 
 /* A request of the call, as a dry run answers it: the envelope in f->out ("what" dry_run). */
-void flowreq_dry_run(struct flowreq *f, const char *product, const char *method,
-                     const char *path, const char *const *params);
+void flowreq_dry_run(struct flowreq *f, const char *product, const char *method, const char *path,
+                     const char *const *params);
 
 /* Answers f's call with a success envelope of to (borrowed). */
 void flowreq_success(struct flowreq *f, json_t *to);

@@ -1,8 +1,8 @@
 #include "idem.h"
 
+#include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

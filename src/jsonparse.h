@@ -6,8 +6,8 @@
 #ifndef JSONPARSE_H
 #define JSONPARSE_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 /* Nothing this service accepts or Twilio answers nests deeper. */
 #define JSONPARSE_MAX_DEPTH 32
@@ -17,9 +17,9 @@
 
 enum jsonparse_fault {
     JSONPARSE_OK,
-    JSONPARSE_TOO_DEEP,  /* nests deeper than JSONPARSE_MAX_DEPTH */
-    JSONPARSE_TOO_MANY,  /* holds more values than the cap */
-    JSONPARSE_SYNTAX,    /* jansson refused it (or ran out of memory): see json */
+    JSONPARSE_TOO_DEEP, /* nests deeper than JSONPARSE_MAX_DEPTH */
+    JSONPARSE_TOO_MANY, /* holds more values than the cap */
+    JSONPARSE_SYNTAX,   /* jansson refused it (or ran out of memory): see json */
 };
 
 struct jsonparse_error {

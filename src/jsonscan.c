@@ -1,8 +1,8 @@
 #include "jsonscan.h"
 
+#include <stdint.h>
 #include <errno.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,7 +214,7 @@ value:
         if (object)
             objects[depth / 8] |= (uint8_t)(1u << (depth % 8));
         else
-            objects[depth / 8] &= (uint8_t)~(1u << (depth % 8));
+            objects[depth / 8] &= (uint8_t) ~(1u << (depth % 8));
         depth++;
         skip_space(&s);
         if (s.p < s.end && *s.p == (object ? '}' : ']')) {

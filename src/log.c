@@ -1,7 +1,7 @@
 #include "log.h"
 
-#include <jansson.h>
 #include <stdarg.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,12 +161,12 @@ void log_request(const struct log_request *r)
     if (format == LOG_JSON) {
         char stamp[32];
         now_rfc3339(stamp);
-        json_t *obj = json_pack(
-            "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:o,s:i,s:I}", "time", stamp, "level", "info",
-            "msg", "request", "request_id", r->request_id, "method", r->method, "path", r->path,
-            "status", r->status, "block", r->block, "outcome", r->outcome, "upstream_status",
-            r->upstream_status ? json_integer(r->upstream_status) : json_null(), "attempts",
-            r->attempts, "duration_ms", (json_int_t)r->duration_ms);
+        json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:o,s:i,s:I}", "time", stamp,
+                                "level", "info", "msg", "request", "request_id", r->request_id,
+                                "method", r->method, "path", r->path, "status", r->status, "block",
+                                r->block, "outcome", r->outcome, "upstream_status",
+                                r->upstream_status ? json_integer(r->upstream_status) : json_null(),
+                                "attempts", r->attempts, "duration_ms", (json_int_t)r->duration_ms);
         if (obj && *twilio_id &&
             json_object_set_new(obj, "twilio_request_id", json_string(twilio_id)) < 0) {
             json_decref(obj);

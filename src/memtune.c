@@ -1,13 +1,13 @@
 #define _GNU_SOURCE /* pthread_getattr_np */
 #include "memtune.h"
 
+#include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define TCACHE_OFF "glibc.malloc.tcache_count=0"

@@ -7,8 +7,7 @@
 /* Upper bounds of the upstream latency buckets in ms: Twilio usually answers in 100-500 ms,
  * and UPSTREAM_TIMEOUT_MS defaults to 15 s. */
 static const long bucket_ms[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000};
-static const char *const bucket_le[] = {"0.05", "0.1", "0.25", "0.5", "1",
-                                        "2.5",  "5",   "10",   "15"};
+static const char *const bucket_le[] = {"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "15"};
 #define N_BUCKETS METRICS_BUCKETS
 _Static_assert(sizeof bucket_ms / sizeof bucket_ms[0] == N_BUCKETS, "one bound per bucket");
 _Static_assert(sizeof bucket_le / sizeof bucket_le[0] == N_BUCKETS, "one label per bucket");
@@ -251,8 +250,8 @@ int metrics_render(struct metrics *m, long queued, struct buf *out)
     for (size_t i = 0; i <= nb; i++) {
         size_t b = block_slot(i, nb);
         if (atomic_load(&m->block[b].listed))
-            rc |= series(out, "twilio_block_idempotent_replays_total", block_name(m, b), NULL,
-                         NULL, get(&m->block[b].replays));
+            rc |= series(out, "twilio_block_idempotent_replays_total", block_name(m, b), NULL, NULL,
+                         get(&m->block[b].replays));
     }
 
     rc |= header(out, "twilio_block_upstream_responses_total", "counter",

@@ -26,7 +26,7 @@ struct metrics {
         atomic_ullong upstream_ms_sum;
         atomic_ullong retries;
         atomic_ullong replays;
-        atomic_ullong responses[5]; /* Twilio's answers by status class, 1xx to 5xx */
+        atomic_ullong responses[5];  /* Twilio's answers by status class, 1xx to 5xx */
     } block[METRICS_MAX_BLOCKS + 1]; /* the last counts names past the table: "other" */
     atomic_long in_flight;
     long workers;               /* THREADS */

@@ -5,9 +5,9 @@
 #ifndef PIPELINE_H
 #define PIPELINE_H
 
+#include <stddef.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <stddef.h>
 
 #include "block.h"
 #include "send.h"

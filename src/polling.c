@@ -1,8 +1,8 @@
 #include "polling.h"
 
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,8 +120,8 @@ static int parse_iso(const char *s, long long *out)
     size_t i = 10;
     if (n > 10) {
         if (n < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || num(s + 11, 2, &h) < 0 ||
-            s[13] != ':' || num(s + 14, 2, &mi) < 0 || s[16] != ':' ||
-            num(s + 17, 2, &sec) < 0 || h > 23 || mi > 59 || sec > 60)
+            s[13] != ':' || num(s + 14, 2, &mi) < 0 || s[16] != ':' || num(s + 17, 2, &sec) < 0 ||
+            h > 23 || mi > 59 || sec > 60)
             return -1;
         i = 19;
         if (i < n && s[i] == '.')
@@ -137,8 +137,8 @@ static int parse_iso(const char *s, long long *out)
         if (i != n)
             return -1;
     }
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-           sign * (oh * 3600 + om * 60);
+    *out =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
     return 0;
 }
 
@@ -165,8 +165,8 @@ static int parse_twilio_date(const char *s, long long *out)
         off = (zone[0] == '-' ? -1 : 1) * (oh * 3600LL + om * 60);
     else if (strcmp(zone, "GMT") && strcmp(zone, "UTC"))
         return -1;
-    *out = days_from_civil(y, (int)((m - months) / 3) + 1, d) * 86400 + h * 3600 + mi * 60 +
-           sec - off;
+    *out =
+        days_from_civil(y, (int)((m - months) / 3) + 1, d) * 86400 + h * 3600 + mi * 60 + sec - off;
     return 0;
 }
 
@@ -276,8 +276,8 @@ static int cursor_encode(const struct block_def *b, const struct prepared *prep,
     return 0;
 }
 
-static int cursor_decode(const struct block_def *b, const struct prepared *prep,
-                         const char *text, struct position *pos)
+static int cursor_decode(const struct block_def *b, const struct prepared *prep, const char *text,
+                         struct position *pos)
 {
     unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN + 3], want[CURSOR_CHECK_LEN];
     size_t len = strlen(text);
@@ -383,10 +383,10 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
     }
     buf_init(&msg, 2048);
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
-    if (!next && ((w->prep->form.len &&
-                   buf_append(&sub.form, w->prep->form.data, w->prep->form.len) < 0) ||
-                  (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
-                  buf_append(&sub.form, params->data, params->len) < 0)) {
+    if (!next &&
+        ((w->prep->form.len && buf_append(&sub.form, w->prep->form.data, w->prep->form.len) < 0) ||
+         (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
+         buf_append(&sub.form, params->data, params->len) < 0)) {
         fail(w->out, "internal_error", "out of memory");
         goto done;
     }
@@ -410,8 +410,8 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
                                           rs.content_type, rs.request_id, NULL, &w->out->len);
         goto done;
     }
-    *page = jsonparse_loadb(rs.body.data ? rs.body.data : "", rs.body.len,
-                            JSON_REJECT_DUPLICATES, NULL);
+    *page = jsonparse_loadb(rs.body.data ? rs.body.data : "", rs.body.len, JSON_REJECT_DUPLICATES,
+                            NULL);
     if (!json_is_array(json_object_get(*page, w->spec->list))) {
         json_decref(*page);
         *page = NULL;
@@ -517,8 +517,7 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
         if (take_page(w, page, lo, it, oldest, &below) < 0)
             goto done;
         const char *uri = json_string_value(json_object_get(page, "next_page_uri"));
-        if (!uri || !*uri || below ||
-            json_array_size(json_object_get(page, w->spec->list)) == 0) {
+        if (!uri || !*uri || below || json_array_size(json_object_get(page, w->spec->list)) == 0) {
             *complete = 1;
             break;
         }
@@ -587,9 +586,8 @@ static void poll_window(struct walk *w, long limit, struct position *pos, long l
              * [oldest, hi]): aim at one and a half limit's worth at that density, and at most
              * half the window, so the halvings end. */
             long long mid = pos->lo + (hi - pos->lo) / 2;
-            long long aim = it.n ? pos->lo + (hi - oldest + 1) * 3 * (limit + 1) /
-                                                  (2 * (long long)it.n)
-                                 : mid;
+            long long aim =
+                it.n ? pos->lo + (hi - oldest + 1) * 3 * (limit + 1) / (2 * (long long)it.n) : mid;
             hi = oldest == pos->lo ? pos->lo : aim < mid ? aim : mid; /* a crowded second */
             items_reset(&it);
         }
@@ -632,8 +630,7 @@ done:
 }
 
 void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-              const struct prepared *prep, CURL **slot, const char *key,
-              struct send_answer *out)
+                 const struct prepared *prep, CURL **slot, const char *key, struct send_answer *out)
 {
     struct poll_spec spec;
     struct walk w = {svc, b, prep, &spec, slot, out, POLL_MAX_PAGES};

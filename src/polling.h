@@ -16,8 +16,8 @@
 
 /* The flow entry point (flow_fn). */
 void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-              const struct prepared *prep, CURL **slot, const char *key,
-              struct send_answer *out);
+                 const struct prepared *prep, CURL **slot, const char *key,
+                 struct send_answer *out);
 
 /* The clock a poll reads "now" from, in seconds since the epoch: time() by default, or now
  * when not NULL (tests drive time with it). Set before polls run. */

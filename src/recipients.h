@@ -5,8 +5,8 @@
 #ifndef RECIPIENTS_H
 #define RECIPIENTS_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 #include "args.h"
 #include "block.h"

@@ -61,8 +61,9 @@ int redis_url_parse(const char *text, struct redis_url *u, char *err, size_t err
     memset(u, 0, sizeof *u);
     u->port = DEFAULT_PORT;
     if (strncmp(text, "rediss://", 9) == 0)
-        return fail(err, errlen, "TLS (rediss://) is not supported; use redis:// on a private "
-                                 "network");
+        return fail(err, errlen,
+                    "TLS (rediss://) is not supported; use redis:// on a private "
+                    "network");
     if (strncmp(text, scheme, sizeof scheme - 1) != 0)
         return fail(err, errlen, "expected redis://[[user]:password@]host[:port][/db]");
     const char *rest = text + sizeof scheme - 1;
@@ -131,6 +132,5 @@ void redis_url_describe(const struct redis_url *u, char *out, size_t size)
 {
     const char *v6 = strchr(u->host, ':') ? "[" : "";
     snprintf(out, size, "redis://%s%s%s%s%s%s:%d/%ld", u->user, u->password[0] ? ":***" : "",
-             u->user[0] || u->password[0] ? "@" : "", v6, u->host, *v6 ? "]" : "", u->port,
-             u->db);
+             u->user[0] || u->password[0] ? "@" : "", v6, u->host, *v6 ? "]" : "", u->port, u->db);
 }

@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 struct redis_url {
-    char host[256]; /* an IPv6 address without its brackets */
-    int port;       /* 6379 unless given */
-    long db;        /* 0 unless given */
-    char user[128]; /* empty: AUTH with the password alone */
+    char host[256];     /* an IPv6 address without its brackets */
+    int port;           /* 6379 unless given */
+    long db;            /* 0 unless given */
+    char user[128];     /* empty: AUTH with the password alone */
     char password[256]; /* empty: no AUTH; never logged */
 };
 

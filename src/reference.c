@@ -82,10 +82,14 @@ static int is_placeholder(const struct block_def *b, const char *name)
 static void sent_as(struct md *m, const struct block_def *b, const struct arg_def *a)
 {
     static const char *const roles[] = {
-        [ROLE_DRY_RUN] = "(dry run)",     [ROLE_NEXT_PAGE] = "path and query",
-        [ROLE_EDGE] = "host",             [ROLE_REGION] = "host",
-        [ROLE_PRODUCT] = "host",          [ROLE_METHOD] = "method",
-        [ROLE_PATH] = "path",             [ROLE_PARAMS] = "each member a parameter",
+        [ROLE_DRY_RUN] = "(dry run)",
+        [ROLE_NEXT_PAGE] = "path and query",
+        [ROLE_EDGE] = "host",
+        [ROLE_REGION] = "host",
+        [ROLE_PRODUCT] = "host",
+        [ROLE_METHOD] = "method",
+        [ROLE_PATH] = "path",
+        [ROLE_PARAMS] = "each member a parameter",
         [ROLE_IDEMPOTENCY_KEY] = "(Idempotency-Key)",
     };
     if (a->param) {
@@ -95,8 +99,10 @@ static void sent_as(struct md *m, const struct block_def *b, const struct arg_de
     } else if (a->header) {
         PUT(m, "header `%s`", a->header);
     } else if (a->type == ARG_CREDENTIALS) {
-        PUT(m, "%s", b->handler || b->event ? "" : is_placeholder(b, a->name) ? "path, basic auth"
-                                                                            : "basic auth");
+        PUT(m, "%s",
+            b->handler || b->event       ? ""
+            : is_placeholder(b, a->name) ? "path, basic auth"
+                                         : "basic auth");
     } else if (is_placeholder(b, a->name)) {
         PUT(m, "path");
     } else if (a->role && a->role != ROLE_MESSAGE_BODY && roles[a->role]) {
@@ -188,8 +194,9 @@ static void section(struct md *m, const struct block_def *b)
 {
     PUT(m, "\n## %s\n\n", b->name);
     if (b->event)
-        PUT(m, "An event: the marketplace's webhook relay calls `POST /api/twilio/%s`; the args "
-               "below are each listener's.\n\n",
+        PUT(m,
+            "An event: the marketplace's webhook relay calls `POST /api/twilio/%s`; the args "
+            "below are each listener's.\n\n",
             b->name);
     cell(m, field(b->root, "description"));
     PUT(m, "\n\n- Twilio call: ");

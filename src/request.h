@@ -3,8 +3,8 @@
 #ifndef REQUEST_H
 #define REQUEST_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 #include "jsonparse.h"
 

@@ -5,10 +5,10 @@
 #ifndef SEND_H
 #define SEND_H
 
+#include <stddef.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdatomic.h>
-#include <stddef.h>
 
 #include "args.h"
 #include "block.h"

@@ -1,10 +1,10 @@
 #include "server.h"
 
 #include <civetweb.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdatomic.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +47,8 @@ struct server {
     struct metrics metrics;
     char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
     size_t openapi_len;
-    struct listensock listener;  /* civetweb's listening sockets */
-    atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
+    struct listensock listener;   /* civetweb's listening sockets */
+    atomic_long warned_full_ms;   /* when "every worker is taken" was last logged */
     struct send_service pipeline; /* what every block call shares: idem store, upstream */
 };
 
@@ -220,8 +220,9 @@ static int reply_typed(struct mg_connection *conn, int status, const char *type,
     if (!gmtime_r(&now, &tm) || !strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm))
         date[0] = '\0';
     buf_init(&out, (size_t)-1);
-    int bad = buf_appendf(&out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                                "Cache-Control: no-store\r\n",
+    int bad = buf_appendf(&out,
+                          "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                          "Cache-Control: no-store\r\n",
                           status, mg_get_response_code_text(conn, status), type, len);
     if (oc && oc->request_id[0])
         bad |= buf_appendf(&out, "X-Request-Id: %s\r\n", oc->request_id);
@@ -229,8 +230,8 @@ static int reply_typed(struct mg_connection *conn, int status, const char *type,
         bad |= buf_appendf(&out, "%s: %s\r\n", extra[0], extra[1]);
     if (date[0])
         bad |= buf_appendf(&out, "Date: %s\r\n", date);
-    bad |= buf_appendf(&out, "Connection: %s\r\n\r\n",
-                       keeps_alive(conn, oc) ? "keep-alive" : "close");
+    bad |=
+        buf_appendf(&out, "Connection: %s\r\n\r\n", keeps_alive(conn, oc) ? "keep-alive" : "close");
     if (!head_only)
         bad |= buf_append(&out, body, len);
     if (bad) {
@@ -346,7 +347,8 @@ static int reply_body_problem(struct mg_connection *conn, const struct server *s
     }
     if (st == BODY_TOO_SLOW) {
         oc->what = "too_slow";
-        snprintf(msg, sizeof msg, "The request body did not arrive within %ld ms (BODY_TIMEOUT_MS).",
+        snprintf(msg, sizeof msg,
+                 "The request body did not arrive within %ld ms (BODY_TIMEOUT_MS).",
                  s->cfg.body_timeout_ms);
         return reply_error(conn, 408, "REQUEST_TIMEOUT", msg, NULL);
     }
@@ -445,8 +447,8 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     if (shape != REQUEST_PARSED) {
         oc->what = "bad_json";
         if (shape == REQUEST_NOT_JSON) {
-            status = reply_owned(
-                conn, envelope_bad_body_in(buf_str(&in), in.len, &jerr.json, &len), &len, NULL);
+            status = reply_owned(conn, envelope_bad_body_in(buf_str(&in), in.len, &jerr.json, &len),
+                                 &len, NULL);
             goto done;
         }
         if (shape == REQUEST_TOO_BIG)
@@ -455,7 +457,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         else
             snprintf(msg, sizeof msg, "%s",
                      shape == REQUEST_ARGS_NOT_OBJECT ? "\"args\" must be a JSON object."
-                                                   : "The request body must be a JSON object.");
+                                                      : "The request body must be a JSON object.");
         status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;
     }
@@ -469,9 +471,9 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     oc->upstream_ms = a.upstream_ms;
     oc->replayed = a.replayed;
     snprintf(oc->twilio_request_id, sizeof oc->twilio_request_id, "%s", a.twilio_request_id);
-    status = a.body ? reply(conn, a.status, a.body, a.len, a.headers)
-                    : reply_error(conn, a.status, "INTERNAL_PACKAGE_ERROR", "out of memory",
-                                  a.headers);
+    status =
+        a.body ? reply(conn, a.status, a.body, a.len, a.headers)
+               : reply_error(conn, a.status, "INTERNAL_PACKAGE_ERROR", "out of memory", a.headers);
     free(a.body);
 done:
     json_decref(root);
@@ -635,10 +637,13 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     mg_set_user_connection_data(conn, &oc); /* for reply_typed; cleared before oc goes */
     int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
     mg_set_user_connection_data(conn, NULL);
-    struct metrics_request mr = {.block = oc.block, .outcome = oc.what, .attempts = oc.attempts,
+    struct metrics_request mr = {.block = oc.block,
+                                 .outcome = oc.what,
+                                 .attempts = oc.attempts,
                                  .retries = oc.retries,
                                  .upstream_status = oc.upstream_status,
-                                 .upstream_ms = oc.upstream_ms, .replayed = oc.replayed};
+                                 .upstream_ms = oc.upstream_ms,
+                                 .replayed = oc.replayed};
     metrics_request_end(&s->metrics, &mr);
     atomic_fetch_sub(&s->in_flight, 1);
     if (log_enabled(LOG_INFO)) {
@@ -646,9 +651,14 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         char path[128], method[16];
         safe_copy(path, sizeof path, ri->local_uri ? ri->local_uri : "");
         safe_copy(method, sizeof method, ri->request_method ? ri->request_method : "");
-        struct log_request lr = {.request_id = oc.request_id, .method = method, .path = path,
-                                 .status = status, .block = oc.block, .outcome = oc.what,
-                                 .upstream_status = oc.upstream_status, .attempts = oc.attempts,
+        struct log_request lr = {.request_id = oc.request_id,
+                                 .method = method,
+                                 .path = path,
+                                 .status = status,
+                                 .block = oc.block,
+                                 .outcome = oc.what,
+                                 .upstream_status = oc.upstream_status,
+                                 .attempts = oc.attempts,
                                  .duration_ms = clock_ms() - t0,
                                  .twilio_request_id = oc.twilio_request_id};
         log_request(&lr);
@@ -670,7 +680,8 @@ static int admit_all(struct mg_connection *conn, void *cbdata)
  * the bind works or fails for a reason with no advice. */
 static int listen_refused_why(const struct config *cfg, char *why, size_t size)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char port[16];
@@ -690,8 +701,9 @@ static int listen_refused_why(const struct config *cfg, char *why, size_t size)
     if (e == EADDRINUSE)
         snprintf(why, size, "the port is in use (another twilio-block? set PORT or --port)");
     else if (e == EACCES)
-        snprintf(why, size, "permission denied (ports below 1024 need privileges; set PORT or "
-                            "--port)");
+        snprintf(why, size,
+                 "permission denied (ports below 1024 need privileges; set PORT or "
+                 "--port)");
     else if (e == EADDRNOTAVAIL)
         snprintf(why, size, "%.64s is not an address of this machine (set BIND or --bind)",
                  cfg->bind);
@@ -733,29 +745,25 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     metrics_init(&s->metrics, cfg->threads);
     for (size_t i = 0; i < block_count(blocks); i++)
         metrics_add_block(&s->metrics, block_at(blocks, i)->name);
-    const char *options[] = {"listening_ports", ports,
-                             "num_threads", threads,
-                             "enable_keep_alive", "yes",
+    const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive",
+                             "yes",
                              /* also the deadline of a kept connection's next request line
                               * and headers, counted from the end of the last reply */
                              "keep_alive_timeout_ms", keep_alive_timeout,
                              /* the deadline of a new connection's request line and headers,
                               * and the longest any one read or write waits */
-                             "request_timeout_ms", header_timeout,
-                             "tcp_nodelay", "1",
+                             "request_timeout_ms", header_timeout, "tcp_nodelay", "1",
                              /* a burst of a thousand connecting clients must not overflow
                               * the accept queue (civetweb's default is 200) */
-                             "listen_backlog", "4096",
-                             "max_request_size", "16384",
-                             NULL};
+                             "listen_backlog", "4096", "max_request_size", "16384", NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.init_thread = init_thread;
     callbacks.exit_thread = exit_thread;
     callbacks.init_connection = on_connection_open;
     callbacks.connection_close = on_connection_close;
-    struct mg_init_data init = {.callbacks = &callbacks, .user_data = s,
-                                .configuration_options = options};
+    struct mg_init_data init = {
+        .callbacks = &callbacks, .user_data = s, .configuration_options = options};
     char text[256] = "";
     struct mg_error_data error = {.text = text, .text_buffer_size = sizeof text};
     s->ctx = mg_start2(&init, &error);
@@ -813,6 +821,15 @@ int server_drain(struct server *s, long grace_ms)
             return -1;
         clock_sleep_ms(10);
     }
+    /* A proxy may be writing its next request on a kept-alive connection just as mg_stop
+     * closes it, and a POST cut that way is never resent: its caller gets a 502 and cannot
+     * know what happened. While draining, each reply closes its connection and idle ones close
+     * at KEEP_ALIVE_TIMEOUT_MS, so wait for them to go, within the grace. */
+    long idle_deadline = clock_ms() + s->cfg.keep_alive_timeout_ms + 100;
+    if (idle_deadline > deadline)
+        idle_deadline = deadline;
+    while (metrics_workers_busy(&s->metrics) > 0 && clock_ms() < idle_deadline)
+        clock_sleep_ms(10);
     return 0;
 }
 

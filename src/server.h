@@ -29,8 +29,10 @@ long server_descriptors_needed(const struct config *cfg);
 /* The port actually bound (useful with PORT=0). */
 int server_port(const struct server *s);
 
-/* Turns new requests away (503 SHUTTING_DOWN, /healthz 503 too) and waits up to grace_ms for
- * those in flight to finish. Returns 0 when they did, -1 when some are still running. */
+/* Turns new requests away (503 SHUTTING_DOWN with Connection: close, /healthz 503 too) and
+ * waits up to grace_ms for those in flight to finish, then, within the same grace and at most
+ * KEEP_ALIVE_TIMEOUT_MS, for kept-alive connections to close. Returns 0 when the requests
+ * finished, -1 when some are still running. */
 int server_drain(struct server *s, long grace_ms);
 
 /* Stops the server (civetweb cuts off any reply still being written) and frees everything. */

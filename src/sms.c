@@ -105,8 +105,7 @@ int sms_analyse(const char *text, size_t n, struct sms_info *info)
             int seen = 0;
             size_t k;
             json_t *f;
-            json_array_foreach(info->forced, k, f)
-            {
+            json_array_foreach(info->forced, k, f) {
                 seen |= json_string_length(f) == len &&
                         memcmp(json_string_value(f), text + i, len) == 0;
             }

@@ -2,8 +2,8 @@
 #ifndef SMS_H
 #define SMS_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 struct sms_info {
     int ucs2;          /* 0: GSM-7 */

@@ -36,12 +36,12 @@ struct target {
     int service;
     const struct field *field;
     char sid[35];
-    char phone[24];        /* E.164, for a number */
-    char path[256];        /* the resource's own path */
-    const char *product;   /* api or messaging */
-    json_t *resource;      /* as Twilio answered it */
-    char url[2048];        /* webhookUrl */
-    const char *method;    /* the method asked for */
+    char phone[24];      /* E.164, for a number */
+    char path[256];      /* the resource's own path */
+    const char *product; /* api or messaging */
+    json_t *resource;    /* as Twilio answered it */
+    char url[2048];      /* webhookUrl */
+    const char *method;  /* the method asked for */
 };
 
 static int is_sid(const char *s, const char *prefix)
@@ -393,8 +393,8 @@ void subscribe_remove(const struct send_service *svc, const struct block_def *b,
     if (start(&f, args, prep, 1, &t) < 0)
         goto done;
     const char *cur = text_of(t.resource, t.field->url_key, "");
-    const char *cur_method = t.field->method_key ? text_of(t.resource, t.field->method_key, "POST")
-                                                 : "POST";
+    const char *cur_method =
+        t.field->method_key ? text_of(t.resource, t.field->method_key, "POST") : "POST";
     const int mine = strcmp(cur, t.url) == 0;
     /* A previous that is the trigger's own URL (a repeated subscribe answered it) restores
      * nothing of anyone else's. */
@@ -408,8 +408,8 @@ void subscribe_remove(const struct send_service *svc, const struct block_def *b,
         goto done;
     to = answer_of(&t);
     if (!to || json_object_set_new(to, "changed", json_boolean(mine)) < 0 ||
-        json_object_set_new(to, "now", json_pack("{s:s, s:s}", "url", now, "method",
-                                                 now_method)) < 0) {
+        json_object_set_new(to, "now", json_pack("{s:s, s:s}", "url", now, "method", now_method)) <
+            0) {
         flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
         goto done;
     }

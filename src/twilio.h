@@ -6,8 +6,8 @@
 #ifndef TWILIO_H
 #define TWILIO_H
 
-#include <curl/curl.h>
 #include <stddef.h>
+#include <curl/curl.h>
 
 #include "buf.h"
 #include "upstream.h"

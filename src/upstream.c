@@ -1,11 +1,11 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "upstream.h"
 
+#include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>

@@ -7,8 +7,8 @@
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
 
-#include <curl/curl.h>
 #include <stddef.h>
+#include <curl/curl.h>
 
 struct upstream;
 

@@ -12,8 +12,8 @@
 #include "args.h"
 #include "block.h"
 #include "buf.h"
-#include "digest.h"
 #include "delivery.h"
+#include "digest.h"
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
@@ -109,16 +109,14 @@ static int collect(json_t *params, struct fields *f)
 {
     const char *name;
     json_t *v;
-    json_object_foreach(params, name, v)
-    {
+    json_object_foreach(params, name, v) {
         int rc = 0;
         if (json_is_array(v)) {
             size_t i;
             json_t *item;
             if (json_array_size(v) == 0)
                 return -2;
-            json_array_foreach(v, i, item)
-            {
+            json_array_foreach(v, i, item) {
                 if (json_is_array(item) || (rc = add_field(f, name, item)) < 0)
                     return json_is_array(item) ? -2 : rc;
             }
@@ -441,8 +439,7 @@ static const char *header(json_t *headers, const char *name)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(headers, key, v)
-    {
+    json_object_foreach(headers, key, v) {
         if (strcasecmp(key, name) == 0)
             return json_is_array(v) ? json_string_value(json_array_get(v, 0))
                                     : json_string_value(v);
@@ -515,8 +512,7 @@ static int check_listeners(const struct block_def *event, json_t *listeners, jso
 {
     size_t i;
     json_t *l;
-    json_array_foreach(listeners, i, l)
-    {
+    json_array_foreach(listeners, i, l) {
         char name[160];
         if (!json_is_object(l)) {
             snprintf(name, sizeof name, "params[%zu]", i);
@@ -537,8 +533,7 @@ static int check_listeners(const struct block_def *event, json_t *listeners, jso
             return -1;
         const char *arg;
         json_t *r;
-        json_object_foreach(why, arg, r)
-        {
+        json_object_foreach(why, arg, r) {
             snprintf(name, sizeof name, "params[%zu].%s", i, arg);
             if (json_object_set(reasons, name, r) < 0) {
                 json_decref(why);
@@ -622,8 +617,8 @@ static char *bad_signature(size_t i, int missing, enum sig_result why, size_t *l
 static json_t *delivered(json_t *body, json_t *events, const struct delivery_batch *dv,
                          const char *reply, json_t *matched)
 {
-    json_t *resp = dv->first ? jsonparse_loadb(dv->first, dv->first_len, JSON_DECODE_ANY, NULL)
-                             : NULL;
+    json_t *resp =
+        dv->first ? jsonparse_loadb(dv->first, dv->first_len, JSON_DECODE_ANY, NULL) : NULL;
     if (!resp) /* Event Streams reads no reply */
         resp = events ? json_string("") : twiml_reply(body, reply);
     json_t *msg = events ? json_pack("{s:O}", "events", dv->fresh) : client_message(body);
@@ -680,8 +675,7 @@ char *webhook_event(const struct send_service *svc, const struct block_def *even
     const char *signature = header(headers, "X-Twilio-Signature");
     size_t i;
     json_t *l;
-    json_array_foreach(json_is_array(listeners) ? listeners : NULL, i, l)
-    {
+    json_array_foreach(json_is_array(listeners) ? listeners : NULL, i, l) {
         if (!listener_matches(l, body))
             continue;
         if (given(json_object_get(l, "authToken"))) {
@@ -704,8 +698,8 @@ char *webhook_event(const struct send_service *svc, const struct block_def *even
             reply = trimmed(json_object_get(l, "reply"), &reply_text);
     }
     /* only a delivery whose signatures held is remembered */
-    if (delivery_begin(&dv, svc->idem, events ? NULL : header(headers, "I-Twilio-Idempotency-Token"),
-                       events) < 0 ||
+    if (delivery_begin(&dv, svc->idem,
+                       events ? NULL : header(headers, "I-Twilio-Idempotency-Token"), events) < 0 ||
         !(to = delivered(body, events, &dv, reply, matched)))
         goto nomem;
     *what = dv.duplicate ? "event_duplicate" : "event_delivered";

@@ -4,8 +4,8 @@
 #ifndef WEBHOOK_H
 #define WEBHOOK_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 struct block_def;
 struct send_service;

@@ -18,8 +18,8 @@
 static struct block_set *load(void)
 {
     char err[256];
-    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
-                                           embedded_blocks_count, err, sizeof err);
+    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args,
+                                           embedded_blocks, embedded_blocks_count, err, sizeof err);
     if (!set)
         fail_msg("%s", err);
     return set;
@@ -136,9 +136,8 @@ static void openapi_describes_every_block_from_its_definition(void **state)
         assert_string_equal(str_at(op, "summary"), str_at(b->root, "description"));
         json_t *body = at(op, "requestBody", "content", "application/json", NULL);
         /* wrapped, then flat */
-        assert_string_equal(str_at(at(body, "schema", "anyOf", "0", "properties", "args", NULL),
-                                   "$ref"),
-                            ref);
+        assert_string_equal(
+            str_at(at(body, "schema", "anyOf", "0", "properties", "args", NULL), "$ref"), ref);
         assert_string_equal(str_at(at(body, "schema", "anyOf", "1", NULL), "$ref"), ref);
         assert_true(json_equal(at(body, "examples", "wrapped", "value", "args", NULL),
                                at(body, "examples", "flat", "value", NULL)));
@@ -159,15 +158,14 @@ static void openapi_describes_every_block_from_its_definition(void **state)
             if (json_is_true(json_object_get(def, "required")))
                 json_array_append_new(required, json_string(key));
         }
-        assert_true(same(json_object_get(schema, "required"),
-                         json_array_size(required) ? required : NULL));
+        assert_true(
+            same(json_object_get(schema, "required"), json_array_size(required) ? required : NULL));
         /* each oneOf group: at least one of its args */
         json_t *all_of = json_object_get(schema, "allOf");
         size_t exclusive_pairs = 0;
         for (size_t g = 0; g < b->n_exclusive; g++)
             exclusive_pairs += b->exclusive[g].n * (b->exclusive[g].n - 1) / 2;
-        assert_int_equal(json_array_size(all_of),
-                         b->n_one_of + (b->n_auth > 0) + exclusive_pairs);
+        assert_int_equal(json_array_size(all_of), b->n_one_of + (b->n_auth > 0) + exclusive_pairs);
         for (size_t g = 0; g < b->n_one_of; g++)
             assert_int_equal(json_array_size(json_object_get(json_array_get(all_of, g), "anyOf")),
                              b->one_of[g].n);
@@ -383,14 +381,14 @@ static void block_without_required_args(void **state)
                           "application/json", "examples", NULL);
     assert_non_null(json_object_get(examples, "requiredFields"));
     assert_non_null(json_object_get(examples, "apiError"));
-    assert_string_equal(str_at(at(examples, "apiError", "value", "contextWrites", "to", NULL),
-                               "status_msg"),
-                        "[HTTP 401] Unable to fetch record: Authenticate");
+    assert_string_equal(
+        str_at(at(examples, "apiError", "value", "contextWrites", "to", NULL), "status_msg"),
+        "[HTTP 401] Unable to fetch record: Authenticate");
     json_decref(doc);
 
     doc = generate(set, 1);
-    json_t *body = json_loads(str_at(at(doc, "item", "0", "request", "body", NULL), "raw"), 0,
-                              NULL);
+    json_t *body =
+        json_loads(str_at(at(doc, "item", "0", "request", "body", NULL), "raw"), 0, NULL);
     assert_int_equal(json_object_size(json_object_get(body, "args")), 0);
     /* the credentials still become variables, valued "" without an example */
     assert_string_equal(str_at(at(doc, "variable", "1", NULL), "key"), "sid");

@@ -20,8 +20,8 @@ static int setup(void **state)
 {
     (void)state;
     char err[256];
-    blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks, embedded_blocks_count, err,
-                            sizeof err);
+    blocks = block_set_load(&embedded_metadata, &embedded_common_args, embedded_blocks,
+                            embedded_blocks_count, err, sizeof err);
     if (!blocks)
         fprintf(stderr, "%s\n", err);
     return blocks ? 0 : -1;
@@ -82,12 +82,14 @@ static void channel_addresses_and_senders(void **state)
 {
     (void)state;
     expect("sendSms",
-           "{" CREDS ",\"to\":\"WhatsApp:+44 20 7946 0000\",\"from\":\"My Shop 24\",\"body\":\"x\"}",
+           "{" CREDS
+           ",\"to\":\"WhatsApp:+44 20 7946 0000\",\"from\":\"My Shop 24\",\"body\":\"x\"}",
            ARGS_OK, "To=whatsapp%3A%2B442079460000&From=My%20Shop%2024&Body=x", NULL);
     expect("makeCall",
-           "{" CREDS ",\"to\":\"sip:alice@example.com\",\"from\":\"client:bob\",\"url\":\"https://a.test/v.xml\"}",
-           ARGS_OK, "To=sip%3Aalice%40example.com&From=client%3Abob&Url=https%3A%2F%2Fa.test%2Fv.xml",
-           NULL);
+           "{" CREDS ",\"to\":\"sip:alice@example.com\",\"from\":\"client:bob\",\"url\":\"https://"
+           "a.test/v.xml\"}",
+           ARGS_OK,
+           "To=sip%3Aalice%40example.com&From=client%3Abob&Url=https%3A%2F%2Fa.test%2Fv.xml", NULL);
     expect("makeCall",
            "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"My Shop\",\"url\":\"https://a.test/\"}",
            ARGS_INVALID, NULL,
@@ -112,7 +114,8 @@ static void empty_and_null_are_absent_zero_and_false_are_values(void **state)
            "{\"from\":\"one of from, messagingServiceSid is required\",\"messagingServiceSid\":"
            "\"one of from, messagingServiceSid is required\"}");
     expect("makeCall",
-           "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"url\":\"https://a.test/\","
+           "{" CREDS
+           ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"url\":\"https://a.test/\","
            "\"record\":false,\"machineDetectionTimeout\":0}",
            ARGS_OK,
            "To=%2B14155552671&From=%2B15005550006&Url=https%3A%2F%2Fa.test%2F&Record=false&"
@@ -123,14 +126,15 @@ static void empty_and_null_are_absent_zero_and_false_are_values(void **state)
 static void loose_types_are_coerced(void **state)
 {
     (void)state;
-    expect("makeCall",
-           "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"url\":\"https://a.test/\","
-           "\"timeout\":\" 30 \",\"record\":\"TRUE\",\"statusCallbackEvent\":\"ringing , completed\","
-           "\"method\":\"post\",\"unknown\":{\"deep\":1}}",
-           ARGS_OK,
-           "To=%2B14155552671&From=%2B15005550006&Url=https%3A%2F%2Fa.test%2F&Method=POST&"
-           "StatusCallbackEvent=ringing&StatusCallbackEvent=completed&Timeout=30&Record=true",
-           NULL);
+    expect(
+        "makeCall",
+        "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"url\":\"https://a.test/\","
+        "\"timeout\":\" 30 \",\"record\":\"TRUE\",\"statusCallbackEvent\":\"ringing , completed\","
+        "\"method\":\"post\",\"unknown\":{\"deep\":1}}",
+        ARGS_OK,
+        "To=%2B14155552671&From=%2B15005550006&Url=https%3A%2F%2Fa.test%2F&Method=POST&"
+        "StatusCallbackEvent=ringing&StatusCallbackEvent=completed&Timeout=30&Record=true",
+        NULL);
     expect("sendSms",
            "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\","
            "\"validityPeriod\":60.0,\"maxPrice\":\"0.75\",\"smartEncoded\":1}",
@@ -162,13 +166,16 @@ static void one_of_groups(void **state)
            "{\"url\":\"one of url, twiml, applicationSid is required\",\"twiml\":\"one of url, "
            "twiml, applicationSid is required\",\"applicationSid\":\"one of url, twiml, "
            "applicationSid is required\"}");
-    expect("sendSms",
-           "{" CREDS ",\"to\":\"+14155552671\",\"messagingServiceSid\":\"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
-           "\"contentSid\":\"HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"contentVariables\":{\"1\":\"Joe\"}}",
-           ARGS_OK,
-           "To=%2B14155552671&MessagingServiceSid=MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ContentSid="
-           "HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ContentVariables=%7B%221%22%3A%22Joe%22%7D",
-           NULL);
+    expect(
+        "sendSms",
+        "{" CREDS
+        ",\"to\":\"+14155552671\",\"messagingServiceSid\":\"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+        "\"contentSid\":\"HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"contentVariables\":{\"1\":\"Joe\"}"
+        "}",
+        ARGS_OK,
+        "To=%2B14155552671&MessagingServiceSid=MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ContentSid="
+        "HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&ContentVariables=%7B%221%22%3A%22Joe%22%7D",
+        NULL);
 }
 
 static void lists_count_and_check_items(void **state)
@@ -185,7 +192,8 @@ static void lists_count_and_check_items(void **state)
     expect("sendMms",
            "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"mediaUrl\":"
            "[\"javascript:alert(1)\"]}",
-           ARGS_INVALID, NULL, "{\"mediaUrl\":\"item 1 must be an absolute http:// or https:// URL\"}");
+           ARGS_INVALID, NULL,
+           "{\"mediaUrl\":\"item 1 must be an absolute http:// or https:// URL\"}");
 }
 
 static void lengths_count_characters_not_bytes(void **state)
@@ -205,7 +213,8 @@ static void lengths_count_characters_not_bytes(void **state)
     args_prepared_free(&p);
     json_decref(args);
     snprintf(json, sizeof json,
-             "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"%sx\"}", body);
+             "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"%sx\"}",
+             body);
     args = json_loads(json, 0, NULL);
     assert_int_equal(args_prepare(block("sendSms"), args, 1u << 20, &p, &why), ARGS_INVALID);
     assert_string_equal(json_string_value(json_object_get(why, "body")),
@@ -250,14 +259,14 @@ static void credentials_fill_path_and_auth(void **state)
 static void hostile_account_sids_are_refused(void **state)
 {
     (void)state;
-    const char *bad[] = {"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/a", "AC../../../../aaaaaaaaaaaaaaaaaaaaaa",
-                         "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa#",
-                         "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaa%2F", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
-                         "acaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    const char *bad[] = {
+        "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/a", "AC../../../../aaaaaaaaaaaaaaaaaaaaaa",
+        "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa#",
+        "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaa%2F", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+        "acaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s}", "accountSid", bad[i],
-                                 "accountToken", "t", "to", "+14155552671", "from",
-                                 "+15005550006", "body", "x");
+        json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s}", "accountSid", bad[i], "accountToken",
+                                 "t", "to", "+14155552671", "from", "+15005550006", "body", "x");
         struct prepared p;
         json_t *why = NULL;
         assert_int_equal(args_prepare(block("sendSms"), args, 1u << 20, &p, &why), ARGS_INVALID);

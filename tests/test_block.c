@@ -37,8 +37,8 @@ static void metadata_has_package_fields_and_every_block(void **state)
     (void)state;
     json_t *meta = served();
     json_t *file = json_loadb(embedded_metadata.text, embedded_metadata.len, 0, NULL);
-    const char *fields[] = {"package", "tagline", "description", "image", "repo", "keywords",
-                            "accounts"};
+    const char *fields[] = {"package", "tagline",  "description", "image",
+                            "repo",    "keywords", "accounts"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         assert_non_null(json_object_get(meta, fields[i]));
         assert_true(json_equal(json_object_get(meta, fields[i]), json_object_get(file, fields[i])));
@@ -119,35 +119,41 @@ static void expect_rejected(const char *name, const char *text, const char *reas
     assert_string_equal(err, reason);
 }
 
-#define HEAD "\"description\":\"d\",\"method\":\"POST\",\"action\":\"create\",\"callbacks\":[]," \
-             "\"auth\":[[\"sid\",\"tok\"]],"
-#define CRED "{\"name\":\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}," \
-             "{\"name\":\"tok\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}"
+#define HEAD                                                                                       \
+    "\"description\":\"d\",\"method\":\"POST\",\"action\":\"create\",\"callbacks\":[],"            \
+    "\"auth\":[[\"sid\",\"tok\"]],"
+#define CRED                                                                                       \
+    "{\"name\":\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true},"                 \
+    "{\"name\":\"tok\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}"
 
 static void loader_rejects_broken_definitions(void **state)
 {
     (void)state;
     expect_rejected("x", "{\"name\":\"y\"}", "x: \"name\" must be \"x\", as the file is named");
     expect_rejected("x", "[1]", "x: a block definition must be a JSON object");
-    expect_rejected("x", "{\"name\":\"x\",", "x: line 1, column 12: string or '}' expected near end of file");
+    expect_rejected("x", "{\"name\":\"x\",",
+                    "x: line 1, column 12: string or '}' expected near end of file");
     expect_rejected("x", "{\"name\":\"x\",\"paht\":\"/\"}", "x: unknown key \"paht\"");
     expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/{nope}\",\"args\":[" CRED "]}",
                     "x: path placeholder {nope} must be a required arg without param");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
                     ",{\"name\":\"a\",\"type\":\"Text\",\"info\":\"\",\"required\":false}]}",
                     "x: arg \"a\": unknown type \"Text\"");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
                     ",{\"name\":\"a\",\"type\":\"Select\",\"info\":\"\",\"required\":false}]}",
                     "x: arg \"a\": a Select needs a non-empty list of options");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
+    expect_rejected("x",
+                    "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
                     ",{\"name\":\"a\",\"type\":\"String\",\"info\":\"\",\"required\":false,"
                     "\"check\":{\"maxLen\":3}}]}",
                     "x: arg \"a\": unknown key \"maxLen\"");
     expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED "," CRED "]}",
                     "x: arg \"sid\" is declared twice");
-    expect_rejected("x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"oneOf\":[[\"a\"]],\"args\":["
-                    CRED "]}",
-                    "x: no arg named \"a\"");
+    expect_rejected(
+        "x", "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"oneOf\":[[\"a\"]],\"args\":[" CRED "]}",
+        "x: no arg named \"a\"");
     expect_rejected("x",
                     "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED
                     ",{\"name\":\"a\",\"type\":\"String\",\"info\":\"\",\"required\":false,"
@@ -215,7 +221,7 @@ static void loader_rejects_broken_definitions(void **state)
     }
 }
 
-#define OPT(name, example)                                                                      \
+#define OPT(name, example)                                                                         \
     ",{\"name\":\"" name "\",\"type\":\"String\",\"info\":\"\",\"required\":false" example "}"
 
 /* A first call's args: required ones, the first credential pair, and for each oneOf group that
@@ -254,7 +260,10 @@ static void loader_checks_metadata_agrees_with_blocks(void **state)
     char err[256];
     const char def[] = "{\"name\":\"x\"," HEAD "\"path\":\"/\",\"args\":[" CRED "]}";
     struct embedded_file files[] = {{"x", def, sizeof def - 1}};
-#define META(text) {"metadata", text, sizeof text - 1}
+#define META(text)                                                                                 \
+    {                                                                                              \
+        "metadata", text, sizeof text - 1                                                          \
+    }
     struct embedded_file meta_missing = META("{\"blocks\":[\"y\"]}");
     struct embedded_file meta_extra = META("{\"blocks\":[\"x\",\"y\"]}");
     struct embedded_file meta_ok = META("{\"blocks\":[\"x\"]}");
@@ -265,11 +274,12 @@ static void loader_checks_metadata_agrees_with_blocks(void **state)
     struct block_set *set = block_set_load(&meta_ok, NULL, files, 1, err, sizeof err);
     assert_non_null(set);
     size_t len;
-    assert_string_equal(block_metadata(set, &len),
-                        "{\"blocks\":[{\"name\":\"x\",\"description\":\"d\",\"args\":[{\"name\":"
-                        "\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true},{\"name\":"
-                        "\"tok\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}],"
-                        "\"callbacks\":[]}]}");
+    assert_string_equal(
+        block_metadata(set, &len),
+        "{\"blocks\":[{\"name\":\"x\",\"description\":\"d\",\"args\":[{\"name\":"
+        "\"sid\",\"type\":\"credentials\",\"info\":\"\",\"required\":true},{\"name\":"
+        "\"tok\",\"type\":\"credentials\",\"info\":\"\",\"required\":true}],"
+        "\"callbacks\":[]}]}");
     block_set_free(set);
 }
 

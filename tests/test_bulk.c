@@ -17,24 +17,25 @@
 #include "harness.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define CREDS "\"accountSid\":\"" SID "\",\"accountToken\":\"bulk-token-5c1\",\"from\":\"+15005550006\""
-#define ERROR_21211                                                                              \
-    "{\"code\":21211,\"message\":\"The 'To' number +15005550001 is not a valid phone number.\","  \
+#define CREDS                                                                                      \
+    "\"accountSid\":\"" SID "\",\"accountToken\":\"bulk-token-5c1\",\"from\":\"+15005550006\""
+#define ERROR_21211                                                                                \
+    "{\"code\":21211,\"message\":\"The 'To' number +15005550001 is not a valid phone number.\","   \
     "\"more_info\":\"https://www.twilio.com/docs/errors/21211\",\"status\":400}"
-#define ERROR_20003                                                                              \
-    "{\"code\":20003,\"message\":\"Authenticate\",\"more_info\":"                               \
+#define ERROR_20003                                                                                \
+    "{\"code\":20003,\"message\":\"Authenticate\",\"more_info\":"                                  \
     "\"https://www.twilio.com/docs/errors/20003\",\"status\":401}"
 
 /* The args of a call with the default body "Hi". */
 #define ARGS(recipients) "{" CREDS ",\"body\":\"Hi\",\"recipients\":[" recipients "]}"
-#define EIGHT                                                                                    \
-    "\"+14155550001\",\"+14155550002\",\"+14155550003\",\"+14155550004\",\"+14155550005\","     \
+#define EIGHT                                                                                      \
+    "\"+14155550001\",\"+14155550002\",\"+14155550003\",\"+14155550004\",\"+14155550005\","        \
     "\"+14155550006\",\"+14155550007\",\"+14155550008\""
 
 static struct harness H;
 
-static const struct standin_answer created = {201, "application/json", standin_message_201, 0,
-                                              NULL, 0};
+static const struct standin_answer created = {201, "application/json", standin_message_201, 0, NULL,
+                                              0};
 
 /* The server with these bulk settings and BULK_MAX_RECIPIENTS 20, for a group of tests. */
 static int start(long concurrency, long retry_max, long deadline_ms)
@@ -160,7 +161,8 @@ static void a_bad_list_sends_nothing(void **state)
     expect_envelope(
         "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155552671\",\"nope\","
         "{\"to\":\"+14155552672\",\"body\":\"\",\"mediaUrl\":\"ftp://x\"},"
-        "{\"to\":\"+14155552673\",\"colour\":\"red\"},{\"to\":\"+1 415 555 2671\",\"body\":\"Other\"},"
+        "{\"to\":\"+14155552673\",\"colour\":\"red\"},{\"to\":\"+1 415 555 "
+        "2671\",\"body\":\"Other\"},"
         "null,[1]]}",
         FIELDS_ERROR("\"recipients[1].to\",\"recipients[2].mediaUrl\",\"recipients[3].colour\","
                      "\"recipients[4].to\",\"recipients[5].to\",\"recipients[6]\"",
@@ -180,18 +182,19 @@ static void a_bad_list_sends_nothing(void **state)
                                              "address, a short code or an alphanumeric sender ID "
                                              "(up to 11 letters, digits and spaces)\""));
     /* No body anywhere: each recipient without one is named. */
-    expect_envelope("{" CREDS ",\"recipients\":[\"+14155552671\",{\"to\":\"+14155552672\","
-                    "\"body\":\"Hi\"},{\"to\":\"+14155552673\",\"contentVariables\":{\"1\":\"x\"}}]}",
-                    FIELDS_ERROR("\"recipients[0].body\",\"recipients[0].mediaUrl\","
-                                 "\"recipients[2].body\",\"recipients[2].mediaUrl\","
-                                 "\"recipients[2].contentVariables\"",
-                                 "\"recipients[0].body\":\"one of body, mediaUrl, contentSid is "
-                                 "required\",\"recipients[0].mediaUrl\":\"one of body, mediaUrl, "
-                                 "contentSid is required\",\"recipients[2].body\":\"one of body, "
-                                 "mediaUrl, contentSid is required\",\"recipients[2].mediaUrl\":"
-                                 "\"one of body, mediaUrl, contentSid is required\","
-                                 "\"recipients[2].contentVariables\":\"needs contentSid as "
-                                 "well\""));
+    expect_envelope(
+        "{" CREDS ",\"recipients\":[\"+14155552671\",{\"to\":\"+14155552672\","
+        "\"body\":\"Hi\"},{\"to\":\"+14155552673\",\"contentVariables\":{\"1\":\"x\"}}]}",
+        FIELDS_ERROR("\"recipients[0].body\",\"recipients[0].mediaUrl\","
+                     "\"recipients[2].body\",\"recipients[2].mediaUrl\","
+                     "\"recipients[2].contentVariables\"",
+                     "\"recipients[0].body\":\"one of body, mediaUrl, contentSid is "
+                     "required\",\"recipients[0].mediaUrl\":\"one of body, mediaUrl, "
+                     "contentSid is required\",\"recipients[2].body\":\"one of body, "
+                     "mediaUrl, contentSid is required\",\"recipients[2].mediaUrl\":"
+                     "\"one of body, mediaUrl, contentSid is required\","
+                     "\"recipients[2].contentVariables\":\"needs contentSid as "
+                     "well\""));
     /* The list itself. */
     expect_envelope("{" CREDS ",\"body\":\"Hi\"}",
                     FIELDS_ERROR("\"recipients\"", "\"recipients\":\"is required\""));
@@ -208,12 +211,12 @@ static void a_bad_list_sends_nothing(void **state)
         used += snprintf(many + used, sizeof many - (size_t)used, "%s\"+1415555%04d\"",
                          i ? "," : "", i);
     snprintf(many + used, sizeof many - (size_t)used, "]}");
-    expect_envelope(many, FIELDS_ERROR("\"recipients\"",
-                                       "\"recipients\":\"must have at most 20 entries "
-                                       "(BULK_MAX_RECIPIENTS), got 21\""));
+    expect_envelope(many,
+                    FIELDS_ERROR("\"recipients\"", "\"recipients\":\"must have at most 20 entries "
+                                                   "(BULK_MAX_RECIPIENTS), got 21\""));
     struct http_reply r;
-    json_t *env = call(NULL, "{" CREDS ",\"body\":\"Hi\",\"recipients\":\"[\\\"+14155552671\\\",\"}",
-                       &r);
+    json_t *env =
+        call(NULL, "{" CREDS ",\"body\":\"Hi\",\"recipients\":\"[\\\"+14155552671\\\",\"}", &r);
     assert_string_equal(str(to_of(env), "status_code"), "JSON_VALIDATION");
     json_decref(env);
     http_reply_free(&r);
@@ -318,8 +321,10 @@ static void a_429_paces_the_whole_batch(void **state)
     (void)state;
     long retries = bulk_retries();
     struct standin_answer script[2] = {
-        {429, "application/json", "{\"code\":20429,\"message\":\"Too Many Requests\","
-                                  "\"status\":429}", 0, "1", 0},
+        {429, "application/json",
+         "{\"code\":20429,\"message\":\"Too Many Requests\","
+         "\"status\":429}",
+         0, "1", 0},
         created,
     };
     script[1].delay_ms = 400;
@@ -356,15 +361,21 @@ static void a_429_paces_the_whole_batch(void **state)
 static void rate_limited_too_often_is_not_sent(void **state)
 {
     (void)state;
-    struct standin_answer limited = {429, "application/json",
+    struct standin_answer limited = {429,
+                                     "application/json",
                                      "{\"code\":20429,\"message\":\"Too Many Requests\","
                                      "\"more_info\":\"https://www.twilio.com/docs/errors/20429\","
-                                     "\"status\":429}", 0, "0", 0};
+                                     "\"status\":429}",
+                                     0,
+                                     "0",
+                                     0};
     struct standin_answer script[4] = {created, limited, limited, created};
     standin_script(H.up, script, 4);
     struct http_reply r;
-    json_decref(call(NULL, "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
-                           "\"+14155550002\",\"+14155550003\"]}", &r));
+    json_decref(call(NULL,
+                     "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
+                     "\"+14155550002\",\"+14155550003\"]}",
+                     &r));
     char want[4096];
     snprintf(want, sizeof want,
              "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
@@ -397,8 +408,10 @@ static void partial_failures_are_reported_each(void **state)
     };
     standin_script(H.up, script, 4);
     struct http_reply r;
-    json_t *env = call(NULL, "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
-                             "\"+15005550001\",\"+14155550003\",\"+14155550004\"]}", &r);
+    json_t *env = call(NULL,
+                       "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
+                       "\"+15005550001\",\"+14155550003\",\"+14155550004\"]}",
+                       &r);
     json_t *to = to_of(env);
     assert_string_equal(str(env, "callback"), "error");
     assert_string_equal(str(to, "status_code"), "PARTIAL_FAILURE");
@@ -436,8 +449,10 @@ static void nothing_sent_is_the_usual_error(void **state)
     struct standin_answer refused = {401, "application/json", ERROR_20003, 0, NULL, 0};
     standin_answer(H.up, &refused);
     struct http_reply r;
-    json_t *env = call(NULL, "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
-                             "\"+14155550002\",\"+14155550003\"]}", &r);
+    json_t *env = call(NULL,
+                       "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
+                       "\"+14155550002\",\"+14155550003\"]}",
+                       &r);
     json_t *to = to_of(env);
     assert_string_equal(str(env, "callback"), "error");
     assert_string_equal(str(to, "status_code"), "API_ERROR");
@@ -461,8 +476,10 @@ static void unreachable_twilio_is_the_usual_error(void **state)
 {
     (void)state;
     struct http_reply r;
-    json_t *env = call(NULL, "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
-                             "\"+14155550002\"]}", &r);
+    json_t *env = call(NULL,
+                       "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\","
+                       "\"+14155550002\"]}",
+                       &r);
     json_t *to = to_of(env);
     assert_string_equal(str(to, "status_code"), "INTERNAL_PACKAGE_ERROR");
     assert_string_equal(str(to, "status_msg"),
@@ -505,8 +522,9 @@ static void the_deadline_leaves_the_rest_not_sent(void **state)
     http_reply_free(&r);
 }
 
-#define REPEATED "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\",\"+14155550002\"," \
-                 "\"+14155550003\",\"+14155550004\",\"+1 415 555 0001\"]}"
+#define REPEATED                                                                                   \
+    "{" CREDS ",\"body\":\"Hi\",\"recipients\":[\"+14155550001\",\"+14155550002\","                \
+    "\"+14155550003\",\"+14155550004\",\"+1 415 555 0001\"]}"
 
 /* A repeat with the Idempotency-Key sends only to the recipient that certainly was not sent to
  * (a 429), not to the one that may have been (a 500), and answers with the same SIDs; once no
@@ -529,9 +547,9 @@ static void a_repeat_sends_only_what_was_not_sent(void **state)
 
     /* A dry run with the key spends nothing; other args under the key are refused. */
     struct http_reply d;
-    json_decref(call("bulk-repeat-1",
-                     "{" CREDS ",\"body\":\"Hi\",\"dryRun\":true,\"recipients\":[\"+14155550009\"]}",
-                     &d));
+    json_decref(
+        call("bulk-repeat-1",
+             "{" CREDS ",\"body\":\"Hi\",\"dryRun\":true,\"recipients\":[\"+14155550009\"]}", &d));
     assert_non_null(strstr(buf_str(&d.body), "\"dryRun\":true"));
     http_reply_free(&d);
     json_decref(call("bulk-repeat-1",
@@ -570,10 +588,11 @@ static void a_dry_run_sends_nothing(void **state)
 {
     (void)state;
     struct http_reply r;
-    json_t *env = call(NULL,
-                       "{" CREDS ",\"body\":\"Hi\",\"dryRun\":true,\"recipients\":[\"+14155550001\","
-                       "{\"to\":\"+14155550002\",\"body\":\"Hi \xf0\x9f\x98\x80\"},\"+14155550001\"]}",
-                       &r);
+    json_t *env =
+        call(NULL,
+             "{" CREDS ",\"body\":\"Hi\",\"dryRun\":true,\"recipients\":[\"+14155550001\","
+             "{\"to\":\"+14155550002\",\"body\":\"Hi \xf0\x9f\x98\x80\"},\"+14155550001\"]}",
+             &r);
     json_t *to = to_of(env);
     assert_string_equal(str(env, "callback"), "success");
     assert_true(json_is_true(json_object_get(to, "dryRun")));

@@ -22,8 +22,9 @@
 #include "redisd.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define ARGS(recipients)                                                                        \
-    "{\"accountSid\":\"" SID "\",\"accountToken\":\"t\",\"from\":\"+15005550006\",\"body\":\"Hi\"," \
+#define ARGS(recipients)                                                                           \
+    "{\"accountSid\":\"" SID                                                                       \
+    "\",\"accountToken\":\"t\",\"from\":\"+15005550006\",\"body\":\"Hi\","                         \
     "\"recipients\":[" recipients "]}"
 
 static const char *binary;
@@ -41,9 +42,9 @@ static void start(struct fixture *f, struct child *c)
 {
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(f->up));
-    const char *const env[] = {"THREADS",          "16", "TWILIO_API_BASE", base, "REDIS_URL",
-                               f->redis_url,       "BULK_CONCURRENCY", "1", "RETRY_MAX", "1",
-                               NULL};
+    const char *const env[] = {
+        "THREADS",          "16", "TWILIO_API_BASE", base, "REDIS_URL", f->redis_url,
+        "BULK_CONCURRENCY", "1",  "RETRY_MAX",       "1",  NULL};
     child_start(c, binary, "bulk-scaleout", env, 10000);
 }
 
@@ -84,8 +85,7 @@ static int reset(void **state)
     return 0;
 }
 
-static json_t *call(const struct child *c, const char *key, const char *json,
-                    struct http_reply *r)
+static json_t *call(const struct child *c, const char *key, const char *json, struct http_reply *r)
 {
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendBulkSms", c->port);
@@ -123,8 +123,8 @@ static const char *sent_to(const struct fixture *f, size_t i)
     return out;
 }
 
-static const struct standin_answer created = {201, "application/json", standin_message_201, 0,
-                                              NULL, 0};
+static const struct standin_answer created = {201, "application/json", standin_message_201, 0, NULL,
+                                              0};
 static const struct standin_answer limited = {
     429, "application/json", "{\"code\":20429,\"message\":\"Too Many Requests\"}", 0, "0", 0};
 
@@ -277,8 +277,9 @@ static void *stopping_call(void *arg)
     struct stopping *k = arg;
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendBulkSms", k->c->port);
-    k->rc = http_post_keyed(url, NULL, ARGS("\"+14155550001\",\"+14155550002\",\"+14155550003\","
-                                            "\"+14155550004\",\"+14155550005\",\"+14155550006\""),
+    k->rc = http_post_keyed(url, NULL,
+                            ARGS("\"+14155550001\",\"+14155550002\",\"+14155550003\","
+                                 "\"+14155550004\",\"+14155550005\",\"+14155550006\""),
                             &k->reply);
     return NULL;
 }

@@ -47,8 +47,8 @@ static void edge_region_and_an_explicit_base(void **state)
     assert_int_equal(c.api_base_set, 1);
     char *a3[] = {"twilio-block", "--twilio-region", "AU1.evil", NULL};
     assert_int_equal(config_load(&c, 3, a3, err, sizeof err), -1);
-    assert_string_equal(err,
-                        "TWILIO_REGION: expected lower-case letters, digits and '-', got \"AU1.evil\"");
+    assert_string_equal(
+        err, "TWILIO_REGION: expected lower-case letters, digits and '-', got \"AU1.evil\"");
     unsetenv("TWILIO_EDGE");
 }
 
@@ -85,7 +85,8 @@ static void bad_values_are_refused(void **state)
     setenv("UPSTREAM_TIMEOUT_MS", "soon", 1);
     char *a3[] = {"twilio-block", NULL};
     assert_int_equal(config_load(&c, 1, a3, err, sizeof err), -1);
-    assert_string_equal(err, "UPSTREAM_TIMEOUT_MS: expected an integer from 1 to 600000, got \"soon\"");
+    assert_string_equal(err,
+                        "UPSTREAM_TIMEOUT_MS: expected an integer from 1 to 600000, got \"soon\"");
     unsetenv("UPSTREAM_TIMEOUT_MS");
     char *a4[] = {"twilio-block", "--twilio-api-base", "ftp://x", NULL};
     assert_int_equal(config_load(&c, 3, a4, err, sizeof err), -1);

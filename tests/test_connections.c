@@ -227,9 +227,16 @@ static void scarce_workers_stay_with_connections_that_reuse_them(void **state)
 static void slow_headers_are_cut_off(void **state)
 {
     (void)state;
-    const char *const lines[] = {"GET /healthz HTTP/1.1\r\n", "Host: x\r\n", "X-A: 1\r\n",
-                                 "X-B: 2\r\n", "X-C: 3\r\n", "X-D: 4\r\n", "X-E: 5\r\n",
-                                 "X-F: 6\r\n", "X-G: 7\r\n", "Connection: close\r\n\r\n"};
+    const char *const lines[] = {"GET /healthz HTTP/1.1\r\n",
+                                 "Host: x\r\n",
+                                 "X-A: 1\r\n",
+                                 "X-B: 2\r\n",
+                                 "X-C: 3\r\n",
+                                 "X-D: 4\r\n",
+                                 "X-E: 5\r\n",
+                                 "X-F: 6\r\n",
+                                 "X-G: 7\r\n",
+                                 "Connection: close\r\n\r\n"};
     struct buf out;
     assert_int_equal(raw_request(harness_port(&H), lines, 10, 0, &out), 0);
     if (strncmp(buf_str(&out), "HTTP/1.1 200 ", 13) != 0)

@@ -22,7 +22,8 @@ static int setup(void **state)
     (void)state;
     prism = getenv("PRISM_URL");
     if (!prism || !*prism) {
-        fprintf(stderr, "PRISM_URL is not set: run tests/contract/run.sh (needs npm ci in tests/)\n");
+        fprintf(stderr,
+                "PRISM_URL is not set: run tests/contract/run.sh (needs npm ci in tests/)\n");
         return -1;
     }
     return harness_start(&H, prism, 15000, 0);
@@ -203,32 +204,38 @@ static void the_mock_rejects_a_broken_request(void **state)
     snprintf(url, sizeof url,
              "%s/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json", prism);
     const char *form = "application/x-www-form-urlencoded";
-    assert_int_equal(http_call_ex("POST", url, form, NULL, NULL, "To=%2B14155552671&From=%2B15005550006&Body=x",
-                                  44, &r), 0);
+    assert_int_equal(http_call_ex("POST", url, form, NULL, NULL,
+                                  "To=%2B14155552671&From=%2B15005550006&Body=x", 44, &r),
+                     0);
     assert_int_equal(r.status, 401); /* no basic auth */
     http_reply_free(&r);
     assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
-                                  "From=%2B15005550006&Body=x", 26, &r), 0);
+                                  "From=%2B15005550006&Body=x", 26, &r),
+                     0);
     assert_int_equal(r.status, 422); /* To missing */
     assert_non_null(strstr(buf_str(&r.body), "'To'"));
     http_reply_free(&r);
-    assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
-                                  "To=%2B14155552671&From=%2B15005550006&Body=x&ValidityPeriod=soon",
-                                  64, &r), 0);
+    assert_int_equal(
+        http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
+                     "To=%2B14155552671&From=%2B15005550006&Body=x&ValidityPeriod=soon", 64, &r),
+        0);
     assert_int_equal(r.status, 422); /* not an integer */
     http_reply_free(&r);
     /* lists and updates are checked too: query parameters and the update enums */
     char list[600];
     snprintf(list, sizeof list, "%s?PageSize=0", url);
-    assert_int_equal(http_call_ex("GET", list, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
-                                  NULL, 0, &r), 0);
+    assert_int_equal(
+        http_call_ex("GET", list, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL, NULL, 0, &r),
+        0);
     assert_int_equal(r.status, 422); /* PageSize is 1 to 1000 */
     http_reply_free(&r);
     snprintf(url, sizeof url,
              "%s/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Calls/"
-             "CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json", prism);
+             "CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json",
+             prism);
     assert_int_equal(http_call_ex("POST", url, form, "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x", NULL,
-                                  "Status=bogus", 12, &r), 0);
+                                  "Status=bogus", 12, &r),
+                     0);
     assert_int_equal(r.status, 422); /* canceled or completed */
     http_reply_free(&r);
     /* the other products' specs too: a verification needs a Channel */

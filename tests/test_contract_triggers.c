@@ -31,7 +31,8 @@ static int setup(void **state)
     struct config cfg;
     prism = getenv("PRISM_URL");
     if (!prism || !*prism) {
-        fprintf(stderr, "PRISM_URL is not set: run tests/contract/run.sh (needs npm ci in tests/)\n");
+        fprintf(stderr,
+                "PRISM_URL is not set: run tests/contract/run.sh (needs npm ci in tests/)\n");
         return -1;
     }
     harness_config(&cfg);
@@ -69,8 +70,8 @@ static void webhooks_meet_the_contract(void **state)
     account_reset(A);
     account_add(A, "numbers",
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "sid", PN1, "phone_number",
-                          "+15005550006", "sms_url", "", "voice_url", "",
-                          "sms_application_sid", MG1, "status_callback", ""));
+                          "+15005550006", "sms_url", "", "voice_url", "", "sms_application_sid",
+                          MG1, "status_callback", ""));
     account_add(A, "services",
                 json_pack("{s:s, s:s, s:s, s:s, s:b}", "sid", MG1, "inbound_request_url", "",
                           "inbound_method", "POST", "status_callback", "",
@@ -80,11 +81,13 @@ static void webhooks_meet_the_contract(void **state)
     for (size_t i = 0; i < 3; i++) {
         snprintf(json, sizeof json,
                  "{" CREDS ",\"phoneNumber\":\"+1 (500) 555-0006\",\"event\":\"%s\","
-                 "\"webhookUrl\":\"" HOOK "\",\"method\":\"GET\"}", events[i]);
+                 "\"webhookUrl\":\"" HOOK "\",\"method\":\"GET\"}",
+                 events[i]);
         expect_success("subscribeWebhook", json);
         snprintf(json, sizeof json,
-                 "{" KEY_CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"%s\",\"webhookUrl\":\""
-                 HOOK "\"%s}", events[i],
+                 "{" KEY_CREDS ",\"phoneNumber\":\"" PN1
+                 "\",\"event\":\"%s\",\"webhookUrl\":\"" HOOK "\"%s}",
+                 events[i],
                  i ? "" : ",\"previous\":{\"url\":\"https://demo.twilio.com/welcome/sms/reply\"}");
         expect_success("unsubscribeWebhook", json);
     }
@@ -92,7 +95,8 @@ static void webhooks_meet_the_contract(void **state)
     for (size_t i = 0; i < 2; i++) {
         snprintf(json, sizeof json,
                  "{" CREDS ",\"messagingServiceSid\":\"" MG1 "\",\"event\":\"%s\","
-                 "\"webhookUrl\":\"" HOOK "\"}", service_events[i]);
+                 "\"webhookUrl\":\"" HOOK "\"}",
+                 service_events[i]);
         expect_success("subscribeWebhook", json);
         expect_success("unsubscribeWebhook", json);
     }
@@ -107,9 +111,9 @@ static void event_streams_meet_the_contract(void **state)
     for (int i = 1; i <= 60; i++) {
         snprintf(sid, sizeof sid, "DG%032x", 0x100 + i);
         snprintf(url, sizeof url, "https://elsewhere.example.com/%d", i);
-        account_add(A, "sinks", json_pack("{s:s, s:s, s:s, s:{s:s}}", "sid", sid, "description",
-                                          "x", "sink_type", "webhook", "sink_configuration",
-                                          "destination", url));
+        account_add(A, "sinks",
+                    json_pack("{s:s, s:s, s:s, s:{s:s}}", "sid", sid, "description", "x",
+                              "sink_type", "webhook", "sink_configuration", "destination", url));
     }
     for (int i = 0; i < 70; i++) {
         snprintf(url, sizeof url, "com.twilio.test.event-%d", i);
@@ -135,8 +139,9 @@ static void the_mock_refuses_a_broken_request(void **state)
     struct http_reply r;
     snprintf(url, sizeof url, "%s/v1/Sinks", prism);
     static const char form[] = "Description=x&SinkConfiguration=%7B%7D";
-    assert_int_equal(http_call_ex("POST", url, "application/x-www-form-urlencoded",
-                                  SID ":" TOKEN, NULL, form, sizeof form - 1, &r), 0);
+    assert_int_equal(http_call_ex("POST", url, "application/x-www-form-urlencoded", SID ":" TOKEN,
+                                  NULL, form, sizeof form - 1, &r),
+                     0);
     assert_true(r.status >= 400 && r.status < 500);
     http_reply_free(&r);
 }

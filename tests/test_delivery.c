@@ -23,25 +23,25 @@
 #include "redisd.h"
 
 #define OK(to) "{\"callback\":\"success\",\"contextWrites\":{\"to\":" to "}}"
-#define TWIML_THANKS                                                                            \
-    "<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?><Response><Message>Thanks</Message>"   \
+#define TWIML_THANKS                                                                               \
+    "<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?><Response><Message>Thanks</Message>"        \
     "</Response>"
-#define SMS_BODY                                                                                \
-    "{\"MessageSid\":\"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"From\":\"+14155552671\","         \
+#define SMS_BODY                                                                                   \
+    "{\"MessageSid\":\"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"From\":\"+14155552671\","            \
     "\"To\":\"+15005550006\",\"Body\":\"Hi\"}"
 #define LISTENER "{\"reply\":\"Thanks\"}"
-#define WEBHOOK(token)                                                                          \
-    "{\"args\":{\"body\":" SMS_BODY ",\"params\":[" LISTENER "],\"headers\":{"                 \
+#define WEBHOOK(token)                                                                             \
+    "{\"args\":{\"body\":" SMS_BODY ",\"params\":[" LISTENER "],\"headers\":{"                     \
     "\"I-Twilio-Idempotency-Token\":\"" token "\"}}}"
-#define DELIVERED                                                                               \
-    OK("{\"http_resp\":\"" TWIML_THANKS "\",\"client_msg\":" SMS_BODY ",\"params\":[" LISTENER \
-       "]}")
-#define DUPLICATE                                                                               \
-    OK("{\"http_resp\":\"" TWIML_THANKS "\",\"client_msg\":" SMS_BODY ",\"params\":[],"        \
+#define DELIVERED                                                                                  \
+    OK("{\"http_resp\":\"" TWIML_THANKS "\",\"client_msg\":" SMS_BODY ",\"params\":[" LISTENER "]" \
+       "}")
+#define DUPLICATE                                                                                  \
+    OK("{\"http_resp\":\"" TWIML_THANKS "\",\"client_msg\":" SMS_BODY ",\"params\":[],"            \
        "\"duplicate\":true}")
-#define EVENT(id)                                                                               \
-    "{\"specversion\":\"1.0\",\"type\":\"com.twilio.messaging.inbound-message.received\","     \
-    "\"source\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMa.json\"," \
+#define EVENT(id)                                                                                  \
+    "{\"specversion\":\"1.0\",\"type\":\"com.twilio.messaging.inbound-message.received\","         \
+    "\"source\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMa.json\","    \
     "\"id\":\"" id "\",\"time\":\"2026-12-04T22:00:00.000Z\",\"data\":{\"to\":\"+15005550006\"}}"
 
 static const char *binary;
@@ -65,8 +65,8 @@ static void expect_at(const char *base, const char *json, const char *want)
     char url[160];
     struct http_reply r;
     snprintf(url, sizeof url, "%s/api/twilio/webhookEvent", base);
-    assert_int_equal(http_call_ex("POST", url, "application/json", NULL, NULL, json,
-                                  strlen(json), &r), 0);
+    assert_int_equal(
+        http_call_ex("POST", url, "application/json", NULL, NULL, json, strlen(json), &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(buf_str(&r.body), want);
     http_reply_free(&r);
@@ -108,10 +108,10 @@ static void batch_delivers_only_unseen_events(void **state)
     char *second = raw_delivery("[" EVENT("EVa2") "," EVENT("EVa3") "," EVENT("EVa3") "]",
                                 "{\"params\":[{}]}");
     char *third = raw_delivery(EVENT("EVa1"), "{\"params\":[{}]}");
-    expect(first, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT("EVa1") ","
-                     EVENT("EVa2") "]},\"params\":[{}]}"));
-    expect(second, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT("EVa3")
-                      "]},\"params\":[{}]}"));
+    expect(first, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT("EVa1") "," EVENT(
+                      "EVa2") "]},\"params\":[{}]}"));
+    expect(second, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT(
+                       "EVa3") "]},\"params\":[{}]}"));
     expect(third, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[]},\"params\":[],"
                      "\"duplicate\":true}"));
     free(first);
@@ -150,8 +150,8 @@ static void forged_delivery_is_not_remembered(void **state)
     const char *body = "[" EVENT("EVb1") "]";
     char url[256], sig[64], listener[512], more[1024];
     sign("es-token-3f1", "https://hooks.example.com/twilio/events", body, url, sizeof url, sig);
-    snprintf(listener, sizeof listener,
-             "{\"authToken\":\"es-token-3f1\",\"webhookUrl\":\"%s\"}", url);
+    snprintf(listener, sizeof listener, "{\"authToken\":\"es-token-3f1\",\"webhookUrl\":\"%s\"}",
+             url);
     snprintf(more, sizeof more, "{\"params\":[%s],\"headers\":{\"X-Twilio-Signature\":\"%s\"}}",
              listener, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
     char *forged = raw_delivery(body, more);
@@ -160,8 +160,8 @@ static void forged_delivery_is_not_remembered(void **state)
         char u[160];
         struct http_reply r;
         snprintf(u, sizeof u, "%s/api/twilio/webhookEvent", H.url);
-        assert_int_equal(http_call_ex("POST", u, "application/json", NULL, NULL, forged,
-                                      strlen(forged), &r), 0);
+        assert_int_equal(
+            http_call_ex("POST", u, "application/json", NULL, NULL, forged, strlen(forged), &r), 0);
         got_forged = strdup(buf_str(&r.body));
         http_reply_free(&r);
     }
@@ -200,12 +200,15 @@ static void two_processes_share_what_was_seen(void **state)
     expect_at(base_b, WEBHOOK("idem-token-9"), DUPLICATE);
     char *batch = raw_delivery("[" EVENT("EVc1") "," EVENT("EVc2") "]", NULL);
     char *again = raw_delivery("[" EVENT("EVc2") "," EVENT("EVc3") "]", NULL);
-    expect_at(base_b, batch, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT("EVc1")
-                                "," EVENT("EVc2") "]},\"params\":[]}"));
-    expect_at(base_a, again, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT("EVc3")
-                                "]},\"params\":[]}"));
-    expect_at(base_a, batch, OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[]},\"params\":"
-                                "[],\"duplicate\":true}"));
+    expect_at(base_b, batch,
+              OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT("EVc1") "," EVENT(
+                  "EVc2") "]},\"params\":[]}"));
+    expect_at(
+        base_a, again,
+        OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[" EVENT("EVc3") "]},\"params\":[]}"));
+    expect_at(base_a, batch,
+              OK("{\"http_resp\":\"\",\"client_msg\":{\"events\":[]},\"params\":"
+                 "[],\"duplicate\":true}"));
     free(batch);
     free(again);
     child_stop(&a);

@@ -78,8 +78,8 @@ static int adapt(const char *conf_path, int svc_port)
              "    fastcgi_temp_path %s/fastcgi;\n    uwsgi_temp_path %s/uwsgi;\n"
              "    scgi_temp_path %s/scgi;\n",
              dir, dir, dir, dir, dir);
-    int rc = replace(&text, "listen 80 ", listen) | replace(&text, "server 127.0.0.1:8080;", server) |
-             replace(&text, "http {\n", paths);
+    int rc = replace(&text, "listen 80 ", listen) |
+             replace(&text, "server 127.0.0.1:8080;", server) | replace(&text, "http {\n", paths);
     FILE *f = fopen(conf_path, "w");
     if (rc || !f) {
         if (f)
@@ -110,8 +110,7 @@ static int setup(void **state)
     snprintf(log, sizeof log, "%s/stderr.log", dir);
     snprintf(globals, sizeof globals, "daemon off; pid %s/nginx.pid;", dir);
     edge_port = free_port();
-    if (mkdir(dir, 0700) < 0 || edge_port < 0 ||
-        adapt(conf, harness_port(&H)) < 0)
+    if (mkdir(dir, 0700) < 0 || edge_port < 0 || adapt(conf, harness_port(&H)) < 0)
         return -1;
     snprintf(edge, sizeof edge, "http://127.0.0.1:%d", edge_port);
     nginx_pid = fork();

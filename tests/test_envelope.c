@@ -54,10 +54,11 @@ static void api_error_json_and_not(void **state)
 {
     (void)state;
     size_t len;
-    const char twilio[] = "{\"code\":21602,\"message\":\"Message body is required.\","
-                          "\"more_info\":\"https://www.twilio.com/docs/errors/21602\",\"status\":400}";
-    char *s = envelope_api_error(400, "create record", twilio, sizeof twilio - 1, "application/json", NULL,
-                                 NULL, &len);
+    const char twilio[] =
+        "{\"code\":21602,\"message\":\"Message body is required.\","
+        "\"more_info\":\"https://www.twilio.com/docs/errors/21602\",\"status\":400}";
+    char *s = envelope_api_error(400, "create record", twilio, sizeof twilio - 1,
+                                 "application/json", NULL, NULL, &len);
     assert_string_equal(s, "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                            "\"API_ERROR\",\"status_msg\":\"[HTTP 400] Unable to create record: "
                            "Message body is required.\",\"code\":21602,\"message\":\"Message body "
@@ -88,10 +89,8 @@ static void bad_body_says_where(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(success_wraps_bytes_unchanged),
-        cmocka_unit_test(error_merges_extra),
-        cmocka_unit_test(fields_list_follows_reasons),
-        cmocka_unit_test(api_error_json_and_not),
+        cmocka_unit_test(success_wraps_bytes_unchanged), cmocka_unit_test(error_merges_extra),
+        cmocka_unit_test(fields_list_follows_reasons),   cmocka_unit_test(api_error_json_and_not),
         cmocka_unit_test(bad_body_says_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,9 +71,8 @@ static void add_sink(int n, const char *destination)
     snprintf(sid, sizeof sid, "DG%032x", n);
     account_add(A, "sinks",
                 json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:b}, s:s}", "sid", sid, "description",
-                          "someone's", "sink_type", "webhook", "sink_configuration",
-                          "destination", destination, "method", "POST", "batch_events", 0,
-                          "status", "active"));
+                          "someone's", "sink_type", "webhook", "sink_configuration", "destination",
+                          destination, "method", "POST", "batch_events", 0, "status", "active"));
 }
 
 static void add_subscription(int n, int sink, const char *type)
@@ -82,8 +81,8 @@ static void add_subscription(int n, int sink, const char *type)
     snprintf(sid, sizeof sid, "DF%032x", n);
     snprintf(sink_sid, sizeof sink_sid, "DG%032x", sink);
     account_add(A, "subscriptions",
-                json_pack("{s:s, s:s, s:s, s:[s]}", "sid", sid, "sink_sid", sink_sid,
-                          "description", "x", "types", type));
+                json_pack("{s:s, s:s, s:s, s:[s]}", "sid", sid, "sink_sid", sink_sid, "description",
+                          "x", "types", type));
 }
 
 /* Sixty other sinks, the trigger's sink 55th (page 2), with a subscription to INBOUND. */
@@ -99,15 +98,16 @@ static void sixty_sinks(void)
 
 #define SINK55 "DG00000000000000000000000000000137"
 #define SUB200 "DF00000000000000000000000000000200"
-#define SUBSCRIBE "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":[\"" INBOUND "\",\"" DELIVERED "\"]}"
+#define SUBSCRIBE                                                                                  \
+    "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":[\"" INBOUND "\",\"" DELIVERED "\"]}"
 
 static void match_on_page_two_is_reused(void **state)
 {
     (void)state;
     sixty_sinks();
     expect("subscribeEvents", SUBSCRIBE,
-           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\""
-              INBOUND "\",\"" DELIVERED "\"],\"added\":[\"" DELIVERED "\"],\"created\":{\"sink\":"
+           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\"" INBOUND
+              "\",\"" DELIVERED "\"],\"added\":[\"" DELIVERED "\"],\"created\":{\"sink\":"
               "false,\"subscription\":false}}"));
     assert_int_equal(account_writes(A), 1);
     assert_int_equal(account_size(A, "sinks"), 60);
@@ -122,13 +122,15 @@ static void match_on_page_two_is_reused(void **state)
     assert_int_equal(account_line(A, 4, line, sizeof line), 0);
     assert_string_equal(line, "POST /v1/Subscriptions/" SUB200 "/SubscribedEvents");
     /* again: nothing written */
-    expect("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"[\\\"" DELIVERED "\\\"]\"}",
-           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\""
-              INBOUND "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
+    expect("subscribeEvents",
+           "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"[\\\"" DELIVERED "\\\"]\"}",
+           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\"" INBOUND
+              "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
               "false,\"subscription\":false}}"));
-    expect("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"" DELIVERED ", " INBOUND "\"}",
-           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\""
-              INBOUND "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
+    expect("subscribeEvents",
+           "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"" DELIVERED ", " INBOUND "\"}",
+           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\"" INBOUND
+              "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
               "false,\"subscription\":false}}"));
     assert_int_equal(account_writes(A), 1);
 }
@@ -188,10 +190,11 @@ static void unsubscribe_leaves_nothing(void **state)
     add_subscription(0x301, 0x300, INBOUND);
     add_subscription(0x302, 0x300, DELIVERED);
     const char *args = "{" CREDS ",\"webhookUrl\":\"" HOOK "\"}";
-    expect("unsubscribeEvents", args,
-           OK("{\"webhookUrl\":\"" HOOK "\",\"deleted\":{\"sinks\":[\"" SINK55
-              "\",\"DG00000000000000000000000000000300\"],\"subscriptions\":[\"" SUB200
-              "\",\"DF00000000000000000000000000000301\",\"DF00000000000000000000000000000302\"]}}"));
+    expect(
+        "unsubscribeEvents", args,
+        OK("{\"webhookUrl\":\"" HOOK "\",\"deleted\":{\"sinks\":[\"" SINK55
+           "\",\"DG00000000000000000000000000000300\"],\"subscriptions\":[\"" SUB200
+           "\",\"DF00000000000000000000000000000301\",\"DF00000000000000000000000000000302\"]}}"));
     assert_int_equal(account_writes(A), 5);
     assert_int_equal(account_size(A, "sinks"), 59);
     assert_int_equal(account_size(A, "subscriptions"), 0);
@@ -206,8 +209,9 @@ static void every_type_on_every_page(void **state)
     char name[96];
     for (int i = 0; i < 120; i++) {
         snprintf(name, sizeof name, "com.twilio.test.event-%03d", i);
-        account_add(A, "types", json_pack("{s:s, s:s, s:s}", "type", name, "schema_id",
-                                          "Test.Event", "description", "A test event"));
+        account_add(A, "types",
+                    json_pack("{s:s, s:s, s:s}", "type", name, "schema_id", "Test.Event",
+                              "description", "A test event"));
     }
     char *got = post("listEventTypes", "{" CREDS "}");
     json_t *root = json_loads(got, 0, NULL);
@@ -224,13 +228,13 @@ static void every_type_on_every_page(void **state)
 static void bad_input_sends_nothing(void **state)
 {
     (void)state;
-    expect("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":[\"Not A Type\"]}",
-           FIELDS_ERROR("\"types\"",
-                        "\"types\":\"each type must be an event type name: lower-case letters, "
-                        "digits, dots and dashes (com.twilio.messaging.inbound-message.received)\""));
+    expect(
+        "subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":[\"Not A Type\"]}",
+        FIELDS_ERROR("\"types\"",
+                     "\"types\":\"each type must be an event type name: lower-case letters, "
+                     "digits, dots and dashes (com.twilio.messaging.inbound-message.received)\""));
     expect("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\" , \"}",
-           FIELDS_ERROR("\"types\"",
-                        "\"types\":\"is required\""));
+           FIELDS_ERROR("\"types\"", "\"types\":\"is required\""));
     char *got = post("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"nope\"}");
     assert_non_null(strstr(got, "\"fields\":[\"webhookUrl\",\"types\"]"));
     free(got);

@@ -5,8 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <arpa/inet.h>
+#include <cmocka.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@
     "listIncomingPhoneNumbers, startVerification, checkVerification, lookupPhoneNumber, "          \
     "createConversation, addConversationParticipant, sendConversationMessage, twilioRequest, "     \
     "validateWebhookSignature, subscribeWebhook, unsubscribeWebhook, subscribeEvents, "            \
-    "unsubscribeEvents, listEventTypes, pollMessages, pollCalls, pollRecordings, "                  \
+    "unsubscribeEvents, listEventTypes, pollMessages, pollCalls, pollRecordings, "                 \
     "pollTranscriptions, pollIncomingPhoneNumbers; events: webhookEvent."
 #define ERROR(code, msg)                                                                           \
     "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"" code                   \
@@ -52,10 +52,11 @@ static void near_names_are_suggested(void **state)
     struct {
         const char *typed;
         long want;
-    } cases[] = {{"sendSMS", 0},      {"sendsms", 0},     {"sendSm", 0},   {"sendSmss", 0},
-                 {"sedSms", 0},       {"snedSms", 0},     {"sendMMS", 1},  {"getMesage", 2},
-                 {"WEBHOOKEVENT", 3}, {"webhookEvnt", 3}, {"sendFax", -1}, {"x", -1},
-                 {"getCall", -1},     {"", -1}};
+    } cases[] = {{"sendSMS", 0},     {"sendsms", 0},   {"sendSm", 0},
+                 {"sendSmss", 0},    {"sedSms", 0},    {"snedSms", 0},
+                 {"sendMMS", 1},     {"getMesage", 2}, {"WEBHOOKEVENT", 3},
+                 {"webhookEvnt", 3}, {"sendFax", -1},  {"x", -1},
+                 {"getCall", -1},    {"", -1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         long got = suggest_nearest(cases[i].typed, strlen(cases[i].typed), names, 4);
         if (got != cases[i].want)
@@ -66,9 +67,9 @@ static void near_names_are_suggested(void **state)
 static void unknown_block_says_did_you_mean_and_every_route(void **state)
 {
     (void)state;
-    expect_status("sendSMS", "{}", 404,
-                  ERROR("UNKNOWN_BLOCK", "No block with that name. Did you mean sendSms? " ROUTES)
-                  "}}}");
+    expect_status(
+        "sendSMS", "{}", 404,
+        ERROR("UNKNOWN_BLOCK", "No block with that name. Did you mean sendSms? " ROUTES) "}}}");
     expect_status("webhookevent", "{}", 404,
                   ERROR("UNKNOWN_BLOCK",
                         "No block with that name. Did you mean webhookEvent? " ROUTES) "}}}");
@@ -131,10 +132,10 @@ static void empty_body_says_so(void **state)
 {
     (void)state;
     static const char want[] =
-        ERROR("JSON_VALIDATION", "The request body is empty. Send the args as a JSON object: "
-                                 "{\\\"args\\\": {...}}, or the args at the top level, with "
-                                 "Content-Type: application/json.")
-        ",\"reason\":\"the body is empty\"}}}";
+        ERROR("JSON_VALIDATION",
+              "The request body is empty. Send the args as a JSON object: "
+              "{\\\"args\\\": {...}}, or the args at the top level, with "
+              "Content-Type: application/json.") ",\"reason\":\"the body is empty\"}}}";
     expect_status("sendSms", "", 200, want);
     expect_status("sendSms", " \r\n\t", 200, want);
 }
@@ -143,21 +144,27 @@ static void empty_body_says_so(void **state)
 static void trailing_comma_is_pointed_at(void **state)
 {
     (void)state;
-    expect_status("sendSms", "{\"args\": {\"to\": \"+14155552671\",\n  }\n}", 200,
-                  ERROR("JSON_VALIDATION", "The request body is not valid JSON: trailing comma "
-                                           "before '}' (line 1, column 31); remove the comma.")
-                  ",\"line\":1,\"column\":31,\"position\":31,"
-                  "\"reason\":\"trailing comma before '}'\"}}}");
-    expect_status("sendMms", "{\n\"mediaUrl\": [\"https://a.example/1.png\",\n]}", 200,
-                  ERROR("JSON_VALIDATION", "The request body is not valid JSON: trailing comma "
-                                           "before ']' (line 2, column 39); remove the comma.")
-                  ",\"line\":2,\"column\":39,\"position\":41,"
-                  "\"reason\":\"trailing comma before ']'\"}}}");
+    expect_status(
+        "sendSms", "{\"args\": {\"to\": \"+14155552671\",\n  }\n}", 200,
+        ERROR("JSON_VALIDATION",
+              "The request body is not valid JSON: trailing comma "
+              "before '}' (line 1, column 31); remove the comma.") ",\"line\":1,\"column\":31,"
+                                                                   "\"position\":31,"
+                                                                   "\"reason\":\"trailing comma "
+                                                                   "before '}'\"}}}");
+    expect_status(
+        "sendMms", "{\n\"mediaUrl\": [\"https://a.example/1.png\",\n]}", 200,
+        ERROR("JSON_VALIDATION",
+              "The request body is not valid JSON: trailing comma "
+              "before ']' (line 2, column 39); remove the comma.") ",\"line\":2,\"column\":39,"
+                                                                   "\"position\":41,"
+                                                                   "\"reason\":\"trailing comma "
+                                                                   "before ']'\"}}}");
     /* other syntax errors keep jansson's reason and place */
     expect_status("sendSms", "{\"to\" 1}", 200,
-                  ERROR("JSON_VALIDATION",
-                        "The request body is not valid JSON: ':' expected (line 1, column 7).")
-                  ",\"line\":1,\"column\":7,\"position\":7,\"reason\":\"':' expected\"}}}");
+                  ERROR("JSON_VALIDATION", "The request body is not valid JSON: ':' expected (line "
+                                           "1, column 7).") ",\"line\":1,\"column\":7,\"position\":"
+                                                            "7,\"reason\":\"':' expected\"}}}");
 }
 
 static void port_in_use_says_so(void **state)
@@ -201,8 +208,8 @@ static void foreign_json_error_keeps_its_reason(void **state)
                    "\"starttime\"],\"severity\":\"Error\",\"code\":\"format\",\"message\":"
                    "\"Request query parameter starttime must match format \\\"date-time\\\"\"}]}");
     struct http_reply r;
-    assert_int_equal(
-        harness_post(&H, "listCalls", "{" CREDS ",\"startTime\":\"2026-11-23\"}", &r), 0);
+    assert_int_equal(harness_post(&H, "listCalls", "{" CREDS ",\"startTime\":\"2026-11-23\"}", &r),
+                     0);
     assert_int_equal(r.status, 200);
     const char *want = ERROR("API_ERROR", "[HTTP 422] Unable to fetch page: Invalid request: "
                                           "Request query parameter starttime must match format "
@@ -229,13 +236,12 @@ static void foreign_shapes(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len;
-        char *out = envelope_api_error(502, "create record", cases[i].body,
-                                       strlen(cases[i].body), "text/html", NULL, NULL, &len);
+        char *out = envelope_api_error(502, "create record", cases[i].body, strlen(cases[i].body),
+                                       "text/html", NULL, NULL, &len);
         assert_non_null(out);
         json_t *doc = json_loads(out, 0, NULL);
-        const char *msg = json_string_value(
-            json_object_get(json_object_get(json_object_get(doc, "contextWrites"), "to"),
-                            "status_msg"));
+        const char *msg = json_string_value(json_object_get(
+            json_object_get(json_object_get(doc, "contextWrites"), "to"), "status_msg"));
         char want[256];
         snprintf(want, sizeof want, "[HTTP 502] Unable to create record: %s", cases[i].msg);
         if (!msg || strcmp(msg, want) != 0)

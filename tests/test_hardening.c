@@ -18,8 +18,10 @@
 #define PROXY_SECRET "proxy-SECRET-1a2b3c"
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CREDS "\"accountSid\":\"" SID "\",\"accountToken\":\"" TOKEN "\""
-#define SMS "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Hi\"}}"
-#define SMS_OTHER "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Ho\"}}"
+#define SMS                                                                                        \
+    "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Hi\"}}"
+#define SMS_OTHER                                                                                  \
+    "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Ho\"}}"
 
 static struct harness H;
 static struct log_capture logged;
@@ -74,9 +76,8 @@ static void post_expect(const char *json, size_t len, int status, const char *co
     if (!env)
         fail_msg("not JSON: %s", buf_str(&r->body));
     const char *cb = json_string_value(json_object_get(env, "callback"));
-    const char *got = json_string_value(
-        json_object_get(json_object_get(json_object_get(env, "contextWrites"), "to"),
-                        "status_code"));
+    const char *got = json_string_value(json_object_get(
+        json_object_get(json_object_get(env, "contextWrites"), "to"), "status_code"));
     if (code ? !got || strcmp(got, code) != 0 || strcmp(cb, "error") != 0
              : strcmp(cb, "success") != 0)
         fail_msg("want %s, got %s", code ? code : "success", buf_str(&r->body));
@@ -155,8 +156,8 @@ static void deep_nesting_and_many_keys(void **state)
     assert_int_equal(standin_count(H.up), 1);
 }
 
-#define CHUNKED_HEAD                                                                            \
-    ("POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"     \
+#define CHUNKED_HEAD                                                                               \
+    ("POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"          \
      "Transfer-Encoding: chunked\r\n\r\n")
 
 /* Sends raw parts and expects the status line and the envelope's status_code, with nothing
@@ -168,7 +169,8 @@ static void expect_raw(const char *const *parts, size_t n, int gap_ms, const cha
     char want[96];
     assert_int_equal(raw_request(harness_port(&H), parts, n, gap_ms, &out), 0);
     snprintf(want, sizeof want, "\"status_code\":\"%s\"", code);
-    if (strncmp(buf_str(&out), status_line, strlen(status_line)) != 0 || !strstr(buf_str(&out), want))
+    if (strncmp(buf_str(&out), status_line, strlen(status_line)) != 0 ||
+        !strstr(buf_str(&out), want))
         fail_msg("want %s and %s, got: %s", status_line, code, buf_str(&out));
     buf_free(&out);
     assert_int_equal(standin_count(H.up), 0);
@@ -188,7 +190,7 @@ static void chunked_body_is_capped(void **state)
 static void drip_fed_body_is_cut_off(void **state)
 {
     (void)state;
-    const char *parts[] = {CHUNKED_HEAD,    "1\r\n{\r\n",   "1\r\n \r\n", "1\r\n \r\n",
+    const char *parts[] = {CHUNKED_HEAD, "1\r\n{\r\n", "1\r\n \r\n", "1\r\n \r\n",
                            "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n", "1\r\n \r\n"};
     expect_raw(parts, 8, 100, "HTTP/1.1 408", "REQUEST_TIMEOUT"); /* BODY_TIMEOUT_MS is 300 */
 }
@@ -208,13 +210,15 @@ static void content_type_must_be_json(void **state)
     char url[256];
     struct http_reply r;
     snprintf(url, sizeof url, "%s/api/twilio/sendSms", H.url);
-    assert_int_equal(http_call_ex("POST", url, "application/x-www-form-urlencoded", NULL, NULL,
-                                  "to=1", 4, &r), 0);
+    assert_int_equal(
+        http_call_ex("POST", url, "application/x-www-form-urlencoded", NULL, NULL, "to=1", 4, &r),
+        0);
     assert_int_equal(r.status, 415);
     assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"UNSUPPORTED_MEDIA_TYPE\""));
     http_reply_free(&r);
     assert_int_equal(http_call_ex("POST", url, "application/json; charset=utf-8", NULL, NULL, SMS,
-                                  strlen(SMS), &r), 0);
+                                  strlen(SMS), &r),
+                     0);
     assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
     http_reply_free(&r);
     assert_int_equal(standin_count(H.up), 1);
@@ -256,8 +260,8 @@ static int split_replies(const char *out, struct raw_reply *r, int max, int head
     return n;
 }
 
-#define RAW_SMS_POST                                                                            \
-    "POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"       \
+#define RAW_SMS_POST                                                                               \
+    "POST /api/twilio/sendSms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"           \
     "Content-Length: %zu\r\n\r\n%s"
 
 /* Each reply goes out in one write, so it must carry the whole head civetweb would have sent:
@@ -288,15 +292,13 @@ static void replies_are_framed_for_keep_alive(void **state)
     assert_int_equal(standin_count(H.up), 1);
 
     /* HTTP/1.0 closes unless the client asks otherwise; the server then answers nothing more. */
-    const char *const old[] = {"GET /healthz HTTP/1.0\r\n\r\n",
-                               "GET /healthz HTTP/1.0\r\n\r\n"};
+    const char *const old[] = {"GET /healthz HTTP/1.0\r\n\r\n", "GET /healthz HTTP/1.0\r\n\r\n"};
     assert_int_equal(raw_request(harness_port(&H), old, 2, 0, &out), 0);
     assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 1);
     buf_free(&out);
     assert_string_equal(r[0].connection, "close");
-    const char *const old_keep[] = {
-        "GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
-        "GET /healthz HTTP/1.0\r\nConnection: close\r\n\r\n"};
+    const char *const old_keep[] = {"GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+                                    "GET /healthz HTTP/1.0\r\nConnection: close\r\n\r\n"};
     assert_int_equal(raw_request(harness_port(&H), old_keep, 2, 0, &out), 0);
     assert_int_equal(split_replies(buf_str(&out), r, 4, -1), 2);
     buf_free(&out);
@@ -319,8 +321,9 @@ static void replies_are_framed_for_keep_alive(void **state)
 static void hostile_values_never_reach_twilio(void **state)
 {
     (void)state;
-    const char *sids[] = {"AC/../../x", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?", "AC%2Faaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                          "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\r\\n", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa#"};
+    const char *sids[] = {
+        "AC/../../x", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?", "AC%2Faaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\r\\n", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa#"};
     char body[512];
     for (size_t i = 0; i < sizeof sids / sizeof sids[0]; i++) {
         snprintf(body, sizeof body,
@@ -330,12 +333,14 @@ static void hostile_values_never_reach_twilio(void **state)
         post_code(body, 200, "REQUIRED_FIELDS");
     }
     struct http_reply r;
-    const char *crlf = "{\"accountSid\":\"" SID "\",\"accountToken\":\"" TOKEN "\\r\\nX-Evil: 1\","
-                       "\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\","
-                       "\"statusCallback\":\"javascript:alert(1)\",\"mediaUrl\":\"file:///etc/passwd, "
-                       "example.com/a.png\"}";
+    const char *crlf =
+        "{\"accountSid\":\"" SID "\",\"accountToken\":\"" TOKEN "\\r\\nX-Evil: 1\","
+        "\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\","
+        "\"statusCallback\":\"javascript:alert(1)\",\"mediaUrl\":\"file:///etc/passwd, "
+        "example.com/a.png\"}";
     post_expect(crlf, strlen(crlf), 200, "REQUIRED_FIELDS", &r);
-    assert_non_null(strstr(buf_str(&r.body), "\"accountToken\":\"must not contain control characters"));
+    assert_non_null(
+        strstr(buf_str(&r.body), "\"accountToken\":\"must not contain control characters"));
     assert_non_null(strstr(buf_str(&r.body), "\"statusCallback\":\"must be an absolute"));
     assert_non_null(strstr(buf_str(&r.body), "\"mediaUrl\":\"item 1 must be an absolute"));
     http_reply_free(&r);
@@ -343,10 +348,13 @@ static void hostile_values_never_reach_twilio(void **state)
 }
 
 static const struct standin_answer rate_limited = {
-    429, "application/json",
+    429,
+    "application/json",
     "{\"code\":20429,\"message\":\"Too Many Requests\",\"more_info\":\"https://www.twilio.com/docs/"
     "errors/20429\",\"status\":429}",
-    0, "0", 0};
+    0,
+    "0",
+    0};
 
 static void rate_limit_is_retried(void **state)
 {
@@ -387,15 +395,20 @@ static void server_error_is_never_retried(void **state)
     (void)state;
     struct http_reply r;
     char msg[512];
-    struct standin_answer a = {503, "application/json",
-                               "{\"code\":20503,\"message\":\"Service Unavailable\",\"status\":503}",
-                               0, NULL, 0};
+    struct standin_answer a = {
+        503,
+        "application/json",
+        "{\"code\":20503,\"message\":\"Service Unavailable\",\"status\":503}",
+        0,
+        NULL,
+        0};
     standin_answer(H.up, &a);
     post_expect(SMS, strlen(SMS), 200, "API_ERROR", &r);
     assert_string_equal(status_msg(&r, msg, sizeof msg),
                         "[HTTP 503] Unable to create record: Service Unavailable (Twilio failed "
                         "after receiving the request; the message may have been created)");
-    assert_non_null(strstr(buf_str(&r.body), "\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""));
+    assert_non_null(
+        strstr(buf_str(&r.body), "\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""));
     http_reply_free(&r);
     assert_int_equal(standin_count(H.up), 1);
 }
@@ -481,8 +494,9 @@ static void post_with_key(const char *json, const char *key, struct http_reply *
     snprintf(url, sizeof url, "%s/api/twilio/sendSms", H.url);
     snprintf(header, sizeof header, "Idempotency-Key: %s", key);
     const char *extra[] = {header, NULL};
-    assert_int_equal(http_call_ex("POST", url, "application/json", NULL, key ? extra : NULL,
-                                  json, strlen(json), r), 0);
+    assert_int_equal(http_call_ex("POST", url, "application/json", NULL, key ? extra : NULL, json,
+                                  strlen(json), r),
+                     0);
     assert_int_equal(r->status, 200);
 }
 
@@ -608,16 +622,16 @@ static void proxy_secret_is_required_when_set(void **state)
     const char *right[] = {"X-RapidAPI-Proxy-Secret: " PROXY_SECRET, NULL};
     const char *const *tries[] = {NULL, wrong};
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(http_call_ex("POST", url, "application/json", NULL, tries[i], SMS,
-                                      strlen(SMS), &r), 0);
+        assert_int_equal(
+            http_call_ex("POST", url, "application/json", NULL, tries[i], SMS, strlen(SMS), &r), 0);
         assert_int_equal(r.status, 401);
         assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"UNAUTHORIZED\""));
         no_secret_in(buf_str(&r.body));
         http_reply_free(&r);
     }
     assert_int_equal(standin_count(other.up), 0);
-    assert_int_equal(http_call_ex("POST", url, "application/json", NULL, right, SMS, strlen(SMS),
-                                  &r), 0);
+    assert_int_equal(
+        http_call_ex("POST", url, "application/json", NULL, right, SMS, strlen(SMS), &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
     http_reply_free(&r);

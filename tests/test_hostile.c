@@ -260,8 +260,8 @@ static int trickle_open(struct trickle *t)
                                "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n";
     t->answer[0] = '\0';
     t->fd = loopback_connect(harness_port(&H));
-    return t->fd >= 0 && send(t->fd, head, sizeof head - 1, MSG_NOSIGNAL) ==
-                             (ssize_t)(sizeof head - 1)
+    return t->fd >= 0 &&
+                   send(t->fd, head, sizeof head - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof head - 1)
                ? 0
                : -1;
 }

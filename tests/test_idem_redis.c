@@ -102,9 +102,9 @@ static void fresh_replay_conflict_across_replicas(void **state)
     assert_int_equal(claim(a, KEY, FP_A, 0, &t2, &body, &len), IDEM_REPLAY);
     free(body);
     assert_int_equal(claim(b, KEY, FP_B, 0, &t2, &body, &len), IDEM_CONFLICT);
-    assert_int_equal(claim(b, "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\norder-1042", FP_B, 0, &t2, &body,
-                           &len),
-                     IDEM_FRESH); /* another account, another key */
+    assert_int_equal(
+        claim(b, "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\norder-1042", FP_B, 0, &t2, &body, &len),
+        IDEM_FRESH); /* another account, another key */
     idem_free(a);
     idem_free(b);
 }

@@ -53,9 +53,9 @@ static void costs_stay_bounded(void **state)
     static const struct {
         const char *open, *unit, *close;
     } shapes[] = {
-        {"[", "{}", "]"},           {"[", "[]", "]"},         {"[", "%zu", "]"},
-        {"[", "\"\"", "]"},         {"[", "true", "]"},       {"{", "\"k%zu\":{}", "}"},
-        {"[", "[[[[{}]]]]", "]"},   {"{", "\"%zu\":0", "}"},  {"[", "{\"a\":\"\"}", "]"},
+        {"[", "{}", "]"},         {"[", "[]", "]"},        {"[", "%zu", "]"},
+        {"[", "\"\"", "]"},       {"[", "true", "]"},      {"{", "\"k%zu\":{}", "}"},
+        {"[", "[[[[{}]]]]", "]"}, {"{", "\"%zu\":0", "}"}, {"[", "{\"a\":\"\"}", "]"},
     };
     struct buf b;
     buf_init(&b, 8u << 20);
@@ -76,8 +76,7 @@ static void costs_stay_bounded(void **state)
             }
             parsed = 1;
             if (cost > 8 * b.len + (1u << 20))
-                fail_msg("shape %zu, %zu items: %zu bytes of text cost %zu", s, count, b.len,
-                         cost);
+                fail_msg("shape %zu, %zu items: %zu bytes of text cost %zu", s, count, b.len, cost);
         }
         assert_true(parsed);
         assert_true(refused); /* the largest of each shape passes the budget */

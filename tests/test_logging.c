@@ -54,9 +54,8 @@ static void call(const char *method, const char *path, const char *content_type,
     char url[256];
     struct http_reply r;
     snprintf(url, sizeof url, "%s%s", H.url, path);
-    assert_int_equal(http_call_ex(method, url, content_type, NULL, extra, body,
-                                  body ? strlen(body) : 0, &r),
-                     0);
+    assert_int_equal(
+        http_call_ex(method, url, content_type, NULL, extra, body, body ? strlen(body) : 0, &r), 0);
     assert_int_equal(r.status, status);
     if (strstr(buf_str(&r.body), TOKEN))
         fail_msg("a secret was echoed");
@@ -214,9 +213,18 @@ static void json_line_has_every_field(void **state)
     const char *const extra[] = {"X-Request-Id: json-line-1", NULL};
     call("POST", "/api/twilio/sendSms", "application/json", SMS, extra, 200, id, sizeof id);
     json_t *line = log_line_for("json-line-1");
-    static const char *const keys[] = {"time",   "level",   "msg",             "request_id",
-                                       "method", "path",    "status",          "block",
-                                       "outcome", "upstream_status", "attempts", "duration_ms",
+    static const char *const keys[] = {"time",
+                                       "level",
+                                       "msg",
+                                       "request_id",
+                                       "method",
+                                       "path",
+                                       "status",
+                                       "block",
+                                       "outcome",
+                                       "upstream_status",
+                                       "attempts",
+                                       "duration_ms",
                                        "twilio_request_id"};
     assert_int_equal(json_object_size(line), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)

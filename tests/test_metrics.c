@@ -245,8 +245,7 @@ static double bucket(const struct scrape *sc, const char *block, const char *bou
 {
     char key[256];
     snprintf(key, sizeof key,
-             "twilio_block_upstream_duration_seconds_bucket{block=\"%s\",le=\"%s\"}", block,
-             bound);
+             "twilio_block_upstream_duration_seconds_bucket{block=\"%s\",le=\"%s\"}", block, bound);
     return value(sc, key);
 }
 
@@ -361,8 +360,7 @@ static double grew_bucket(const char *block, const char *bound)
 {
     char key[256];
     snprintf(key, sizeof key,
-             "twilio_block_upstream_duration_seconds_bucket{block=\"%s\",le=\"%s\"}", block,
-             bound);
+             "twilio_block_upstream_duration_seconds_bucket{block=\"%s\",le=\"%s\"}", block, bound);
     return grew(key);
 }
 
@@ -386,12 +384,18 @@ static void fresh_server_shows_its_families(void **state)
     }
     assert_int_equal(count_prefix(&SC, "twilio_block_upstream_duration_seconds_bucket"), n * N_LE);
     static const char *const families[] = {
-        "twilio_block_build_info",           "twilio_block_start_time_seconds",
-        "twilio_block_requests_in_flight",   "twilio_block_workers",
-        "twilio_block_workers_busy",         "twilio_block_connections_open",
-        "twilio_block_connections_closed_early_total", "twilio_block_requests_total",
-        "twilio_block_upstream_duration_seconds", "twilio_block_upstream_retries_total",
-        "twilio_block_idempotent_replays_total",  "twilio_block_upstream_responses_total",
+        "twilio_block_build_info",
+        "twilio_block_start_time_seconds",
+        "twilio_block_requests_in_flight",
+        "twilio_block_workers",
+        "twilio_block_workers_busy",
+        "twilio_block_connections_open",
+        "twilio_block_connections_closed_early_total",
+        "twilio_block_requests_total",
+        "twilio_block_upstream_duration_seconds",
+        "twilio_block_upstream_retries_total",
+        "twilio_block_idempotent_replays_total",
+        "twilio_block_upstream_responses_total",
     };
     assert_int_equal(SC.nf, sizeof families / sizeof families[0]);
     for (size_t i = 0; i < SC.nf; i++)
@@ -407,11 +411,14 @@ static void known_requests_give_exact_values(void **state)
     settled(&BEFORE);
     call("POST", "/api/twilio/sendSms", SMS, NULL, 200);
     call("POST", "/api/twilio/sendSms", SMS, NULL, 200);
-    struct standin_answer refused = {400, "application/json",
+    struct standin_answer refused = {400,
+                                     "application/json",
                                      "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\","
                                      "\"more_info\":\"https://www.twilio.com/docs/errors/21211\","
                                      "\"status\":400}",
-                                     0, NULL, 0};
+                                     0,
+                                     NULL,
+                                     0};
     standin_answer(H.up, &refused);
     call("POST", "/api/twilio/sendSms", SMS, NULL, 200);
     struct standin_answer limited[] = {
@@ -579,8 +586,11 @@ static void label_tables_are_bounded_and_interned_by_content(void **state)
     }
     for (size_t i = 0; i < 70; i++) { /* 63 fit beside sendSms, 7 do not */
         snprintf(blocks[i], sizeof blocks[i], "b%zu", i);
-        struct metrics_request u = {.block = blocks[i], .outcome = "dry_run", .attempts = 2,
-                                    .retries = 1, .upstream_status = 503,
+        struct metrics_request u = {.block = blocks[i],
+                                    .outcome = "dry_run",
+                                    .attempts = 2,
+                                    .retries = 1,
+                                    .upstream_status = 503,
                                     .upstream_ms = 20000};
         metrics_request_begin(m);
         metrics_request_end(m, &u);

@@ -6,9 +6,9 @@
 #define _DEFAULT_SOURCE /* timegm */
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +110,8 @@ static int more_of(json_t *to)
 
 static const char *sid_at(json_t *to, size_t i)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(to, "items"), i), "sid"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(to, "items"), i), "sid"));
 }
 
 /* Whether request i to the stand-in holds text. */
@@ -186,8 +187,8 @@ static void starts_now(void **state)
     char from[32], upto[32], want[160];
     iso(T0, from);
     iso(T0 + 45 - POLLING_SETTLE_S, upto);
-    snprintf(want, sizeof want, "Messages.json?PageSize=101&DateSent%%3E=%s&DateSent%%3C=%s",
-             from, upto);
+    snprintf(want, sizeof want, "Messages.json?PageSize=101&DateSent%%3E=%s&DateSent%%3C=%s", from,
+             upto);
     for (char *p = want; *p; p++)
         if (*p == ':')
             memmove(p + 3, p + 1, strlen(p + 1) + 1), memcpy(p, "%3A", 3);
@@ -270,8 +271,8 @@ static unsigned lcg(unsigned *s)
 /* Resources arriving up to 30 s after their dates, many sharing seconds, polled at uneven
  * intervals with uneven limits (going on at once while more): each exactly once, in (date, SID)
  * order across every answer; with a large limit each by the first poll 35 s after it appeared. */
-static void run_simulation(const char *block, const char *coll, const char *prefix,
-                           unsigned seed, int small_limits)
+static void run_simulation(const char *block, const char *coll, const char *prefix, unsigned seed,
+                           int small_limits)
 {
     enum { N = 300 };
     static struct sim r[N];
@@ -327,16 +328,16 @@ static void run_simulation(const char *block, const char *coll, const char *pref
     }
     for (unsigned i = 0; i < N; i++) {
         if (!r[i].delivered)
-            fail_msg("%s (date %lld, appears %lld) never delivered", r[i].sid,
-                     r[i].date - start, r[i].appears - start);
+            fail_msg("%s (date %lld, appears %lld) never delivered", r[i].sid, r[i].date - start,
+                     r[i].appears - start);
         if (small_limits)
             continue;
         size_t p = 0;
         while (p < n_polls && polls[p] < r[i].appears + 35)
             p++;
         if (p < n_polls && r[i].at > polls[p])
-            fail_msg("%s appeared at +%lld, delivered at +%lld, after the poll at +%lld",
-                     r[i].sid, r[i].appears - start, r[i].at - start, polls[p] - start);
+            fail_msg("%s appeared at +%lld, delivered at +%lld, after the poll at +%lld", r[i].sid,
+                     r[i].appears - start, r[i].at - start, polls[p] - start);
     }
     json_decref(to);
 }
@@ -358,8 +359,10 @@ static long long rfc_date(const char *s)
     struct tm tm;
     char mon[4];
     memset(&tm, 0, sizeof tm);
-    if (!s || sscanf(s, "%*3s, %d %3s %d %d:%d:%d", &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour,
-                     &tm.tm_min, &tm.tm_sec) != 6 || !strstr(months, mon))
+    if (!s ||
+        sscanf(s, "%*3s, %d %3s %d %d:%d:%d", &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6 ||
+        !strstr(months, mon))
         return 0;
     tm.tm_mon = (int)(strstr(months, mon) - months) / 3;
     tm.tm_year -= 1900;
@@ -519,8 +522,8 @@ static void no_date_filter_stops_at_cursor(void **state)
     json_decref(q);
 }
 
-#define CURSOR_REFUSED                                                                         \
-    FIELDS_ERROR("\"cursor\"", "\"cursor\":\"is not a cursor this block answered for this "    \
+#define CURSOR_REFUSED                                                                             \
+    FIELDS_ERROR("\"cursor\"", "\"cursor\":\"is not a cursor this block answered for this "        \
                                "account; pass the previous answer's cursor as it is\"")
 
 static void expect_refused(const char *block, const char *args, const char *want)
@@ -594,8 +597,8 @@ static void bad_limit_and_since_are_named(void **state)
     expect_refused("pollMessages", CREDS ",\"since\":\"yesterday\"", NULL);
     expect_refused("pollCalls", CREDS ",\"since\":\"2026-13-01\"", NULL);
     json_t *env = call("pollMessages", "\"limit\":0,\"since\":\"soon\"");
-    json_t *fields = json_object_get(json_object_get(json_object_get(env, "contextWrites"), "to"),
-                                     "fields");
+    json_t *fields =
+        json_object_get(json_object_get(json_object_get(env, "contextWrites"), "to"), "fields");
     assert_int_equal(json_array_size(fields), 2);
     assert_string_equal(json_string_value(json_array_get(fields, 0)), "since");
     assert_string_equal(json_string_value(json_array_get(fields, 1)), "limit");

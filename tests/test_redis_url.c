@@ -72,7 +72,8 @@ static void bad_urls_are_refused(void **state)
         {"http://:s3cret@redis", "REDIS_URL: expected redis://[[user]:password@]host[:port][/db]"},
         {"rediss://:s3cret@redis", "REDIS_URL: TLS (rediss://) is not supported; use redis:// on "
                                    "a private network"},
-        {"redis://s3cret@redis", "REDIS_URL: put the password after a colon: redis://:password@host"},
+        {"redis://s3cret@redis",
+         "REDIS_URL: put the password after a colon: redis://:password@host"},
         {"redis://:s3cret@redis:0", "REDIS_URL: the port must be a number from 1 to 65535"},
         {"redis://:s3cret@redis:65536", "REDIS_URL: the port must be a number from 1 to 65535"},
         {"redis://:s3cret@redis:port", "REDIS_URL: the port must be a number from 1 to 65535"},

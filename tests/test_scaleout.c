@@ -21,8 +21,9 @@
 
 #define PASSWORD "pw-Kq27vX"
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define SMS(body) "{\"accountSid\":\"" SID "\",\"accountToken\":\"t\",\"from\":\"+15005550006\"," \
-                  "\"to\":\"+14155552671\",\"body\":\"" body "\"}"
+#define SMS(body)                                                                                  \
+    "{\"accountSid\":\"" SID "\",\"accountToken\":\"t\",\"from\":\"+15005550006\","                \
+    "\"to\":\"+14155552671\",\"body\":\"" body "\"}"
 
 static const char *binary;
 
@@ -30,8 +31,8 @@ static void start(struct child *r, const struct standin *up, const char *redis_u
 {
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(up));
-    const char *const env[] = {"THREADS",   "16",      "TWILIO_API_BASE", base,
-                               "REDIS_URL", redis_url, NULL};
+    const char *const env[] = {"THREADS", "16", "TWILIO_API_BASE", base, "REDIS_URL",
+                               redis_url, NULL};
     child_start(r, binary, "scaleout", env, 10000);
 }
 
@@ -204,7 +205,7 @@ static void redis_down_sends_nothing(void **state)
     }
     assert_int_equal(standin_count(f->up), 0);
     assert_true(child_log_has(&f->a, "is unavailable (Connection refused); requests with an "
-                               "Idempotency-Key get 503 IDEMPOTENCY_STORE_UNAVAILABLE"));
+                                     "Idempotency-Key get 503 IDEMPOTENCY_STORE_UNAVAILABLE"));
     struct http_reply r;
     assert_int_equal(post(&f->a, NULL, SMS("Hi"), &r), 0);
     assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));

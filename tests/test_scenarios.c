@@ -17,7 +17,8 @@
 #define MESSAGES "/2010-04-01/Accounts/" SID "/Messages.json"
 #define CALLS "/2010-04-01/Accounts/" SID "/Calls.json"
 #define RQID ",\"twilio_request_id\":\"RQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""
-#define SMS_ARGS "{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+1 (415) 555-2671\",\"body\":\"Hello there\"}"
+#define SMS_ARGS                                                                                   \
+    "{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+1 (415) 555-2671\",\"body\":\"Hello there\"}"
 
 static struct harness H;
 
@@ -50,8 +51,12 @@ static void sms_flat_success(void **state)
     (void)state;
     struct http_reply r;
     post("sendSms", SMS_ARGS, &r);
-    assert_string_equal(buf_str(&r.body), "{\"callback\":\"success\",\"contextWrites\":{\"to\":" "{\"account_sid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"body\":\"Hello\",\"num_segments\":\"1\","
-    "\"sid\":\"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"status\":\"queued\",\"price\":null}}}");
+    assert_string_equal(
+        buf_str(&r.body),
+        "{\"callback\":\"success\",\"contextWrites\":{\"to\":"
+        "{\"account_sid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"body\":\"Hello\",\"num_"
+        "segments\":\"1\","
+        "\"sid\":\"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"status\":\"queued\",\"price\":null}}}");
     expect_one_request(MESSAGES, "To=%2B14155552671&From=%2B15005550006&Body=Hello%20there");
     http_reply_free(&r);
 }
@@ -72,13 +77,15 @@ static void mms_list_is_repeated_key(void **state)
     struct http_reply r;
     post("sendMms",
          "{\"args\":{" CREDS ",\"messagingServiceSid\":\"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
-         "\"to\":\"whatsapp:+1 415 555 2671\",\"mediaUrl\":\"https://x.test/a.png, https://x.test/b.png\","
+         "\"to\":\"whatsapp:+1 415 555 2671\",\"mediaUrl\":\"https://x.test/a.png, "
+         "https://x.test/b.png\","
          "\"unknownKey\":\"never sent\",\"body\":\"\",\"from\":null}}",
          &r);
     assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
-    expect_one_request(MESSAGES, "To=whatsapp%3A%2B14155552671&MessagingServiceSid="
-                                 "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&MediaUrl=https%3A%2F%2Fx.test%2Fa.png"
-                                 "&MediaUrl=https%3A%2F%2Fx.test%2Fb.png");
+    expect_one_request(MESSAGES,
+                       "To=whatsapp%3A%2B14155552671&MessagingServiceSid="
+                       "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&MediaUrl=https%3A%2F%2Fx.test%2Fa.png"
+                       "&MediaUrl=https%3A%2F%2Fx.test%2Fb.png");
     http_reply_free(&r);
 }
 
@@ -90,7 +97,8 @@ static void call_with_options(void **state)
     post("makeCall",
          "{\"args\":{" CREDS ",\"to\":\"client:alice\",\"from\":\"+15005550006\","
          "\"twiml\":\"<Response><Say>Hi</Say></Response>\",\"method\":\"get\","
-         "\"statusCallbackEvent\":[\"initiated\",\"Answered\"],\"timeout\":\"30\",\"record\":\"true\","
+         "\"statusCallbackEvent\":[\"initiated\",\"Answered\"],\"timeout\":\"30\",\"record\":"
+         "\"true\","
          "\"machineDetectionTimeout\":0}}",
          &r);
     assert_string_equal(buf_str(&r.body), "{\"callback\":\"success\",\"contextWrites\":{\"to\":"
@@ -99,7 +107,8 @@ static void call_with_options(void **state)
     assert_int_equal(standin_request(H.up, 0, &rec), 0);
     assert_string_equal(rec.path, CALLS);
     assert_non_null(strstr(rec.body, "To=client%3Aalice&From=%2B15005550006&"));
-    assert_non_null(strstr(rec.body, "Twiml=%3CResponse%3E%3CSay%3EHi%3C%2FSay%3E%3C%2FResponse%3E"));
+    assert_non_null(
+        strstr(rec.body, "Twiml=%3CResponse%3E%3CSay%3EHi%3C%2FSay%3E%3C%2FResponse%3E"));
     assert_non_null(strstr(rec.body, "Method=GET"));
     assert_non_null(strstr(rec.body, "StatusCallbackEvent=initiated&StatusCallbackEvent=answered"));
     assert_non_null(strstr(rec.body, "Timeout=30"));
@@ -233,10 +242,11 @@ static void connection_refused(void **state)
     /* Port 9 (discard) on loopback: nothing listens there on a test machine. */
     assert_int_equal(harness_start(&other, "http://127.0.0.1:9", 400, 0), 0);
     assert_int_equal(harness_post(&other, "sendSms", SMS_ARGS, &r), 0);
-    assert_string_equal(buf_str(&r.body),
-                        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-                        "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"Could not reach Twilio at "
-                        "http://127.0.0.1:9: connection refused (3 attempts; nothing was sent)\"}}}");
+    assert_string_equal(
+        buf_str(&r.body),
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+        "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"Could not reach Twilio at "
+        "http://127.0.0.1:9: connection refused (3 attempts; nothing was sent)\"}}}");
     http_reply_free(&r);
     harness_stop(&other);
 }

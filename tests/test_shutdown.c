@@ -18,8 +18,9 @@
 #include "clock.h"
 #include "harness.h"
 
-#define SMS "{\"accountSid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"accountToken\":\"t\"," \
-            "\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Hi\"}"
+#define SMS                                                                                        \
+    "{\"accountSid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"accountToken\":\"t\","               \
+    "\"from\":\"+15005550006\",\"to\":\"+14155552671\",\"body\":\"Hi\"}"
 
 static const char *binary;
 
@@ -27,8 +28,8 @@ static void start(struct child *r, struct standin *up, const char *grace_ms, con
 {
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(up));
-    const char *const env[] = {"TWILIO_API_BASE", base,  "SHUTDOWN_GRACE_MS", grace_ms,
-                               "UPSTREAM_LOOPS",  loops, NULL};
+    const char *const env[] = {
+        "TWILIO_API_BASE", base, "SHUTDOWN_GRACE_MS", grace_ms, "UPSTREAM_LOOPS", loops, NULL};
     child_start(r, binary, "shutdown", env, 5000);
 }
 

@@ -11,8 +11,8 @@
 #include "buf.h"
 #include "sms.h"
 
-#define EURO "\xE2\x82\xAC"     /* U+20AC, a GSM-7 extension character */
-#define ZHE "\xD0\xB6"          /* U+0436 Cyrillic zhe, not GSM-7 */
+#define EURO "\xE2\x82\xAC"      /* U+20AC, a GSM-7 extension character */
+#define ZHE "\xD0\xB6"           /* U+0436 Cyrillic zhe, not GSM-7 */
 #define EMOJI "\xF0\x9F\x98\x80" /* U+1F600, two UTF-16 units */
 
 /* The text made of (part, count) pairs, each part repeated count times; NULL ends the list. */
@@ -74,8 +74,7 @@ static void check_repeat(const char *part, size_t count, const struct expect *e)
 static void plain_ascii(void **state)
 {
     (void)state;
-    check_str("Hello there, your code is 123456.",
-              &(struct expect){0, 33, 33, 1, "[]"});
+    check_str("Hello there, your code is 123456.", &(struct expect){0, 33, 33, 1, "[]"});
 }
 
 static void empty_text(void **state)
@@ -202,8 +201,7 @@ static void forced_distinct_in_order(void **state)
               &(struct expect){1, 20, 22, 1,
                                "[\"П\",\"р\",\"и\",\"в\",\"е\",\"т\",\"`\",\"" EMOJI
                                "\",\"м\",\"ё\"]"});
-    check_str("Ça coûte 5€ ou 5¥, façon ŝ",
-              &(struct expect){1, 26, 26, 1, "[\"û\",\"ç\",\"ŝ\"]"});
+    check_str("Ça coûte 5€ ou 5¥, façon ŝ", &(struct expect){1, 26, 26, 1, "[\"û\",\"ç\",\"ŝ\"]"});
 }
 
 static void expect_invalid(const char *text, size_t n)
@@ -220,13 +218,15 @@ static void expect_invalid(const char *text, size_t n)
 static void invalid_utf8_refused(void **state)
 {
     (void)state;
-    expect_invalid("abc\xFF", 4);                 /* never in UTF-8 */
-    expect_invalid("\x80hello", 6);               /* continuation byte first */
-    expect_invalid("ab\xC3", 3);                  /* cut short at the end */
-    expect_invalid("\xE2\x82" "a", 3);            /* cut short inside */
-    expect_invalid("a\xF8\x88\x80\x80\x80", 6);   /* five-byte form */
-    expect_invalid("\xED\xA0\x80", 3);            /* a UTF-16 surrogate */
-    expect_invalid("\xF4\x90\x80\x80", 4);        /* above U+10FFFF */
+    expect_invalid("abc\xFF", 4);   /* never in UTF-8 */
+    expect_invalid("\x80hello", 6); /* continuation byte first */
+    expect_invalid("ab\xC3", 3);    /* cut short at the end */
+    expect_invalid("\xE2\x82"
+                   "a",
+                   3);                          /* cut short inside */
+    expect_invalid("a\xF8\x88\x80\x80\x80", 6); /* five-byte form */
+    expect_invalid("\xED\xA0\x80", 3);          /* a UTF-16 surrogate */
+    expect_invalid("\xF4\x90\x80\x80", 4);      /* above U+10FFFF */
     /* the bytes are counted, not the NUL-terminated string */
     expect_invalid("ok\xC3\xA9\xC3", 5);
     check("ok\xC3\xA9\xC3", 4, &(struct expect){0, 3, 3, 1, "[]"});
@@ -236,9 +236,9 @@ static void invalid_utf8_refused(void **state)
 static void overlong_utf8_refused(void **state)
 {
     (void)state;
-    expect_invalid("\xC1\x81", 2);         /* 'A' in two bytes */
-    expect_invalid("\xE0\x81\x81", 3);     /* 'A' in three bytes */
-    expect_invalid("\xC0\x80", 2);         /* NUL in two bytes */
+    expect_invalid("\xC1\x81", 2);     /* 'A' in two bytes */
+    expect_invalid("\xE0\x81\x81", 3); /* 'A' in three bytes */
+    expect_invalid("\xC0\x80", 2);     /* NUL in two bytes */
 }
 
 int main(void)

@@ -55,9 +55,10 @@ static int reset(void **state)
     account_add(A, "numbers",
                 json_pack("{s:s, s:s, s:s, s:s, s:n, s:s, s:s, s:n, s:s, s:n, s:n}", "sid", PN1,
                           "phone_number", "+15005550006", "sms_url", DEMO, "sms_method", "POST",
-                          "sms_application_sid", "voice_url", "https://demo.twilio.com/welcome/voice/",
-                          "voice_method", "POST", "status_callback", "status_callback_method",
-                          "POST", "voice_application_sid", "trunk_sid"));
+                          "sms_application_sid", "voice_url",
+                          "https://demo.twilio.com/welcome/voice/", "voice_method", "POST",
+                          "status_callback", "status_callback_method", "POST",
+                          "voice_application_sid", "trunk_sid"));
     account_add(A, "numbers",
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "sid", PN2, "phone_number",
                           "+15005550007", "sms_url", "", "sms_method", "POST", "voice_url", "",
@@ -82,18 +83,18 @@ static void expect(const char *block, const char *json, const char *want)
     free(got);
 }
 
-static void expect_field(const char *collection, const char *sid, const char *key,
-                         const char *want)
+static void expect_field(const char *collection, const char *sid, const char *key, const char *want)
 {
     char got[2048];
     assert_int_equal(account_get(A, collection, sid, key, got, sizeof got), 0);
     assert_string_equal(got, want);
 }
 
-#define SUB(target, more) "{" CREDS "," target ",\"event\":\"incomingMessage\",\"webhookUrl\":\"" HOOK "\"" more "}"
-#define NUMBER_ANSWER(changed, prev)                                                             \
-    OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"           \
-       "\"incomingMessage\",\"webhookUrl\":\"" HOOK "\",\"method\":\"POST\",\"changed\":" changed \
+#define SUB(target, more)                                                                          \
+    "{" CREDS "," target ",\"event\":\"incomingMessage\",\"webhookUrl\":\"" HOOK "\"" more "}"
+#define NUMBER_ANSWER(changed, prev)                                                               \
+    OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"               \
+       "\"incomingMessage\",\"webhookUrl\":\"" HOOK "\",\"method\":\"POST\",\"changed\":" changed  \
        ",\"previous\":{\"url\":\"" prev "\",\"method\":\"POST\"}}")
 
 static void subscribe_then_again_writes_once(void **state)
@@ -108,7 +109,8 @@ static void subscribe_then_again_writes_once(void **state)
     assert_int_equal(account_writes(A), 1);
     char line[512];
     assert_int_equal(account_line(A, 0, line, sizeof line), 0);
-    assert_string_equal(line, "GET " ACCOUNT "/IncomingPhoneNumbers.json?PhoneNumber=%2B15005550006");
+    assert_string_equal(line,
+                        "GET " ACCOUNT "/IncomingPhoneNumbers.json?PhoneNumber=%2B15005550006");
     assert_int_equal(account_line(A, 1, line, sizeof line), 0);
     assert_string_equal(line, "POST " ACCOUNT "/IncomingPhoneNumbers/" PN1 ".json");
 }
@@ -131,17 +133,19 @@ static void another_url_is_refused_unless_replace(void **state)
     expect_field("numbers", PN1, "sms_url", HOOK);
     /* turned off: the other URL comes back, once */
     expect("unsubscribeWebhook",
-           SUB("\"phoneNumber\":\"" PN1 "\"", ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
+           SUB("\"phoneNumber\":\"" PN1 "\"",
+               ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
            OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
-              "\"incomingMessage\",\"webhookUrl\":\"" HOOK "\",\"changed\":true,\"now\":{\"url\":\""
-              OTHER "\",\"method\":\"POST\"}}"));
+              "\"incomingMessage\",\"webhookUrl\":\"" HOOK
+              "\",\"changed\":true,\"now\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}"));
     assert_int_equal(account_writes(A), 2);
     expect_field("numbers", PN1, "sms_url", OTHER);
     expect("unsubscribeWebhook",
-           SUB("\"phoneNumber\":\"" PN1 "\"", ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
+           SUB("\"phoneNumber\":\"" PN1 "\"",
+               ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
            OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
-              "\"incomingMessage\",\"webhookUrl\":\"" HOOK "\",\"changed\":false,\"now\":{\"url\":\""
-              OTHER "\",\"method\":\"POST\"}}"));
+              "\"incomingMessage\",\"webhookUrl\":\"" HOOK
+              "\",\"changed\":false,\"now\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}"));
     assert_int_equal(account_writes(A), 2);
 }
 
@@ -152,11 +156,12 @@ static void unsubscribe_after_someone_else_changed_writes_nothing(void **state)
            NUMBER_ANSWER("true", DEMO));
     account_set(A, "numbers", PN1, "sms_url", json_string("https://new.example.com/x"));
     account_set(A, "numbers", PN1, "sms_method", json_string("GET"));
-    expect("unsubscribeWebhook",
-           SUB("\"phoneNumber\":\"+15005550006\"", ",\"previous\":\"{\\\"url\\\":\\\"" DEMO "\\\"}\""),
-           OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
-              "\"incomingMessage\",\"webhookUrl\":\"" HOOK "\",\"changed\":false,\"now\":{\"url\":"
-              "\"https://new.example.com/x\",\"method\":\"GET\"}}"));
+    expect(
+        "unsubscribeWebhook",
+        SUB("\"phoneNumber\":\"+15005550006\"", ",\"previous\":\"{\\\"url\\\":\\\"" DEMO "\\\"}\""),
+        OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
+           "\"incomingMessage\",\"webhookUrl\":\"" HOOK "\",\"changed\":false,\"now\":{\"url\":"
+           "\"https://new.example.com/x\",\"method\":\"GET\"}}"));
     assert_int_equal(account_writes(A), 1);
     expect_field("numbers", PN1, "sms_url", "https://new.example.com/x");
 }
@@ -196,8 +201,7 @@ static void number_in_messaging_service(void **state)
            ", which sends its incoming messages to the service's own webhook (its "
            "UseInboundWebhookOnNumber is off), so the number's SMS URL would never be called: "
            "subscribe the Messaging Service instead (messagingServiceSid " MG1 "), or turn "
-           "UseInboundWebhookOnNumber on in it; nothing was written\",\"ownerSid\":\"" MG1
-           "\"}}}");
+           "UseInboundWebhookOnNumber on in it; nothing was written\",\"ownerSid\":\"" MG1 "\"}}}");
     assert_int_equal(account_writes(A), 0);
     /* calls are not the service's */
     expect("subscribeWebhook",
@@ -246,13 +250,13 @@ static void twiml_app_and_trunk_are_refused(void **state)
     account_set(A, "numbers", PN1, "trunk_sid", json_string(TK1));
     expect("subscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"replace\":true"),
            "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-           "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 sends its messages to TwiML App "
-           AP1 " (its SmsApplicationSid), so the number's own URL would never be called: set the "
+           "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 sends its messages to TwiML App " AP1
+           " (its SmsApplicationSid), so the number's own URL would never be called: set the "
            "webhook on that app, or clear the number's SmsApplicationSid in Twilio and subscribe "
            "again; nothing was written\",\"ownerSid\":\"" AP1 "\"}}}");
     expect("subscribeWebhook",
-           "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingCall\",\"webhookUrl\":\"" HOOK
-           "\"}",
+           "{" CREDS ",\"phoneNumber\":\"" PN1
+           "\",\"event\":\"incomingCall\",\"webhookUrl\":\"" HOOK "\"}",
            "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
            "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 sends its calls to " TK1 " (a SIP "
            "trunk), so the number's own URL would never be called: take the number out of it in "
@@ -276,15 +280,17 @@ static void bad_input_names_each_arg_and_sends_nothing(void **state)
            "\"webhookUrl\":\"" HOOK "\",\"method\":\"GET\"}",
            FIELDS_ERROR("\"method\"",
                         "\"method\":\"a Messaging Service's status callback is always POST\""));
-    char *got = post("subscribeWebhook", "{" CREDS ",\"event\":\"incomingMessage\",\"webhookUrl\":\"ftp://x\"}");
+    char *got = post("subscribeWebhook",
+                     "{" CREDS ",\"event\":\"incomingMessage\",\"webhookUrl\":\"ftp://x\"}");
     assert_non_null(strstr(got, "\"status_code\":\"REQUIRED_FIELDS\""));
     assert_non_null(strstr(got, "\"webhookUrl\""));
     assert_non_null(strstr(got, "\"phoneNumber\""));
     free(got);
-    expect("unsubscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"previous\":[1]"),
-           FIELDS_ERROR("\"previous\"",
-                        "\"previous\":\"must be the previous object subscribeWebhook answered: "
-                        "{\\\"url\\\": \\\"\\\" or an http(s) URL, \\\"method\\\": GET or POST}\""));
+    expect(
+        "unsubscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"previous\":[1]"),
+        FIELDS_ERROR("\"previous\"",
+                     "\"previous\":\"must be the previous object subscribeWebhook answered: "
+                     "{\\\"url\\\": \\\"\\\" or an http(s) URL, \\\"method\\\": GET or POST}\""));
     assert_int_equal(account_requests(A), 0);
     /* a number of another account: named, nothing written */
     expect("subscribeWebhook", SUB("\"phoneNumber\":\"+1 415 555 0100\"", ""),
@@ -296,11 +302,12 @@ static void bad_input_names_each_arg_and_sends_nothing(void **state)
 static void unknown_sid_is_twilios_error(void **state)
 {
     (void)state;
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"PN99999999999999999999999999999999\"", ""),
-           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"API_ERROR\","
-           "\"status_msg\":\"[HTTP 404] Unable to fetch record: The requested resource was not "
-           "found; nothing was written\",\"code\":20404,\"message\":\"The requested resource was "
-           "not found\",\"more_info\":\"https://www.twilio.com/docs/errors/20404\",\"status\":404}}}");
+    expect(
+        "subscribeWebhook", SUB("\"phoneNumber\":\"PN99999999999999999999999999999999\"", ""),
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"API_ERROR\","
+        "\"status_msg\":\"[HTTP 404] Unable to fetch record: The requested resource was not "
+        "found; nothing was written\",\"code\":20404,\"message\":\"The requested resource was "
+        "not found\",\"more_info\":\"https://www.twilio.com/docs/errors/20404\",\"status\":404}}}");
     assert_int_equal(account_writes(A), 0);
 }
 
@@ -313,7 +320,8 @@ static void dry_run_shows_the_read(void **state)
                 "/v1/Services/" MG1 "\",\"username\":\"" SID "\",\"password\":\"********\","
                 "\"query\":{}}}"),
              account_port(A));
-    expect("subscribeWebhook", SUB("\"messagingServiceSid\":\"" MG1 "\"", ",\"dryRun\":true"), want);
+    expect("subscribeWebhook", SUB("\"messagingServiceSid\":\"" MG1 "\"", ",\"dryRun\":true"),
+           want);
     assert_int_equal(account_requests(A), 0);
 }
 

@@ -18,11 +18,11 @@
 #define VEC_TOKEN "12345"
 #define VEC_URL "https://mycompany.com/myapp.php?foo=1&bar=2"
 #define VEC_SIG "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-#define VEC_PARAMS                                                                              \
-    "{\"CallSid\":\"CA1234567890ABCDE\",\"Caller\":\"+14158675309\",\"Digits\":\"1234\","      \
+#define VEC_PARAMS                                                                                 \
+    "{\"CallSid\":\"CA1234567890ABCDE\",\"Caller\":\"+14158675309\",\"Digits\":\"1234\","          \
     "\"From\":\"+14158675309\",\"To\":\"+18005551212\"}"
 /* The vector's fields sorted by name, each name followed by its value. */
-#define VEC_SIGNED_FIELDS                                                                       \
+#define VEC_SIGNED_FIELDS                                                                          \
     "CallSidCA1234567890ABCDECaller+14158675309Digits1234From+14158675309To+18005551212"
 
 #define HOOK_TOKEN "hook-token-5e1f9a7c"
@@ -32,8 +32,8 @@
 #define MEDIA "https://api.twilio.com/2010-04-01/Accounts/" ACC "/Messages/" MSG "/Media/ME"
 #define XML_HEAD "<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?>"
 #define OK_HEAD "{\"callback\":\"success\",\"contextWrites\":{\"to\":"
-#define FIELDS_HEAD                                                                             \
-    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"REQUIRED_FIELDS\","  \
+#define FIELDS_HEAD                                                                                \
+    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"REQUIRED_FIELDS\","      \
     "\"status_msg\":\"Please, check and fill in required fields.\","
 
 /* base64(HMAC-SHA1(token, text)), as Twilio computes X-Twilio-Signature. */
@@ -134,15 +134,15 @@ static void one_change_is_invalid(void **state)
     assert_int_equal(check_params("12346", VEC_URL, VEC_PARAMS, VEC_SIG), SIG_INVALID);
     assert_int_equal(check_params("1234", VEC_URL, VEC_PARAMS, VEC_SIG), SIG_INVALID);
     /* the URL */
-    assert_int_equal(check_params(VEC_TOKEN, "https://mycompany.com/myapp.php?foo=1&bar=3",
-                                  VEC_PARAMS, VEC_SIG),
-                     SIG_INVALID);
-    assert_int_equal(check_params(VEC_TOKEN, "http://mycompany.com/myapp.php?foo=1&bar=2",
-                                  VEC_PARAMS, VEC_SIG),
-                     SIG_INVALID);
-    assert_int_equal(check_params(VEC_TOKEN, "https://mycompany.com/myapp.php", VEC_PARAMS,
-                                  VEC_SIG),
-                     SIG_INVALID);
+    assert_int_equal(
+        check_params(VEC_TOKEN, "https://mycompany.com/myapp.php?foo=1&bar=3", VEC_PARAMS, VEC_SIG),
+        SIG_INVALID);
+    assert_int_equal(
+        check_params(VEC_TOKEN, "http://mycompany.com/myapp.php?foo=1&bar=2", VEC_PARAMS, VEC_SIG),
+        SIG_INVALID);
+    assert_int_equal(
+        check_params(VEC_TOKEN, "https://mycompany.com/myapp.php", VEC_PARAMS, VEC_SIG),
+        SIG_INVALID);
 }
 
 /* Twilio has signed the URL with its port and without; either form of it validates. */
@@ -156,9 +156,9 @@ static void url_with_or_without_port(void **state)
     hmac_b64(VEC_TOKEN, "https://mycompany.com:443/myapp.php?foo=1&bar=2" VEC_SIGNED_FIELDS, sig);
     assert_string_not_equal(sig, VEC_SIG);
     assert_int_equal(check_params(VEC_TOKEN, VEC_URL, VEC_PARAMS, sig), SIG_VALID);
-    assert_int_equal(check_params(VEC_TOKEN, "https://mycompany.com:443/myapp.php?foo=1&bar=2",
-                                  VEC_PARAMS, sig),
-                     SIG_VALID);
+    assert_int_equal(
+        check_params(VEC_TOKEN, "https://mycompany.com:443/myapp.php?foo=1&bar=2", VEC_PARAMS, sig),
+        SIG_VALID);
     /* http's port is 80 */
     hmac_b64(VEC_TOKEN, "http://mycompany.com:80/hook" VEC_SIGNED_FIELDS, sig);
     assert_int_equal(check_params(VEC_TOKEN, "http://mycompany.com/hook", VEC_PARAMS, sig),
@@ -308,11 +308,11 @@ static void expect_answerf(const char *name, const char *want, const char *fmt, 
 }
 
 #define VALID OK_HEAD "{\"valid\":true}}}"
-#define NOT_VALID                                                                               \
-    OK_HEAD "{\"valid\":false,\"reason\":\"the signature does not match this url, these "       \
+#define NOT_VALID                                                                                  \
+    OK_HEAD "{\"valid\":false,\"reason\":\"the signature does not match this url, these "          \
             "params and this authToken\"}}}"
-#define VEC_ARGS                                                                                \
-    "\"authToken\":\"" VEC_TOKEN "\",\"url\":\"" VEC_URL "\",\"signature\":\"" VEC_SIG          \
+#define VEC_ARGS                                                                                   \
+    "\"authToken\":\"" VEC_TOKEN "\",\"url\":\"" VEC_URL "\",\"signature\":\"" VEC_SIG             \
     "\",\"params\":" VEC_PARAMS
 
 static void validate_vector_wrapped_and_flat(void **state)
@@ -372,8 +372,7 @@ static void validate_raw_body(void **state)
 static void validate_params_and_raw_body(void **state)
 {
     (void)state;
-    expect_answer("validateWebhookSignature",
-                  "{\"args\":{" VEC_ARGS ",\"rawBody\":\"{}\"}}",
+    expect_answer("validateWebhookSignature", "{\"args\":{" VEC_ARGS ",\"rawBody\":\"{}\"}}",
                   FIELDS_HEAD "\"fields\":[\"rawBody\"],\"reasons\":{\"rawBody\":\"cannot be "
                               "given with params\"}}}}");
 }
@@ -403,15 +402,18 @@ static void validate_raw_body_without_hash(void **state)
                               "post give params instead\"}}}}");
 }
 
-
 /* A field the signature cannot cover must not pass for signed: the vector's own signature,
  * with a forged object, null or list beside the signed fields. */
 static void unsignable_fields_refused(void **state)
 {
     (void)state;
     static const char *const extra[] = {
-        "\"Forwarded\":{\"From\":\"+19999999999\"}", "\"MediaUrl0\":{\"x\":1}",
-        "\"Note\":null", "\"Tags\":[]", "\"Tags\":[[\"a\"]]", "\"Tags\":[{}]",
+        "\"Forwarded\":{\"From\":\"+19999999999\"}",
+        "\"MediaUrl0\":{\"x\":1}",
+        "\"Note\":null",
+        "\"Tags\":[]",
+        "\"Tags\":[[\"a\"]]",
+        "\"Tags\":[{}]",
     };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         char params[512];
@@ -429,8 +431,7 @@ static void body_hash_url_needs_the_text(void **state)
     digest_sha256_hex(JSON_BODY, hex);
     snprintf(url, sizeof url, "https://mycompany.com/events?bodySHA256=%s", hex);
     hmac_b64(VEC_TOKEN, url, sig);
-    assert_int_equal(check_params(VEC_TOKEN, url, "{\"EventType\":\"forged\"}", sig),
-                     SIG_UNSIGNED);
+    assert_int_equal(check_params(VEC_TOKEN, url, "{\"EventType\":\"forged\"}", sig), SIG_UNSIGNED);
     assert_int_equal(check_params(VEC_TOKEN, url, NULL, sig), SIG_UNSIGNED);
     assert_int_equal(check_raw(VEC_TOKEN, url, JSON_BODY, sig), SIG_VALID);
 }
@@ -439,7 +440,8 @@ static void validate_unsignable_params(void **state)
 {
     (void)state;
     expect_answer("validateWebhookSignature",
-                  "{\"authToken\":\"" VEC_TOKEN "\",\"url\":\"" VEC_URL "\",\"signature\":\"" VEC_SIG
+                  "{\"authToken\":\"" VEC_TOKEN "\",\"url\":\"" VEC_URL
+                  "\",\"signature\":\"" VEC_SIG
                   "\",\"params\":{\"CallSid\":\"CA1234567890ABCDE\",\"Caller\":\"+14158675309\","
                   "\"Digits\":\"1234\",\"From\":\"+14158675309\",\"To\":\"+18005551212\","
                   "\"Forwarded\":{\"From\":\"+19999999999\"}}}",
@@ -463,25 +465,25 @@ static void validate_unsignable_params(void **state)
 /* ---- webhookEvent ---- */
 
 /* An inbound MMS as Twilio posts it, every field a string. */
-#define MMS_BODY                                                                                \
-    "{\"MessageSid\":\"" MSG "\",\"AccountSid\":\"" ACC "\",\"From\":\"+14155552671\","         \
-    "\"To\":\"+15005550006\",\"Body\":\"Two pictures\",\"NumMedia\":\"2\","                     \
-    "\"NumSegments\":\"1\",\"MediaUrl0\":\"" MEDIA "0\",\"MediaContentType0\":\"image/jpeg\","  \
+#define MMS_BODY                                                                                   \
+    "{\"MessageSid\":\"" MSG "\",\"AccountSid\":\"" ACC "\",\"From\":\"+14155552671\","            \
+    "\"To\":\"+15005550006\",\"Body\":\"Two pictures\",\"NumMedia\":\"2\","                        \
+    "\"NumSegments\":\"1\",\"MediaUrl0\":\"" MEDIA "0\",\"MediaContentType0\":\"image/jpeg\","     \
     "\"MediaUrl1\":\"" MEDIA "1\",\"MediaContentType1\":\"image/png\"}"
 #define MMS_SIGNED HOOK_URL MMS_FIELDS
-#define MMS_FIELDS                                                                              \
-    "AccountSid" ACC "BodyTwo picturesFrom+14155552671MediaContentType0image/jpeg"    \
-             "MediaContentType1image/pngMediaUrl0" MEDIA "0MediaUrl1" MEDIA "1MessageSid" MSG    \
-             "NumMedia2NumSegments1To+15005550006"
-#define MMS_CLIENT_MSG                                                                          \
-    "{\"MessageSid\":\"" MSG "\",\"AccountSid\":\"" ACC "\",\"From\":\"+14155552671\","         \
-    "\"To\":\"+15005550006\",\"Body\":\"Two pictures\",\"NumMedia\":2,\"NumSegments\":1,"       \
-    "\"Media\":[{\"Url\":\"" MEDIA "0\",\"ContentType\":\"image/jpeg\"},{\"Url\":\"" MEDIA      \
+#define MMS_FIELDS                                                                                 \
+    "AccountSid" ACC "BodyTwo picturesFrom+14155552671MediaContentType0image/jpeg"                 \
+    "MediaContentType1image/pngMediaUrl0" MEDIA "0MediaUrl1" MEDIA "1MessageSid" MSG               \
+    "NumMedia2NumSegments1To+15005550006"
+#define MMS_CLIENT_MSG                                                                             \
+    "{\"MessageSid\":\"" MSG "\",\"AccountSid\":\"" ACC "\",\"From\":\"+14155552671\","            \
+    "\"To\":\"+15005550006\",\"Body\":\"Two pictures\",\"NumMedia\":2,\"NumSegments\":1,"          \
+    "\"Media\":[{\"Url\":\"" MEDIA "0\",\"ContentType\":\"image/jpeg\"},{\"Url\":\"" MEDIA         \
     "1\",\"ContentType\":\"image/png\"}]}"
-#define SIGNED_LISTENER                                                                         \
-    "{\"to\":\"+1 500-555-0006\",\"authToken\":\"" HOOK_TOKEN "\",\"webhookUrl\":\"" HOOK_URL   \
+#define SIGNED_LISTENER                                                                            \
+    "{\"to\":\"+1 500-555-0006\",\"authToken\":\"" HOOK_TOKEN "\",\"webhookUrl\":\"" HOOK_URL      \
     "\",\"reply\":\"Thanks & bye\"}"
-#define SIGNED_LISTENER_OUT                                                                     \
+#define SIGNED_LISTENER_OUT                                                                        \
     "{\"to\":\"+1 500-555-0006\",\"webhookUrl\":\"" HOOK_URL "\",\"reply\":\"Thanks & bye\"}"
 #define OTHER_NUMBER_LISTENER "{\"to\":\"+15005550009\",\"reply\":\"not me\"}"
 #define FROM_LISTENER "{\"from\":\"+14155552671\"}"
@@ -564,12 +566,11 @@ static void event_missing_signature(void **state)
                   "{\"args\":{\"body\":" MMS_BODY ",\"params\":[" SIGNED_LISTENER "]}}", want);
 }
 
-
-#define UNSIGNED_MSG(i)                                                                         \
-    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"                   \
-    "\"INVALID_SIGNATURE\",\"status_msg\":\"The body holds what X-Twilio-Signature cannot "    \
-    "cover for listener " #i " (params[" #i "]): a field that is null, an object or a list of " \
-    "them, or, with bodySHA256 in its webhookUrl, a body not given as the text Twilio sent; "  \
+#define UNSIGNED_MSG(i)                                                                            \
+    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"                          \
+    "\"INVALID_SIGNATURE\",\"status_msg\":\"The body holds what X-Twilio-Signature cannot "        \
+    "cover for listener " #i " (params[" #i "]): a field that is null, an object or a list of "    \
+    "them, or, with bodySHA256 in its webhookUrl, a body not given as the text Twilio sent; "      \
     "it was not delivered.\",\"listener\":" #i "}}}"
 
 /* A genuinely signed MMS with forged fields the signature leaves out: not delivered. */
@@ -630,8 +631,8 @@ static void event_unmatched_listener_not_verified(void **state)
     (void)state;
     expect_answer("webhookEvent",
                   "{\"args\":{\"body\":" MMS_BODY ",\"params\":[{\"to\":\"+15005550009\","
-                  "\"authToken\":\"" HOOK_TOKEN "\",\"webhookUrl\":\"" HOOK_URL "\"},"
-                  FROM_LISTENER "],\"headers\":{\"x-twilio-signature\":\"forged\"}}}",
+                  "\"authToken\":\"" HOOK_TOKEN "\",\"webhookUrl\":\"" HOOK_URL "\"}," FROM_LISTENER
+                  "],\"headers\":{\"x-twilio-signature\":\"forged\"}}}",
                   OK_HEAD "{\"http_resp\":\"" EMPTY_TWIML "\",\"client_msg\":" MMS_CLIENT_MSG
                           ",\"params\":[" FROM_LISTENER "]}}}");
 }
@@ -664,9 +665,9 @@ static void event_json_body_with_hash(void **state)
     digest_sha256_hex(body, hex);
     snprintf(url, sizeof url, HOOK_URL "?bodySHA256=%s", hex);
     hmac_b64(HOOK_TOKEN, url, sig);
-    json_t *req = json_pack("{s:{s:s, s:[{s:s, s:s}], s:{s:s}}}", "args", "body", body,
-                            "params", "authToken", HOOK_TOKEN, "webhookUrl", url, "headers",
-                            "X-Twilio-Signature", sig);
+    json_t *req =
+        json_pack("{s:{s:s, s:[{s:s, s:s}], s:{s:s}}}", "args", "body", body, "params", "authToken",
+                  HOOK_TOKEN, "webhookUrl", url, "headers", "X-Twilio-Signature", sig);
     char *text = json_dumps(req, JSON_COMPACT);
     assert_non_null(text);
     char want[1024];
@@ -682,8 +683,8 @@ static void event_json_body_with_hash(void **state)
 static void event_no_listeners(void **state)
 {
     (void)state;
-    static const char want[] = OK_HEAD "{\"http_resp\":\"" EMPTY_TWIML "\",\"client_msg\":"
-                               MMS_CLIENT_MSG ",\"params\":[]}}}";
+    static const char want[] = OK_HEAD "{\"http_resp\":\"" EMPTY_TWIML
+                                       "\",\"client_msg\":" MMS_CLIENT_MSG ",\"params\":[]}}}";
     expect_answer("webhookEvent", "{\"args\":{\"body\":" MMS_BODY ",\"params\":[]}}", want);
     expect_answer("webhookEvent", "{\"args\":{\"body\":" MMS_BODY "}}", want);
 }
@@ -691,9 +692,9 @@ static void event_no_listeners(void **state)
 static void event_call_says_reply(void **state)
 {
     (void)state;
-#define CALL_BODY                                                                               \
-    "{\"CallSid\":\"CAcccccccccccccccccccccccccccccccc\",\"AccountSid\":\"" ACC "\","           \
-    "\"From\":\"+14155552671\",\"To\":\"+15005550006\",\"CallStatus\":\"ringing\","             \
+#define CALL_BODY                                                                                  \
+    "{\"CallSid\":\"CAcccccccccccccccccccccccccccccccc\",\"AccountSid\":\"" ACC "\","              \
+    "\"From\":\"+14155552671\",\"To\":\"+15005550006\",\"CallStatus\":\"ringing\","                \
     "\"Direction\":\"inbound\"}"
     expect_answer("webhookEvent",
                   "{\"args\":{\"body\":" CALL_BODY ",\"params\":[{\"to\":\"+15005550006\","

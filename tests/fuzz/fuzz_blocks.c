@@ -15,7 +15,8 @@ static void one(const unsigned char *data, size_t size)
     struct embedded_file metadata = {"metadata", meta, sizeof meta - 1};
     struct embedded_file file = {"x", (const char *)data, size};
     char err[512];
-    struct block_set *set = block_set_load(&metadata, &embedded_common_args, &file, 1, err, sizeof err);
+    struct block_set *set =
+        block_set_load(&metadata, &embedded_common_args, &file, 1, err, sizeof err);
     block_set_free(set);
 }
 

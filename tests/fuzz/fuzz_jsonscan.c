@@ -2,9 +2,9 @@
  * exactly when json_loadb (no flags) parses them into one. Bytes with a NUL in them are left
  * out: jansson loses a NUL that ends a number or a word (its lexer cannot push one back) and
  * accepts {"a":1\0}, where the scanner refuses every raw NUL; test_jsonscan covers NULs. */
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,8 +1,8 @@
 #include "account.h"
 
 #include <civetweb.h>
-#include <curl/curl.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +21,14 @@ struct account {
     int writes, requests;
     char *lines[MAX_LINES];
     unsigned long next_sid;
-    char validate[256]; /* Prism's base, or "" */
+    char validate[256];  /* Prism's base, or "" */
     char fail_line[256]; /* account_fail_next */
     int fail_status;
     int refused;
 };
 
-static const char *const collections[] = {"numbers", "services", "sinks", "subscriptions",
-                                          "types", NULL};
+static const char *const collections[] = {"numbers",       "services", "sinks",
+                                          "subscriptions", "types",    NULL};
 
 static json_t *fresh_state(void)
 {
@@ -75,8 +75,9 @@ static void answer_json(struct mg_connection *conn, int status, json_t *v)
 
 static void not_found(struct mg_connection *conn)
 {
-    answer(conn, 404, "{\"code\":20404,\"message\":\"The requested resource was not found\","
-                      "\"more_info\":\"https://www.twilio.com/docs/errors/20404\",\"status\":404}");
+    answer(conn, 404,
+           "{\"code\":20404,\"message\":\"The requested resource was not found\","
+           "\"more_info\":\"https://www.twilio.com/docs/errors/20404\",\"status\":404}");
 }
 
 /* SmsUrl -> sms_url: how a parameter names its member in Twilio's answers. */
@@ -119,13 +120,15 @@ static json_t *v1_page(json_t *items, const char *key, const char *path, json_t 
     json_t *next = json_null();
     if ((page + 1) * size < (long)json_array_size(kept))
         next = filter ? json_sprintf("https://events.twilio.com%s?PageSize=%ld&Page=%ld&SinkSid=%s"
-                                     "&PageToken=PT%ld", path, size, page + 1, filter, page + 1)
+                                     "&PageToken=PT%ld",
+                                     path, size, page + 1, filter, page + 1)
                       : json_sprintf("https://events.twilio.com%s?PageSize=%ld&Page=%ld"
-                                     "&PageToken=PT%ld", path, size, page + 1, page + 1);
+                                     "&PageToken=PT%ld",
+                                     path, size, page + 1, page + 1);
     json_decref(kept);
-    return json_pack("{s:o, s:{s:i, s:i, s:s, s:o, s:s}}", key, out, "meta", "page",
-                     (int)page, "page_size", (int)size, "first_page_url", "https://x", "next_page_url",
-                     next, "key", key);
+    return json_pack("{s:o, s:{s:i, s:i, s:s, s:o, s:s}}", key, out, "meta", "page", (int)page,
+                     "page_size", (int)size, "first_page_url", "https://x", "next_page_url", next,
+                     "key", key);
 }
 
 static size_t keep(char *p, size_t size, size_t n, void *userdata)
@@ -135,8 +138,8 @@ static size_t keep(char *p, size_t size, size_t n, void *userdata)
 }
 
 /* Sends the request to Prism; returns its status (0 when it could not be reached) and body. */
-static long prism(const struct account *a, struct mg_connection *conn, const char *body,
-                  size_t len, struct buf *answer)
+static long prism(const struct account *a, struct mg_connection *conn, const char *body, size_t len,
+                  struct buf *answer)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     char url[4096], auth[1024];
@@ -160,7 +163,8 @@ static long prism(const struct account *a, struct mg_connection *conn, const cha
         size_t n = strcspn(p, "&");
         const char *eq = memchr(p, '=', n);
         buf_append(&form, p, n);
-        if (eq && eq + 1 == p + n && (strstr(p, "Url=") == eq - 3 || strstr(p, "Callback=") == eq - 8))
+        if (eq && eq + 1 == p + n &&
+            (strstr(p, "Url=") == eq - 3 || strstr(p, "Callback=") == eq - 8))
             buf_appendz(&form, "https%3A%2F%2Fcleared.example.com%2F");
         p += n;
         if (p < body + len) {
@@ -218,7 +222,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         snprintf(line, sizeof line, "%s %s", m, path);
         if (strcmp(line, a->fail_line) == 0) {
             char err[160];
-            snprintf(err, sizeof err, "{\"code\":20500,\"message\":\"Internal Server Error\","
+            snprintf(err, sizeof err,
+                     "{\"code\":20500,\"message\":\"Internal Server Error\","
                      "\"more_info\":\"https://www.twilio.com/docs/errors/20500\",\"status\":%d}",
                      a->fail_status);
             a->fail_line[0] = '\0';
@@ -244,7 +249,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     n = sscanf(path, "/%63[^/]/%63[^/]/%63[^/]/%63[^/]/%63[^/]", seg[0], seg[1], seg[2], seg[3],
                seg[4]);
     json_t *numbers = json_object_get(a->state, "numbers");
-    if (n >= 4 && strcmp(seg[0], "2010-04-01") == 0 && strcmp(seg[3], "IncomingPhoneNumbers.json") == 0) {
+    if (n >= 4 && strcmp(seg[0], "2010-04-01") == 0 &&
+        strcmp(seg[3], "IncomingPhoneNumbers.json") == 0) {
         const char *want = json_string_value(json_object_get(q, "PhoneNumber"));
         json_t *list = json_array();
         size_t i;
@@ -253,8 +259,9 @@ static int on_request(struct mg_connection *conn, void *cbdata)
             if (!want || strcmp(json_string_value(json_object_get(r, "phone_number")), want) == 0)
                 json_array_append(list, r);
         }
-        answer_json(conn, 200, json_pack("{s:o, s:n, s:i}", "incoming_phone_numbers", list,
-                                         "next_page_uri", "page", 0));
+        answer_json(conn, 200,
+                    json_pack("{s:o, s:n, s:i}", "incoming_phone_numbers", list, "next_page_uri",
+                              "page", 0));
     } else if (n == 5 && strcmp(seg[0], "2010-04-01") == 0 &&
                strcmp(seg[3], "IncomingPhoneNumbers") == 0) {
         char sid[64];
@@ -283,13 +290,11 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         }
         answer_json(conn, 200, json_incref(r));
     } else if (strcmp(path, "/v1/Sinks") == 0 && post) {
-        json_t *cfg = json_loads(str(json_object_get(form, "SinkConfiguration")),
-                                 0, NULL);
+        json_t *cfg = json_loads(str(json_object_get(form, "SinkConfiguration")), 0, NULL);
         json_t *r = json_pack("{s:s, s:s, s:o, s:s, s:s}", "sid", "", "description",
-                              str(json_object_get(form, "Description")),
-                              "sink_configuration", cfg ? cfg : json_object(), "sink_type",
-                              str(json_object_get(form, "SinkType")),
-                              "status", "initialized");
+                              str(json_object_get(form, "Description")), "sink_configuration",
+                              cfg ? cfg : json_object(), "sink_type",
+                              str(json_object_get(form, "SinkType")), "status", "initialized");
         json_object_set_new(r, "sid", json_sprintf("DG%032lx", ++a->next_sid));
         json_array_append(json_object_get(a->state, "sinks"), r);
         answer_json(conn, 201, r);
@@ -301,8 +306,9 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         json_t *s;
         json_array_foreach(json_object_get(a->state, "subscriptions"), i, s) {
             if (strcmp(json_string_value(json_object_get(s, "sink_sid")), seg[2]) == 0) {
-                answer(conn, 400, "{\"code\":20001,\"message\":\"Sink has subscriptions\","
-                                  "\"status\":400}");
+                answer(conn, 400,
+                       "{\"code\":20001,\"message\":\"Sink has subscriptions\","
+                       "\"status\":400}");
                 goto done;
             }
         }
@@ -336,17 +342,16 @@ static int on_request(struct mg_connection *conn, void *cbdata)
             json_decref(parsed);
         }
         json_decref(given);
-        json_t *r = json_pack("{s:o, s:s, s:s, s:o}", "sid",
-                              json_sprintf("DF%032lx", ++a->next_sid), "sink_sid",
-                              str(json_object_get(form, "SinkSid")),
-                              "description",
-                              str(json_object_get(form, "Description")),
-                              "types", types);
+        json_t *r =
+            json_pack("{s:o, s:s, s:s, s:o}", "sid", json_sprintf("DF%032lx", ++a->next_sid),
+                      "sink_sid", str(json_object_get(form, "SinkSid")), "description",
+                      str(json_object_get(form, "Description")), "types", types);
         json_array_append(json_object_get(a->state, "subscriptions"), r);
         answer_json(conn, 201, r);
     } else if (strcmp(path, "/v1/Subscriptions") == 0) {
-        answer_json(conn, 200, v1_page(json_object_get(a->state, "subscriptions"),
-                                       "subscriptions", path, q, "SinkSid"));
+        answer_json(conn, 200,
+                    v1_page(json_object_get(a->state, "subscriptions"), "subscriptions", path, q,
+                            "SinkSid"));
     } else if (n == 3 && strcmp(seg[1], "Subscriptions") == 0 && del) {
         json_t *subs = json_object_get(a->state, "subscriptions");
         size_t i;
@@ -370,17 +375,17 @@ static int on_request(struct mg_connection *conn, void *cbdata)
         if (post) {
             const char *t = str(json_object_get(form, "Type"));
             json_array_append_new(types, json_string(t));
-            answer_json(conn, 201, json_pack("{s:s, s:i, s:s}", "type", t, "schema_version", 1,
-                                             "subscription_sid", seg[2]));
+            answer_json(conn, 201,
+                        json_pack("{s:s, s:i, s:s}", "type", t, "schema_version", 1,
+                                  "subscription_sid", seg[2]));
             goto done;
         }
         json_t *items = json_array();
         size_t i;
         json_t *t;
         json_array_foreach(types, i, t)
-            json_array_append_new(items, json_pack("{s:O, s:i, s:s}", "type", t,
-                                                   "schema_version", 1, "subscription_sid",
-                                                   seg[2]));
+            json_array_append_new(items, json_pack("{s:O, s:i, s:s}", "type", t, "schema_version",
+                                                   1, "subscription_sid", seg[2]));
         char p[256];
         snprintf(p, sizeof p, "%s", path);
         answer_json(conn, 200, v1_page(items, "types", p, q, NULL));

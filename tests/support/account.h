@@ -6,8 +6,8 @@
 #ifndef ACCOUNT_H
 #define ACCOUNT_H
 
-#include <jansson.h>
 #include <stddef.h>
+#include <jansson.h>
 
 struct account;
 

@@ -4,22 +4,22 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <arpa/inet.h>
 #include <civetweb.h>
+#include <cmocka.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <curl/curl.h>
-#include <stdio.h>
-#include <string.h>
-#include <strings.h>
 
 #include "clock.h"
 #include "config.h"
@@ -64,9 +64,8 @@ int http_call(const char *method, const char *url, const char *body, size_t len,
     return http_call_ex(method, url, "application/json", NULL, NULL, body, len, r);
 }
 
-int http_call_ex(const char *method, const char *url, const char *content_type,
-                 const char *userpwd, const char *const *extra, const char *body, size_t len,
-                 struct http_reply *r)
+int http_call_ex(const char *method, const char *url, const char *content_type, const char *userpwd,
+                 const char *const *extra, const char *body, size_t len, struct http_reply *r)
 {
     char ct[128];
     memset(r, 0, sizeof *r);

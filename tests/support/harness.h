@@ -17,7 +17,7 @@ struct http_reply {
     struct buf body;
     char allow[64];
     char content_type[64];
-    char replayed[16]; /* Idempotent-Replayed */
+    char replayed[16];    /* Idempotent-Replayed */
     char request_id[256]; /* X-Request-Id */
 };
 
@@ -26,9 +26,8 @@ int http_call(const char *method, const char *url, const char *body, size_t len,
               struct http_reply *r);
 /* The same with a Content-Type, basic auth "user:password" unless NULL, and extra header
  * lines ("Name: value", NULL-terminated) unless NULL. */
-int http_call_ex(const char *method, const char *url, const char *content_type,
-                 const char *userpwd, const char *const *extra, const char *body, size_t len,
-                 struct http_reply *r);
+int http_call_ex(const char *method, const char *url, const char *content_type, const char *userpwd,
+                 const char *const *extra, const char *body, size_t len, struct http_reply *r);
 void http_reply_free(struct http_reply *r);
 /* POSTs json to url as application/json, with an Idempotency-Key header unless key is NULL. */
 int http_post_keyed(const char *url, const char *key, const char *json, struct http_reply *r);
@@ -95,9 +94,9 @@ void child_stop(struct child *c);
 
 /* The exact REQUIRED_FIELDS envelope, as a string literal, for fields (the quoted names,
  * comma-separated) and reasons (the "name":"why" members). */
-#define FIELDS_ERROR(fields, reasons)                                                          \
-    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"REQUIRED_FIELDS\","     \
-    "\"status_msg\":\"Please, check and fill in required fields.\",\"fields\":[" fields          \
+#define FIELDS_ERROR(fields, reasons)                                                              \
+    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"REQUIRED_FIELDS\","      \
+    "\"status_msg\":\"Please, check and fill in required fields.\",\"fields\":[" fields            \
     "],\"reasons\":{" reasons "}}}}"
 
 /* The fixture the scenario suites share: harness_fixture(&h) names the harness, then the group

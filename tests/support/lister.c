@@ -171,7 +171,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     char *fail_body = fail ? strdup(l->fail_body) : NULL;
     pthread_mutex_unlock(&l->lock);
     if (fail) {
-        int rc = reply(conn, fail, fail_body ? fail_body : "{}", strlen(fail_body ? fail_body : "{}"));
+        int rc =
+            reply(conn, fail, fail_body ? fail_body : "{}", strlen(fail_body ? fail_body : "{}"));
         free(fail_body);
         return rc;
     }
@@ -192,7 +193,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     const char *size_text = json_string_value(json_object_get(query, "PageSize"));
     const char *token = json_string_value(json_object_get(query, "PageToken"));
     const char *page_text = json_string_value(json_object_get(query, "Page"));
-    long size = size_text ? strtol(size_text, NULL, 10) : 50, page = page_text ? strtol(page_text, NULL, 10) : 0;
+    long size = size_text ? strtol(size_text, NULL, 10) : 50,
+         page = page_text ? strtol(page_text, NULL, 10) : 0;
     if (size < 1 || size > 1000) {
         static const char bad[] = "{\"code\":20001,\"message\":\"PageSize must be 1 to 1000\","
                                   "\"status\":400}";
@@ -234,12 +236,13 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     for (size_t i = start; i < end; i++) {
         char date[40];
         lister_date(list[i]->date, date);
-        buf_appendf(&out, "%s{\"account_sid\":\"%s\",\"sid\":\"%s\",\"%s\":\"%s\"", i > start ? "," : "",
-                    account, list[i]->sid, kinds[kind].date, date);
+        buf_appendf(&out, "%s{\"account_sid\":\"%s\",\"sid\":\"%s\",\"%s\":\"%s\"",
+                    i > start ? "," : "", account, list[i]->sid, kinds[kind].date, date);
         if (strcmp(kinds[kind].date, "date_created"))
             buf_appendf(&out, ",\"date_created\":\"%s\"", date);
         buf_appendf(&out, ",\"uri\":\"/2010-04-01/Accounts/%s/%s/%s.json\"%s%s}", account, coll,
-                    list[i]->sid, list[i]->fields ? "," : "", list[i]->fields ? list[i]->fields : "");
+                    list[i]->sid, list[i]->fields ? "," : "",
+                    list[i]->fields ? list[i]->fields : "");
     }
     buf_appendf(&out, "],\"page\":%ld,\"page_size\":%ld,\"start\":%zu,\"end\":%zu,", page, size,
                 start, end ? end - 1 : 0);
@@ -266,8 +269,8 @@ struct lister *lister_start(void)
         return NULL;
     pthread_mutex_init(&l->lock, NULL);
     l->now = (long long)time(NULL);
-    const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4",
-                             "enable_keep_alive", "no", NULL};
+    const char *options[] = {"listening_ports",   "127.0.0.1:0", "num_threads", "4",
+                             "enable_keep_alive", "no",          NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     struct mg_init_data init = {.callbacks = &cb, .user_data = l, .configuration_options = options};

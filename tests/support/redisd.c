@@ -59,8 +59,9 @@ static int launch(struct redisd *r)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", r->port);
-    const char *argv[16] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                            "--appendonly", "no", "--daemonize", "no", "--logfile", "/dev/null"};
+    const char *argv[16] = {"redis-server", "--port",    port,           "--bind", "127.0.0.1",
+                            "--save",       "",          "--appendonly", "no",     "--daemonize",
+                            "no",           "--logfile", "/dev/null"};
     size_t n = 13;
     if (r->password[0]) {
         argv[n++] = "--requirepass";

@@ -4,13 +4,13 @@
 #include <civetweb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "form.h"
@@ -18,7 +18,8 @@
 #define MAX_RECORDS 64
 
 const char standin_message_201[] =
-    "{\"account_sid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"body\":\"Hello\",\"num_segments\":\"1\","
+    "{\"account_sid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"body\":\"Hello\",\"num_segments\":"
+    "\"1\","
     "\"sid\":\"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"status\":\"queued\",\"price\":null}";
 
 struct standin {
@@ -118,10 +119,11 @@ static struct standin *start(const char *keep_alive)
     if (!s)
         return NULL;
     pthread_mutex_init(&s->lock, NULL);
-    s->script[0] = (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
+    s->script[0] =
+        (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
     s->script_len = 1;
-    const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "8",
-                             "enable_keep_alive", keep_alive, NULL};
+    const char *options[] = {"listening_ports",   "127.0.0.1:0", "num_threads", "8",
+                             "enable_keep_alive", keep_alive,    NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     struct mg_init_data init = {.callbacks = &cb, .user_data = s, .configuration_options = options};
@@ -208,7 +210,8 @@ void standin_clear(struct standin *s)
 {
     pthread_mutex_lock(&s->lock);
     s->count = 0;
-    s->script[0] = (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
+    s->script[0] =
+        (struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0};
     s->script_len = 1;
     s->script_start = 0;
     s->max_in_flight = 0;

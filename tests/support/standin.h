@@ -21,8 +21,8 @@ struct standin_record {
     char authorization[512];
     char webhook_enabled[16]; /* the X-Twilio-Webhook-Enabled header, "" when absent */
     char body[16384];
-    int remote_port; /* the caller's side of the connection: equal ports, one connection */
-    long at_ms;      /* when it arrived (clock_ms) */
+    int remote_port;  /* the caller's side of the connection: equal ports, one connection */
+    long at_ms;       /* when it arrived (clock_ms) */
     long answered_ms; /* when its answer was sent (clock_ms) */
 };
 
