@@ -392,6 +392,27 @@ static void call_twilio(const struct send_service *svc, const struct block_def *
     buf_free(&base);
 }
 
+/* Until this version a key was scoped to the account alone ("<account>\n<key>"), with the same
+ * fingerprint. In a Redis shared with replicas of an earlier version (a rolling upgrade) such a
+ * key lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. It is
+ * claimed beside the new key and, when fresh, held and settled with the same answer, so an
+ * earlier replica's repeat waits for this call instead of sending too. A key that another
+ * request used is left alone: the credentials now keep callers apart. What a claim found, as
+ * for send_claim; legacy is initialised either way (free it with send_key_free). */
+static enum idem_claim legacy_claim(const struct send_service *svc, const struct prepared *prep,
+                                    const char *key, const unsigned char fp[IDEM_FP_LEN],
+                                    long wait_ms, struct send_key *legacy, char **stored,
+                                    size_t *len)
+{
+    memset(legacy, 0, sizeof *legacy);
+    buf_init(&legacy->scoped, 4096);
+    if (buf_appendz(&legacy->scoped, buf_str(&prep->username)) < 0 ||
+        buf_appendf(&legacy->scoped, "\n%s", key) < 0)
+        return IDEM_NOMEM;
+    enum idem_claim c = send_claim(svc, legacy, fp, wait_ms, stored, len);
+    return c == IDEM_CONFLICT ? IDEM_FRESH : c;
+}
+
 void send_call(const struct send_service *svc, const struct block_def *b,
                const struct prepared *prep, CURL **slot, const char *key, struct send_answer *out)
 {
@@ -417,8 +438,14 @@ void send_call(const struct send_service *svc, const struct block_def *b,
         return;
     }
     struct idem_refusal refused;
-    enum idem_claim claim =
-        send_claim(svc, &k, fp, svc->cfg->upstream_timeout_ms + 1000, &out->body, &out->len);
+    struct send_key legacy = {.held = 0};
+    const long wait_ms = svc->cfg->upstream_timeout_ms + 1000;
+    enum idem_claim claim = send_claim(svc, &k, fp, wait_ms, &out->body, &out->len);
+    if (claim == IDEM_FRESH && svc->cfg->redis_url[0]) {
+        claim = legacy_claim(svc, prep, key, fp, wait_ms, &legacy, &out->body, &out->len);
+        if (claim != IDEM_FRESH)
+            send_settle(svc, &k, 0, NULL, 0);
+    }
     switch (claim) {
     case IDEM_REPLAY:
         out->what = "replayed";
@@ -439,6 +466,8 @@ void send_call(const struct send_service *svc, const struct block_def *b,
                         send_maybe_words(b, prep->method));
         send_settle(svc, &k, keep, out->body ? out->body : buf_str(&unknown),
                     out->body ? out->len : unknown.len);
+        send_settle(svc, &legacy, keep, out->body ? out->body : buf_str(&unknown),
+                    out->body ? out->len : unknown.len);
         buf_free(&unknown);
         break;
     }
@@ -452,5 +481,6 @@ void send_call(const struct send_service *svc, const struct block_def *b,
         }
         break;
     }
+    send_key_free(&legacy);
     send_key_free(&k);
 }

@@ -18,9 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "clock.h"
 #include "harness.h"
 #include "redisd.h"
+#include "send.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CREDS "\"accountSid\":\"" SID "\",\"accountToken\":\"redis-fault-token\""
@@ -121,6 +123,67 @@ struct async_call {
     const char *json;
     pthread_t thread;
 };
+
+/* The fingerprint a sendSms call with args json has: what an earlier version stored with its key. */
+static void fingerprint_of(const struct harness *h, const char *json, unsigned char *fp)
+{
+    const struct block_def *b = block_find(h->blocks, "sendSms", 7);
+    json_t *args = json_loads(json, 0, NULL), *reasons = NULL;
+    struct prepared prep;
+    assert_non_null(b);
+    assert_int_equal(args_prepare(b, args, 1u << 20, &prep, &reasons), ARGS_OK);
+    assert_int_equal(send_fingerprint(b->name, &prep, 0, fp), 0);
+    args_prepared_free(&prep);
+    json_decref(args);
+}
+
+/* A rolling upgrade: a replica of the earlier version kept a key scoped to the account alone
+ * ("<account>\n<key>") in the shared Redis. A repeat reaching this version replays it and sends
+ * nothing; a key this version claims first is held under that name too, so an earlier replica's
+ * repeat replays this answer instead of sending again. */
+static void keys_of_an_earlier_version_are_found(void **state)
+{
+    (void)state;
+    struct redisd redis;
+    struct harness h;
+    struct config cfg;
+    char err[256];
+    unsigned char fp[IDEM_FP_LEN];
+    memset(&redis, 0, sizeof redis);
+    assert_int_equal(redisd_start(&redis, NULL), 0);
+    harness_config(&cfg);
+    redisd_url(&redis, 0, cfg.redis_url, sizeof cfg.redis_url);
+    assert_int_equal(harness_start_with(&h, &cfg), 0);
+    struct idem_store *old = idem_new_redis(cfg.redis_url, 3600, 20000, 1000, err, sizeof err);
+    assert_non_null(old);
+    fingerprint_of(&h, SMS, fp);
+
+    static const char earlier[] = "{\"callback\":\"success\",\"contextWrites\":{\"to\":{\"sid\":"
+                                  "\"SMearlier\"}}}";
+    char *body = NULL;
+    size_t len = 0;
+    unsigned long ticket = 0;
+    assert_int_equal(idem_claim(old, SID "\nupgrade-1", fp, 0, &body, &len, &ticket), IDEM_FRESH);
+    idem_finish(old, SID "\nupgrade-1", ticket, earlier, sizeof earlier - 1);
+    char url[256];
+    struct http_reply r;
+    snprintf(url, sizeof url, "%s/api/twilio/sendSms", h.url);
+    assert_int_equal(http_post_keyed(url, "upgrade-1", SMS, &r), 0);
+    assert_string_equal(buf_str(&r.body), earlier);
+    assert_string_equal(r.replayed, "true");
+    http_reply_free(&r);
+    assert_int_equal(standin_count(h.up), 0);
+
+    expect(h.url, "sendSms", "upgrade-2", SMS, 200, "success", "");
+    assert_int_equal(standin_count(h.up), 1);
+    assert_int_equal(idem_claim(old, SID "\nupgrade-2", fp, 0, &body, &len, &ticket), IDEM_REPLAY);
+    assert_non_null(strstr(body, "\"callback\":\"success\""));
+    free(body);
+
+    idem_free(old);
+    harness_stop(&h);
+    redisd_stop(&redis);
+}
 
 static void *call_and_forget(void *arg)
 {
@@ -223,6 +286,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(redis_paused_killed_and_restarted),
         cmocka_unit_test(a_replica_killed_mid_batch),
+        cmocka_unit_test(keys_of_an_earlier_version_are_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
