@@ -75,7 +75,7 @@ struct send_options {
 /* Performs p once on the handle in *slot (made there when NULL, for the caller to free; slot
  * NULL: a handle for this request alone), with the retry policy of twilio.h, and fills rs
  * (which the caller initialised with twilio_response_init and frees). A POST is never sent
- * twice (twilio.c, on_seek). base, unless NULL, receives the base the request went to.
+ * twice (twilio.c, on_prereq). base, unless NULL, receives the base the request went to.
  * Returns 0 when Twilio answered (rs->status), -1 otherwise (rs->outcome and rs->error say
  * why; "out of memory" included). */
 int send_perform_ex(const struct send_service *svc, const struct prepared *p, CURL **slot,

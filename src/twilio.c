@@ -23,36 +23,34 @@ void twilio_response_free(struct twilio_response *rs)
     buf_free(&rs->body);
 }
 
-/* A request body handed to libcurl once, front to back. */
-struct body_reader {
-    const char *data;
-    size_t len, at;
+/* One transfer's requests, counted as libcurl is about to send each. */
+struct sends {
+    int post;    /* the request creates something: it may go out once */
+    int count;   /* requests libcurl was about to send */
+    int refused; /* a second one was stopped */
 };
-
-static size_t on_read(char *out, size_t size, size_t nitems, void *userp)
-{
-    struct body_reader *r = userp;
-    size_t n = size * nitems;
-    if (n > r->len - r->at)
-        n = r->len - r->at;
-    memcpy(out, r->data + r->at, n);
-    r->at += n;
-    return n;
-}
 
 /* Why a POST is never sent twice: libcurl 7.88 sends a request again, silently, when the
  * reused connection it went out on dies before any byte of answer (Curl_retry_request), and
- * no option turns that off. A resend of a body must rewind it first, and this refusal makes
- * libcurl give up with CURLE_SEND_FAIL_REWIND instead: the request went out whole or in part
- * on a connection the server then dropped, so it may have been acted on. When no body byte
- * was written yet, libcurl does not rewind and may try again: the server cannot have acted on
- * a request it did not get whole. */
-static int on_seek(void *userp, curl_off_t offset, int origin)
+ * no option turns that off. Every request of a transfer, that resend included, passes this
+ * callback right before it is sent (CURLOPT_PREREQFUNCTION, on a connection made or reused for
+ * it); with basic auth only and no redirects followed, a transfer sends one request, so a
+ * second call is that resend, and refusing it ends the transfer with nothing more sent. The
+ * first request went out, so the answer is "it may have been acted on". The body stays in
+ * POSTFIELDS, so it still leaves in the same write as the headers. */
+static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
 {
-    struct body_reader *r = userp;
-    if (offset == 0 && origin == SEEK_SET && r->at == 0)
-        return CURL_SEEKFUNC_OK; /* nothing was read yet: no body byte can have gone out */
-    return CURL_SEEKFUNC_CANTSEEK;
+    struct sends *s = userp;
+    (void)primary_ip;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    if (++s->count > 1 && s->post) {
+        s->refused = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -192,8 +190,7 @@ static int retryable(CURLcode rc)
 static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_slist *headers,
                         long budget_ms, char *detail, struct twilio_response *rs)
 {
-    struct body_reader reader = {.data = rq->form, .len = rq->form_len, .at = 0};
-    struct body_reader *body = &reader;
+    struct sends sends = {.post = strcmp(rq->method, "POST") == 0};
     buf_reset(&rs->body);
     rs->request_id[0] = '\0';
     rs->content_type[0] = '\0';
@@ -226,13 +223,11 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
      * curl's smallest (1 KB) reads Twilio's few-KB answers in a few steps, and saved 3 MB at
      * 1,000 in flight over 4 KB (16 KB is curl's default). */
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
-    if (strcmp(rq->method, "POST") == 0) {
-        /* The body goes through on_read and on_seek, never POSTFIELDS: see on_seek. */
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, body);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, body);
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, &sends);
+    if (sends.post) {
+        /* POSTFIELDS is not copied: rq->form outlives the transfer. See on_prereq. */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->form);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->form_len);
     } else if (strcmp(rq->method, "GET") != 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
@@ -242,8 +237,9 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
     /* The handle outlives this call: drop pointers to our stack and our list. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(h, CURLOPT_READDATA, NULL);
-    curl_easy_setopt(h, CURLOPT_SEEKDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && sends.refused)
+        rc = CURLE_SEND_FAIL_REWIND; /* worded as the resend it stopped */
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
         const char *ct = NULL;
@@ -261,7 +257,7 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
 {
     char detail[CURL_ERROR_SIZE];
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
-    /* A body sent at once, never after a 100 Continue: one round trip, as with POSTFIELDS. */
+    /* A body sent at once, never after a 100 Continue: one round trip. */
     if (headers && strcmp(rq->method, "POST") == 0) {
         struct curl_slist *more = curl_slist_append(headers, "Expect:");
         if (!more)
