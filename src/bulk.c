@@ -711,11 +711,7 @@ void bulk_run(const struct send_service *svc, const struct block_def *b, json_t 
         out->what = "dry_run";
         out->body = dry_answer(svc, b->each->block, &plan, &out->len);
     } else if (key && !idem_key_valid(key)) {
-        json_t *why =
-            json_pack("{s:s}", "idempotencyKey", "must be at most 255 printable ASCII characters");
-        out->what = "invalid_args";
-        out->body = why ? envelope_fields(why, 0, &out->len) : NULL;
-        json_decref(why);
+        send_key_refuse(out);
     } else if (key) {
         run_keyed(svc, curl, b, &plan, key, out);
     } else {

@@ -209,6 +209,15 @@ void send_key_free(struct send_key *k)
     buf_free(&k->scoped);
 }
 
+void send_key_refuse(struct send_answer *out)
+{
+    json_t *reasons =
+        json_pack("{s:s}", "idempotencyKey", "must be at most 255 printable ASCII characters");
+    out->what = "invalid_args";
+    out->body = reasons ? envelope_fields(reasons, 0, &out->len) : NULL;
+    json_decref(reasons);
+}
+
 static int digest_part(EVP_MD_CTX *md, const struct buf *b)
 {
     size_t len = b->len;
@@ -422,11 +431,7 @@ void send_call(const struct send_service *svc, const struct block_def *b,
         return;
     }
     if (!idem_key_valid(key)) {
-        json_t *reasons =
-            json_pack("{s:s}", "idempotencyKey", "must be at most 255 printable ASCII characters");
-        out->what = "invalid_args";
-        out->body = reasons ? envelope_fields(reasons, 0, &out->len) : NULL;
-        json_decref(reasons);
+        send_key_refuse(out);
         return;
     }
     unsigned char fp[IDEM_FP_LEN];

@@ -121,6 +121,10 @@ struct send_key {
 int send_key_init(struct send_key *k, const struct prepared *p, const char *key, const char *extra);
 void send_key_free(struct send_key *k);
 
+/* Answers a call whose Idempotency-Key idem_key_valid refuses: REQUIRED_FIELDS naming
+ * idempotencyKey, nothing sent. */
+void send_key_refuse(struct send_answer *out);
+
 /* What a keyed request is, for its claim: block name, credentials, path, form, headers when
  * it has any, and product and method when chosen is set (the caller chose them). */
 int send_fingerprint(const char *name, const struct prepared *p, int chosen,
