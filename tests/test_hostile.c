@@ -159,17 +159,9 @@ static void thousand_recipients_fit(void **state)
 static void deep_upstream_error_answered(void **state)
 {
     (void)state;
-    static char deep[4200];
-    size_t n = 0;
-    deep[n++] = '{';
-    memcpy(deep + n, "\"a\":", 4);
-    n += 4;
-    for (int i = 0; i < 2000; i++)
-        deep[n++] = '[';
-    for (int i = 0; i < 2000; i++)
-        deep[n++] = ']';
-    deep[n++] = '}';
-    deep[n] = '\0';
+    size_t n;
+    char *deep = deep_json(2000, &n);
+    assert_non_null(deep);
     struct standin_answer a = {400, "application/json", deep, 0, NULL, 0};
     standin_answer(H.up, &a);
     char want[512];
@@ -183,6 +175,7 @@ static void deep_upstream_error_answered(void **state)
     expect("sendSms", body, sizeof body - 1, want);
     assert_int_equal(standin_count(H.up), 1);
     still_alive();
+    free(deep);
 }
 
 /* "  hi\n\n  " reaches Twilio as typed: a message body is free text, never trimmed. */

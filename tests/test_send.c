@@ -212,18 +212,9 @@ static void bulk_sends_a_form_only_with_post(void **state)
 static void a_too_deep_answer_is_an_error(void **state)
 {
     (void)state;
-    char *deep = malloc(4100), url[256], code[64];
+    char *deep = deep_json(2000, NULL), url[256], code[64];
     struct http_reply r;
-    size_t n = 0;
-    deep[n++] = '{';
-    memcpy(deep + n, "\"a\":", 4);
-    n += 4;
-    for (int i = 0; i < 2000; i++)
-        deep[n++] = '[';
-    for (int i = 0; i < 2000; i++)
-        deep[n++] = ']';
-    deep[n++] = '}';
-    deep[n] = '\0';
+    assert_non_null(deep);
     standin_answer(H.up, &(struct standin_answer){200, "application/json", deep, 0, NULL, 0});
     snprintf(url, sizeof url, "%s/api/twilio/listMessageMedia", H.url);
     assert_int_equal(http_post_keyed(url, NULL,

@@ -258,6 +258,25 @@ void log_capture_end(struct log_capture *c)
     unlink(c->path);
 }
 
+char *deep_json(int depth, size_t *len)
+{
+    char *text = malloc((size_t)depth * 2 + 8);
+    size_t n = 0;
+    if (!text)
+        return NULL;
+    memcpy(text, "{\"a\":", 5);
+    n += 5;
+    memset(text + n, '[', (size_t)depth);
+    n += (size_t)depth;
+    memset(text + n, ']', (size_t)depth);
+    n += (size_t)depth;
+    text[n++] = '}';
+    text[n] = '\0';
+    if (len)
+        *len = n;
+    return text;
+}
+
 int read_file(const char *path, struct buf *out)
 {
     buf_init(out, 64u << 20);

@@ -73,6 +73,10 @@ int log_capture_start(struct log_capture *c, const char *name);
 void log_capture_end(struct log_capture *c);
 /* Reads a whole file into out. */
 int read_file(const char *path, struct buf *out);
+/* {"a":[[...]]}: an object whose member nests depth lists, as a malloc'd string (length in
+ * *len unless NULL), for an upstream answer a recursive parser would overflow a worker's
+ * stack on. */
+char *deep_json(int depth, size_t *len);
 void harness_stop(struct harness *h);
 
 /* A real twilio-block process: its pid, the port its start-up line names, and its log file. */
