@@ -112,7 +112,7 @@ static void classify(const struct block_def *called, const struct prepared *p,
         s->result = failure(o == SEND_MAYBE ? "unknown" : "not_sent", "INTERNAL_PACKAGE_ERROR",
                             buf_str(&msg));
     } else if (o == SEND_DONE) {
-        json_t *res = jsonparse_loadb(rs->body.data, rs->body.len, 0, NULL);
+        json_t *res = jsonparse_answer(rs->body.data, rs->body.len, NULL);
         json_t *sid = json_object_get(res, "sid"), *status = json_object_get(res, "status");
         if (json_is_string(sid)) {
             s->state = SENT;
@@ -173,7 +173,7 @@ static int call_fingerprint(const char *name, const struct recipients *plan, uns
 /* A recipient's answer kept under the Idempotency-Key by an earlier call. */
 static void from_store(const char *text, size_t len, const char *maybe, struct sent *s)
 {
-    json_t *r = jsonparse_loadb(text, len, 0, NULL);
+    json_t *r = jsonparse_answer(text, len, NULL);
     const char *status = json_string_value(json_object_get(r, "status"));
     if (!json_is_object(r)) {
         char msg[320];

@@ -72,7 +72,7 @@ int flowreq_send(struct flowreq *f, const char *product, const char *method, con
         struct jsonparse_error jerr;
         *answer = rs.status == 204 || rs.body.len == 0
                       ? json_object()
-                      : jsonparse_loadb(rs.body.data, rs.body.len, 0, &jerr);
+                      : jsonparse_answer(rs.body.data, rs.body.len, &jerr);
         if (!json_is_object(*answer)) {
             json_decref(*answer);
             *answer = NULL;

@@ -410,8 +410,8 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
                                           rs.content_type, rs.request_id, NULL, &w->out->len);
         goto done;
     }
-    *page = jsonparse_loadb(rs.body.data ? rs.body.data : "", rs.body.len, JSON_REJECT_DUPLICATES,
-                            NULL);
+    *page = jsonparse_loadb_capped(rs.body.data ? rs.body.data : "", rs.body.len,
+                                   JSON_REJECT_DUPLICATES, SIZE_MAX, NULL);
     if (!json_is_array(json_object_get(*page, w->spec->list))) {
         json_decref(*page);
         *page = NULL;

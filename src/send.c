@@ -320,7 +320,7 @@ static void word_success(const struct block_def *b, const struct prepared *prep,
     /* Twilio's resource is passed on as sent, unless content URLs are added to it: then it is
      * parsed, and otherwise only checked (jsonscan: no tree built). */
     json_t *resource = b->content_list && rs->body.len
-                           ? jsonparse_loadb(rs->body.data, rs->body.len, 0, &perr)
+                           ? jsonparse_answer(rs->body.data, rs->body.len, &perr)
                            : NULL;
     const int object = b->content_list
                            ? json_is_object(resource)
