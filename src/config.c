@@ -93,6 +93,10 @@ static const struct setting settings[] = {
      "share Idempotency-Keys between replicas: redis://[:password@]host[:port][/db]"},
     {"REDIS_TIMEOUT_MS", "--redis-timeout-ms", K_LONG, FIELD(redis_timeout_ms), 0, 1, 60000, "1000",
      "time allowed to connect to Redis, and for each Redis command"},
+    {"IDEMPOTENCY_EARLIER_KEYS", "--idempotency-earlier-keys", K_LONG,
+     FIELD(idempotency_earlier_keys), 0, 0, 1, "0",
+     "1 while replicas that scoped a key to the accountSid alone share the Redis (an upgrade "
+     "from them): a single call also claims that name of its key"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])

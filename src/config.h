@@ -38,6 +38,7 @@ struct config {
     long shutdown_grace_ms;
     char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
     long redis_timeout_ms;
+    long idempotency_earlier_keys; /* also claim a key's name of versions before 14a0496 */
 };
 
 /* Sets every field to its default. */

@@ -407,10 +407,11 @@ static void call_twilio(const struct send_service *svc, const struct block_def *
     buf_free(&base);
 }
 
-/* Until this version a key was scoped to the account alone ("<account>\n<key>"), with the same
- * fingerprint. In a Redis shared with replicas of an earlier version (a rolling upgrade) such a
- * key lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. It is
- * claimed beside the new key and, when fresh, held and settled with the same answer, so an
+/* Earlier versions scoped a key to the account alone ("<account>\n<key>"), with the same
+ * fingerprint. In a Redis shared with replicas of such a version (a rolling upgrade) that key
+ * lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. With
+ * IDEMPOTENCY_EARLIER_KEYS it is claimed beside the new key (two more round trips, so only while
+ * an upgrade needs it) and, when fresh, held and settled with the same answer, so an
  * earlier replica's repeat waits for this call instead of sending too. A key that another
  * request used is left alone: the credentials now keep callers apart. What a claim found, as
  * for send_claim; legacy is initialised either way (free it with send_key_free). */
@@ -452,7 +453,7 @@ void send_call(const struct send_service *svc, const struct block_def *b,
     struct send_key legacy = {.held = 0};
     const long wait_ms = svc->cfg->upstream_timeout_ms + 1000;
     enum idem_claim claim = send_claim(svc, &k, fp, wait_ms, &out->body, &out->len);
-    if (claim == IDEM_FRESH && svc->cfg->redis_url[0]) {
+    if (claim == IDEM_FRESH && svc->cfg->redis_url[0] && svc->cfg->idempotency_earlier_keys) {
         claim = legacy_claim(svc, prep, key, fp, wait_ms, &legacy, &out->body, &out->len);
         if (claim != IDEM_FRESH)
             send_settle(svc, &k, 0, NULL, 0);
