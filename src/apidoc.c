@@ -48,6 +48,9 @@ static const struct {
      "`status_msg`, Twilio's `code` and `more_info`) follow."},
     {"DEADLINE_EXCEEDED", "200",
      "sendBulkSms: BULK_DEADLINE_MS passed before the recipient's turn; nothing was sent to it."},
+    {"LIST_DID_NOT_END", "200",
+     "poll blocks: each of the 400 pages a poll reads named a next page; nothing was delivered "
+     "and the cursor stays where it was."},
     {"INVALID_SIGNATURE", "200",
      "webhookEvent: X-Twilio-Signature does not match a listener's authToken and webhookUrl; "
      "`listener` is its index and nothing was delivered."},
