@@ -28,10 +28,12 @@ fi
 work=$(mktemp -d)
 prism_pid=
 service_pid=
+tail_pid=
 stop() {
     trap - INT TERM EXIT
     [ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
     [ -n "$prism_pid" ] && kill "$prism_pid" 2>/dev/null && wait "$prism_pid" 2>/dev/null
+    [ -n "$tail_pid" ] && sleep 0.3 && kill "$tail_pid" 2>/dev/null && wait "$tail_pid" 2>/dev/null
     rm -rf "$work"
 }
 trap stop EXIT
@@ -49,17 +51,20 @@ until grep -q "answer on" "$work/mock.log" 2>/dev/null; do
     sleep 0.25
 done
 
+# The service's log on this terminal, followed from before the service starts to after it
+# stopped (Ctrl-C leaves it running until then).
+: >"$work/service.log"
+(trap '' INT; exec tail -n +1 -s 0.1 -f --pid=$$ "$work/service.log" >&2) &
+tail_pid=$!
 PORT=$port BIND=$bind TWILIO_API_BASE="http://127.0.0.1:$prism_port" "$build/twilio-block" \
-    2>"$work/service.log" &
+    2>>"$work/service.log" &
 service_pid=$!
-# The service's log on this terminal; it ends with the service (Ctrl-C leaves it to the end).
-(trap '' INT; exec tail -n +1 -f --pid="$service_pid" "$work/service.log" >&2) &
 # Said once the service listens: a port in use stops it with its own message first.
 until grep -q " listening on " "$work/service.log"; do
     if ! kill -0 "$service_pid" 2>/dev/null; then
         wait "$service_pid" || true
         service_pid=
-        sleep 0.3 # the log's last line on the terminal first
+        sleep 0.3 # the service's last line on the terminal first
         echo "sandbox: the service did not start (is port $port in use? set SANDBOX_PORT)" >&2
         exit 1
     fi
