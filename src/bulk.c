@@ -15,8 +15,6 @@
 #include "send.h"
 #include "twilio.h"
 
-static const char *const replayed_headers[] = {"Idempotent-Replayed", "true", NULL};
-static const char *const retry_headers[] = {"Retry-After", "5", NULL};
 /* A 429 without Retry-After pauses the batch this long, doubling while 429s follow, up to the
  * 10 s twilio.c caps Retry-After at. */
 #define PAUSE_BASE_MS 500
@@ -606,20 +604,20 @@ done:
     return out;
 }
 
-/* Sends to every recipient of the plan; key is the call's Idempotency-Key, or NULL. */
-static void run_batch(const struct send_service *svc, CURL *curl, const struct block_def *b,
-                      const struct recipients *plan, const char *key, struct send_answer *out,
-                      int *complete)
+/* Sends to every recipient of the plan under the call's Idempotency-Key (or none); returns
+ * whether no recipient is left to try (complete). */
+static int run_batch(struct call *c, const struct recipients *plan)
 {
+    const struct send_service *svc = c->svc;
     struct batch bt = {.svc = svc,
-                       .curl = curl,
-                       .bulk = b,
-                       .called = b->each->block,
+                       .curl = c->slot ? *c->slot : NULL,
+                       .bulk = c->b,
+                       .called = c->b->each->block,
                        .plan = plan,
-                       .key = key,
+                       .key = c->key,
                        .limit = (int)svc->cfg->bulk_concurrency};
     const long t0 = clock_ms();
-    *complete = 0;
+    int complete = 0;
     bt.deadline = t0 + svc->cfg->bulk_deadline_ms;
     bt.targets = calloc(plan->n_items, sizeof *bt.targets);
     bt.again = calloc(plan->n_items, sizeof *bt.again);
@@ -630,92 +628,64 @@ static void run_batch(const struct send_service *svc, CURL *curl, const struct b
     run_senders(&bt);
     pthread_mutex_destroy(&bt.lock);
     pthread_cond_destroy(&bt.wake);
-    out->body = answer(&bt, &out->len, &out->what, complete);
-    out->attempts = bt.attempts;
-    out->retries = bt.retries;
-    out->upstream_status = bt.last_status;
-    out->upstream_ms = clock_ms() - t0;
+    const char *what = "internal_error";
+    size_t len = 0;
+    char *body = answer(&bt, &len, &what, &complete);
+    call_answer_take(c, what, body, len);
+    struct metrics_figures *f = &c->out->figures;
+    f->attempts = bt.attempts;
+    f->retries = bt.retries;
+    f->upstream_status = bt.last_status;
+    f->upstream_ms = clock_ms() - t0;
 done:
     for (size_t i = 0; bt.targets && i < plan->n_items; i++)
         json_decref(bt.targets[i].result);
     free(bt.targets);
     free(bt.again);
+    return complete;
 }
 
-/* The call once per Idempotency-Key: its whole answer is kept once no recipient is left to
- * try, so a repeat then gets it byte for byte; until then a repeat runs the batch again, and
- * each recipient's own claim answers for those already sent to. */
-static void run_keyed(const struct send_service *svc, CURL *curl, const struct block_def *b,
-                      const struct recipients *plan, const char *key, struct send_answer *out)
+static int perform_batch(struct call *c, void *plan)
 {
-    struct send_key k;
-    unsigned char fp[IDEM_FP_LEN];
-    char *body = NULL;
-    size_t len = 0;
-    int complete = 0;
-    /* Keys are scoped to the credentials, as a single send's, and to the block. */
-    if (send_key_init(&k, &plan->items[0].prep, key, b->name) < 0 ||
-        call_fingerprint(b->name, plan, fp) < 0) {
-        out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
-        goto done;
-    }
-    struct idem_refusal refused;
-    enum idem_claim claim = send_claim(svc, &k, fp, svc->cfg->bulk_deadline_ms + 1000, &body, &len);
-    switch (claim) {
-    case IDEM_FRESH:
-    case IDEM_LAPSED: /* the call before stopped mid-batch: each recipient's claim answers */
-        run_batch(svc, curl, b, plan, key, out, &complete);
-        send_settle(svc, &k, complete && out->body, out->body, out->len);
-        break;
-    case IDEM_REPLAY:
-        out->what = "replayed";
-        out->replayed = 1;
-        out->headers = replayed_headers;
-        out->body = body;
-        out->len = len;
-        break;
-    default:
-        if (idem_refusal(claim, &refused) == 0) {
-            out->what = refused.what;
-            out->status = refused.http_status;
-            out->headers = refused.http_status == 503 ? retry_headers : NULL;
-            out->body = envelope_error(refused.code, refused.msg, NULL, &out->len);
-        } else {
-            out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
-        }
-        break;
-    }
-done:
-    send_key_free(&k);
+    return run_batch(c, plan);
 }
 
-void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args, CURL **slot,
-              const char *key, struct send_answer *out)
+void bulk_run(struct call *c)
 {
-    const struct config *cfg = svc->cfg;
+    const struct config *cfg = c->svc->cfg;
+    const struct block_def *b = c->b;
     struct recipients plan;
     json_t *reasons = NULL;
-    int complete;
-    CURL *curl = slot ? *slot : NULL;
     enum args_status rc =
-        recipients_check(b, args, (size_t)cfg->bulk_max_recipients,
+        recipients_check(b, c->args, (size_t)cfg->bulk_max_recipients,
                          (size_t)cfg->max_body_bytes * 3 + 65536, &plan, &reasons);
+    unsigned char fp[IDEM_FP_LEN];
     if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
-        out->what = "invalid_args";
-        out->body = envelope_fields(reasons, rc == ARGS_BAD_JSON, &out->len);
+        call_fields(c, reasons, rc == ARGS_BAD_JSON);
     } else if (rc != ARGS_OK) {
-        out->body = envelope_error("INTERNAL_PACKAGE_ERROR",
-                                   "out of memory, or a Twilio request would be too large", NULL,
-                                   &out->len);
+        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR",
+                   "out of memory, or a Twilio request would be too large", NULL);
     } else if (plan.dry_run) { /* nothing sent, no Idempotency-Key spent */
-        out->what = "dry_run";
-        out->body = dry_answer(svc, b->each->block, &plan, &out->len);
-    } else if (key && !idem_key_valid(key)) {
-        send_key_refuse(out);
-    } else if (key) {
-        run_keyed(svc, curl, b, &plan, key, out);
+        size_t len = 0;
+        char *body = dry_answer(c->svc, b->each->block, &plan, &len);
+        call_answer_take(c, "dry_run", body, len);
+    } else if (!c->key) {
+        run_batch(c, &plan);
+    } else if (idem_key_valid(c->key) && call_fingerprint(b->name, &plan, fp) < 0) {
+        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
     } else {
-        run_batch(svc, curl, b, &plan, NULL, out, &complete);
+        /* The call once per Idempotency-Key, scoped to the credentials and the block: its
+         * whole answer is kept once no recipient is left to try, so a repeat then gets it byte
+         * for byte; until then a repeat runs the batch again, and each recipient's own claim
+         * answers for those already sent to. */
+        const struct call_keyed k = {.creds = &plan.items[0].prep,
+                                     .scope = b->name,
+                                     .fp = fp,
+                                     .wait_ms = cfg->bulk_deadline_ms + 1000,
+                                     .lapsed_runs = 1,
+                                     .perform = perform_batch,
+                                     .arg = &plan};
+        call_keyed(c, &k);
     }
     json_decref(reasons);
     if (rc == ARGS_OK)

@@ -55,12 +55,7 @@ struct server {
 struct outcome {
     const char *block;
     const char *what;
-    long upstream_status;
-    int attempts;
-    int retries;
-    long upstream_ms;
-    int replayed;
-    char twilio_request_id[96];
+    struct metrics_figures figures; /* what the block call cost at Twilio */
     char request_id[REQID_MAX + 1]; /* sent back on every reply */
     int closing;                    /* the reply ends the connection */
 };
@@ -461,16 +456,11 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
         goto done;
     }
-    struct send_answer a;
+    struct call_answer a;
     pipeline_run(&s->pipeline, b, args, worker_curl(conn), mg_get_header(conn, "Idempotency-Key"),
                  &a);
     oc->what = a.what;
-    oc->upstream_status = a.upstream_status;
-    oc->attempts = a.attempts;
-    oc->retries = a.retries;
-    oc->upstream_ms = a.upstream_ms;
-    oc->replayed = a.replayed;
-    snprintf(oc->twilio_request_id, sizeof oc->twilio_request_id, "%s", a.twilio_request_id);
+    oc->figures = a.figures;
     status =
         a.body ? reply(conn, a.status, a.body, a.len, a.headers)
                : reply_error(conn, a.status, "INTERNAL_PACKAGE_ERROR", "out of memory", a.headers);
@@ -626,7 +616,7 @@ static int reply_draining(struct mg_connection *conn, struct outcome *oc)
 static int on_request(struct mg_connection *conn, void *cbdata)
 {
     struct server *s = cbdata;
-    struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0, .attempts = 0};
+    struct outcome oc = {.block = "-", .what = "-"};
     const long t0 = clock_ms();
     struct worker *w = mg_get_thread_pointer(conn);
     if (w)
@@ -637,13 +627,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     mg_set_user_connection_data(conn, &oc); /* for reply_typed; cleared before oc goes */
     int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
     mg_set_user_connection_data(conn, NULL);
-    struct metrics_request mr = {.block = oc.block,
-                                 .outcome = oc.what,
-                                 .attempts = oc.attempts,
-                                 .retries = oc.retries,
-                                 .upstream_status = oc.upstream_status,
-                                 .upstream_ms = oc.upstream_ms,
-                                 .replayed = oc.replayed};
+    struct metrics_request mr = {.block = oc.block, .outcome = oc.what, .figures = &oc.figures};
     metrics_request_end(&s->metrics, &mr);
     atomic_fetch_sub(&s->in_flight, 1);
     if (log_enabled(LOG_INFO)) {
@@ -657,10 +641,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
                                  .status = status,
                                  .block = oc.block,
                                  .outcome = oc.what,
-                                 .upstream_status = oc.upstream_status,
-                                 .attempts = oc.attempts,
-                                 .duration_ms = clock_ms() - t0,
-                                 .twilio_request_id = oc.twilio_request_id};
+                                 .figures = &oc.figures,
+                                 .duration_ms = clock_ms() - t0};
         log_request(&lr);
     }
     return status;
