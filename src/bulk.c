@@ -13,6 +13,7 @@
 #include "jsonparse.h"
 #include "recipients.h"
 #include "send.h"
+#include "status.h"
 #include "twilio.h"
 
 /* A 429 without Retry-After pauses the batch this long, doubling while 429s follow, up to the
@@ -107,8 +108,8 @@ static void classify(const struct block_def *called, const struct prepared *p,
         if (o == SEND_MAYBE && rs->request_id[0])
             buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
         s->state = o == SEND_MAYBE ? UNKNOWN : NOT_SENT;
-        s->result = failure(o == SEND_MAYBE ? "unknown" : "not_sent", "INTERNAL_PACKAGE_ERROR",
-                            buf_str(&msg));
+        s->result =
+            failure(o == SEND_MAYBE ? "unknown" : "not_sent", STATUS_INTERNAL, buf_str(&msg));
     } else if (o == SEND_DONE) {
         json_t *res = jsonparse_answer(rs->body.data, rs->body.len, NULL);
         json_t *sid = json_object_get(res, "sid"), *status = json_object_get(res, "status");
@@ -122,7 +123,7 @@ static void classify(const struct block_def *called, const struct prepared *p,
             if (rs->request_id[0])
                 buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
             s->state = UNKNOWN;
-            s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", buf_str(&msg));
+            s->result = failure("unknown", STATUS_INTERNAL, buf_str(&msg));
         }
         json_decref(res);
     } else if (o == SEND_LIMITED) {
@@ -178,7 +179,7 @@ static void from_store(const char *text, size_t len, const char *maybe, struct s
         json_decref(r);
         snprintf(msg, sizeof msg, "This recipient's earlier answer could not be read; %s", maybe);
         s->state = UNKNOWN;
-        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
+        s->result = failure("unknown", STATUS_INTERNAL, msg);
         return;
     }
     s->result = r;
@@ -213,12 +214,12 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
     case IDEM_CONFLICT:
         s->state = FAILED;
         s->conflict = 1;
-        s->result = failure("failed", "IDEMPOTENCY_KEY_REUSED",
+        s->result = failure("failed", STATUS_KEY_REUSED,
                             "This Idempotency-Key was already used for this recipient with "
                             "different credentials or args; nothing was sent.");
         return 0;
     case IDEM_PENDING:
-        s->result = failure("not_sent", "IDEMPOTENCY_KEY_IN_FLIGHT",
+        s->result = failure("not_sent", STATUS_KEY_IN_FLIGHT,
                             "A request with this Idempotency-Key is still sending to this "
                             "recipient; nothing was sent. Repeat the call later to get its "
                             "answer.");
@@ -229,10 +230,10 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
                  "recipient (its replica stopped); %s, so nothing was sent now.",
                  maybe);
         s->state = UNKNOWN;
-        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
+        s->result = failure("unknown", STATUS_INTERNAL, msg);
         return 0;
     case IDEM_UNAVAILABLE:
-        s->result = failure("not_sent", "IDEMPOTENCY_STORE_UNAVAILABLE",
+        s->result = failure("not_sent", STATUS_STORE_UNAVAILABLE,
                             "The idempotency store (Redis) cannot be reached; nothing was sent "
                             "to this recipient.");
         return 0;
@@ -279,7 +280,7 @@ static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budg
     goto settle;
 nomem:
     s->state = NOT_SENT;
-    s->result = failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
+    s->result = failure("not_sent", STATUS_INTERNAL, "out of memory; nothing was sent");
 settle:
     if (key.held) {
         /* The request may have reached Twilio: a repeat must get this, not send again. */
@@ -369,14 +370,14 @@ static const char *stopped(const struct batch *bt, long now, char *msg, size_t s
         snprintf(msg, size,
                  "Not sent: the service is shutting down. Repeat the call (with the "
                  "same Idempotency-Key) to send to the rest.");
-        return "SHUTTING_DOWN";
+        return STATUS_SHUTTING_DOWN;
     }
     if (bt->refused) {
         snprintf(msg, size,
                  "Not sent: Twilio refused the credentials (HTTP %ld) for an earlier "
                  "recipient, so no more were tried.",
                  bt->refused);
-        return "API_ERROR";
+        return STATUS_API_ERROR;
     }
     if (now >= start_by || bt->resume_at >= start_by) {
         snprintf(msg, size,
@@ -384,7 +385,7 @@ static const char *stopped(const struct batch *bt, long now, char *msg, size_t s
                  "before this recipient's turn. Repeat the call (with the same "
                  "Idempotency-Key) to send to the rest.",
                  bt->svc->cfg->bulk_deadline_ms);
-        return "DEADLINE_EXCEEDED";
+        return STATUS_DEADLINE_EXCEEDED;
     }
     return NULL;
 }
@@ -473,7 +474,7 @@ static void run_senders(struct batch *bt)
         if (bt->targets[i].state == QUEUED) { /* no sender could run */
             bt->targets[i].state = NOT_SENT;
             bt->targets[i].result =
-                failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
+                failure("not_sent", STATUS_INTERNAL, "out of memory; nothing was sent");
         }
     }
 }
@@ -550,7 +551,7 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
                  "was sent; failed: Twilio refused it; unknown: it may have been sent).",
                  sent, p->n_entries);
         *what = "partial_failure";
-        out = envelope_error("PARTIAL_FAILURE", msg, counts, len);
+        out = envelope_error(STATUS_PARTIAL_FAILURE, msg, counts, len);
     } else {
         *what = "not_sent";
         out = first_failure(first_failed, counts, len);
@@ -663,7 +664,7 @@ void bulk_run(struct call *c)
     if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
         call_fields(c, reasons, rc == ARGS_BAD_JSON);
     } else if (rc != ARGS_OK) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR",
+        call_error(c, "internal_error", STATUS_INTERNAL,
                    "out of memory, or a Twilio request would be too large", NULL);
     } else if (plan.dry_run) { /* nothing sent, no Idempotency-Key spent */
         size_t len = 0;
@@ -672,7 +673,7 @@ void bulk_run(struct call *c)
     } else if (!c->key) {
         run_batch(c, &plan);
     } else if (idem_key_valid(c->key) && call_fingerprint(b->name, &plan, fp) < 0) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     } else {
         /* The call once per Idempotency-Key, scoped to the credentials and the block: its
          * whole answer is kept once no recipient is left to try, so a repeat then gets it byte

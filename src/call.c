@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "envelope.h"
+#include "status.h"
 
 /* A scoped key: account, digest, key, scope (send_key_init's cap). */
 #define CALL_KEY_CAP 4096
@@ -64,7 +65,7 @@ void call_refused(struct call *c, enum idem_claim claim)
 {
     struct idem_refusal refused;
     if (idem_refusal(claim, &refused) < 0) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return;
     }
     c->out->status = refused.http_status;
@@ -150,7 +151,7 @@ void call_keyed(struct call *c, const struct call_keyed *k)
     size_t len = 0;
     if (send_key_init(&keys[0], k->creds, c->key, k->scope) < 0 ||
         (!k->fp && send_fingerprint(k->name, k->creds, k->chosen, own) < 0)) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         goto done;
     }
     enum idem_claim claim = send_claim(c->svc, &keys[0], fp, k->wait_ms, &stored, &len);

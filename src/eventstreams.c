@@ -6,6 +6,7 @@
 
 #include "flowreq.h"
 #include "jsonparse.h"
+#include "status.h"
 
 /* More types than Twilio has make no sense in one call. */
 #define EVENTSTREAMS_MAX_TYPES 100
@@ -41,7 +42,7 @@ static int find_sinks(struct call *c, const char *url, json_t **found)
     }
     json_decref(sinks);
     if (!mine) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     *found = mine;
@@ -160,10 +161,10 @@ void eventstreams_subscribe(struct call *c)
                  : -1;
         free(text);
         if (!text)
-            call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+            call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         if (rc < 0 || !(sink = json_string_value(json_object_get(created, "sid")))) {
             if (rc == 0)
-                call_error(c, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
+                call_error(c, "upstream_bad_body", STATUS_INTERNAL,
                            "Twilio created the sink but answered no sid", NULL);
             goto done;
         }
@@ -176,7 +177,7 @@ void eventstreams_subscribe(struct call *c)
         goto done;
     have = json_array();
     if (!subs || !have) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         goto done;
     }
     const char *sub = json_string_value(json_object_get(json_array_get(subs, 0), "sid"));
@@ -211,7 +212,7 @@ void eventstreams_subscribe(struct call *c)
         if (!params || !form) {
             free(params);
             json_decref(form);
-            call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+            call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
             goto done;
         }
         params[0] = "Description";
@@ -233,7 +234,7 @@ void eventstreams_subscribe(struct call *c)
         json_decref(form);
         if (rc < 0 || !(sub = json_string_value(json_object_get(answer, "sid")))) {
             if (rc == 0)
-                call_error(c, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
+                call_error(c, "upstream_bad_body", STATUS_INTERNAL,
                            "Twilio created the subscription but answered no sid", NULL);
             goto done;
         }
@@ -253,7 +254,7 @@ void eventstreams_subscribe(struct call *c)
                    "types", have, "added", added, "created", "sink", sink_created, "subscription",
                    sub_created);
     if (!to)
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     else
         call_success(c, to);
 done:
@@ -314,7 +315,7 @@ void eventstreams_unsubscribe(struct call *c)
     to = json_pack("{s:s, s:{s:O, s:O}}", "webhookUrl", url, "deleted", "sinks", gone_sinks,
                    "subscriptions", gone_subs);
     if (!to)
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     else
         call_success(c, to);
 done:
@@ -335,7 +336,7 @@ void eventstreams_types(struct call *c)
         return;
     to = json_pack("{s:O, s:I}", "types", types, "count", (json_int_t)json_array_size(types));
     if (!to)
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     else
         call_success(c, to);
     json_decref(to);

@@ -9,6 +9,7 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "status.h"
 #include "twilio.h"
 
 /* A list longer than this many pages is not one a trigger reads (Twilio's pages hold 50). */
@@ -44,7 +45,7 @@ int flowreq_send(struct call *c, const char *product, const char *method, const 
     int rc = -1;
     *answer = NULL;
     if (build(&sub, c, product, method, path, params) < 0) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
@@ -58,7 +59,7 @@ int flowreq_send(struct call *c, const char *product, const char *method, const 
                      : written(c));
         call_error(c,
                    rs.outcome == TWILIO_MAYBE_SENT ? "upstream_ambiguous" : "upstream_unreachable",
-                   "INTERNAL_PACKAGE_ERROR", msg, NULL);
+                   STATUS_INTERNAL, msg, NULL);
         goto done;
     }
     if (del && rs.status == 404) { /* already gone: what a delete wanted */
@@ -75,7 +76,7 @@ int flowreq_send(struct call *c, const char *product, const char *method, const 
                      "Twilio answered HTTP %ld but its body is not a JSON "
                      "object%s",
                      rs.status, read ? written(c) : "; the change was probably written");
-            call_error(c, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR", msg, NULL);
+            call_error(c, "upstream_bad_body", STATUS_INTERNAL, msg, NULL);
             goto done;
         }
     } else {
@@ -110,7 +111,7 @@ int flowreq_list(struct call *c, const char *product, const char *path, const ch
     snprintf(next, sizeof next, "%s", path);
     *items = NULL;
     if (!all) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     for (int page = 0;; page++) {
@@ -130,7 +131,7 @@ int flowreq_list(struct call *c, const char *product, const char *path, const ch
         json_decref(answer);
         if (bad) {
             json_decref(all);
-            call_error(c, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
+            call_error(c, "upstream_bad_body", STATUS_INTERNAL,
                        page + 1 >= FLOWREQ_MAX_PAGES
                            ? "Twilio's list has more pages than a trigger reads"
                            : "Twilio's list answer is not the list it should be",

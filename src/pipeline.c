@@ -8,6 +8,7 @@
 #include "eventstreams.h"
 #include "polling.h"
 #include "single.h"
+#include "status.h"
 #include "subscribe.h"
 #include "webhook.h"
 
@@ -105,7 +106,7 @@ void pipeline_run(const struct send_service *svc, const struct block_def *b, jso
         if (run)
             run(&c);
         else /* pipeline_check refused such a set at start */
-            call_error(&c, "internal_error", "INTERNAL_PACKAGE_ERROR", "no such block kind", NULL);
+            call_error(&c, "internal_error", STATUS_INTERNAL, "no such block kind", NULL);
         return;
     }
     struct prepared prep;
@@ -117,12 +118,12 @@ void pipeline_run(const struct send_service *svc, const struct block_def *b, jso
         if (run)
             run(&c);
         else
-            call_error(&c, "internal_error", "INTERNAL_PACKAGE_ERROR", "no such block kind", NULL);
+            call_error(&c, "internal_error", STATUS_INTERNAL, "no such block kind", NULL);
         args_prepared_free(&prep);
     } else if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
         call_fields(&c, reasons, rc == ARGS_BAD_JSON);
     } else {
-        call_error(&c, "internal_error", "INTERNAL_PACKAGE_ERROR",
+        call_error(&c, "internal_error", STATUS_INTERNAL,
                    "out of memory, or the Twilio request would be too large", NULL);
     }
     json_decref(reasons);

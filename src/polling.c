@@ -12,6 +12,7 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "status.h"
 
 #define CURSOR_VERSION 1
 #define CURSOR_CHECK_LEN 12
@@ -351,7 +352,7 @@ static int item_cmp(const void *a, const void *b)
 
 static void fail(struct call *c, const char *what, const char *msg)
 {
-    call_error(c, what, "INTERNAL_PACKAGE_ERROR", msg, NULL);
+    call_error(c, what, STATUS_INTERNAL, msg, NULL);
 }
 
 /* Fetches one page: the list's first (the block's path and filters, then params) when next is

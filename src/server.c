@@ -28,6 +28,7 @@
 #include "pipeline.h"
 #include "reqid.h"
 #include "request.h"
+#include "status.h"
 #include "suggest.h"
 #include "upstream.h"
 
@@ -268,7 +269,7 @@ static int reply_owned(struct mg_connection *conn, char *body, const size_t *len
                        const char *const *extra)
 {
     if (!body)
-        return reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", extra);
+        return reply_error(conn, 200, STATUS_INTERNAL, "out of memory", extra);
     reply(conn, 200, body, *len, extra);
     free(body);
     return 200;
@@ -338,17 +339,17 @@ static int reply_body_problem(struct mg_connection *conn, const struct server *s
         oc->what = "too_large";
         snprintf(msg, sizeof msg, "The request body is larger than %ld bytes (MAX_BODY_BYTES).",
                  s->cfg.max_body_bytes);
-        return reply_error(conn, 413, "PAYLOAD_TOO_LARGE", msg, NULL);
+        return reply_error(conn, 413, STATUS_PAYLOAD_TOO_LARGE, msg, NULL);
     }
     if (st == BODY_TOO_SLOW) {
         oc->what = "too_slow";
         snprintf(msg, sizeof msg,
                  "The request body did not arrive within %ld ms (BODY_TIMEOUT_MS).",
                  s->cfg.body_timeout_ms);
-        return reply_error(conn, 408, "REQUEST_TIMEOUT", msg, NULL);
+        return reply_error(conn, 408, STATUS_REQUEST_TIMEOUT, msg, NULL);
     }
     oc->what = "client_gone";
-    return reply_error(conn, 400, "BAD_REQUEST", "The request body could not be read.", NULL);
+    return reply_error(conn, 400, STATUS_BAD_REQUEST, "The request body could not be read.", NULL);
 }
 
 /* JSON, or no Content-Type at all: workflow tools are not always careful to send one. */
@@ -392,7 +393,7 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     if (header_count(conn, "Content-Length") > 1 || header_count(conn, "Transfer-Encoding") > 1) {
         oc->what = "bad_request";
         close_after_reply(conn);
-        return reply_error(conn, 400, "BAD_REQUEST",
+        return reply_error(conn, 400, STATUS_BAD_REQUEST,
                            "A request may carry Content-Length and Transfer-Encoding at most "
                            "once each.",
                            NULL);
@@ -400,7 +401,7 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     if (mg_get_header(conn, "Transfer-Encoding") && mg_get_header(conn, "Content-Length")) {
         oc->what = "bad_request";
         close_after_reply(conn);
-        return reply_error(conn, 400, "BAD_REQUEST",
+        return reply_error(conn, 400, STATUS_BAD_REQUEST,
                            "A request may not carry both Content-Length and Transfer-Encoding.",
                            NULL);
     }
@@ -408,13 +409,13 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
         !secret_matches(mg_get_header(conn, "X-RapidAPI-Proxy-Secret"), s->cfg.proxy_secret)) {
         oc->what = "unauthorized";
         close_after_reply(conn);
-        return reply_error(conn, 401, "UNAUTHORIZED",
+        return reply_error(conn, 401, STATUS_UNAUTHORIZED,
                            "Missing or wrong X-RapidAPI-Proxy-Secret header.", NULL);
     }
     if (!json_content_type(mg_get_header(conn, "Content-Type"))) {
         oc->what = "unsupported_media_type";
         close_after_reply(conn);
-        return reply_error(conn, 415, "UNSUPPORTED_MEDIA_TYPE",
+        return reply_error(conn, 415, STATUS_UNSUPPORTED_MEDIA_TYPE,
                            "Send the args as JSON with Content-Type: application/json.", NULL);
     }
     return 0;
@@ -453,7 +454,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
             snprintf(msg, sizeof msg, "%s",
                      shape == REQUEST_ARGS_NOT_OBJECT ? "\"args\" must be a JSON object."
                                                       : "The request body must be a JSON object.");
-        status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
+        status = reply_error(conn, 200, STATUS_JSON_VALIDATION, msg, NULL);
         goto done;
     }
     struct call_answer a;
@@ -461,9 +462,8 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
                  &a);
     oc->what = a.what;
     oc->figures = a.figures;
-    status =
-        a.body ? reply(conn, a.status, a.body, a.len, a.headers)
-               : reply_error(conn, a.status, "INTERNAL_PACKAGE_ERROR", "out of memory", a.headers);
+    status = a.body ? reply(conn, a.status, a.body, a.len, a.headers)
+                    : reply_error(conn, a.status, STATUS_INTERNAL, "out of memory", a.headers);
     free(a.body);
 done:
     json_decref(root);
@@ -498,7 +498,7 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                    buf_str(&text), text.len, NULL)
-                     : reply_error(conn, 500, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+                     : reply_error(conn, 500, STATUS_INTERNAL, "out of memory", NULL);
     buf_free(&text);
     return status;
 }
@@ -540,18 +540,18 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     if (strcmp(uri, "/healthz") == 0) {
         oc->what = get ? "health" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", allow_get);
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED, "Use GET.", allow_get);
         return reply(conn, 200, "{\"status\":\"ok\"}", 15, NULL);
     }
     if (strcmp(uri, "/metrics") == 0) {
         oc->what = get ? "metrics" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", allow_get);
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED, "Use GET.", allow_get);
         return reply_metrics(conn, s);
     }
     if (!has_prefix(uri, "/api/twilio", &rest) && !has_prefix(uri, "/api/Twilio", &rest)) {
         oc->what = "not_found";
-        return reply_error(conn, 404, "NOT_FOUND",
+        return reply_error(conn, 404, STATUS_NOT_FOUND,
                            "No such route. Blocks are at POST /api/twilio/<block>; the package "
                            "metadata is at GET /api/twilio.",
                            NULL);
@@ -559,7 +559,7 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
         oc->what = get ? "metadata" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED",
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED,
                                "The package metadata is read with GET.", allow_get);
         size_t len;
         const char *meta = block_metadata(s->blocks, &len);
@@ -567,13 +567,13 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     }
     if (rest[0] != '/') {
         oc->what = "not_found";
-        return reply_error(conn, 404, "NOT_FOUND", "No such route.", NULL);
+        return reply_error(conn, 404, STATUS_NOT_FOUND, "No such route.", NULL);
     }
     /* Ahead of the block lookup, which would answer UNKNOWN_BLOCK. */
     if (strcmp(rest, "/openapi.json") == 0) {
         oc->what = get ? "openapi" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED",
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED,
                                "The OpenAPI document is read with GET.", allow_get);
         return reply(conn, 200, s->openapi, s->openapi_len, NULL);
     }
@@ -589,14 +589,14 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         buf_init(&msg, 4096);
         unknown_block_message(s->blocks, name, name_len, &msg);
         oc->what = "unknown_block";
-        int status = reply_error(conn, 404, "UNKNOWN_BLOCK", buf_str(&msg), NULL);
+        int status = reply_error(conn, 404, STATUS_UNKNOWN_BLOCK, buf_str(&msg), NULL);
         buf_free(&msg);
         return status;
     }
     oc->block = b->name;
     if (strcmp(method, "POST") != 0) {
         oc->what = "method_not_allowed";
-        return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "A block is called with POST.",
+        return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED, "A block is called with POST.",
                            allow_post);
     }
     return run_block(conn, s, b, oc);
@@ -609,7 +609,7 @@ static int reply_draining(struct mg_connection *conn, struct outcome *oc)
     static const char *const retry[] = {"Retry-After", "1", NULL};
     oc->what = "draining";
     close_after_reply(conn);
-    return reply_error(conn, 503, "SHUTTING_DOWN",
+    return reply_error(conn, 503, STATUS_SHUTTING_DOWN,
                        "The service is shutting down; nothing was sent. Retry the request.", retry);
 }
 

@@ -9,6 +9,7 @@
 #include "envelope.h"
 #include "jsonparse.h"
 #include "jsonscan.h"
+#include "status.h"
 
 /* What a delete answers, since Twilio answers it with no body: what was deleted, by its path
  * args, and the path. */
@@ -57,7 +58,7 @@ static void bad_body(struct call *c, const struct twilio_response *rs,
         buf_appendf(&msg, "; %s", maybe);
     if (rs->request_id[0])
         buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
-    call_error(c, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR", buf_str(&msg), NULL);
+    call_error(c, "upstream_bad_body", STATUS_INTERNAL, buf_str(&msg), NULL);
     buf_free(&msg);
 }
 
@@ -114,7 +115,7 @@ static int call_twilio(struct call *c)
         if (o == SEND_MAYBE && rs.request_id[0])
             buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
         call_error(c, o == SEND_MAYBE ? "upstream_ambiguous" : "upstream_unreachable",
-                   "INTERNAL_PACKAGE_ERROR", buf_str(&msg), NULL);
+                   STATUS_INTERNAL, buf_str(&msg), NULL);
     } else if (o == SEND_DONE) {
         word_success(c, &rs, buf_str(&base), maybe);
     } else {

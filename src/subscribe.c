@@ -7,6 +7,7 @@
 
 #include "flowreq.h"
 #include "jsonparse.h"
+#include "status.h"
 
 enum owner { OWN_NONE, OWN_SMS, OWN_VOICE };
 
@@ -230,7 +231,7 @@ static int check_owner(struct call *c, const struct target *t)
                  strncmp(owner, "TK", 2) == 0 ? "a SIP trunk" : "another owner");
     }
     extra = json_pack("{s:s}", "ownerSid", owner);
-    call_error(c, "refused", "WEBHOOK_BYPASSED", msg, extra);
+    call_error(c, "refused", STATUS_WEBHOOK_BYPASSED, msg, extra);
     json_decref(extra);
     return -1;
 }
@@ -271,7 +272,7 @@ static int start(struct call *c, json_t *args, const struct prepared *prep, int 
 {
     json_t *reasons = json_object();
     if (!reasons) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     check_args(args, unsubscribe, t, reasons);
@@ -320,7 +321,7 @@ void subscribe_add(struct call *c)
                  "call then answers gives it back)",
                  t.field->event, t.service ? t.sid : t.phone, cur, cur_method);
         extra = json_pack("{s:{s:s, s:s}}", "current", "url", cur, "method", cur_method);
-        call_error(c, "refused", "WEBHOOK_TAKEN", msg, extra);
+        call_error(c, "refused", STATUS_WEBHOOK_TAKEN, msg, extra);
         goto done;
     }
     const int changed = !mine || strcasecmp(cur_method, t.method) != 0;
@@ -331,7 +332,7 @@ void subscribe_add(struct call *c)
         json_object_set_new(to, "changed", json_boolean(changed)) < 0 ||
         json_object_set_new(to, "previous",
                             json_pack("{s:s, s:s}", "url", cur, "method", cur_method)) < 0) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         goto done;
     }
     call_success(c, to);
@@ -406,7 +407,7 @@ void subscribe_remove(struct call *c)
     if (!to || json_object_set_new(to, "changed", json_boolean(mine)) < 0 ||
         json_object_set_new(to, "now", json_pack("{s:s, s:s}", "url", now, "method", now_method)) <
             0) {
-        call_error(c, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         goto done;
     }
     call_success(c, to);

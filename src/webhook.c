@@ -18,6 +18,7 @@
 #include "form.h"
 #include "jsonparse.h"
 #include "send.h"
+#include "status.h"
 
 #define MAX_SIGNED_BYTES (4u << 20)
 #define LISTENER_FORM_CAP 65536
@@ -605,7 +606,7 @@ static char *bad_signature(size_t i, int missing, enum sig_result why, size_t *l
                  "not signed by Twilio with its authToken for its webhookUrl; it was not "
                  "delivered.",
                  i, i);
-    char *out = extra ? envelope_error("INVALID_SIGNATURE", msg, extra, len) : NULL;
+    char *out = extra ? envelope_error(STATUS_INVALID_SIGNATURE, msg, extra, len) : NULL;
     json_decref(extra);
     return out;
 }
