@@ -458,13 +458,17 @@ static json_t *error_schema(struct doc *d)
         "twilio_request_id", "type", "string", "description",
         "API_ERROR: Twilio's request id, when it sent one", "line", "type", "integer", "column",
         "type", "integer", "position", "type", "integer", "reason", "type", "string");
-    static const char *const counts[] = {"total", "sent", "failed", "merged"};
+    static const char *const counts[][2] = {
+        {"total", "sendBulkSms: the list's entries"},
+        {"messages", "sendBulkSms: the distinct messages the entries make (duplicates merged)"},
+        {"sent", "sendBulkSms: the messages Twilio created (one request each)"},
+        {"failed", "sendBulkSms: the messages not created (messages - sent)"},
+        {"merged", "sendBulkSms: the entries merged into an earlier one with the same address"},
+    };
     json_t *props = json_object_get(out, "properties");
     for (size_t i = 0; i < N_ELEMS(counts); i++)
-        put(d, props, counts[i],
-            json_pack("{s:s,s:s}", "type", "integer", "description",
-                      "sendBulkSms: list entries in all, sent to, not sent to, and merged into "
-                      "an earlier entry with the same address"));
+        put(d, props, counts[i][0],
+            json_pack("{s:s,s:s}", "type", "integer", "description", counts[i][1]));
     put(d, props, "results",
         json_pack("{s:s,s:s,s:{s:s}}", "type", "array", "description",
                   "sendBulkSms: one per list entry, in list order: to, sid, status (Twilio's, or "
@@ -485,10 +489,11 @@ static json_t *schemas(struct doc *d, const struct block_set *set)
 {
     json_t *out = json_object();
     put(d, out, "SuccessEnvelope",
-        envelope_schema("success", json_pack("{s:s,s:s}", "type", "object", "description",
-                                             "Twilio's resource, byte for byte as Twilio sent "
-                                             "it; for sendBulkSms total, sent, failed, merged "
-                                             "and results")));
+        envelope_schema("success",
+                        json_pack("{s:s,s:s}", "type", "object", "description",
+                                  "Twilio's resource, byte for byte as Twilio sent "
+                                  "it; for sendBulkSms total, messages, sent, failed, merged "
+                                  "and results")));
     put(d, out, "ErrorEnvelope", envelope_schema("error", ref("schemas", "Error")));
     put(d, out, "Error", error_schema(d));
     put(d, out, "Metadata",

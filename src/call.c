@@ -90,10 +90,11 @@ void call_count(struct call *c, const struct twilio_response *rs, long t0_ms)
     snprintf(f->twilio_request_id, sizeof f->twilio_request_id, "%s", rs->request_id);
 }
 
-/* Until this version a key was scoped to the account alone ("<account>\n<key>"), with the same
- * fingerprint. In a Redis shared with replicas of an earlier version (a rolling upgrade) such a
- * key lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. It is
- * claimed beside the new key and, when fresh, held and settled with the same answer, so an
+/* Earlier versions scoped a key to the account alone ("<account>\n<key>"), with the same
+ * fingerprint. In a Redis shared with replicas of such a version (a rolling upgrade) that key
+ * lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. With
+ * IDEMPOTENCY_EARLIER_KEYS it is claimed beside the new key (two more round trips, so only while
+ * an upgrade needs it) and, when fresh, held and settled with the same answer, so an
  * earlier replica's repeat waits for this call instead of sending too. A key that another
  * request used is left alone: the credentials now keep callers apart. What a claim found, as
  * for send_claim; legacy is initialised either way (free it with send_key_free). */
@@ -155,7 +156,8 @@ void call_keyed(struct call *c, const struct call_keyed *k)
         goto done;
     }
     enum idem_claim claim = send_claim(c->svc, &keys[0], fp, k->wait_ms, &stored, &len);
-    if (claim == IDEM_FRESH && k->legacy && c->svc->cfg->redis_url[0]) {
+    if (claim == IDEM_FRESH && k->legacy && c->svc->cfg->redis_url[0] &&
+        c->svc->cfg->idempotency_earlier_keys) {
         claim = legacy_claim(c->svc, k->creds, c->key, fp, k->wait_ms, &keys[1], &stored, &len);
         if (claim != IDEM_FRESH)
             send_settle(c->svc, &keys[0], 0, NULL, 0);

@@ -25,6 +25,8 @@
 #define POLL_MAX_PROBES 62
 /* Pages one poll reads at most, whatever Twilio's next_page_uri says. */
 #define POLL_MAX_PAGES 400
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef long long (*poll_clock_fn)(void);
 static _Atomic(poll_clock_fn) clock_fn;
@@ -357,7 +359,7 @@ static void fail(struct call *c, const char *what, const char *msg)
 
 /* Fetches one page: the list's first (the block's path and filters, then params) when next is
  * NULL, else Twilio's next_page_uri. On success *page is the page (the caller's). Otherwise
- * the error answer is in w->out and -1 returned. */
+ * the error answer is the call's and -1 returned. */
 static int fetch(struct walk *w, const char *next, const struct buf *params, json_t **page)
 {
     struct prepared sub;
@@ -491,10 +493,15 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
         goto done;
     }
     for (;;) {
-        if (w->pages_left-- == 0) {
-            fail(w->c, "upstream_bad_body",
-                 "Twilio's list did not end within the pages one poll reads; nothing was "
-                 "delivered");
+        if (w->pages_left-- == 0) { /* Twilio answered every page: not INTERNAL_PACKAGE_ERROR */
+            call_error(w->c, "upstream_bad_body", STATUS_LIST_DID_NOT_END,
+                       "Twilio answered " STR(
+                           POLL_MAX_PAGES) " pages and each named a next page "
+                                           "(next_page_uri); a poll reads at most " STR(
+                                               POLL_MAX_PAGES) ", so nothing "
+                                                               "was delivered and the cursor stays "
+                                                               "where it was",
+                       NULL);
             goto done;
         }
         if (fetch(w, next, &params, &page) < 0)

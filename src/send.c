@@ -23,8 +23,11 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
                                    cfg->redis_timeout_ms, err, errlen);
     else
         svc->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
+    svc->deliveries =
+        cfg->redis_url[0] ? svc->idem : idem_new((size_t)cfg->delivery_max, cfg->idempotency_ttl_s);
+    svc->unsigned_deliveries = idem_new((size_t)cfg->delivery_unsigned_max, cfg->idempotency_ttl_s);
     /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
-    if (!svc->idem ||
+    if (!svc->idem || !svc->deliveries || !svc->unsigned_deliveries ||
         (loops && !(svc->upstream = upstream_start(loops, cfg->threads,
                                                    (size_t)cfg->upstream_inline, err, errlen)))) {
         send_service_stop(svc);
@@ -36,9 +39,12 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
 void send_service_stop(struct send_service *svc)
 {
     upstream_stop(svc->upstream);
+    if (svc->deliveries != svc->idem)
+        idem_free(svc->deliveries);
+    idem_free(svc->unsigned_deliveries);
     idem_free(svc->idem);
     svc->upstream = NULL;
-    svc->idem = NULL;
+    svc->idem = svc->deliveries = svc->unsigned_deliveries = NULL;
 }
 
 int send_has_form(const char *method)

@@ -18,11 +18,14 @@ static const struct status_code codes[] = {
     {STATUS_KEY_IN_FLIGHT, 200,
      "the first request with this Idempotency-Key is still in flight; nothing was sent."},
     {STATUS_PARTIAL_FAILURE, 200,
-     "sendBulkSms: some recipients were sent to, some not; `total`, `sent`, `failed`, `merged` "
-     "and `results` (one per list entry, each failed one with its own `status_code`, "
+     "sendBulkSms: some messages were sent, some not; `total`, `messages`, `sent`, `failed`, "
+     "`merged` and `results` (one per list entry, each failed one with its own `status_code`, "
      "`status_msg`, Twilio's `code` and `more_info`) follow."},
     {STATUS_DEADLINE_EXCEEDED, 200,
      "sendBulkSms: BULK_DEADLINE_MS passed before the recipient's turn; nothing was sent to it."},
+    {STATUS_LIST_DID_NOT_END, 200,
+     "poll blocks: each of the 400 pages a poll reads named a next page; nothing was delivered "
+     "and the cursor stays where it was."},
     {STATUS_INVALID_SIGNATURE, 200,
      "webhookEvent: X-Twilio-Signature does not match a listener's authToken and webhookUrl; "
      "`listener` is its index and nothing was delivered."},
