@@ -1,7 +1,10 @@
-/* log: leveled, one-line-per-event logging to stderr, as text or as one JSON object per line.
- * Callers never pass secrets. */
+/* log: leveled, one-line-per-event logging to stderr, as text or as one JSON object per line,
+ * request lines written in batches per thread while a server runs. Callers never pass
+ * secrets. */
 #ifndef LOG_H
 #define LOG_H
+
+struct metrics_figures;
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum log_format { LOG_TEXT, LOG_JSON };
@@ -29,14 +32,23 @@ struct log_request {
     int status;
     const char *block;
     const char *outcome;
-    long upstream_status; /* 0: Twilio did not answer (or was not called) */
-    int attempts;
+    const struct metrics_figures *figures; /* what the call cost at Twilio; NULL: not called */
     long duration_ms;
-    const char *twilio_request_id; /* "" when Twilio sent none */
 };
 
 /* Logs r at info level: the text line "<method> <path> status=... request_id=..." or a JSON
- * object with the same fields. */
+ * object with the same fields. Between log_batch_start and log_batch_stop it waits in its
+ * thread's batch, written when the batch fills, when the thread writes another line or ends,
+ * or within 100 ms. */
 void log_request(const struct log_request *r);
+
+/* Batches request lines from now on (a flusher thread writes them when they age); each call
+ * is undone by one log_batch_stop, the last of which writes every line still waiting. Returns
+ * 0, or -1 when the flusher could not start (lines are then written at once). */
+int log_batch_start(void);
+void log_batch_stop(void);
+
+/* Writes every request line still waiting in any thread's batch. */
+void log_flush(void);
 
 #endif
