@@ -79,6 +79,10 @@ static const struct setting settings[] = {
     {"PROXY_SECRET", "--proxy-secret", K_STRING, FIELD(proxy_secret),
      sizeof(((struct config *)0)->proxy_secret), 0, 0, "",
      "when set, block calls must carry it in X-RapidAPI-Proxy-Secret"},
+    {"MCP_ALLOWED_ORIGINS", "--mcp-allowed-origins", K_STRING, FIELD(mcp_allowed_origins),
+     sizeof(((struct config *)0)->mcp_allowed_origins), 0, 0, "",
+     "origins (https://app.example.com) or host names whose web pages may call /mcp, "
+     "comma-separated, besides localhost, 127.0.0.1 and [::1]; * lets any in"},
     {"SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", K_LONG, FIELD(shutdown_grace_ms), 0, 0, 600000,
      "20000", "on SIGTERM/SIGINT, time in-flight requests get to finish"},
     {"REDIS_URL", "--redis-url", K_STRING, FIELD(redis_url),

@@ -31,8 +31,9 @@ struct config {
     long bulk_deadline_ms;    /* no send of a batch starts after this; the rest are not sent */
     long idempotency_ttl_s;
     long idempotency_max;
-    char ca_file[512];      /* empty: the system's CA store */
-    char proxy_secret[256]; /* empty: no X-RapidAPI-Proxy-Secret check; never logged */
+    char ca_file[512];              /* empty: the system's CA store */
+    char proxy_secret[256];         /* empty: no X-RapidAPI-Proxy-Secret check; never logged */
+    char mcp_allowed_origins[1024]; /* /mcp: origins let in besides localhost's (mcp.h) */
     long shutdown_grace_ms;
     char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
     long redis_timeout_ms;
