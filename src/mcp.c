@@ -380,9 +380,10 @@ static int put_credentials(const struct mcp_request *rq, json_t *args, const cha
         int key = user >= 2 && memcmp(plain, "SK", 2) == 0;
         const char *pass = colon + 1;
         size_t pass_len = k - user - 1;
+        const char *bad = "A credential is not valid UTF-8 text, or memory ran out. " HOW_TO_AUTH;
         if (key && !(rq->account_sid && *rq->account_sid)) {
-            *why = "An API key (SK...) needs the account's SID (AC...) in the "
-                   "X-Twilio-Account-Sid header. " HOW_TO_AUTH;
+            bad = "An API key (SK...) needs the account's SID (AC...) in the "
+                  "X-Twilio-Account-Sid header. " HOW_TO_AUTH;
         } else if (key) {
             rc = json_object_set_new(args, "accountSid", json_string(rq->account_sid)) |
                  json_object_set_new(args, "apiKeySid", json_stringn((char *)plain, user)) |
@@ -392,7 +393,7 @@ static int put_credentials(const struct mcp_request *rq, json_t *args, const cha
                  json_object_set_new(args, "accountToken", json_stringn(pass, pass_len));
         }
         if (rc)
-            *why = "A credential is not valid UTF-8 text, or memory ran out. " HOW_TO_AUTH;
+            *why = bad;
     }
     if (plain) {
         memset(plain, 0, n + 1); /* the secret does not outlive the request in freed memory */
