@@ -280,6 +280,7 @@ static void credentials_from_the_header(void **state)
     json_t *text = json_loads(text_of(res), 0, NULL);
     assert_true(json_equal(text, want));
     json_decref(text);
+    json_decref(want);
     json_decref(res);
     assert_int_equal(standin_count(H.up), 1);
     assert_int_equal(standin_request(H.up, 0, &rec), 0);
@@ -588,6 +589,21 @@ static void metrics_count_the_block(void **state)
     http_reply_free(&r);
 }
 
+/* GET /api/twilio tells a caller where the tools are. */
+static void metadata_names_the_endpoint(void **state)
+{
+    (void)state;
+    char url[256];
+    struct http_reply r;
+    snprintf(url, sizeof url, "%s/api/twilio", H.url);
+    assert_int_equal(http_call("GET", url, NULL, 0, &r), 0);
+    json_t *meta = parsed(&r);
+    http_reply_free(&r);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(meta, "mcp"), "endpoint")), "/mcp");
+    json_decref(meta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +623,7 @@ int main(void)
         cmocka_unit_test_setup(annotations_by_verb, reset),
         cmocka_unit_test_setup(proxy_secret_guards_mcp, reset),
         cmocka_unit_test_setup(metrics_count_the_block, reset),
+        cmocka_unit_test_setup(metadata_names_the_endpoint, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

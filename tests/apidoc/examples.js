@@ -11,6 +11,8 @@
 //        error CODE ["TEXT"]      "callback": "error" with that status_code (and TEXT in its
 //                                 status_msg or one of its reasons)
 //        json                     any JSON without a callback (/healthz, the metadata)
+//        result                   a JSON-RPC result that is no tool error (/mcp)
+//        toolerror "TEXT"         a /mcp tool result with isError: true, TEXT in its text
 // Without "expect", every answer must be "callback": "success". Each example must print at least
 // one answer; the answers are the JSON values curl printed, one after the other.
 'use strict';
@@ -46,8 +48,8 @@ function parseExamples(file) {
 }
 
 function parseExpect(marker) {
-  return marker.replace(/^expect\s+/, '').split(/\s*,\s*(?=success|error|json)/).map((item) => {
-    const m = /^(success|json|error)(?:\s+([A-Z_]+))?(?:\s+"(.*)")?$/.exec(item.trim());
+  return marker.replace(/^expect\s+/, '').split(/\s*,\s*(?=success|error|json|result|toolerror)/).map((item) => {
+    const m = /^(success|json|error|result|toolerror)(?:\s+([A-Z_]+))?(?:\s+"(.*)")?$/.exec(item.trim());
     if (!m || (m[1] === 'error' && !m[2])) throw new Error(`bad expect item: ${item}`);
     return { kind: m[1], code: m[2], text: m[3] };
   });
@@ -82,6 +84,14 @@ function answers(text) {
 function check(answer, want) {
   const to = answer && answer.contextWrites && answer.contextWrites.to;
   if (want.kind === 'json') return answer.callback === undefined ? null : `an envelope (${answer.callback})`;
+  if (want.kind === 'result' || want.kind === 'toolerror') {
+    const r = answer && answer.jsonrpc === '2.0' ? answer.result : undefined;
+    if (!r) return `not a JSON-RPC result: ${JSON.stringify(answer).slice(0, 200)}`;
+    const text = ((r.content || [])[0] || {}).text || '';
+    if (want.kind === 'result') return r.isError === true ? `a tool error: ${text.slice(0, 200)}` : null;
+    if (r.isError !== true) return 'not a tool error';
+    return want.text && !text.includes(want.text) ? `the text lacks "${want.text}": ${text.slice(0, 300)}` : null;
+  }
   if (want.kind === 'success') {
     return answer.callback === 'success' ? null
       : `not success: ${to ? `${to.status_code}: ${to.status_msg}` : JSON.stringify(answer).slice(0, 200)}`;
