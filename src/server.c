@@ -784,6 +784,8 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         free(s);
         return NULL;
     }
+    if (log_batch_start() < 0)
+        log_msg(LOG_WARN, "request lines are written one by one: no thread to flush batches");
     snprintf(err, errlen, "out of memory");
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
     if (!s->openapi || pipeline_check(blocks, err, errlen) < 0 ||
@@ -846,6 +848,7 @@ fail:
     send_service_stop(&s->pipeline);
     mcptools_free(s->mcp_tools);
     deadline_release();
+    log_batch_stop();
     free(s->openapi);
     free(s);
     return NULL;
@@ -905,6 +908,7 @@ void server_stop(struct server *s)
     send_service_stop(&s->pipeline);
     mcptools_free(s->mcp_tools);
     deadline_release();
+    log_batch_stop(); /* every request line written before the server is gone */
     free(s->openapi);
     free(s);
 }
