@@ -414,7 +414,7 @@ static const char *success_to(const char *body, size_t len, size_t *n)
 }
 
 static void call_answer(struct mcp_reply *out, json_t *id, const struct mcptools *t, size_t tool,
-                        const struct send_answer *a)
+                        const struct call_answer *a)
 {
     size_t n;
     const char *to = a->body ? success_to(a->body, a->len, &n) : NULL;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <curl/curl.h>
 
+#include "call.h"
 #include "mcptools.h"
 #include "send.h"
 
@@ -41,7 +42,7 @@ struct mcp_reply {
     const char *const *headers; /* static extra headers, or NULL */
     const char *what;           /* the outcome, for the log line and the metrics */
     const char *block;          /* the tool called, or NULL */
-    struct send_answer call;    /* a tool call's outcome (call.body is already freed) */
+    struct call_answer call;    /* a tool call's outcome (call.body is already freed) */
 };
 
 /* Whether a request with this Origin header may reach /mcp: none at all (a server-side
