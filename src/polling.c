@@ -1,7 +1,6 @@
 #include "polling.h"
 
 #include <stdint.h>
-#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +10,9 @@
 #include "clock.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "polling_cursor.h"
 #include "status.h"
 
-#define CURSOR_VERSION 1
-#define CURSOR_CHECK_LEN 12
-#define SID_MAX 64
-/* A cursor's text: version, watermark, one SID and the check, in base64url. */
-#define CURSOR_TEXT_MAX 160
 /* Resources one poll holds at most: the pages of one crowded second included. */
 #define POLL_MAX_HELD 50000
 /* Date-window halvings one poll makes at most when the backlog passes its pages. */
@@ -39,12 +34,6 @@ struct poll_spec {
     const char *date;   /* an item's date field: "date_sent" */
     const char *filter; /* the inclusive date filter ("DateSent" as DateSent>/DateSent<), or NULL */
     long page_size;     /* the most items asked for in one page */
-};
-
-/* Everything up to and including (lo - 1 s) and the SIDs <= after dated lo was delivered. */
-struct position {
-    long long lo;
-    char after[SID_MAX + 1];
 };
 
 struct item {
@@ -75,70 +64,45 @@ static int spec_read(json_t *flow, struct poll_spec *s)
     return s->list && s->date && s->page_size >= 1 && s->page_size <= 1000 ? 0 : -1;
 }
 
-/* The check of a cursor's bytes for this block and account: a cursor of another block or
- * account fails it, as does any change to its text. */
-static int cursor_check(const struct block_def *b, const struct prepared *prep,
-                        const unsigned char *bytes, size_t n, unsigned char out[CURSOR_CHECK_LEN])
+/* The cursor's scope: the block and its account (the list's path names it). */
+static int cursor_scope(const struct block_def *b, const struct prepared *prep, struct buf *out)
 {
-    static const char label[] = "twilio-block poll cursor";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(ctx, label, sizeof label) &&
-             EVP_DigestUpdate(ctx, b->name, strlen(b->name) + 1) &&
-             EVP_DigestUpdate(ctx, buf_str(&prep->path), prep->path.len + 1) &&
-             EVP_DigestUpdate(ctx, bytes, n) && EVP_DigestFinal_ex(ctx, md, &len) &&
-             len >= CURSOR_CHECK_LEN;
-    EVP_MD_CTX_free(ctx);
-    if (ok)
-        memcpy(out, md, CURSOR_CHECK_LEN);
-    return ok ? 0 : -1;
+    return buf_appendz(out, b->name) < 0 || buf_append(out, "\n", 1) < 0 ||
+                   buf_append(out, buf_str(&prep->path), prep->path.len) < 0
+               ? -1
+               : 0;
 }
 
-static size_t cursor_bytes(const struct position *pos, unsigned char *out)
+static int cursor_encode(const struct send_service *svc, const struct block_def *b,
+                         const struct prepared *prep, const struct poll_position *pos,
+                         char out[POLLING_CURSOR_TEXT_MAX])
 {
-    size_t n = strlen(pos->after);
-    uint64_t lo = (uint64_t)pos->lo;
-    out[0] = CURSOR_VERSION;
-    for (int i = 0; i < 8; i++)
-        out[1 + i] = (unsigned char)(lo >> (56 - 8 * i));
-    out[9] = (unsigned char)n;
-    memcpy(out + 10, pos->after, n);
-    return 10 + n;
+    struct polling_cursor_key k;
+    struct buf scope;
+    buf_init(&scope, 4096);
+    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
+                     cursor_scope(b, prep, &scope) < 0 ||
+                     polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
+                 ? -1
+                 : 0;
+    buf_free(&scope);
+    return rc;
 }
 
-static int cursor_encode(const struct block_def *b, const struct prepared *prep,
-                         const struct position *pos, char out[CURSOR_TEXT_MAX])
+static int cursor_decode(const struct send_service *svc, const struct block_def *b,
+                         const struct prepared *prep, const char *text, long long now,
+                         struct poll_position *pos)
 {
-    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN];
-    size_t n = cursor_bytes(pos, bytes);
-    if (cursor_check(b, prep, bytes, n, bytes + n) < 0)
-        return -1;
-    value_b64url_encode(bytes, n + CURSOR_CHECK_LEN, out);
-    return 0;
-}
-
-static int cursor_decode(const struct block_def *b, const struct prepared *prep, struct text text,
-                         struct position *pos)
-{
-    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN + 3], want[CURSOR_CHECK_LEN];
-    long n =
-        text.n < CURSOR_TEXT_MAX ? value_b64url_decode(text.p, text.n, bytes, sizeof bytes) : -1;
-    if (n < 10 + CURSOR_CHECK_LEN || bytes[0] != CURSOR_VERSION ||
-        (size_t)n != 10u + bytes[9] + CURSOR_CHECK_LEN || bytes[9] > SID_MAX)
-        return -1;
-    size_t body = (size_t)n - CURSOR_CHECK_LEN;
-    if (cursor_check(b, prep, bytes, body, want) < 0 ||
-        CRYPTO_memcmp(want, bytes + body, CURSOR_CHECK_LEN) != 0)
-        return -1;
-    uint64_t lo = 0;
-    for (int i = 0; i < 8; i++)
-        lo = lo << 8 | bytes[1 + i];
-    pos->lo = (long long)lo;
-    memcpy(pos->after, bytes + 10, bytes[9]);
-    pos->after[bytes[9]] = '\0';
-    return 0;
+    struct polling_cursor_key k;
+    struct buf scope;
+    buf_init(&scope, 4096);
+    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
+                     cursor_scope(b, prep, &scope) < 0 ||
+                     polling_cursor_decode(&k, buf_str(&scope), text, now, pos) < 0
+                 ? -1
+                 : 0;
+    buf_free(&scope);
+    return rc;
 }
 
 static void items_free(struct items *it)
@@ -245,7 +209,8 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
         const char *sid = json_string_value(json_object_get(obj, "sid"));
         const char *date = json_string_value(json_object_get(obj, w->spec->date));
         long long t;
-        if (!sid || !*sid || strlen(sid) > SID_MAX || !date || value_twilio_date(date, &t) < 0)
+        if (!sid || !*sid || strlen(sid) > POLLING_CURSOR_SID_MAX || !date ||
+            value_twilio_date(date, &t) < 0)
             continue;
         if (t < lo) {
             *below = 1;
@@ -351,13 +316,13 @@ done:
 }
 
 /* Answers {"items": [...], "cursor": "...", "more": bool}. */
-static void answer(struct walk *w, const struct items *it, size_t n, const struct position *pos,
-                   int more)
+static void answer(struct walk *w, const struct items *it, size_t n,
+                   const struct poll_position *pos, int more)
 {
-    char text[CURSOR_TEXT_MAX];
+    char text[POLLING_CURSOR_TEXT_MAX];
     json_t *items = json_array();
     json_t *to = json_object();
-    int ok = items && to && cursor_encode(w->c->b, w->c->prep, pos, text) == 0;
+    int ok = items && to && cursor_encode(w->c->svc, w->c->b, w->c->prep, pos, text) == 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append(items, it->v[i].obj) == 0;
     ok = ok && json_object_set(to, "items", items) == 0 &&
@@ -373,7 +338,7 @@ static void answer(struct walk *w, const struct items *it, size_t n, const struc
 
 /* The resources after pos dated up to settled, oldest first: those of a window [pos->lo, hi]
  * read whole, hi narrowed while the window needs more pages than limit does. */
-static void poll_window(struct walk *w, long limit, struct position *pos, long long settled)
+static void poll_window(struct walk *w, long limit, struct poll_position *pos, long long settled)
 {
     struct items it = {0};
     long page_size = limit + 1 < w->spec->page_size ? limit + 1 : w->spec->page_size;
@@ -444,7 +409,7 @@ void polling_run(struct call *c)
     const struct prepared *prep = c->prep;
     struct poll_spec spec;
     struct walk w = {c, &spec, POLL_MAX_PAGES};
-    struct position pos = {0};
+    struct poll_position pos = {0};
     if (spec_read(b->flow, &spec) < 0) {
         fail(c, "internal_error", "The block's flow does not define a poll");
         return;
@@ -453,8 +418,11 @@ void polling_run(struct call *c)
     const struct text cursor = args_value(prep, "cursor");
     long long since_s = 0, limit = 100;
     const int since = args_time(prep, "since", &since_s);
+    const long long now = now_s(c);
+    char text[POLLING_CURSOR_TEXT_MAX + 1];
     args_long(prep, "limit", &limit);
-    if (cursor.n && cursor_decode(b, prep, cursor, &pos) < 0) {
+    snprintf(text, sizeof text, "%.*s", (int)(cursor.n < sizeof text ? cursor.n : 0), cursor.p);
+    if (cursor.n && (!text[0] || cursor_decode(c->svc, b, prep, text, now, &pos) < 0)) {
         json_t *reasons = json_pack("{s:s}", "cursor",
                                     "is not a cursor this block answered for this account; pass "
                                     "the previous answer's cursor as it is");
@@ -464,7 +432,6 @@ void polling_run(struct call *c)
     }
     if (!cursor.n && since)
         pos.lo = since_s;
-    const long long now = now_s(c);
     if (!cursor.n && !since) {
         /* Starts now; one page of one item checks the credentials and filters. */
         struct items it = {0};
