@@ -36,6 +36,10 @@ struct config {
     long shutdown_grace_ms;
     char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
     long redis_timeout_ms;
+    char campaign_secret[256]; /* empty: campaigns refused with REDIS_URL; never logged */
+    long campaign_concurrency;
+    long campaign_reclaim_ms;
+    long allow_private_callbacks;
 };
 
 /* Sets every field to its default. */

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "buf.h"
 #include "bulk.h"
+#include "campaign.h"
 #include "dryrun.h"
 #include "envelope.h"
 #include "eventstreams.h"
@@ -47,6 +48,7 @@ static const struct {
     {"unsubscribeEvents", eventstreams_unsubscribe},
     {"listEventTypes", eventstreams_types},
     {"poll", polling_run},
+    {"campaign", campaign_run},
     {NULL, NULL},
 };
 

@@ -279,11 +279,11 @@ static void postman_has_one_request_per_block_with_its_examples(void **state)
     json_t *items = json_object_get(doc, "item");
     assert_string_equal(str_at(json_object_get(doc, "info"), "schema"),
                         "https://schema.getpostman.com/json/collection/v2.1.0/collection.json");
-    const char *vars[] = {"baseUrl",   "accountSid",   "accountToken",
-                          "apiKeySid", "apiKeySecret", "authToken"};
+    const char *vars[] = {"baseUrl",      "accountSid", "accountToken", "apiKeySid",
+                          "apiKeySecret", "authToken",  "campaignId"};
     json_t *variables = json_object_get(doc, "variable");
-    assert_int_equal(json_array_size(variables), 6);
-    for (size_t v = 0; v < 6; v++)
+    assert_int_equal(json_array_size(variables), 7);
+    for (size_t v = 0; v < 7; v++)
         assert_string_equal(str_at(json_array_get(variables, v), "key"), vars[v]);
     assert_int_equal(json_array_size(items), block_count(set));
     for (size_t i = 0; i < block_count(set); i++) {
