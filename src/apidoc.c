@@ -42,11 +42,15 @@ static const struct {
     {"IDEMPOTENCY_KEY_IN_FLIGHT", "200",
      "the first request with this Idempotency-Key is still in flight; nothing was sent."},
     {"PARTIAL_FAILURE", "200",
-     "sendBulkSms: some recipients were sent to, some not; `total`, `sent`, `failed`, `merged` "
+     "sendBulkSms: some messages were sent, some not; `total`, `messages`, `sent`, `failed`, "
+     "`merged` "
      "and `results` (one per list entry, each failed one with its own `status_code`, "
      "`status_msg`, Twilio's `code` and `more_info`) follow."},
     {"DEADLINE_EXCEEDED", "200",
      "sendBulkSms: BULK_DEADLINE_MS passed before the recipient's turn; nothing was sent to it."},
+    {"LIST_DID_NOT_END", "200",
+     "poll blocks: each of the 400 pages a poll reads named a next page; nothing was delivered "
+     "and the cursor stays where it was."},
     {"INVALID_SIGNATURE", "200",
      "webhookEvent: X-Twilio-Signature does not match a listener's authToken and webhookUrl; "
      "`listener` is its index and nothing was delivered."},
@@ -509,13 +513,17 @@ static json_t *error_schema(struct doc *d)
         "twilio_request_id", "type", "string", "description",
         "API_ERROR: Twilio's request id, when it sent one", "line", "type", "integer", "column",
         "type", "integer", "position", "type", "integer", "reason", "type", "string");
-    static const char *const counts[] = {"total", "sent", "failed", "merged"};
+    static const char *const counts[][2] = {
+        {"total", "sendBulkSms: the list's entries"},
+        {"messages", "sendBulkSms: the distinct messages the entries make (duplicates merged)"},
+        {"sent", "sendBulkSms: the messages Twilio created (one request each)"},
+        {"failed", "sendBulkSms: the messages not created (messages - sent)"},
+        {"merged", "sendBulkSms: the entries merged into an earlier one with the same address"},
+    };
     json_t *props = json_object_get(out, "properties");
     for (size_t i = 0; i < N_ELEMS(counts); i++)
-        put(d, props, counts[i],
-            json_pack("{s:s,s:s}", "type", "integer", "description",
-                      "sendBulkSms: list entries in all, sent to, not sent to, and merged into "
-                      "an earlier entry with the same address"));
+        put(d, props, counts[i][0],
+            json_pack("{s:s,s:s}", "type", "integer", "description", counts[i][1]));
     put(d, props, "results",
         json_pack("{s:s,s:s,s:{s:s}}", "type", "array", "description",
                   "sendBulkSms: one per list entry, in list order: to, sid, status (Twilio's, or "
@@ -536,10 +544,11 @@ static json_t *schemas(struct doc *d, const struct block_set *set)
 {
     json_t *out = json_object();
     put(d, out, "SuccessEnvelope",
-        envelope_schema("success", json_pack("{s:s,s:s}", "type", "object", "description",
-                                             "Twilio's resource, byte for byte as Twilio sent "
-                                             "it; for sendBulkSms total, sent, failed, merged "
-                                             "and results")));
+        envelope_schema("success",
+                        json_pack("{s:s,s:s}", "type", "object", "description",
+                                  "Twilio's resource, byte for byte as Twilio sent "
+                                  "it; for sendBulkSms total, messages, sent, failed, merged "
+                                  "and results")));
     put(d, out, "ErrorEnvelope", envelope_schema("error", ref("schemas", "Error")));
     put(d, out, "Error", error_schema(d));
     put(d, out, "Metadata",

@@ -12,6 +12,7 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "suggest.h"
 
 #define REASON_MAX 512
 
@@ -46,6 +47,24 @@ static void fail(struct ctx *c, const struct arg_def *a, int is_json, const char
         c->bad_json++;
     else
         c->other_bad++;
+}
+
+/* A reason for a key of the body that is no arg of the block: named as the caller wrote it. */
+static void fail_key(struct ctx *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_key(struct ctx *c, const char *key, const char *fmt, ...)
+{
+    char reason[REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    if (json_object_get(c->reasons, key))
+        return;
+    if (json_object_set_new(c->reasons, key, json_string(reason)) < 0)
+        c->nomem = 1;
+    c->other_bad++;
 }
 
 struct text args_trim(struct text t)
@@ -458,6 +477,31 @@ static int check_request_path(struct ctx *c, const struct arg_def *a, struct tex
     return 0;
 }
 
+/* A phone number given as a JSON number (low-code tools turn "+14155552671" into digits): a
+ * whole number of 7 to 15 digits is read as +digits, since the '+' is what such a tool drops; a
+ * sender of 3 to 6 digits is a short code and read as it is. Anything else is refused with the
+ * hint, as is a fraction or exponent. Returns 1 after a refusal, else 0 with *t the text. */
+static int phone_number(struct ctx *c, const struct arg_def *a, json_t *v, char *tmp,
+                        struct text *t)
+{
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+    int digits = n > 0 ? snprintf(tmp, 32, "%" JSON_INTEGER_FORMAT, n) : 0;
+    if (digits >= 7 && digits <= 15) {
+        t->n = (size_t)snprintf(tmp, 32, "+%" JSON_INTEGER_FORMAT, n);
+        t->p = tmp;
+        return 0;
+    }
+    if (a->address == ADDR_FROM && digits >= 3 && digits <= 6) {
+        t->n = (size_t)digits;
+        t->p = tmp;
+        return 0;
+    }
+    fail(c, a, 0,
+         "is a JSON number that is no phone number: give the number as a string, with its + "
+         "(\"+14155552671\")");
+    return 1;
+}
+
 /* Text args that carry identifiers are trimmed; free text (a message body) is sent as typed. */
 static int trims(const struct arg_def *a)
 {
@@ -476,6 +520,8 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
         fail(c, a, 0, "must be a string, not %s", json_is_object(v) ? "an object" : "a list");
         return;
     }
+    if (a->address && (json_is_integer(v) || json_is_real(v)) && phone_number(c, a, v, tmp, &t))
+        return;
     if (t.p == tmp && !a->param) {
         fail(c, a, 0, "must be a string");
         return;
@@ -1042,6 +1088,77 @@ static void note_miscased(struct ctx *c, json_t *args)
     }
 }
 
+/* Names callers reach for that are no arg: the service's own (validateWebhookSignature and the
+ * docs say authToken), Twilio's, and sendSms's to in a bulk block. A hint only where the block
+ * has the right one. */
+static const struct {
+    const char *given, *arg;
+} other_names[] = {
+    {"authToken", "accountToken"}, {"auth_token", "accountToken"}, {"apiKey", "apiKeySid"},
+    {"apiSecret", "apiKeySecret"}, {"to", "recipients"},
+};
+
+/* Whether a dryRun key asks for a dry run: anything but false, 0, "false", "no", "0". */
+static int asks_dry_run(json_t *v)
+{
+    if (is_absent(v) || json_is_false(v) || (json_is_integer(v) && json_integer_value(v) == 0))
+        return 0;
+    if (json_is_string(v)) {
+        static const char *const no[] = {"false", "no", "0"};
+        struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
+        for (size_t k = 0; k < 3; k++)
+            if (t.n == strlen(no[k]) && strncasecmp(t.p, no[k], t.n) == 0)
+                return 0;
+    }
+    return 1;
+}
+
+/* Keys that are no arg of the block. Nothing ambiguous is sent: a dry run asked of a block that
+ * has none, a key one typo from an arg not given, and a known other name are refused; any other
+ * key is ignored, as gateways and platforms add their own (a case change is note_miscased's). */
+static void note_unknown(struct ctx *c, json_t *args)
+{
+    const struct block_def *b = c->b;
+    const char *names[256];
+    size_t n = b->n_args < 256 ? b->n_args : 256;
+    for (size_t i = 0; i < n; i++)
+        names[i] = b->args[i].name;
+    const char *key;
+    json_t *v;
+    json_object_foreach(args, key, v) {
+        if (block_arg_index(b, key) >= 0 || is_absent(v))
+            continue;
+        int miscased = 0;
+        for (size_t i = 0; i < b->n_args; i++)
+            miscased |= strcasecmp(key, b->args[i].name) == 0;
+        if (miscased)
+            continue;
+        if (suggest_nearest(key, strlen(key), (const char *const[]){"dryRun"}, 1) == 0 &&
+            block_role_index(b, ROLE_DRY_RUN) < 0) {
+            if (asks_dry_run(v))
+                fail_key(c, key,
+                         "is not an arg of %s: it has no dry run, and this call would be made "
+                         "for real (nothing was sent)",
+                         b->name);
+            continue;
+        }
+        long other = -1;
+        for (size_t k = 0; k < sizeof other_names / sizeof other_names[0] && other < 0; k++)
+            if (strcmp(key, other_names[k].given) == 0)
+                other = block_arg_index(b, other_names[k].arg);
+        if (other >= 0) {
+            fail_key(c, key, "is not an arg of %s: did you mean %s?", b->name, b->args[other].name);
+            c->present[other] |= !json_object_get(args, b->args[other].name);
+            continue;
+        }
+        long near = suggest_nearest(key, strlen(key), names, n);
+        if (near < 0 || !is_absent(json_object_get(args, names[near])))
+            continue;
+        fail_key(c, key, "is not an arg of %s: did you mean %s?", b->name, names[near]);
+        c->present[near] = 1; /* the reason above is the one to fix, not "is required" */
+    }
+}
+
 enum args_status args_prepare(const struct block_def *b, json_t *args, size_t form_cap,
                               struct prepared *out, json_t **reasons)
 {
@@ -1065,6 +1182,7 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     if (!out->ids || !c.kept || !c.reasons || !c.scalar || !c.present)
         goto done;
     note_miscased(&c, args);
+    note_unknown(&c, args);
     for (size_t i = 0; i < b->n_args && !c.nomem; i++) {
         json_t *v = json_object_get(args, b->args[i].name);
         if (is_absent(v))
@@ -1089,6 +1207,14 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
         for (size_t i = 0; ordered && i < b->n_args; i++) {
             json_t *r = json_object_get(c.reasons, b->args[i].name);
             if (r && json_object_set(ordered, b->args[i].name, r) < 0) {
+                json_decref(ordered);
+                ordered = NULL;
+            }
+        }
+        const char *key;
+        json_t *r;
+        json_object_foreach(c.reasons, key, r) { /* keys that are no arg come last */
+            if (ordered && block_arg_index(b, key) < 0 && json_object_set(ordered, key, r) < 0) {
                 json_decref(ordered);
                 ordered = NULL;
             }

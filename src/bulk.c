@@ -516,7 +516,7 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
 {
     const struct recipients *p = bt->plan;
     json_t *results = json_array(), *counts = NULL, *first_failed = NULL;
-    size_t sent = 0, merged = 0;
+    size_t sent = 0, merged = 0; /* sent: messages Twilio created, one per distinct recipient */
     char *out = NULL;
     *complete = 1;
     for (size_t e = 0; results && e < p->n_entries; e++) {
@@ -530,19 +530,20 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
             json_decref(r);
             goto done;
         }
-        sent += tg->state == SENT;
+        sent += it->entry == e && tg->state == SENT;
         merged += it->entry != e;
         /* a conflict's answer is another call's: it must not become this key's */
         *complete &= tg->state != NOT_SENT && !tg->conflict;
         if (tg->state != SENT && !first_failed)
             first_failed = r;
     }
-    counts = json_pack("{s:I, s:I, s:I, s:I, s:O}", "total", (json_int_t)p->n_entries, "sent",
-                       (json_int_t)sent, "failed", (json_int_t)(p->n_entries - sent), "merged",
-                       (json_int_t)merged, "results", results);
+    counts = json_pack("{s:I, s:I, s:I, s:I, s:I, s:O}", "total", (json_int_t)p->n_entries,
+                       "messages", (json_int_t)p->n_items, "sent", (json_int_t)sent, "failed",
+                       (json_int_t)(p->n_items - sent), "merged", (json_int_t)merged, "results",
+                       results);
     if (!counts)
         goto done;
-    if (sent == p->n_entries) {
+    if (sent == p->n_items) {
         *what = "success";
         out = envelope_success(counts, len);
     } else if (sent) {
@@ -550,7 +551,7 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
         snprintf(msg, sizeof msg,
                  "Sent to %zu of %zu recipients; see results for the others (not_sent: nothing "
                  "was sent; failed: Twilio refused it; unknown: it may have been sent).",
-                 sent, p->n_entries);
+                 sent, p->n_items);
         *what = "partial_failure";
         out = envelope_error("PARTIAL_FAILURE", msg, counts, len);
     } else {

@@ -74,6 +74,13 @@ static const struct setting settings[] = {
      31L * 86400, "86400", "how long an Idempotency-Key is remembered"},
     {"IDEMPOTENCY_MAX", "--idempotency-max", K_LONG, FIELD(idempotency_max), 0, 1, 10000000,
      "10000", "most Idempotency-Keys remembered (least recently used go first)"},
+    {"DELIVERY_MAX", "--delivery-max", K_LONG, FIELD(delivery_max), 0, 1, 10000000, "10000",
+     "without REDIS_URL, most webhookEvent deliveries a signature vouched for remembered, in "
+     "an LRU of their own (with REDIS_URL they are kept in Redis)"},
+    {"DELIVERY_UNSIGNED_MAX", "--delivery-unsigned-max", K_LONG, FIELD(delivery_unsigned_max), 0, 1,
+     10000000, "10000",
+     "most webhookEvent deliveries no signature vouched for remembered, per process, in an LRU "
+     "of their own (never in Redis)"},
     {"CA_FILE", "--ca-file", K_STRING, FIELD(ca_file), sizeof(((struct config *)0)->ca_file), 0, 0,
      "", "CA bundle for verifying Twilio's certificate (empty: the system's)"},
     {"PROXY_SECRET", "--proxy-secret", K_STRING, FIELD(proxy_secret),
@@ -98,6 +105,10 @@ static const struct setting settings[] = {
      "if its send had begun); keep it above UPSTREAM_TIMEOUT_MS"},
     {"ALLOW_PRIVATE_CALLBACKS", "--allow-private-callbacks", K_LONG, FIELD(allow_private_callbacks),
      0, 0, 1, "0", "1: a campaign's statusCallback may be http or a loopback or private address"},
+    {"IDEMPOTENCY_EARLIER_KEYS", "--idempotency-earlier-keys", K_LONG,
+     FIELD(idempotency_earlier_keys), 0, 0, 1, "0",
+     "1 while replicas that scoped a key to the accountSid alone share the Redis (an upgrade "
+     "from them): a single call also claims that name of its key"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])

@@ -31,8 +31,10 @@ struct config {
     long bulk_deadline_ms;    /* no send of a batch starts after this; the rest are not sent */
     long idempotency_ttl_s;
     long idempotency_max;
-    char ca_file[512];      /* empty: the system's CA store */
-    char proxy_secret[256]; /* empty: no X-RapidAPI-Proxy-Secret check; never logged */
+    long delivery_max;          /* webhookEvent: verified deliveries kept in process (no Redis) */
+    long delivery_unsigned_max; /* webhookEvent: other deliveries kept, per process only */
+    char ca_file[512];          /* empty: the system's CA store */
+    char proxy_secret[256];     /* empty: no X-RapidAPI-Proxy-Secret check; never logged */
     long shutdown_grace_ms;
     char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
     long redis_timeout_ms;
@@ -40,6 +42,7 @@ struct config {
     long campaign_concurrency;
     long campaign_reclaim_ms;
     long allow_private_callbacks;
+    long idempotency_earlier_keys; /* also claim a key's name of versions before 14a0496 */
 };
 
 /* Sets every field to its default. */

@@ -1,18 +1,106 @@
-/* SIGEV_THREAD_ID, gettid: Linux's own. */
-#define _GNU_SOURCE
 #include "deadline.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "clock.h"
 
 /* A real-time signal nothing else here uses: curl runs with CURLOPT_NOSIGNAL, civetweb sends
  * none. */
 #define DEADLINE_SIGNAL (SIGRTMIN + 4)
+#define TICK_MS 50 /* how late past its deadline a read may be interrupted */
+#define IDLE 0L
+#define FIRING (-1L)
+
+/* One per reading thread, kept for the next thread when it ends. state is IDLE, FIRING (the
+ * watchdog is signalling the thread), or while armed the deadline itself: the watchdog fires
+ * only by swapping the very deadline it saw for FIRING, and the owner disarms by swapping its
+ * own for IDLE, so exactly one of the two wins. */
+struct slot {
+    _Atomic long state;
+    atomic_int taken;
+    pthread_t thread;
+    struct slot *next;
+};
+
+static _Atomic(struct slot *) slots; /* only grows; the watchdog walks it without a lock */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t owner; /* frees a thread's slot when the thread ends */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* guards the fields below */
+static pthread_cond_t wake;
+static int users;         /* servers running */
+static unsigned long gen; /* the watchdog's run; a run not current stops */
+static pthread_t watchdog;
+
+static _Thread_local struct slot *mine;
+static _Thread_local volatile sig_atomic_t fired;
 
 static void interrupted(int sig)
 {
-    (void)sig; /* its only work is to make the blocked call return */
+    (void)sig; /* its work is to make the blocked call return, and to say the signal came */
+    fired = 1;
+}
+
+static void slot_free(void *p)
+{
+    struct slot *s = p;
+    atomic_store(&s->taken, 0);
+}
+
+static void set_up(void)
+{
+    clock_cond_init(&wake);
+    pthread_key_create(&owner, slot_free);
+}
+
+static struct slot *my_slot(void)
+{
+    if (mine)
+        return mine;
+    struct slot *s;
+    for (s = atomic_load(&slots); s; s = s->next) {
+        int no = 0;
+        if (!atomic_load(&s->taken) && atomic_compare_exchange_strong(&s->taken, &no, 1))
+            break;
+    }
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return NULL;
+        atomic_init(&s->state, IDLE);
+        atomic_init(&s->taken, 1);
+        s->next = atomic_load(&slots);
+        while (!atomic_compare_exchange_weak(&slots, &s->next, s))
+            ;
+    }
+    s->thread = pthread_self(); /* published to the watchdog by the arming store */
+    pthread_setspecific(owner, s);
+    return mine = s;
+}
+
+static void *watch(void *arg)
+{
+    const unsigned long run = (unsigned long)arg;
+    pthread_mutex_lock(&lock);
+    while (gen == run) {
+        pthread_mutex_unlock(&lock);
+        const long now = clock_ms();
+        for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+            long at = atomic_load(&s->state);
+            if (at > 0 && at <= now && atomic_compare_exchange_strong(&s->state, &at, FIRING))
+                pthread_kill(s->thread, DEADLINE_SIGNAL);
+        }
+        pthread_mutex_lock(&lock);
+        struct timespec t = clock_after(TICK_MS);
+        if (gen == run)
+            pthread_cond_timedwait(&wake, &lock, &t);
+    }
+    pthread_mutex_unlock(&lock);
+    return NULL;
 }
 
 int deadline_init(void)
@@ -22,35 +110,65 @@ int deadline_init(void)
     sa.sa_handler = interrupted;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;
-    return sigaction(DEADLINE_SIGNAL, &sa, NULL);
-}
-
-int deadline_arm(struct deadline *d, long ms)
-{
-    struct sigevent ev;
-    memset(&ev, 0, sizeof ev);
-    ev.sigev_notify = SIGEV_THREAD_ID;
-    ev.sigev_signo = DEADLINE_SIGNAL;
-    ev._sigev_un._tid = gettid();
-    d->armed = 0;
-    if (timer_create(CLOCK_MONOTONIC, &ev, &d->timer) < 0)
+    if (sigaction(DEADLINE_SIGNAL, &sa, NULL) < 0)
         return -1;
-    struct itimerspec at = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}};
-    if (at.it_value.tv_sec == 0 && at.it_value.tv_nsec == 0)
-        at.it_value.tv_nsec = 1;
-    if (timer_settime(d->timer, 0, &at, NULL) < 0) {
-        timer_delete(d->timer);
+    pthread_once(&once, set_up);
+    int rc = 0;
+    pthread_mutex_lock(&lock);
+    if (users++ == 0) {
+        /* No signal for the process lands on the watchdog: it blocks them all. */
+        sigset_t all, was;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &was);
+        rc = pthread_create(&watchdog, NULL, watch, (void *)++gen);
+        pthread_sigmask(SIG_SETMASK, &was, NULL);
+        if (rc)
+            users--;
+    }
+    pthread_mutex_unlock(&lock);
+    if (rc) {
+        errno = rc;
         return -1;
     }
-    d->armed = 1;
     return 0;
 }
 
-void deadline_disarm(struct deadline *d)
+void deadline_release(void)
 {
-    /* Deleting the timer also cancels it; a signal it already sent was handled at once (its
-     * handler runs as soon as it arrives), so nothing is left to interrupt later calls. */
-    if (d->armed)
-        timer_delete(d->timer);
-    d->armed = 0;
+    pthread_mutex_lock(&lock);
+    int last = --users == 0;
+    pthread_t w = watchdog;
+    if (last) {
+        gen++;
+        pthread_cond_broadcast(&wake);
+    }
+    pthread_mutex_unlock(&lock);
+    if (last)
+        pthread_join(w, NULL);
+}
+
+int deadline_arm(long ms)
+{
+    struct slot *s = my_slot();
+    if (!s)
+        return -1;
+    fired = 0;
+    long at = clock_ms() + ms;
+    atomic_store(&s->state, at > 0 ? at : 1);
+    return 0;
+}
+
+void deadline_disarm(void)
+{
+    struct slot *s = mine;
+    if (!s)
+        return;
+    long at = atomic_load(&s->state);
+    if (at == IDLE || (at > 0 && atomic_compare_exchange_strong(&s->state, &at, IDLE)))
+        return;
+    /* The watchdog won: its signal is on its way. Once the handler has run here, nothing is left
+     * to interrupt what this thread does next. */
+    while (!fired)
+        sched_yield();
+    atomic_store(&s->state, IDLE);
 }

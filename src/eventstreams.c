@@ -54,61 +54,90 @@ static int subscriptions_of(struct flowreq *f, const char *sink, json_t **subs)
     return flowreq_list(f, "events", "/v1/Subscriptions", query, "subscriptions", subs);
 }
 
-static int has(json_t *names, const char *name)
+/* Adds name to the distinct names (list, in order) unless set (the same names as keys) holds
+ * it already: linear in the names, whatever their repeats. Returns 0 or -1. */
+static int add_distinct(json_t *list, json_t *set, const char *name)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(names, i, v) {
-        if (strcmp(json_string_value(v), name) == 0)
-            return 1;
+    if (json_object_get(set, name))
+        return 0;
+    return json_object_set_new(set, name, json_true()) < 0 ||
+                   json_array_append_new(list, json_string(name)) < 0
+               ? -1
+               : 0;
+}
+
+static const char *const too_many_types =
+    "must list at most 100 event types (more than Twilio has)";
+
+/* One name of the types arg, checked and added. Returns 0, or -1 with the reason in why. */
+static int take_type(json_t *out, json_t *set, const char *s, size_t n, const char **why)
+{
+    struct text t = args_trim((struct text){s, n});
+    char name[128];
+    if (!s || t.n == 0)
+        return 0;
+    if (t.n >= sizeof name || strspn(t.p, "abcdefghijklmnopqrstuvwxyz0123456789.-_") < t.n) {
+        *why = "each type must be an event type name: lower-case letters, digits, dots and "
+               "dashes (com.twilio.messaging.inbound-message.received)";
+        return -1;
+    }
+    memcpy(name, t.p, t.n);
+    name[t.n] = '\0';
+    if (add_distinct(out, set, name) < 0 || json_array_size(out) > EVENTSTREAMS_MAX_TYPES) {
+        *why = too_many_types;
+        return -1;
     }
     return 0;
 }
 
 /* The types arg (a list, or comma-separated text) as an array of distinct names, or NULL with
- * the reason in why. */
+ * the reason in why. The cap is counted while the names are read, each name once: a call
+ * with thousands of names is refused after the first 101 entries. */
 static json_t *types_arg(json_t *args, const char **why)
 {
-    json_t *v = json_object_get(args, "types"), *out = json_array(), *parsed = NULL;
+    json_t *v = json_object_get(args, "types"), *out = json_array(), *set = json_object();
+    json_t *parsed = NULL;
+    size_t entries = 0;
     const char *text = json_string_value(v);
     if (text && text[strspn(text, " \t\r\n")] == '[') /* a JSON array given as text */
         v = parsed = jsonparse_loadb(text, strlen(text), 0, NULL);
-    json_t *items = json_is_array(v) ? json_incref(v) : json_array();
-    json_decref(parsed);
     *why = "must list one or more event type names, e.g. "
            "com.twilio.messaging.inbound-message.received";
+    if (!out || !set)
+        goto bad;
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         while (*s) {
             size_t n = strcspn(s, ",");
-            json_array_append_new(items, json_stringn(s, n));
+            if (++entries > 2 * EVENTSTREAMS_MAX_TYPES) { /* repeats, past any sense */
+                *why = too_many_types;
+                goto bad;
+            }
+            if (take_type(out, set, s, n, why) < 0)
+                goto bad;
             s += n + (s[n] == ',');
         }
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item) {
-        const char *s = json_string_value(item);
-        struct text t = args_trim((struct text){s, s ? json_string_length(item) : 0});
-        char name[128];
-        if (!s || t.n == 0)
-            continue;
-        if (t.n >= sizeof name || strspn(t.p, "abcdefghijklmnopqrstuvwxyz0123456789.-_") < t.n) {
-            *why = "each type must be an event type name: lower-case letters, digits, dots and "
-                   "dashes (com.twilio.messaging.inbound-message.received)";
-            goto bad;
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            if (i >= 2 * EVENTSTREAMS_MAX_TYPES) {
+                *why = too_many_types;
+                goto bad;
+            }
+            const char *s = json_string_value(item);
+            if (take_type(out, set, s, s ? json_string_length(item) : 0, why) < 0)
+                goto bad;
         }
-        memcpy(name, t.p, t.n);
-        name[t.n] = '\0';
-        if (!has(out, name))
-            json_array_append_new(out, json_string(name));
     }
-    if (!out || json_array_size(out) == 0 || json_array_size(out) > EVENTSTREAMS_MAX_TYPES)
+    if (json_array_size(out) == 0)
         goto bad;
-    json_decref(items);
+    json_decref(parsed);
+    json_decref(set);
     return out;
 bad:
-    json_decref(items);
+    json_decref(parsed);
+    json_decref(set);
     json_decref(out);
     return NULL;
 }
@@ -129,6 +158,7 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
     char url[2048], description[512], path[128];
     const char *why;
     json_t *types = types_arg(args, &why), *sinks = NULL, *subs = NULL, *have = NULL;
+    json_t *have_set = json_object();
     json_t *added = json_array(), *created = NULL, *answer = NULL, *to = NULL;
     int sink_created = 0, sub_created = 0;
     (void)key; /* reading first makes a repeat harmless */
@@ -177,7 +207,7 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
     else if (subscriptions_of(&f, sink, &subs) < 0)
         goto done;
     have = json_array();
-    if (!subs || !have) {
+    if (!subs || !have || !have_set) {
         flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
         goto done;
     }
@@ -197,13 +227,17 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
         json_t *e;
         json_array_foreach(events, k, e) {
             const char *t = json_string_value(json_object_get(e, "type"));
-            if (t && !has(have, t))
-                json_array_append_new(have, json_string(t));
+            if (t && add_distinct(have, have_set, t) < 0) {
+                json_decref(events);
+                flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory",
+                              NULL);
+                goto done;
+            }
         }
         json_decref(events);
     }
     json_array_foreach(types, i, s) {
-        if (!has(have, json_string_value(s)))
+        if (!json_object_get(have_set, json_string_value(s)))
             json_array_append(added, s);
     }
     if (!sub) {
@@ -263,6 +297,7 @@ done:
     json_decref(answer);
     json_decref(created);
     json_decref(have);
+    json_decref(have_set);
     json_decref(subs);
     json_decref(sinks);
     json_decref(added);

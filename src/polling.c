@@ -24,6 +24,8 @@
 #define POLL_MAX_PROBES 62
 /* Pages one poll reads at most, whatever Twilio's next_page_uri says. */
 #define POLL_MAX_PAGES 400
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef long long (*poll_clock_fn)(void);
 static _Atomic(poll_clock_fn) clock_fn;
@@ -503,10 +505,18 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
         goto done;
     }
     for (;;) {
-        if (w->pages_left-- == 0) {
-            fail(w->out, "upstream_bad_body",
-                 "Twilio's list did not end within the pages one poll reads; nothing was "
-                 "delivered");
+        if (w->pages_left-- == 0) { /* Twilio answered every page: not INTERNAL_PACKAGE_ERROR */
+            w->out->what = "upstream_bad_body";
+            free(w->out->body);
+            w->out->body =
+                envelope_error("LIST_DID_NOT_END",
+                               "Twilio answered " STR(
+                                   POLL_MAX_PAGES) " pages and each named a next page "
+                                                   "(next_page_uri); a poll reads at most " STR(
+                                                       POLL_MAX_PAGES) ", so nothing was "
+                                                                       "delivered and the cursor "
+                                                                       "stays where it was",
+                               NULL, &w->out->len);
             goto done;
         }
         if (fetch(w, next, &params, &page) < 0)

@@ -26,9 +26,11 @@ static int is_absent(json_t *v)
 }
 
 /* The list as low-code tools send it: an array; a string holding one; or addresses separated
- * by commas or line breaks. A new reference: the array, or v itself for take_json to refuse. */
-static json_t *list_value(json_t *v)
+ * by commas or line breaks, split no further than one past max (*cut set then). A new
+ * reference: the array, or v itself for take_json to refuse. */
+static json_t *list_value(json_t *v, size_t max, int *cut)
 {
+    *cut = 0;
     if (!json_is_string(v))
         return json_incref(v);
     struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
@@ -44,6 +46,10 @@ static json_t *list_value(json_t *v)
     for (size_t k = 0; list && k <= t.n; k++) {
         if (k < t.n && t.p[k] != ',' && t.p[k] != '\n' && t.p[k] != '\r')
             continue;
+        if (json_array_size(list) > max) { /* the count is refused before more work */
+            *cut = 1;
+            break;
+        }
         struct text one = args_trim((struct text){t.p + start, k - start});
         if (one.n && json_array_append_new(list, json_stringn(one.p, one.n)) < 0) {
             json_decref(list);
@@ -279,9 +285,10 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
     struct prepared head;
     json_t *top = NULL, *list_reason = NULL, *base = NULL;
     json_t *own = json_copy(args);
+    int cut = 0;
     json_t *list = is_absent(json_object_get(args, list_name))
                        ? NULL
-                       : list_value(json_object_get(args, list_name));
+                       : list_value(json_object_get(args, list_name), max_entries, &cut);
     size_t n = 0;
     int invalid = 0;
     char fields[128], why[REASON_MAX_LEN];
@@ -305,6 +312,9 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
                      fields);
         else if (n == 0)
             snprintf(why, sizeof why, "must have at least one entry");
+        else if (n > max_entries && cut)
+            snprintf(why, sizeof why,
+                     "must have at most %zu entries (BULK_MAX_RECIPIENTS), got more", max_entries);
         else if (n > max_entries)
             snprintf(why, sizeof why,
                      "must have at most %zu entries (BULK_MAX_RECIPIENTS), got %zu", max_entries,

@@ -27,8 +27,11 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
                                    cfg->redis_timeout_ms, err, errlen);
     else
         svc->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
+    svc->deliveries =
+        cfg->redis_url[0] ? svc->idem : idem_new((size_t)cfg->delivery_max, cfg->idempotency_ttl_s);
+    svc->unsigned_deliveries = idem_new((size_t)cfg->delivery_unsigned_max, cfg->idempotency_ttl_s);
     /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
-    if (!svc->idem ||
+    if (!svc->idem || !svc->deliveries || !svc->unsigned_deliveries ||
         (loops && !(svc->upstream = upstream_start(loops, cfg->threads,
                                                    (size_t)cfg->upstream_inline, err, errlen)))) {
         send_service_stop(svc);
@@ -40,9 +43,12 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
 void send_service_stop(struct send_service *svc)
 {
     upstream_stop(svc->upstream);
+    if (svc->deliveries != svc->idem)
+        idem_free(svc->deliveries);
+    idem_free(svc->unsigned_deliveries);
     idem_free(svc->idem);
     svc->upstream = NULL;
-    svc->idem = NULL;
+    svc->idem = svc->deliveries = svc->unsigned_deliveries = NULL;
 }
 
 int send_has_form(const char *method)
@@ -401,10 +407,11 @@ static void call_twilio(const struct send_service *svc, const struct block_def *
     buf_free(&base);
 }
 
-/* Until this version a key was scoped to the account alone ("<account>\n<key>"), with the same
- * fingerprint. In a Redis shared with replicas of an earlier version (a rolling upgrade) such a
- * key lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. It is
- * claimed beside the new key and, when fresh, held and settled with the same answer, so an
+/* Earlier versions scoped a key to the account alone ("<account>\n<key>"), with the same
+ * fingerprint. In a Redis shared with replicas of such a version (a rolling upgrade) that key
+ * lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. With
+ * IDEMPOTENCY_EARLIER_KEYS it is claimed beside the new key (two more round trips, so only while
+ * an upgrade needs it) and, when fresh, held and settled with the same answer, so an
  * earlier replica's repeat waits for this call instead of sending too. A key that another
  * request used is left alone: the credentials now keep callers apart. What a claim found, as
  * for send_claim; legacy is initialised either way (free it with send_key_free). */
@@ -446,7 +453,7 @@ void send_call(const struct send_service *svc, const struct block_def *b,
     struct send_key legacy = {.held = 0};
     const long wait_ms = svc->cfg->upstream_timeout_ms + 1000;
     enum idem_claim claim = send_claim(svc, &k, fp, wait_ms, &out->body, &out->len);
-    if (claim == IDEM_FRESH && svc->cfg->redis_url[0]) {
+    if (claim == IDEM_FRESH && svc->cfg->redis_url[0] && svc->cfg->idempotency_earlier_keys) {
         claim = legacy_claim(svc, prep, key, fp, wait_ms, &legacy, &out->body, &out->len);
         if (claim != IDEM_FRESH)
             send_settle(svc, &k, 0, NULL, 0);

@@ -22,6 +22,11 @@
 struct send_service {
     const struct config *cfg;
     struct idem_store *idem;
+    /* webhookEvent's deliveries (delivery.h), never in idem's room: those a signature vouched
+     * for (idem itself with Redis, whose keys they cannot evict; else an LRU of their own), and
+     * the rest (per process, never in Redis) */
+    struct idem_store *deliveries;
+    struct idem_store *unsigned_deliveries;
     struct upstream *upstream;  /* runs the transfers; NULL: each on its calling thread */
     const atomic_int *draining; /* once set, a flow starts no more sends; or NULL */
 };

@@ -296,14 +296,13 @@ static enum body_status read_body(struct mg_connection *conn, const struct serve
     if (declared > s->cfg.max_body_bytes)
         return BODY_TOO_LARGE;
     const long deadline = clock_ms() + s->cfg.body_timeout_ms;
-    struct deadline timer;
-    deadline_arm(&timer, s->cfg.body_timeout_ms);
+    deadline_arm(s->cfg.body_timeout_ms);
     enum body_status st = read_body_until(conn, declared, deadline, out);
-    deadline_disarm(&timer);
+    deadline_disarm();
     return st;
 }
 
-/* read_body's loop; a read blocked past the deadline is interrupted by the timer. */
+/* read_body's loop; a read blocked past the deadline is interrupted by the watchdog. */
 static enum body_status read_body_until(struct mg_connection *conn, long long declared,
                                         long deadline, struct buf *out)
 {
@@ -726,7 +725,8 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     s->blocks = blocks;
     jsonparse_set_max_values((size_t)cfg->json_max_values);
     if (deadline_init() < 0) {
-        snprintf(err, errlen, "cannot install the body deadline's signal handler");
+        snprintf(err, errlen,
+                 "cannot start the body deadline (its signal handler or watchdog thread)");
         free(s);
         return NULL;
     }
@@ -789,6 +789,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     return s;
 fail:
     send_service_stop(&s->pipeline);
+    deadline_release();
     free(s->openapi);
     free(s);
     return NULL;
@@ -846,6 +847,7 @@ void server_stop(struct server *s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
     send_service_stop(&s->pipeline);
+    deadline_release();
     free(s->openapi);
     free(s);
 }

@@ -611,16 +611,38 @@ static char *bad_signature(size_t i, int missing, enum sig_result why, size_t *l
     return out;
 }
 
+/* Adds a matched listener to the delivery's scope, as it identifies the listener: its URL
+ * without the bodySHA256 that changes with every delivery. */
+static int scope_add(struct delivery_scope *scope, json_t *l)
+{
+    static const char *const names[] = {"to", "from", "webhookUrl", "authToken"};
+    struct buf v[4];
+    char *s[4];
+    int rc;
+    for (int k = 0; k < 4; k++) {
+        buf_init(&v[k], 65536);
+        json_t *x = json_object_get(l, names[k]);
+        s[k] = given(x) ? (char *)trimmed(x, &v[k]) : NULL;
+    }
+    size_t hn;
+    char *hash = s[2] ? (char *)body_hash_param(s[2], &hn) : NULL;
+    if (hash)
+        memmove(hash, hash + hn, strlen(hash + hn) + 1);
+    rc = delivery_scope_add(scope, s[0], s[1], s[2], s[3]);
+    for (int k = 0; k < 4; k++)
+        buf_free(&v[k]);
+    return rc;
+}
+
 /* The answer to a delivery: the reply to Twilio, the message for the listeners (a webhook's
- * fields, or the unseen CloudEvents) and the listeners that match; for a repeat, the first
- * reply, no listeners and "duplicate": true. A new object, or NULL when memory ran out. */
+ * fields, or the unseen CloudEvents) and the listeners that match; for a repeat, the same reply
+ * (made again from the same listeners), no listeners and "duplicate": true. A new object, or
+ * NULL when memory ran out. */
 static json_t *delivered(json_t *body, json_t *events, const struct delivery_batch *dv,
                          const char *reply, json_t *matched)
 {
     json_t *resp =
-        dv->first ? jsonparse_loadb(dv->first, dv->first_len, JSON_DECODE_ANY, NULL) : NULL;
-    if (!resp) /* Event Streams reads no reply */
-        resp = events ? json_string("") : twiml_reply(body, reply);
+        events ? json_string("") : twiml_reply(body, reply); /* Event Streams reads none */
     json_t *msg = events ? json_pack("{s:O}", "events", dv->fresh) : client_message(body);
     json_t *to = json_pack("{s:o, s:o, s:o}", "http_resp", resp, "client_msg", msg, "params",
                            dv->duplicate ? json_array() : json_incref(matched));
@@ -642,9 +664,11 @@ char *webhook_event(const struct send_service *svc, const struct block_def *even
     json_t *events = json_is_object(body) ? delivery_cloudevents(body) : NULL;
     json_t *reasons = json_object(), *matched = json_array(), *to = NULL;
     struct delivery_batch dv = {0};
+    struct delivery_scope scope;
     const char *reply = NULL;
     struct buf reply_text;
     buf_init(&reply_text, 65536);
+    delivery_scope_init(&scope);
     *what = "invalid_args";
     if (!reasons || !matched)
         goto nomem;
@@ -678,7 +702,8 @@ char *webhook_event(const struct send_service *svc, const struct block_def *even
     json_array_foreach(json_is_array(listeners) ? listeners : NULL, i, l) {
         if (!listener_matches(l, body))
             continue;
-        if (given(json_object_get(l, "authToken"))) {
+        int signed_ = given(json_object_get(l, "authToken"));
+        if (signed_) {
             enum sig_result ok = signature ? listener_trusts(l, body, raw, signature) : SIG_INVALID;
             if (ok == SIG_NOMEM)
                 goto nomem;
@@ -687,7 +712,10 @@ char *webhook_event(const struct send_service *svc, const struct block_def *even
                 out = bad_signature(i, !signature, ok, len);
                 goto done;
             }
+            scope.verified = 1;
         }
+        if (scope_add(&scope, l) < 0)
+            goto nomem;
         json_t *copy = json_deep_copy(l);
         if (!copy)
             goto nomem;
@@ -697,24 +725,22 @@ char *webhook_event(const struct send_service *svc, const struct block_def *even
         if (!reply && given(json_object_get(l, "reply")))
             reply = trimmed(json_object_get(l, "reply"), &reply_text);
     }
-    /* only a delivery whose signatures held is remembered */
-    if (delivery_begin(&dv, svc->idem,
+    /* remembered once per listener set; in the verified store only when a listener's
+     * signature held for it */
+    if (delivery_begin(&dv, svc, &scope,
                        events ? NULL : header(headers, "I-Twilio-Idempotency-Token"), events) < 0 ||
         !(to = delivered(body, events, &dv, reply, matched)))
         goto nomem;
     *what = dv.duplicate ? "event_duplicate" : "event_delivered";
     out = envelope_success(to, len);
-    char *resp = out && !dv.duplicate
-                     ? json_dumps(json_object_get(to, "http_resp"), JSON_ENCODE_ANY | JSON_COMPACT)
-                     : NULL;
-    delivery_end(&dv, resp, resp ? strlen(resp) : 0);
-    free(resp);
+    delivery_end(&dv, out != NULL);
     goto done;
 nomem:
     *what = "internal_error";
     out = NULL;
-    delivery_end(&dv, NULL, 0);
+    delivery_end(&dv, 0);
 done:
+    delivery_scope_free(&scope);
     json_decref(events);
     buf_free(&reply_text);
     json_decref(to);

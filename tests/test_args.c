@@ -74,8 +74,48 @@ static void phone_numbers_are_normalised(void **state)
     expect("sendSms",
            "{" CREDS ",\"to\":\" +1 (415) 555-2671 \",\"from\":\"+1.500.555.0006\",\"body\":\"x\"}",
            ARGS_OK, "To=%2B14155552671&From=%2B15005550006&Body=x", NULL);
-    expect("sendSms", "{" CREDS ",\"to\":14155552671,\"from\":\"12345\",\"body\":\"x\"}", ARGS_OK,
-           "To=14155552671&From=12345&Body=x", NULL);
+    /* a JSON number lost its +: read back as +digits; a short code sender stays as it is */
+    expect("sendSms", "{" CREDS ",\"to\":14155552671,\"from\":12345,\"body\":\"x\"}", ARGS_OK,
+           "To=%2B14155552671&From=12345&Body=x", NULL);
+    expect("sendSms", "{" CREDS ",\"to\":1234,\"from\":\"+15005550006\",\"body\":\"x\"}",
+           ARGS_INVALID, NULL,
+           "{\"to\":\"is a JSON number that is no phone number: give the number as a string, "
+           "with its + (\\\"+14155552671\\\")\"}");
+    expect("sendSms", "{" CREDS ",\"to\":1.4155552671e10,\"from\":\"+15005550006\",\"body\":\"x\"}",
+           ARGS_INVALID, NULL,
+           "{\"to\":\"is a JSON number that is no phone number: give the number as a string, "
+           "with its + (\\\"+14155552671\\\")\"}");
+}
+
+/* Nothing ambiguous is sent: a near miss of an arg, a known other name and a dry run asked of a
+ * block without one are refused; any other unknown key is ignored. */
+static void near_misses_are_refused(void **state)
+{
+    (void)state;
+    expect("sendSms",
+           "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\","
+           "\"statusCalback\":\"https://example.com/s\"}",
+           ARGS_INVALID, NULL,
+           "{\"statusCalback\":\"is not an arg of sendSms: did you mean statusCallback?\"}");
+    expect("sendSms",
+           "{\"accountSid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"authToken\":\"tok\","
+           "\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\"}",
+           ARGS_INVALID, NULL,
+           "{\"authToken\":\"is not an arg of sendSms: did you mean accountToken?\"}");
+    expect("sendBulkSms",
+           "{" CREDS ",\"from\":\"+15005550006\",\"body\":\"x\",\"to\":[\"+14155552671\"]}",
+           ARGS_INVALID, NULL,
+           "{\"to\":\"is not an arg of sendBulkSms: did you mean recipients?\"}");
+    expect("pollMessages", "{" CREDS ",\"dryRun\":true}", ARGS_INVALID, NULL,
+           "{\"dryRun\":\"is not an arg of pollMessages: it has no dry run, and this call would be "
+           "made for real (nothing was sent)\"}");
+    expect("pollMessages", "{" CREDS ",\"dryRun\":false,\"x-gateway-id\":\"7\",\"user\":\"ana\"}",
+           ARGS_OK, "", NULL);
+    /* the right arg given too: the other key is someone else's, and ignored */
+    expect("sendSms",
+           "{" CREDS ",\"to\":\"+14155552671\",\"from\":\"+15005550006\",\"body\":\"x\","
+           "\"bodi\":\"y\"}",
+           ARGS_OK, "To=%2B14155552671&From=%2B15005550006&Body=x", NULL);
 }
 
 static void channel_addresses_and_senders(void **state)
@@ -294,6 +334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(phone_numbers_are_normalised),
+        cmocka_unit_test(near_misses_are_refused),
         cmocka_unit_test(channel_addresses_and_senders),
         cmocka_unit_test(empty_and_null_are_absent_zero_and_false_are_values),
         cmocka_unit_test(loose_types_are_coerced),

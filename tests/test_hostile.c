@@ -155,6 +155,59 @@ static void thousand_recipients_fit(void **state)
     assert_int_equal(standin_count(H.up), 0);
 }
 
+/* A list given as text is counted while it is split: 48,000 comma-separated names are refused
+ * once the cap is passed, before credentials matter and before anything is sent. */
+static void long_lists_refused_while_split(void **state)
+{
+    (void)state;
+    struct buf b;
+    struct http_reply r;
+    buf_init(&b, 1u << 20);
+    buf_appendz(&b, "{\"args\":{" CREDS
+                    ",\"webhookUrl\":\"https://hooks.example.com/e\",\"dryRun\":true,"
+                    "\"types\":\"");
+    for (int i = 0; i < 48000; i++) { /* distinct names in base 36: about 190 KB */
+        char name[8];
+        int n = 0;
+        for (int v = i; n == 0 || v; v /= 36)
+            name[n++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+        buf_appendf(&b, "%s%.*s", i ? "," : "", n, name);
+    }
+    buf_appendz(&b, "\"}}");
+    post("subscribeEvents", buf_str(&b), b.len, &r);
+    assert_string_equal(buf_str(&r.body),
+                        FIELDS_ERROR("\"types\"", "\"types\":\"must list at most 100 event types "
+                                                  "(more than Twilio has)\""));
+    http_reply_free(&r);
+    /* the same name 48,000 times */
+    buf_reset(&b);
+    buf_appendz(&b, "{\"args\":{" CREDS ",\"webhookUrl\":\"https://hooks.example.com/e\","
+                    "\"dryRun\":true,\"types\":\"");
+    for (int i = 0; i < 48000; i++)
+        buf_appendz(&b, i ? ",a.t" : "a.t");
+    buf_appendz(&b, "\"}}");
+    post("subscribeEvents", buf_str(&b), b.len, &r);
+    assert_string_equal(buf_str(&r.body),
+                        FIELDS_ERROR("\"types\"", "\"types\":\"must list at most 100 event types "
+                                                  "(more than Twilio has)\""));
+    http_reply_free(&r);
+    /* recipients as text: split no further than one past BULK_MAX_RECIPIENTS */
+    buf_reset(&b);
+    buf_appendz(&b, "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"body\":\"Hi\","
+                    "\"dryRun\":true,\"recipients\":\"");
+    for (int i = 0; i < 20000; i++)
+        buf_appendz(&b, i ? ",+14155552671" : "+14155552671");
+    buf_appendz(&b, "\"}}");
+    post("sendBulkSms", buf_str(&b), b.len, &r);
+    assert_string_equal(buf_str(&r.body),
+                        FIELDS_ERROR("\"recipients\"",
+                                     "\"recipients\":\"must have at most 1000 entries "
+                                     "(BULK_MAX_RECIPIENTS), got more\""));
+    http_reply_free(&r);
+    buf_free(&b);
+    assert_int_equal(standin_count(H.up), 0);
+}
+
 /* An error answer nested 2,000 deep (Twilio's, or whatever TWILIO_API_BASE points at). */
 static void deep_upstream_error_answered(void **state)
 {
@@ -330,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup(deep_request_answered, reset),
         cmocka_unit_test_setup(many_values_refused, reset),
         cmocka_unit_test_setup(thousand_recipients_fit, reset),
+        cmocka_unit_test_setup(long_lists_refused_while_split, reset),
         cmocka_unit_test_setup(deep_upstream_error_answered, reset),
         cmocka_unit_test_setup(body_sent_as_typed, reset),
         cmocka_unit_test_setup(dry_run_masks_secret_params, reset),

@@ -632,6 +632,37 @@ static void twilio_errors_keep_the_cursor(void **state)
     json_decref(again);
 }
 
+/* A list whose next_page_uri never ends (a mock's example page) has an error of its own after
+ * POLL_MAX_PAGES pages, not the "Twilio could not be reached" one; the cursor is kept. */
+static void a_list_that_never_ends_is_said(void **state)
+{
+    (void)state;
+    char since[32], args[64], date[40], page[1024];
+    const long long d = T0 + 700000;
+    lister_clear(L);
+    set_now(d + 50);
+    iso(d - 10, since);
+    lister_date(d, date);
+    snprintf(page, sizeof page,
+             "{\"messages\":[{\"sid\":\"SM00000000000000000000000000000001\",\"date_sent\":\"%s\","
+             "\"date_created\":\"%s\"}],\"next_page_uri\":\"/2010-04-01/Accounts/" AC
+             "/Messages.json?PageSize=50&Page=1&PageToken=PAx\"}",
+             date, date);
+    lister_fail(L, 200, page);
+    snprintf(args, sizeof args, "\"since\":\"%s\"", since);
+    json_t *env = call("pollMessages", args);
+    lister_fail(L, 0, NULL);
+    json_t *to = json_object_get(json_object_get(env, "contextWrites"), "to");
+    assert_string_equal(json_string_value(json_object_get(env, "callback")), "error");
+    assert_string_equal(json_string_value(json_object_get(to, "status_code")), "LIST_DID_NOT_END");
+    assert_string_equal(json_string_value(json_object_get(to, "status_msg")),
+                        "Twilio answered 400 pages and each named a next page (next_page_uri); a "
+                        "poll reads at most 400, so nothing was delivered and the cursor stays "
+                        "where it was");
+    assert_int_equal(lister_count(L), 400);
+    json_decref(env);
+}
+
 /* The served metadata marks every poll block as a polling trigger, and nothing else. */
 static void metadata_marks_polling_triggers(void **state)
 {
@@ -716,6 +747,7 @@ int main(void)
         cmocka_unit_test(malformed_cursors_are_refused),
         cmocka_unit_test(bad_limit_and_since_are_named),
         cmocka_unit_test(twilio_errors_keep_the_cursor),
+        cmocka_unit_test(a_list_that_never_ends_is_said),
         cmocka_unit_test(metadata_marks_polling_triggers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

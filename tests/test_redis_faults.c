@@ -137,10 +137,10 @@ static void fingerprint_of(const struct harness *h, const char *json, unsigned c
     json_decref(args);
 }
 
-/* A rolling upgrade: a replica of the earlier version kept a key scoped to the account alone
- * ("<account>\n<key>") in the shared Redis. A repeat reaching this version replays it and sends
- * nothing; a key this version claims first is held under that name too, so an earlier replica's
- * repeat replays this answer instead of sending again. */
+/* A rolling upgrade with IDEMPOTENCY_EARLIER_KEYS=1: a replica of the earlier version kept a key
+ * scoped to the account alone ("<account>\n<key>") in the shared Redis. A repeat reaching this
+ * version replays it and sends nothing; a key this version claims first is held under that name
+ * too, so an earlier replica's repeat replays this answer instead of sending again. */
 static void keys_of_an_earlier_version_are_found(void **state)
 {
     (void)state;
@@ -152,6 +152,7 @@ static void keys_of_an_earlier_version_are_found(void **state)
     memset(&redis, 0, sizeof redis);
     assert_int_equal(redisd_start(&redis, NULL), 0);
     harness_config(&cfg);
+    cfg.idempotency_earlier_keys = 1;
     redisd_url(&redis, 0, cfg.redis_url, sizeof cfg.redis_url);
     assert_int_equal(harness_start_with(&h, &cfg), 0);
     struct idem_store *old = idem_new_redis(cfg.redis_url, 3600, 20000, 1000, err, sizeof err);
@@ -181,6 +182,77 @@ static void keys_of_an_earlier_version_are_found(void **state)
     free(body);
 
     idem_free(old);
+    harness_stop(&h);
+    redisd_stop(&redis);
+}
+
+/* The round trips clients made to Redis since the last call, as MONITOR (on mon) saw them: every
+ * command but those a script ran inside Redis ("[0 lua]"), up to the ECHO sent on look that
+ * marks the end. */
+static long round_trips(redisContext *mon, redisContext *look)
+{
+    redisReply *rep = redisCommand(look, "ECHO %s", "round-trips-counted");
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    long n = 0;
+    for (;;) {
+        assert_int_equal(redisGetReply(mon, (void **)&rep), REDIS_OK);
+        assert_int_equal(rep->type, REDIS_REPLY_STATUS);
+        int end = strstr(rep->str, "round-trips-counted") != NULL;
+        n += !end && !strstr(rep->str, " lua]");
+        freeReplyObject(rep);
+        if (end)
+            return n;
+    }
+}
+
+/* At the defaults a keyed call costs Redis one round trip to claim its key and one to settle it
+ * (the earlier name of the key is not looked up), and a repeat one to find the answer; the
+ * earlier name stays unclaimed. */
+static void a_keyed_call_claims_and_settles_in_one_round_trip_each(void **state)
+{
+    (void)state;
+    struct redisd redis;
+    struct harness h;
+    struct config cfg;
+    char err[256];
+    unsigned char fp[IDEM_FP_LEN];
+    memset(&redis, 0, sizeof redis);
+    assert_int_equal(redisd_start(&redis, NULL), 0);
+    harness_config(&cfg);
+    redisd_url(&redis, 0, cfg.redis_url, sizeof cfg.redis_url);
+    assert_int_equal(harness_start_with(&h, &cfg), 0);
+    redisContext *look = redisd_connect(&redis, 0), *mon = redisd_connect(&redis, 0);
+    assert_non_null(look);
+    assert_non_null(mon);
+    redisReply *ok = redisCommand(mon, "MONITOR");
+    assert_non_null(ok);
+    freeReplyObject(ok);
+
+    expect(h.url, "sendSms", "trips-1", SMS, 200, "success", "");
+    assert_int_equal(standin_count(h.up), 1);
+    assert_int_equal(round_trips(mon, look), 2); /* SET NX, then the answer stored (EVAL) */
+    char url[256];
+    struct http_reply r;
+    snprintf(url, sizeof url, "%s/api/twilio/sendSms", h.url);
+    assert_int_equal(http_post_keyed(url, "trips-1", SMS, &r), 0);
+    assert_string_equal(r.replayed, "true");
+    http_reply_free(&r);
+    assert_int_equal(standin_count(h.up), 1);
+    assert_int_equal(round_trips(mon, look), 2); /* SET NX refused, then the answer read */
+
+    struct idem_store *old = idem_new_redis(cfg.redis_url, 3600, 20000, 1000, err, sizeof err);
+    assert_non_null(old);
+    fingerprint_of(&h, SMS, fp);
+    char *body = NULL;
+    size_t len = 0;
+    unsigned long ticket = 0;
+    assert_int_equal(idem_claim(old, SID "\ntrips-1", fp, 0, &body, &len, &ticket), IDEM_FRESH);
+    idem_abandon(old, SID "\ntrips-1", ticket);
+
+    idem_free(old);
+    redisFree(mon);
+    redisFree(look);
     harness_stop(&h);
     redisd_stop(&redis);
 }
@@ -287,6 +359,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(redis_paused_killed_and_restarted),
         cmocka_unit_test(a_replica_killed_mid_batch),
         cmocka_unit_test(keys_of_an_earlier_version_are_found),
+        cmocka_unit_test(a_keyed_call_claims_and_settles_in_one_round_trip_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
