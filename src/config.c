@@ -98,7 +98,7 @@ static const struct setting settings[] = {
      "with REDIS_URL: the passphrase whose key (AES-256-GCM) seals a campaign's credentials in "
      "Redis; campaigns need it; never logged"},
     {"CAMPAIGN_CONCURRENCY", "--campaign-concurrency", K_LONG, FIELD(campaign_concurrency), 0, 1,
-     256, "8", "campaign sends in flight at once in this replica"},
+     256, "32", "campaign sends in flight at once in this replica"},
     {"CAMPAIGN_RECLAIM_MS", "--campaign-reclaim-ms", K_LONG, FIELD(campaign_reclaim_ms), 0, 100,
      3600000, "30000",
      "a campaign recipient held this long by a replica that stopped is taken over (as maybeSent "

@@ -219,11 +219,21 @@ static int setup(void **state)
     return 0;
 }
 
+/* Stopped with SIGTERM: each must exit 0 (under the sanitizers, without a leak). */
+static void stop_child(struct child *c)
+{
+    if (c->pid > 0) {
+        child_stop(c);
+        unlink(c->log);
+    }
+    c->pid = 0;
+}
+
 static int teardown(void **state)
 {
     (void)state;
-    kill_child(&F.a);
-    kill_child(&F.b);
+    stop_child(&F.a);
+    stop_child(&F.b);
     mg_stop(F.ctx);
     redisd_stop(&F.redis);
     char cmd[128];
@@ -693,6 +703,38 @@ static void test_redis_killed(void **state)
     }
 }
 
+/* Without REDIS_URL: in process, said in getCampaign; the same blocks and counts. */
+static void test_in_process(void **state)
+{
+    (void)state;
+    char base[64], id[64], extra[128];
+    struct child c;
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", F.up_port);
+    const char *const env[] = {"TWILIO_API_BASE", base, "RETRY_MAX", "0", NULL};
+    up_reset(0, 0);
+    child_start(&c, binary, "campaign-local", env, 10000);
+    create(&c,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"mps\":50,\"recipients\":[\"+14155550701\","
+           "\"+14155550702\",\"+15005550001\"]",
+           id);
+    json_decref(control(&c, "startCampaign", id));
+    json_t *g = wait_status(&c, id, "completed");
+    assert_string_equal(json_string_value(json_object_get(g, "store")), "memory");
+    assert_int_equal(get_int(g, "counts.sent"), 2);
+    assert_int_equal(get_int(g, "counts.failed"), 1);
+    assert_counts_add_up(g);
+    json_decref(g);
+    snprintf(extra, sizeof extra, "\"campaignId\":\"%s\",\"limit\":2", id);
+    json_t *page = call(&c, "listCampaignRecipients", extra);
+    assert_int_equal(json_array_size(json_object_get(page, "items")), 2);
+    assert_true(json_is_true(json_object_get(page, "more")));
+    json_decref(page);
+    assert_int_equal(posts_to("+14155550701"), 1);
+    assert_int_equal(total_posts(), 3);
+    child_stop(&c);
+    unlink(c.log);
+}
+
 /* REDIS_URL without CAMPAIGN_SECRET: the service starts, campaign blocks name the setting. */
 static void test_secret_missing(void **state)
 {
@@ -731,7 +773,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ownership),      cmocka_unit_test(test_pause_cancel),
         cmocka_unit_test(test_rate_limited),   cmocka_unit_test(test_opt_out),
         cmocka_unit_test(test_replica_killed), cmocka_unit_test(test_redis_killed),
-        cmocka_unit_test(test_secret_missing),
+        cmocka_unit_test(test_secret_missing), cmocka_unit_test(test_in_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
