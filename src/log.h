@@ -1,5 +1,6 @@
-/* log: leveled, one-line-per-event logging to stderr, as text or as one JSON object per line.
- * Callers never pass secrets. */
+/* log: leveled, one-line-per-event logging to stderr, as text or as one JSON object per line,
+ * request lines written in batches per thread while a server runs. Callers never pass
+ * secrets. */
 #ifndef LOG_H
 #define LOG_H
 
@@ -36,7 +37,18 @@ struct log_request {
 };
 
 /* Logs r at info level: the text line "<method> <path> status=... request_id=..." or a JSON
- * object with the same fields. */
+ * object with the same fields. Between log_batch_start and log_batch_stop it waits in its
+ * thread's batch, written when the batch fills, when the thread writes another line or ends,
+ * or within 100 ms. */
 void log_request(const struct log_request *r);
+
+/* Batches request lines from now on (a flusher thread writes them when they age); each call
+ * is undone by one log_batch_stop, the last of which writes every line still waiting. Returns
+ * 0, or -1 when the flusher could not start (lines are then written at once). */
+int log_batch_start(void);
+void log_batch_stop(void);
+
+/* Writes every request line still waiting in any thread's batch. */
+void log_flush(void);
 
 #endif

@@ -730,6 +730,8 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         free(s);
         return NULL;
     }
+    if (log_batch_start() < 0)
+        log_msg(LOG_WARN, "request lines are written one by one: no thread to flush batches");
     snprintf(err, errlen, "out of memory");
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
     if (!s->openapi || pipeline_check(blocks, err, errlen) < 0 ||
@@ -790,6 +792,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
 fail:
     send_service_stop(&s->pipeline);
     deadline_release();
+    log_batch_stop();
     free(s->openapi);
     free(s);
     return NULL;
@@ -848,6 +851,7 @@ void server_stop(struct server *s)
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
     send_service_stop(&s->pipeline);
     deadline_release();
+    log_batch_stop(); /* every request line written before the server is gone */
     free(s->openapi);
     free(s);
 }

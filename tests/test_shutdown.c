@@ -1,5 +1,6 @@
 /* SIGTERM on the real binary (argv[1]): it stops accepting, lets the request in flight finish
- * within SHUTDOWN_GRACE_MS, and exits 0; past the grace it exits 0 anyway and says so. */
+ * within SHUTDOWN_GRACE_MS, and exits 0; past the grace it exits 0 anyway and says so; no
+ * request's log line is lost. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +132,36 @@ static void grace_is_bounded(void **state)
     standin_stop(up);
 }
 
+/* Request lines wait in their workers' batches for up to 100 ms: a SIGTERM right after the
+ * last answer still finds every one of them written, each once. */
+static void a_clean_stop_loses_no_log_line(void **state)
+{
+    (void)state;
+    enum { CALLS = 100 };
+    struct standin *up = standin_start();
+    struct child r;
+    start(&r, up, "5000", "0");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendSms", r.port);
+    for (int i = 0; i < CALLS; i++) {
+        struct http_reply reply;
+        assert_int_equal(http_call("POST", url, SMS, strlen(SMS), &reply), 0);
+        assert_int_equal(reply.status, 200);
+        http_reply_free(&reply);
+    }
+    child_stop(&r);
+    struct buf log;
+    assert_int_equal(read_file(r.log, &log), 0);
+    int lines = 0;
+    for (const char *p = buf_str(&log); (p = strstr(p, " POST /api/twilio/sendSms status=200 "));
+         p++)
+        lines++;
+    buf_free(&log);
+    assert_int_equal(lines, CALLS);
+    unlink(r.log);
+    standin_stop(up);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -145,6 +176,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(in_flight_request_finishes),
         cmocka_unit_test(in_flight_request_finishes_on_a_loop),
         cmocka_unit_test(grace_is_bounded),
+        cmocka_unit_test(a_clean_stop_loses_no_log_line),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
