@@ -22,6 +22,7 @@
 #include "jsonparse.h"
 #include "log.h"
 #include "sms.h"
+#include "status.h"
 
 #define MAX_CHUNK 10000
 #define KEPT_S (7 * 86400) /* an ended or idle draft campaign is kept this long */
@@ -372,43 +373,41 @@ static int owner_of(const struct prepared *prep, const char *account, char out[6
     return rc;
 }
 
-static void answer(struct send_answer *out, const char *what, json_t *to)
+static void answer(struct call *out, const char *what, json_t *to)
 {
-    out->what = what;
-    out->body = to ? envelope_success(to, &out->len) : NULL;
+    (void)what;
+    if (to)
+        call_success(out, to);
     json_decref(to);
 }
 
-static void answer_error(struct send_answer *out, const char *what, const char *code,
-                         const char *msg)
+static void answer_error(struct call *out, const char *what, const char *code, const char *msg)
 {
-    out->what = what;
-    out->body = envelope_error(code, msg, NULL, &out->len);
+    call_error(out, what, code, msg, NULL);
 }
 
 static const char *const retry_headers[] = {"Retry-After", "2", NULL};
 
-static void answer_down(struct send_answer *out, const char *why)
+static void answer_down(struct call *out, const char *why)
 {
     log_msg(LOG_WARN, "campaigns: Redis: %s", why);
-    out->status = 503;
-    out->headers = retry_headers;
-    answer_error(out, "store_unavailable", "CAMPAIGN_STORE_UNAVAILABLE",
+    out->out->status = 503;
+    out->out->headers = retry_headers;
+    answer_error(out, "store_unavailable", STATUS_CAMPAIGN_STORE_UNAVAILABLE,
                  "The campaign store (Redis) cannot be reached; nothing was changed. Try again "
                  "shortly.");
 }
 
-static void answer_not_found(struct send_answer *out)
+static void answer_not_found(struct call *out)
 {
-    answer_error(out, "not_found", "CAMPAIGN_NOT_FOUND",
+    answer_error(out, "not_found", STATUS_CAMPAIGN_NOT_FOUND,
                  "No campaign with this campaignId for these credentials (a campaign is seen "
                  "only with the account and the token or API key that created it).");
 }
 
-static void answer_fields(struct send_answer *out, json_t *reasons)
+static void answer_fields(struct call *out, json_t *reasons)
 {
-    out->what = "invalid_args";
-    out->body = envelope_fields(reasons, 0, &out->len);
+    call_fields(out, reasons, 0);
     json_decref(reasons);
 }
 
@@ -522,7 +521,7 @@ static int invalid(json_t *list, size_t i, json_t *entry, const char *why)
 /* Adds a chunk of recipients to campaign id (its settings in meta) and answers
  * {added, duplicates, invalid, total} into *to; or fills out with a failure. */
 static int add_chunk(const char *id, const redisReply *meta, json_t *entries, json_t **to,
-                     struct send_answer *out)
+                     struct call *out)
 {
     char why[256];
     struct keys k;
@@ -603,7 +602,7 @@ static int add_chunk(const char *id, const redisReply *meta, json_t *entries, js
                      "campaign only; nothing was added.",
                      reply_str(rep->element[1]) ? reply_str(rep->element[1]) : "gone");
             freeReplyObject(rep);
-            answer_error(out, "campaign_state", "CAMPAIGN_STATE", msg);
+            answer_error(out, "campaign_state", STATUS_CAMPAIGN_STATE, msg);
             goto done;
         }
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
@@ -622,7 +621,7 @@ static int add_chunk(const char *id, const redisReply *meta, json_t *entries, js
         goto nomem;
     goto done;
 nomem:
-    answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
+    answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
 done:
     for (size_t i = 0; owned && i < argc; i++)
         free(owned[i]);
@@ -758,7 +757,7 @@ static void ended(const char *id)
 
 /* ---- the blocks ---- */
 
-struct call {
+struct camp_call {
     json_t *args;
     const struct prepared *prep;
     char account[40];
@@ -769,7 +768,7 @@ struct call {
 
 /* Reads the campaign's settings when the caller owns it. Returns the HGETALL reply, or NULL
  * with out filled. */
-static redisReply *owned(struct call *c, struct send_answer *out)
+static redisReply *owned(struct camp_call *c, struct call *out)
 {
     char why[256];
     const char *get[] = {"HGETALL", c->k.m};
@@ -788,7 +787,7 @@ static redisReply *owned(struct call *c, struct send_answer *out)
 }
 
 /* An Idempotency-Key's Redis name: per owner, block and campaign. */
-static void key_name(const struct call *c, const char *block, const char *key, char *out,
+static void key_name(const struct camp_call *c, const char *block, const char *key, char *out,
                      size_t size)
 {
     char hex[65], text[600];
@@ -800,11 +799,9 @@ static void key_name(const struct call *c, const char *block, const char *key, c
         snprintf(out, size, "twilio-block:campaign-key:%s", hex);
 }
 
-static const char *const replayed_headers[] = {"Idempotent-Replayed", "true", NULL};
-
 /* With a key: 1 when out holds the kept answer (or a refusal), 0 when the call goes on (the
  * key then held: keep_answer settles it). */
-static int key_claim(const char *name, struct send_answer *out)
+static int key_claim(const char *name, struct call *out)
 {
     char why[256];
     const char *set[] = {"SET", name, "", "NX", "EX", "600"};
@@ -822,17 +819,14 @@ static int key_claim(const char *name, struct send_answer *out)
         rep = cmd(why, sizeof why, 2, get);
         const char *kept = reply_str(rep);
         if (kept && *kept) {
-            out->what = "replayed";
-            out->replayed = 1;
-            out->headers = replayed_headers;
-            out->body = strdup(kept);
-            out->len = out->body ? strlen(out->body) : 0;
+            char *body = strdup(kept);
+            call_replayed(out, body, body ? strlen(body) : 0);
             freeReplyObject(rep);
             return 1;
         }
         freeReplyObject(rep);
         if (kept) {
-            answer_error(out, "key_in_flight", "IDEMPOTENCY_KEY_IN_FLIGHT",
+            answer_error(out, "key_in_flight", STATUS_KEY_IN_FLIGHT,
                          "A call with this Idempotency-Key is still running; repeat it shortly "
                          "to get its answer.");
             return 1;
@@ -841,13 +835,13 @@ static int key_claim(const char *name, struct send_answer *out)
     return 0;
 }
 
-static void key_settle(const char *name, const struct send_answer *out, int keep)
+static void key_settle(const char *name, const struct call *out, int keep)
 {
     char why[256];
-    if (keep && out->body) {
+    if (keep && out->out->body) {
         char ttl[24];
         snprintf(ttl, sizeof ttl, "%d", KEY_TTL_S);
-        const char *set[] = {"SET", name, out->body, "EX", ttl};
+        const char *set[] = {"SET", name, out->out->body, "EX", ttl};
         freeReplyObject(cmd(why, sizeof why, 5, set));
     } else {
         const char *del[] = {"DEL", name};
@@ -863,7 +857,7 @@ static void put(const char **argv, int *argc, const char *name, const char *valu
     }
 }
 
-static void create(struct call *c, struct send_answer *out)
+static void create(struct camp_call *c, struct call *out)
 {
     char why[256], id[35], mps[24], now[24];
     unsigned char rnd[16];
@@ -892,7 +886,7 @@ static void create(struct call *c, struct send_answer *out)
     json_decref(reasons);
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
         json_decref(list);
-        answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "no random bytes");
+        answer_error(out, "internal_error", STATUS_INTERNAL, "no random bytes");
         return;
     }
     id[0] = 'C';
@@ -949,7 +943,7 @@ static void create(struct call *c, struct send_answer *out)
     if (!rep) {
         json_decref(list);
         if (!was_sealed)
-            answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR",
+            answer_error(out, "internal_error", STATUS_INTERNAL,
                          "the credentials could not be sealed");
         else
             answer_down(out, why);
@@ -973,7 +967,7 @@ static void create(struct call *c, struct send_answer *out)
         }
         json_decref(chunk);
         freeReplyObject(meta);
-        if (out->body) {
+        if (out->out->body) {
             json_decref(to);
             json_decref(list);
             return;
@@ -985,7 +979,7 @@ static void create(struct call *c, struct send_answer *out)
     answer(out, "success", to);
 }
 
-static void add(struct call *c, struct send_answer *out)
+static void add(struct camp_call *c, struct call *out)
 {
     json_t *list = list_arg(json_object_get(c->args, "recipients")), *to = NULL;
     if (!list || json_array_size(list) > MAX_CHUNK) {
@@ -1003,7 +997,7 @@ static void add(struct call *c, struct send_answer *out)
     json_decref(list);
 }
 
-static void control(struct call *c, const char *action, struct send_answer *out)
+static void control(struct camp_call *c, const char *action, struct call *out)
 {
     char why[256];
     redisReply *meta = owned(c, out);
@@ -1043,7 +1037,7 @@ static void control(struct call *c, const char *action, struct send_answer *out)
                  : strcmp(action, "pause") == 0  ? "paused (only a running campaign can)"
                  : strcmp(action, "resume") == 0 ? "resumed (only a paused campaign can)"
                                                  : "cancelled (it has ended)");
-        answer_error(out, "campaign_state", "CAMPAIGN_STATE", msg);
+        answer_error(out, "campaign_state", STATUS_CAMPAIGN_STATE, msg);
         return;
     }
     if (changed) {
@@ -1060,7 +1054,7 @@ static void control(struct call *c, const char *action, struct send_answer *out)
     answer(out, "success", json_pack("{s:s, s:s}", "campaignId", c->id, "status", status));
 }
 
-static void get(struct call *c, struct send_answer *out)
+static void get(struct camp_call *c, struct call *out)
 {
     redisReply *meta = owned(c, out);
     if (!meta)
@@ -1123,7 +1117,7 @@ static const char *state_name(char c, int cancelled)
     }
 }
 
-static void list(struct call *c, struct send_answer *out)
+static void list(struct camp_call *c, struct call *out)
 {
     char why[256], count[24];
     redisReply *meta = owned(c, out);
@@ -1179,32 +1173,31 @@ static void list(struct call *c, struct send_answer *out)
     answer(out, "success", to);
 }
 
-void campaign_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-                  const struct prepared *prep, CURL **slot, const char *key,
-                  struct send_answer *out)
+void campaign_run(struct call *out)
 {
-    (void)svc;
-    (void)slot;
-    struct call c = {.args = args, .prep = prep};
+    const struct block_def *b = out->b;
+    const char *key = out->key;
+    struct camp_call c = {.args = out->args, .prep = out->prep};
     char name[700];
     if (rt.missing[0]) {
-        answer_error(out, "campaigns_unavailable", "CAMPAIGNS_UNAVAILABLE", rt.missing);
+        answer_error(out, "campaigns_unavailable", STATUS_CAMPAIGNS_UNAVAILABLE, rt.missing);
         return;
     }
-    const char *account = json_string_value(json_object_get(args, "accountSid"));
+    const char *account = json_string_value(json_object_get(out->args, "accountSid"));
     snprintf(c.account, sizeof c.account, "%s", account ? account : "");
-    if (owner_of(prep, c.account, c.owner) < 0) {
-        answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory");
+    if (owner_of(out->prep, c.account, c.owner) < 0) {
+        answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
         return;
     }
-    c.id = json_string_value(json_object_get(args, "campaignId"));
+    c.id = json_string_value(json_object_get(out->args, "campaignId"));
     if (c.id)
         keys_of(c.id, &c.k);
     int keyed = key && (strcmp(b->name, "createCampaign") == 0 ||
                         strcmp(b->name, "addCampaignRecipients") == 0);
     if (keyed) {
         if (!idem_key_valid(key)) {
-            send_key_refuse(out);
+            answer_fields(out, json_pack("{s:s}", "idempotencyKey",
+                                         "must be at most 255 printable ASCII characters"));
             return;
         }
         key_name(&c, b->name, key, name, sizeof name);
@@ -1228,9 +1221,11 @@ void campaign_run(const struct send_service *svc, const struct block_def *b, jso
     else if (strcmp(b->name, "listCampaignRecipients") == 0)
         list(&c, out);
     else
-        answer_error(out, "internal_error", "INTERNAL_PACKAGE_ERROR", "no such campaign block");
+        answer_error(out, "internal_error", STATUS_INTERNAL, "no such campaign block");
     if (keyed)
-        key_settle(name, out, out->status == 200 && out->what && strcmp(out->what, "success") == 0);
+        key_settle(name, out,
+                   out->out->status == 200 && out->out->what &&
+                       strcmp(out->out->what, "success") == 0);
 }
 
 /* ---- the senders ---- */

@@ -12,13 +12,11 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "call.h"
 #include "config.h"
-#include "flow.h"
 
 /* The flow of every campaign block ("flow": {"kind": "campaign"}), by the block's name. */
-void campaign_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-                  const struct prepared *prep, CURL **slot, const char *key,
-                  struct send_answer *out);
+void campaign_run(struct call *c);
 
 /* Starts the senders (CAMPAIGN_CONCURRENCY threads) when REDIS_URL and CAMPAIGN_SECRET are
  * set; without them the blocks answer what is missing. cfg must outlive campaign_stop.

@@ -188,6 +188,8 @@ static void print_help(void)
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--openapi", "",
            "print the service's OpenAPI document and exit", "--postman", "",
            "print a Postman collection of the blocks and exit");
+    printf("  %-22s %-20s %s\n", "--reference", "",
+           "print the block reference (docs/reference.md) and exit");
     printf("\nRoutes: POST /api/twilio/<block>, GET /api/twilio (metadata),\n"
            "GET /api/twilio/openapi.json, GET /healthz, GET /metrics (Prometheus).\n"
            "Logs go to stderr.\n");

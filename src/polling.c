@@ -12,6 +12,7 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "status.h"
 
 #define CURSOR_VERSION 1
 #define CURSOR_CHECK_LEN 12
@@ -68,12 +69,8 @@ struct items {
 
 /* The requests of one poll, and what they add to the answer's figures. */
 struct walk {
-    const struct send_service *svc;
-    const struct block_def *b;
-    const struct prepared *prep;
+    struct call *c;
     const struct poll_spec *spec;
-    CURL **slot;
-    struct send_answer *out;
     int pages_left; /* pages this poll may still read */
 };
 
@@ -355,16 +352,14 @@ static int item_cmp(const void *a, const void *b)
     return strcmp(x->sid, y->sid);
 }
 
-static void fail(struct send_answer *out, const char *what, const char *msg)
+static void fail(struct call *c, const char *what, const char *msg)
 {
-    out->what = what;
-    free(out->body);
-    out->body = envelope_error("INTERNAL_PACKAGE_ERROR", msg, NULL, &out->len);
+    call_error(c, what, STATUS_INTERNAL, msg, NULL);
 }
 
 /* Fetches one page: the list's first (the block's path and filters, then params) when next is
  * NULL, else Twilio's next_page_uri. On success *page is the page (the caller's). Otherwise
- * the error answer is in w->out and -1 returned. */
+ * the error answer is the call's and -1 returned. */
 static int fetch(struct walk *w, const char *next, const struct buf *params, json_t **page)
 {
     struct prepared sub;
@@ -372,44 +367,37 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
     struct buf msg;
     int rc = -1;
     *page = NULL;
-    if (w->svc->draining && atomic_load(w->svc->draining)) {
-        fail(w->out, "draining",
+    if (w->c->svc->draining && atomic_load(w->c->svc->draining)) {
+        fail(w->c, "draining",
              "The service is shutting down; nothing was delivered, so poll again with the same "
              "cursor");
         return -1;
     }
-    if (send_sub_init(&sub, w->prep, w->prep->product, "GET",
-                      next ? next : buf_str(&w->prep->path)) < 0) {
-        fail(w->out, "internal_error", "out of memory");
+    if (send_sub_init(&sub, w->c->prep, w->c->prep->product, "GET",
+                      next ? next : buf_str(&w->c->prep->path)) < 0) {
+        fail(w->c, "internal_error", "out of memory");
         return -1;
     }
     buf_init(&msg, 2048);
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
-    if (!next &&
-        ((w->prep->form.len && buf_append(&sub.form, w->prep->form.data, w->prep->form.len) < 0) ||
-         (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
-         buf_append(&sub.form, params->data, params->len) < 0)) {
-        fail(w->out, "internal_error", "out of memory");
+    if (!next && ((w->c->prep->form.len &&
+                   buf_append(&sub.form, w->c->prep->form.data, w->c->prep->form.len) < 0) ||
+                  (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
+                  buf_append(&sub.form, params->data, params->len) < 0)) {
+        fail(w->c, "internal_error", "out of memory");
         goto done;
     }
     const long t0 = clock_ms();
-    int answered = send_perform(w->svc, &sub, w->slot, &rs, NULL) == 0;
-    w->out->upstream_ms += clock_ms() - t0;
-    w->out->attempts += rs.attempts;
-    w->out->retries += rs.attempts > 1 ? rs.attempts - 1 : 0;
-    w->out->upstream_status = rs.status;
-    snprintf(w->out->twilio_request_id, sizeof w->out->twilio_request_id, "%s", rs.request_id);
+    int answered = send_perform(w->c->svc, &sub, w->c->slot, &rs, NULL) == 0;
+    call_count(w->c, &rs, t0);
     if (!answered) {
         buf_appendf(&msg, "%s; nothing was delivered, so poll again with the same cursor",
                     rs.error);
-        fail(w->out, "upstream_unreachable", buf_str(&msg));
+        fail(w->c, "upstream_unreachable", buf_str(&msg));
         goto done;
     }
     if (rs.status != 200) {
-        w->out->what = "api_error";
-        free(w->out->body);
-        w->out->body = envelope_api_error(rs.status, w->b->action, buf_str(&rs.body), rs.body.len,
-                                          rs.content_type, rs.request_id, NULL, &w->out->len);
+        call_api_error(w->c, w->c->b->action, &rs, NULL);
         goto done;
     }
     *page = jsonparse_loadb_capped(rs.body.data ? rs.body.data : "", rs.body.len,
@@ -421,7 +409,7 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
                     w->spec->list);
         if (rs.request_id[0])
             buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
-        fail(w->out, "upstream_bad_body", buf_str(&msg));
+        fail(w->c, "upstream_bad_body", buf_str(&msg));
         goto done;
     }
     rc = 0;
@@ -452,7 +440,7 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
             continue;
         }
         if (it->n == POLL_MAX_HELD) {
-            fail(w->out, "internal_error",
+            fail(w->c, "internal_error",
                  "More resources share these dates than one poll can hold; nothing was "
                  "delivered");
             return -1;
@@ -461,7 +449,7 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
             size_t cap = it->cap ? it->cap * 2 : 64;
             struct item *v = realloc(it->v, cap * sizeof *v);
             if (!v) {
-                fail(w->out, "internal_error", "out of memory");
+                fail(w->c, "internal_error", "out of memory");
                 return -1;
             }
             it->v = v;
@@ -501,22 +489,19 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
         ok = ok && form_add(&params, key, date, strlen(date)) == 0;
     }
     if (!ok) {
-        fail(w->out, "internal_error", "out of memory");
+        fail(w->c, "internal_error", "out of memory");
         goto done;
     }
     for (;;) {
         if (w->pages_left-- == 0) { /* Twilio answered every page: not INTERNAL_PACKAGE_ERROR */
-            w->out->what = "upstream_bad_body";
-            free(w->out->body);
-            w->out->body =
-                envelope_error("LIST_DID_NOT_END",
-                               "Twilio answered " STR(
-                                   POLL_MAX_PAGES) " pages and each named a next page "
-                                                   "(next_page_uri); a poll reads at most " STR(
-                                                       POLL_MAX_PAGES) ", so nothing was "
-                                                                       "delivered and the cursor "
-                                                                       "stays where it was",
-                               NULL, &w->out->len);
+            call_error(w->c, "upstream_bad_body", STATUS_LIST_DID_NOT_END,
+                       "Twilio answered " STR(
+                           POLL_MAX_PAGES) " pages and each named a next page "
+                                           "(next_page_uri); a poll reads at most " STR(
+                                               POLL_MAX_PAGES) ", so nothing "
+                                                               "was delivered and the cursor stays "
+                                                               "where it was",
+                       NULL);
             goto done;
         }
         if (fetch(w, next, &params, &page) < 0)
@@ -532,14 +517,14 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
             break;
         }
         if (uri[0] != '/' || strstr(uri, "://")) {
-            fail(w->out, "upstream_bad_body",
+            fail(w->c, "upstream_bad_body",
                  "Twilio's next_page_uri is not a path; nothing was delivered");
             goto done;
         }
         if (max_pages && pages >= max_pages)
             break;
         if (!(next = strdup(uri))) {
-            fail(w->out, "internal_error", "out of memory");
+            fail(w->c, "internal_error", "out of memory");
             goto done;
         }
         json_decref(page);
@@ -560,15 +545,16 @@ static void answer(struct walk *w, const struct items *it, size_t n, const struc
     char text[CURSOR_TEXT_MAX];
     json_t *items = json_array();
     json_t *to = json_object();
-    int ok = items && to && cursor_encode(w->b, w->prep, pos, text) == 0;
+    int ok = items && to && cursor_encode(w->c->b, w->c->prep, pos, text) == 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append(items, it->v[i].obj) == 0;
     ok = ok && json_object_set(to, "items", items) == 0 &&
          json_object_set_new(to, "cursor", json_string(text)) == 0 &&
          json_object_set_new(to, "more", json_boolean(more)) == 0;
-    free(w->out->body);
-    w->out->body = ok ? envelope_success(to, &w->out->len) : NULL;
-    w->out->what = "success";
+    if (ok)
+        call_success(w->c, to);
+    else
+        call_answer_take(w->c, "success", NULL, 0);
     json_decref(items);
     json_decref(to);
 }
@@ -639,22 +625,24 @@ done:
     items_free(&it);
 }
 
-void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-                 const struct prepared *prep, CURL **slot, const char *key, struct send_answer *out)
+void polling_run(struct call *c)
 {
+    /* A poll only reads: a repeat is harmless, and answers what is new then (no key). */
+    const struct block_def *b = c->b;
+    const struct prepared *prep = c->prep;
+    json_t *args = c->args;
     struct poll_spec spec;
-    struct walk w = {svc, b, prep, &spec, slot, out, POLL_MAX_PAGES};
+    struct walk w = {c, &spec, POLL_MAX_PAGES};
     struct position pos = {0};
     long limit;
-    (void)key; /* a poll only reads: a repeat is harmless, and answers what is new then */
     if (spec_read(b->flow, &spec) < 0) {
-        fail(out, "internal_error", "The block's flow does not define a poll");
+        fail(c, "internal_error", "The block's flow does not define a poll");
         return;
     }
     const char *cursor = arg_text(args, "cursor"), *since = arg_text(args, "since");
     json_t *reasons = json_object();
     if (!reasons) {
-        fail(out, "internal_error", "out of memory");
+        fail(c, "internal_error", "out of memory");
         return;
     }
     if (cursor && cursor_decode(b, prep, cursor, &pos) < 0)
@@ -668,8 +656,7 @@ void polling_run(const struct send_service *svc, const struct block_def *b, json
     if (arg_limit(args, &limit) < 0)
         json_object_set_new(reasons, "limit", json_string("must be a whole number from 1 to 1000"));
     if (json_object_size(reasons)) {
-        out->what = "invalid_args";
-        out->body = envelope_fields(reasons, 0, &out->len);
+        call_fields(c, reasons, 0);
         json_decref(reasons);
         return;
     }
