@@ -86,6 +86,10 @@ static const struct setting settings[] = {
     {"PROXY_SECRET", "--proxy-secret", K_STRING, FIELD(proxy_secret),
      sizeof(((struct config *)0)->proxy_secret), 0, 0, "",
      "when set, block calls must carry it in X-RapidAPI-Proxy-Secret"},
+    {"CURSOR_SECRET", "--cursor-secret", K_STRING, FIELD(cursor_secret),
+     sizeof(((struct config *)0)->cursor_secret), 0, 0, "",
+     "key of the poll cursors' HMAC, the same on every replica (unset: one drawn per process, "
+     "so a cursor fails after a restart or on another replica)"},
     {"SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", K_LONG, FIELD(shutdown_grace_ms), 0, 0, 600000,
      "20000", "on SIGTERM/SIGINT, time in-flight requests get to finish"},
     {"REDIS_URL", "--redis-url", K_STRING, FIELD(redis_url),

@@ -1,7 +1,6 @@
 #include "polling.h"
 
 #include <stdint.h>
-#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +11,9 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "polling_cursor.h"
 #include "status.h"
 
-#define CURSOR_VERSION 1
-#define CURSOR_CHECK_LEN 12
-#define SID_MAX 64
-/* A cursor's text: version, watermark, one SID and the check, in base64url. */
-#define CURSOR_TEXT_MAX 160
 /* Resources one poll holds at most: the pages of one crowded second included. */
 #define POLL_MAX_HELD 50000
 /* Date-window halvings one poll makes at most when the backlog passes its pages. */
@@ -48,12 +43,6 @@ struct poll_spec {
     const char *date;   /* an item's date field: "date_sent" */
     const char *filter; /* the inclusive date filter ("DateSent" as DateSent>/DateSent<), or NULL */
     long page_size;     /* the most items asked for in one page */
-};
-
-/* Everything up to and including (lo - 1 s) and the SIDs <= after dated lo was delivered. */
-struct position {
-    long long lo;
-    char after[SID_MAX + 1];
 };
 
 struct item {
@@ -187,114 +176,45 @@ static void format_iso(long long t, char out[32])
              (int)(rem / 60 % 60), (int)(rem % 60));
 }
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64_encode(const unsigned char *in, size_t n, char *out)
+/* The cursor's scope: the block and its account (the list's path names it). */
+static int cursor_scope(const struct block_def *b, const struct prepared *prep, struct buf *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-                     (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = b64url[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = b64url[v & 63];
-    }
-    out[o] = '\0';
+    return buf_appendz(out, b->name) < 0 || buf_append(out, "\n", 1) < 0 ||
+                   buf_append(out, buf_str(&prep->path), prep->path.len) < 0
+               ? -1
+               : 0;
 }
 
-/* Decodes unpadded base64url; returns the byte count, or -1 on any other character. */
-static long b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+static int cursor_encode(const struct send_service *svc, const struct block_def *b,
+                         const struct prepared *prep, const struct poll_position *pos,
+                         char out[POLLING_CURSOR_TEXT_MAX])
 {
-    size_t o = 0;
-    unsigned v = 0;
-    int bits = 0;
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *at = in[i] ? strchr(b64url, in[i]) : NULL;
-        if (!at)
-            return -1;
-        v = v << 6 | (unsigned)(at - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == cap)
-                return -1;
-            out[o++] = (unsigned char)(v >> bits & 0xff);
-        }
-    }
-    if (v & ((1u << bits) - 1)) /* leftover bits must be zero: one text per cursor */
-        return -1;
-    return (long)o;
+    struct polling_cursor_key k;
+    struct buf scope;
+    buf_init(&scope, 4096);
+    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
+                     cursor_scope(b, prep, &scope) < 0 ||
+                     polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
+                 ? -1
+                 : 0;
+    buf_free(&scope);
+    return rc;
 }
 
-/* The check of a cursor's bytes for this block and account: a cursor of another block or
- * account fails it, as does any change to its text. */
-static int cursor_check(const struct block_def *b, const struct prepared *prep,
-                        const unsigned char *bytes, size_t n, unsigned char out[CURSOR_CHECK_LEN])
+static int cursor_decode(const struct send_service *svc, const struct block_def *b,
+                         const struct prepared *prep, const char *text, long long now,
+                         struct poll_position *pos)
 {
-    static const char label[] = "twilio-block poll cursor";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(ctx, label, sizeof label) &&
-             EVP_DigestUpdate(ctx, b->name, strlen(b->name) + 1) &&
-             EVP_DigestUpdate(ctx, buf_str(&prep->path), prep->path.len + 1) &&
-             EVP_DigestUpdate(ctx, bytes, n) && EVP_DigestFinal_ex(ctx, md, &len) &&
-             len >= CURSOR_CHECK_LEN;
-    EVP_MD_CTX_free(ctx);
-    if (ok)
-        memcpy(out, md, CURSOR_CHECK_LEN);
-    return ok ? 0 : -1;
-}
-
-static size_t cursor_bytes(const struct position *pos, unsigned char *out)
-{
-    size_t n = strlen(pos->after);
-    uint64_t lo = (uint64_t)pos->lo;
-    out[0] = CURSOR_VERSION;
-    for (int i = 0; i < 8; i++)
-        out[1 + i] = (unsigned char)(lo >> (56 - 8 * i));
-    out[9] = (unsigned char)n;
-    memcpy(out + 10, pos->after, n);
-    return 10 + n;
-}
-
-static int cursor_encode(const struct block_def *b, const struct prepared *prep,
-                         const struct position *pos, char out[CURSOR_TEXT_MAX])
-{
-    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN];
-    size_t n = cursor_bytes(pos, bytes);
-    if (cursor_check(b, prep, bytes, n, bytes + n) < 0)
-        return -1;
-    b64_encode(bytes, n + CURSOR_CHECK_LEN, out);
-    return 0;
-}
-
-static int cursor_decode(const struct block_def *b, const struct prepared *prep, const char *text,
-                         struct position *pos)
-{
-    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN + 3], want[CURSOR_CHECK_LEN];
-    size_t len = strlen(text);
-    long n = len < CURSOR_TEXT_MAX ? b64_decode(text, len, bytes, sizeof bytes) : -1;
-    if (n < 10 + CURSOR_CHECK_LEN || bytes[0] != CURSOR_VERSION ||
-        (size_t)n != 10u + bytes[9] + CURSOR_CHECK_LEN || bytes[9] > SID_MAX)
-        return -1;
-    size_t body = (size_t)n - CURSOR_CHECK_LEN;
-    if (cursor_check(b, prep, bytes, body, want) < 0 ||
-        CRYPTO_memcmp(want, bytes + body, CURSOR_CHECK_LEN) != 0)
-        return -1;
-    uint64_t lo = 0;
-    for (int i = 0; i < 8; i++)
-        lo = lo << 8 | bytes[1 + i];
-    pos->lo = (long long)lo;
-    memcpy(pos->after, bytes + 10, bytes[9]);
-    pos->after[bytes[9]] = '\0';
-    return 0;
+    struct polling_cursor_key k;
+    struct buf scope;
+    buf_init(&scope, 4096);
+    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
+                     cursor_scope(b, prep, &scope) < 0 ||
+                     polling_cursor_decode(&k, buf_str(&scope), text, now, pos) < 0
+                 ? -1
+                 : 0;
+    buf_free(&scope);
+    return rc;
 }
 
 /* A caller's arg as a non-empty string, or NULL (empty strings count as absent). */
@@ -433,7 +353,8 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
         const char *sid = json_string_value(json_object_get(obj, "sid"));
         const char *date = json_string_value(json_object_get(obj, w->spec->date));
         long long t;
-        if (!sid || !*sid || strlen(sid) > SID_MAX || !date || parse_twilio_date(date, &t) < 0)
+        if (!sid || !*sid || strlen(sid) > POLLING_CURSOR_SID_MAX || !date ||
+            parse_twilio_date(date, &t) < 0)
             continue;
         if (t < lo) {
             *below = 1;
@@ -539,13 +460,13 @@ done:
 }
 
 /* Answers {"items": [...], "cursor": "...", "more": bool}. */
-static void answer(struct walk *w, const struct items *it, size_t n, const struct position *pos,
-                   int more)
+static void answer(struct walk *w, const struct items *it, size_t n,
+                   const struct poll_position *pos, int more)
 {
-    char text[CURSOR_TEXT_MAX];
+    char text[POLLING_CURSOR_TEXT_MAX];
     json_t *items = json_array();
     json_t *to = json_object();
-    int ok = items && to && cursor_encode(w->c->b, w->c->prep, pos, text) == 0;
+    int ok = items && to && cursor_encode(w->c->svc, w->c->b, w->c->prep, pos, text) == 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append(items, it->v[i].obj) == 0;
     ok = ok && json_object_set(to, "items", items) == 0 &&
@@ -561,7 +482,7 @@ static void answer(struct walk *w, const struct items *it, size_t n, const struc
 
 /* The resources after pos dated up to settled, oldest first: those of a window [pos->lo, hi]
  * read whole, hi narrowed while the window needs more pages than limit does. */
-static void poll_window(struct walk *w, long limit, struct position *pos, long long settled)
+static void poll_window(struct walk *w, long limit, struct poll_position *pos, long long settled)
 {
     struct items it = {0};
     long page_size = limit + 1 < w->spec->page_size ? limit + 1 : w->spec->page_size;
@@ -633,7 +554,7 @@ void polling_run(struct call *c)
     json_t *args = c->args;
     struct poll_spec spec;
     struct walk w = {c, &spec, POLL_MAX_PAGES};
-    struct position pos = {0};
+    struct poll_position pos = {0};
     long limit;
     if (spec_read(b->flow, &spec) < 0) {
         fail(c, "internal_error", "The block's flow does not define a poll");
@@ -645,7 +566,8 @@ void polling_run(struct call *c)
         fail(c, "internal_error", "out of memory");
         return;
     }
-    if (cursor && cursor_decode(b, prep, cursor, &pos) < 0)
+    const long long now = now_s();
+    if (cursor && cursor_decode(c->svc, b, prep, cursor, now, &pos) < 0)
         json_object_set_new(reasons, "cursor",
                             json_string("is not a cursor this block answered for this account; "
                                         "pass the previous answer's cursor as it is"));
@@ -661,7 +583,6 @@ void polling_run(struct call *c)
         return;
     }
     json_decref(reasons);
-    const long long now = now_s();
     if (!cursor && !since) {
         /* Starts now; one page of one item checks the credentials and filters. */
         struct items it = {0};
