@@ -404,6 +404,48 @@ static json_t *service_get(const char *id, const char *summary, const char *ok_t
                      ref("responses", "ShuttingDown"));
 }
 
+/* POST /mcp (docs/mcp.md): one JSON-RPC 2.0 message in, its answer out. */
+static json_t *mcp_operation(void)
+{
+    json_t *query = json_pack(
+        "[{s:s,s:s,s:s,s:{s:s}},{s:s,s:s,s:s,s:{s:s}}]", "name", "tools", "in", "query",
+        "description", "Serve only these tools, comma-separated (sendSms,getMessage).", "schema",
+        "type", "string", "name", "toolsets", "in", "query", "description",
+        "Serve only these toolsets, comma-separated (messaging, voice, numbers, verify, lookup, "
+        "conversations, triggers, advanced).",
+        "schema", "type", "string");
+    json_t *message = json_pack(
+        "{s:s,s:[s,s],s:{s:{s:[s]},s:{s:[{s:s},{s:s}]},s:{s:s,s:s},s:{s:s}}}", "type", "object",
+        "required", "jsonrpc", "method", "properties", "jsonrpc", "enum", "2.0", "id", "oneOf",
+        "type", "string", "type", "integer", "method", "type", "string", "description",
+        "initialize, ping, tools/list, tools/call, or a notification", "params", "type", "object");
+    json_t *example = json_pack("{s:s,s:i,s:s}", "jsonrpc", "2.0", "id", 1, "method", "tools/list");
+    json_t *rpc = json_pack("{s:{s:{s:s}}}", "application/json", "schema", "type", "object");
+    json_t *responses = json_pack(
+        "{s:{s:s,s:o},s:{s:s},s:{s:s,s:O},s:o,s:{s:s,s:O},s:o}", "200", "description",
+        "A JSON-RPC response: a result, or an error (-32601 unknown method, -32602 unknown tool "
+        "or bad params). A tool's failure is a result with isError: true.",
+        "content", rpc, "202", "description", "A notification or a response was accepted; no body.",
+        "400", "description",
+        "Malformed JSON (-32700), a batch or an invalid message (-32600), an unknown "
+        "MCP-Protocol-Version, or ?tools= / ?toolsets= naming none.",
+        "content", rpc, "401", ref("responses", "Unauthorized"), "403", "description",
+        "The request's Origin is not allowed (MCP_ALLOWED_ORIGINS).", "content", rpc, "503",
+        ref("responses", "ShuttingDown"));
+    return json_pack(
+        "{s:{s:s,s:[s],s:s,s:s,s:o,s:{s:b,s:{s:{s:o,s:o}}},s:o}}", "post", "operationId", "mcp",
+        "tags", "mcp", "summary",
+        "The blocks as Model Context Protocol tools (Streamable HTTP, JSON answers, no session)",
+        "description",
+        "One JSON-RPC 2.0 message per POST: initialize, ping, tools/list and tools/call (each "
+        "block a tool). Credentials travel in the Authorization header (Basic "
+        "base64(AccountSid:AuthToken), or Basic base64(ApiKeySid:ApiKeySecret) with "
+        "X-Twilio-Account-Sid), never as tool arguments. After initialize, send "
+        "MCP-Protocol-Version. GET is answered 405: the server opens no stream. See docs/mcp.md.",
+        "parameters", query, "requestBody", "required", 1, "content", "application/json", "schema",
+        message, "example", example, "responses", responses);
+}
+
 static json_t *paths(struct doc *d, const struct block_set *set)
 {
     json_t *out = json_object();
@@ -423,6 +465,7 @@ static json_t *paths(struct doc *d, const struct block_set *set)
         put(d, out, buf_str(&path), block_operation(d, b));
         buf_free(&path);
     }
+    put(d, out, "/mcp", mcp_operation());
     put(d, out, "/healthz",
         service_get("health", "Health check", "The service is up.", ref("schemas", "Health")));
     return out;
@@ -641,9 +684,10 @@ char *apidoc_openapi(const struct block_set *set, size_t *len, char *err, size_t
                   "the service that serves this document at /api/twilio/openapi.json", "url",
                   "http://localhost:8080", "description", "twilio-block on its default port"));
     put(&d, root, "tags",
-        json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "blocks", "description",
+        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "blocks", "description",
                   "One operation per block, generated from its definition", "name", "service",
-                  "description", "The metadata, this document and the health check"));
+                  "description", "The metadata, this document and the health check", "name", "mcp",
+                  "description", "The blocks as tools for AI agents (docs/mcp.md)"));
     put(&d, root, "paths", paths(&d, set));
     put(&d, root, "components", components(&d, set));
     return finish(&d, root, len, err, errlen);

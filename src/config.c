@@ -86,6 +86,10 @@ static const struct setting settings[] = {
     {"PROXY_SECRET", "--proxy-secret", K_STRING, FIELD(proxy_secret),
      sizeof(((struct config *)0)->proxy_secret), 0, 0, "",
      "when set, block calls must carry it in X-RapidAPI-Proxy-Secret"},
+    {"MCP_ALLOWED_ORIGINS", "--mcp-allowed-origins", K_STRING, FIELD(mcp_allowed_origins),
+     sizeof(((struct config *)0)->mcp_allowed_origins), 0, 0, "",
+     "origins (https://app.example.com) or host names whose web pages may call /mcp, "
+     "comma-separated, besides localhost, 127.0.0.1 and [::1]; * lets any in"},
     {"CURSOR_SECRET", "--cursor-secret", K_STRING, FIELD(cursor_secret),
      sizeof(((struct config *)0)->cursor_secret), 0, 0, "",
      "key of the poll cursors' HMAC, the same on every replica (unset: one drawn per process, "

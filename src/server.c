@@ -24,6 +24,8 @@
 #include "jsonparse.h"
 #include "listensock.h"
 #include "log.h"
+#include "mcp.h"
+#include "mcptools.h"
 #include "memtune.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -52,6 +54,7 @@ struct server {
     struct listensock listener;   /* civetweb's listening sockets */
     atomic_long warned_full_ms;   /* when "every worker is taken" was last logged */
     struct send_service pipeline; /* what every block call shares: idem store, upstream */
+    struct mcptools *mcp_tools;   /* the blocks as MCP tools, for /mcp */
 };
 
 struct outcome {
@@ -471,6 +474,51 @@ done:
     return status;
 }
 
+/* /mcp (mcp.h): the Origin first (DNS rebinding), then a POST is checked, capped and timed
+ * like a block call, and a tool call's outcome is logged and counted as the block's. */
+static int serve_mcp(struct mg_connection *conn, const struct server *s, struct outcome *oc)
+{
+    const char *method = mg_get_request_info(conn)->request_method;
+    struct mcp_reply r;
+    struct buf in;
+    int status = 0;
+    buf_init(&in, (size_t)s->cfg.max_body_bytes);
+    if (!mcp_origin_allowed(mg_get_header(conn, "Origin"), s->cfg.mcp_allowed_origins)) {
+        mcp_forbidden(&r);
+    } else {
+        if (strcmp(method, "POST") == 0 && (status = check_request(conn, s, oc)) != 0)
+            goto done;
+        enum body_status st = strcmp(method, "POST") == 0 ? read_body(conn, s, &in) : BODY_OK;
+        if (st != BODY_OK) {
+            status = reply_body_problem(conn, s, st, oc);
+            goto done;
+        }
+        struct mcp_request rq = {.method = method,
+                                 .query = mg_get_request_info(conn)->query_string,
+                                 .protocol_version = mg_get_header(conn, "MCP-Protocol-Version"),
+                                 .authorization = mg_get_header(conn, "Authorization"),
+                                 .account_sid = mg_get_header(conn, "X-Twilio-Account-Sid"),
+                                 .accept = mg_get_header(conn, "Accept"),
+                                 .body = buf_str(&in),
+                                 .len = in.len};
+        struct mcp_service m = {.svc = &s->pipeline, .tools = s->mcp_tools};
+        mcp_serve(&m, &rq, worker_curl(conn), &r);
+    }
+    oc->what = r.what;
+    if (r.block) {
+        oc->block = r.block;
+        oc->figures = r.call.figures;
+    }
+    if (r.body || r.status == 202)
+        status = reply(conn, r.status, r.body ? r.body : "", r.len, r.headers);
+    else
+        status = reply_error(conn, 500, STATUS_INTERNAL, "out of memory", NULL);
+    free(r.body);
+done:
+    buf_free(&in);
+    return status;
+}
+
 static int has_prefix(const char *s, const char *prefix, const char **rest)
 {
     size_t n = strlen(prefix);
@@ -550,6 +598,8 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
             return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED, "Use GET.", allow_get);
         return reply_metrics(conn, s);
     }
+    if (strcmp(uri, "/mcp") == 0)
+        return serve_mcp(conn, s, oc);
     if (!has_prefix(uri, "/api/twilio", &rest) && !has_prefix(uri, "/api/Twilio", &rest)) {
         oc->what = "not_found";
         return reply_error(conn, 404, STATUS_NOT_FOUND,
@@ -717,6 +767,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     snprintf(err, errlen, "out of memory");
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
     if (!s->openapi || pipeline_check(blocks, err, errlen) < 0 ||
+        !(s->mcp_tools = mcptools_build(blocks, err, errlen)) ||
         send_service_start(&s->pipeline, &s->cfg, server_upstream_loops(cfg), &s->draining, err,
                            errlen) < 0)
         goto fail;
@@ -773,6 +824,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     return s;
 fail:
     send_service_stop(&s->pipeline);
+    mcptools_free(s->mcp_tools);
     deadline_release();
     log_batch_stop();
     free(s->openapi);
@@ -832,6 +884,7 @@ void server_stop(struct server *s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
     send_service_stop(&s->pipeline);
+    mcptools_free(s->mcp_tools);
     deadline_release();
     log_batch_stop(); /* every request line written before the server is gone */
     free(s->openapi);

@@ -11,6 +11,8 @@
 //        error CODE ["TEXT"]      "callback": "error" with that status_code (and TEXT in its
 //                                 status_msg or one of its reasons)
 //        json                     any JSON without a callback (/healthz, the metadata)
+//        result                   a JSON-RPC result that is no tool error (/mcp)
+//        toolerror "TEXT"         a /mcp tool result with isError: true, TEXT in its text
 //        ... shown                the answer is the ```json block after the example, where "..."
 //                                 in a string stands for any text, a SID (AC and 32 hex digits)
 //                                 for any SID of that kind, a date for any date, and the
@@ -96,8 +98,8 @@ function differs(doc, got, where) {
 }
 
 function parseExpect(marker) {
-  return marker.replace(/^expect\s+/, '').split(/\s*,\s*(?=success|error|json)/).map((item) => {
-    const m = /^(success|json|error)(?:\s+([A-Z_]+))?(?:\s+"(.*)")?(\s+shown)?$/.exec(item.trim());
+  return marker.replace(/^expect\s+/, '').split(/\s*,\s*(?=success|error|json|result|toolerror)/).map((item) => {
+    const m = /^(success|json|error|result|toolerror)(?:\s+([A-Z_]+))?(?:\s+"(.*)")?(\s+shown)?$/.exec(item.trim());
     if (!m || (m[1] === 'error' && !m[2])) throw new Error(`bad expect item: ${item}`);
     return { kind: m[1], code: m[2], text: m[3], shown: !!m[4] };
   });
@@ -132,6 +134,14 @@ function answers(text) {
 function check(answer, want) {
   const to = answer && answer.contextWrites && answer.contextWrites.to;
   if (want.kind === 'json') return answer.callback === undefined ? null : `an envelope (${answer.callback})`;
+  if (want.kind === 'result' || want.kind === 'toolerror') {
+    const r = answer && answer.jsonrpc === '2.0' ? answer.result : undefined;
+    if (!r) return `not a JSON-RPC result: ${JSON.stringify(answer).slice(0, 200)}`;
+    const text = ((r.content || [])[0] || {}).text || '';
+    if (want.kind === 'result') return r.isError === true ? `a tool error: ${text.slice(0, 200)}` : null;
+    if (r.isError !== true) return 'not a tool error';
+    return want.text && !text.includes(want.text) ? `the text lacks "${want.text}": ${text.slice(0, 300)}` : null;
+  }
   if (want.kind === 'success') {
     return answer.callback === 'success' ? null
       : `not success: ${to ? `${to.status_code}: ${to.status_msg}` : JSON.stringify(answer).slice(0, 200)}`;
