@@ -45,6 +45,8 @@ struct config {
     long campaign_reclaim_ms;
     long allow_private_callbacks;
     long idempotency_earlier_keys; /* also claim a key's name of versions before 14a0496 */
+    long long (*now_s)(void);      /* the wall clock in seconds (poll blocks); NULL: time(). Not a
+                                 setting: tests drive time with it */
 };
 
 /* Sets every field to its default. */

@@ -14,13 +14,11 @@
 #include <unistd.h>
 
 #include "apidoc.h"
-#include "args.h"
 #include "buf.h"
 #include "campaign.h"
 #include "clock.h"
 #include "deadline.h"
 #include "envelope.h"
-#include "idem.h"
 #include "jsonparse.h"
 #include "listensock.h"
 #include "log.h"
@@ -33,7 +31,6 @@
 #include "request.h"
 #include "status.h"
 #include "suggest.h"
-#include "upstream.h"
 
 /* A connection that sends nothing stays in the kernel this long before a worker sees it (Linux
  * rounds up to its SYN-ACK retransmission times: accepted after about 63 s). */
