@@ -306,10 +306,13 @@ static void tool_error(struct mcp_reply *out, json_t *id, const struct mcptools 
                                  json_string_value(v) ? json_string_value(v) : "invalid");
     }
     bad = bad || buf_appendf(&text, "\n%s", json);
+    /* A tool with an outputSchema: clients check any structuredContent against it. */
+    int structured = !mcptools_has_output(t, tool);
     if (bad)
         set_body(out, 500, NULL);
     else
-        tool_result(out, id, json, strlen(json), text.data, text.len, 1);
+        tool_result(out, id, structured ? json : NULL, structured ? strlen(json) : 0, text.data,
+                    text.len, 1);
     buf_free(&text);
     free(json);
 }

@@ -1,10 +1,12 @@
 #include "mcptools.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "jsonparse.h"
 #include "suggest.h"
 
 /* The schemas are strict (one JSON type per argument, no combinators at the top level, where
@@ -21,6 +23,7 @@ struct tool {
     char *json;
     size_t len;
     size_t toolset;
+    int output; /* it has an outputSchema */
 };
 
 struct mcptools {
@@ -273,7 +276,29 @@ static json_t *input_schema(const struct block_def *b)
     return s;
 }
 
-static char *tool_json(const struct block_def *b, size_t *len)
+/* A polling trigger answers one shape whatever its args (it has no dry run), which the
+ * metadata's pollingTriggers entry names: {"items": [...], "cursor": "...", "more": bool}.
+ * The other blocks answer Twilio's resource, or the request when dryRun is set: no schema. */
+static json_t *output_schema(const struct block_def *b, json_t *meta)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(meta, "pollingTriggers"), i, t) {
+        const char *block = json_string_value(json_object_get(t, "block"));
+        const char *items = json_string_value(json_object_get(t, "items"));
+        const char *cursor = json_string_value(json_object_get(t, "cursor"));
+        const char *more = json_string_value(json_object_get(t, "more"));
+        if (!block || strcmp(block, b->name) != 0 || !items || !cursor || !more)
+            continue;
+        return json_pack("{s:s,s:{s:{s:s,s:{s:s}},s:{s:s},s:{s:s}},s:[s,s,s]}", "type", "object",
+                         "properties", items, "type", "array", "items", "type", "object", cursor,
+                         "type", "string", more, "type", "boolean", "required", items, cursor,
+                         more);
+    }
+    return NULL;
+}
+
+static char *tool_json(const struct block_def *b, json_t *meta, int *output, size_t *len)
 {
     struct buf text;
     buf_init(&text, 1u << 16);
@@ -284,6 +309,12 @@ static char *tool_json(const struct block_def *b, size_t *len)
             : json_pack("{s:s,s:s%,s:o,s:o}", "name", b->name, "description", text.data, text.len,
                         "inputSchema", input_schema(b), "annotations", annotations(b));
     buf_free(&text);
+    json_t *out_schema = tool ? output_schema(b, meta) : NULL;
+    *output = out_schema != NULL;
+    if (out_schema && json_object_set_new(tool, "outputSchema", out_schema) < 0) {
+        json_decref(tool);
+        tool = NULL;
+    }
     char *out = tool ? json_dumps(tool, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(tool);
     if (out)
@@ -310,6 +341,9 @@ struct mcptools *mcptools_build(const struct block_set *set, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    size_t mlen;
+    const char *mtext = block_metadata(set, &mlen);
+    json_t *meta = jsonparse_loadb_capped(mtext, mlen, 0, SIZE_MAX, NULL);
     for (size_t i = 0; i < n; i++) {
         const struct block_def *b = block_at(set, i);
         if (!is_tool(b))
@@ -317,14 +351,16 @@ struct mcptools *mcptools_build(const struct block_set *set, char *err, size_t e
         struct tool *tl = &t->tools[t->n];
         tl->b = b;
         tl->toolset = toolset_of(b);
-        tl->json = tool_json(b, &tl->len);
+        tl->json = tool_json(b, meta, &tl->output, &tl->len);
         if (!tl->json) {
             snprintf(err, errlen, "%s: cannot describe it as an MCP tool (out of memory)", b->name);
+            json_decref(meta);
             mcptools_free(t);
             return NULL;
         }
         t->n++;
     }
+    json_decref(meta);
     return t;
 }
 
@@ -352,6 +388,11 @@ const char *mcptools_json(const struct mcptools *t, size_t i, size_t *len)
 {
     *len = t->tools[i].len;
     return t->tools[i].json;
+}
+
+int mcptools_has_output(const struct mcptools *t, size_t i)
+{
+    return t->tools[i].output;
 }
 
 const char *mcptools_toolset(const struct mcptools *t, size_t i)
