@@ -380,7 +380,9 @@ static json_t *block_operation(struct doc *d, const struct block_def *b)
         json_pack("{s:s,s:[s],s:O*,s:o}", "operationId", b->name, "tags", "blocks", "summary",
                   json_object_get(b->root, "description"), "description", block_text(d, b));
     put(d, op, "security", json_pack("[{},{s:[]}]", "proxySecret"));
-    put(d, op, "parameters", json_pack("[o]", ref("parameters", "IdempotencyKey")));
+    /* the header only where a repeat can send twice: the blocks with an idempotencyKey arg */
+    if (block_role_index(b, ROLE_IDEMPOTENCY_KEY) >= 0)
+        put(d, op, "parameters", json_pack("[o]", ref("parameters", "IdempotencyKey")));
     json_t *media = json_pack(
         "{s:{s:[{s:s,s:[s],s:{s:o}},o]},s:{s:o,s:o}}", "schema", "anyOf", "type", "object",
         "required", "args", "properties", "args", args_ref(b), args_ref(b), "examples", "wrapped",
@@ -725,15 +727,19 @@ static json_t *request_text(struct doc *d, const struct block_def *b)
 static json_t *envelope_tests(void)
 {
     return json_pack(
-        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script", "type",
-        "text/javascript", "exec", "pm.test('HTTP 200', function () {",
+        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script",
+        "type", "text/javascript", "exec", "pm.test('HTTP 200', function () {",
         "    pm.response.to.have.status(200);", "});", "pm.test('the body is JSON', function () {",
         "    pm.response.to.be.json;", "});", "pm.test('callback is success', function () {",
         "    const body = pm.response.json();",
         "    pm.expect(body.callback, JSON.stringify(body.contextWrites)).to.eql('success');",
         "});", "pm.test('contextWrites.to is an object', function () {",
         "    const to = (pm.response.json().contextWrites || {}).to;",
-        "    pm.expect(to).to.be.an('object');", "});");
+        "    pm.expect(to).to.be.an('object');", "});",
+        "pm.test('a signature check holds (valid is true)', function () {",
+        "    const to = (pm.response.json().contextWrites || {}).to || {};",
+        "    if (pm.request.url.toString().endsWith('/validateWebhookSignature'))",
+        "        pm.expect(to.valid, to.reason).to.eql(true);", "});");
 }
 
 static json_t *postman_item(struct doc *d, const struct block_def *b)
@@ -812,8 +818,8 @@ char *apidoc_postman(const struct block_set *set, size_t *len, char *err, size_t
                          i ? "your Twilio credential of that name" : "where the service runs") == 0;
     }
     ok = ok && buf_appendz(&t, "\n\nEach request's tests check the envelope: HTTP 200, JSON, "
-                               "`callback` is `success` and `contextWrites.to` is an "
-                               "object.") == 0;
+                               "`callback` is `success`, `contextWrites.to` is an "
+                               "object, and a signature check answers `valid: true`.") == 0;
     if (!ok)
         d.oom = 1;
     json_t *root =

@@ -35,8 +35,10 @@ static const char *written(const struct call *c)
     return c->writes ? "; the changes before it were written" : "; nothing was written";
 }
 
-int flowreq_send(struct call *c, const char *product, const char *method, const char *path,
-                 const char *const *params, const char *action, json_t **answer)
+/* flowreq_send, adding the bytes of the answer to *bytes unless NULL. */
+static int send_counted(struct call *c, const char *product, const char *method, const char *path,
+                        const char *const *params, const char *action, json_t **answer,
+                        size_t *bytes)
 {
     struct prepared sub;
     struct twilio_response rs;
@@ -52,6 +54,8 @@ int flowreq_send(struct call *c, const char *product, const char *method, const 
     const long t0 = clock_ms();
     const int answered = send_perform(c->svc, &sub, c->slot, &rs, NULL) == 0;
     call_count(c, &rs, t0);
+    if (bytes)
+        *bytes += rs.body.len;
     if (!answered) {
         snprintf(msg, sizeof msg, "%s%s", rs.error,
                  rs.outcome == TWILIO_MAYBE_SENT && !read
@@ -92,6 +96,12 @@ done:
     return rc;
 }
 
+int flowreq_send(struct call *c, const char *product, const char *method, const char *path,
+                 const char *const *params, const char *action, json_t **answer)
+{
+    return send_counted(c, product, method, path, params, action, answer, NULL);
+}
+
 /* The path and query of an absolute next_page_url ("https://host/v1/X?Page=1..."), in out. */
 static int next_path(const char *url, char *out, size_t size)
 {
@@ -106,7 +116,8 @@ static int next_path(const char *url, char *out, size_t size)
 int flowreq_list(struct call *c, const char *product, const char *path, const char *const *params,
                  const char *key, json_t **items)
 {
-    char next[4096];
+    char next[4096], msg[512];
+    size_t bytes = 0;
     json_t *all = json_array();
     snprintf(next, sizeof next, "%s", path);
     *items = NULL;
@@ -116,9 +127,19 @@ int flowreq_list(struct call *c, const char *product, const char *path, const ch
     }
     for (int page = 0;; page++) {
         json_t *answer;
-        if (flowreq_send(c, product, "GET", next, page ? NULL : params, "fetch page", &answer) <
-            0) {
+        if (send_counted(c, product, "GET", next, page ? NULL : params, "fetch page", &answer,
+                         &bytes) < 0) {
             json_decref(all);
+            return -1;
+        }
+        if (bytes > SEND_LIST_MAX_BYTES) { /* what the pages hold together is bounded too */
+            json_decref(answer);
+            json_decref(all);
+            snprintf(msg, sizeof msg,
+                     "Twilio's list pages passed " SEND_LIST_MAX_TEXT
+                     " together, the list budget of one call (page %d)%s",
+                     page + 1, written(c));
+            call_error(c, "upstream_bad_body", STATUS_LIST_TOO_LARGE, msg, NULL);
             return -1;
         }
         json_t *list = json_object_get(answer, key);

@@ -60,7 +60,8 @@ struct items {
 struct walk {
     struct call *c;
     const struct poll_spec *spec;
-    int pages_left; /* pages this poll may still read */
+    int pages_left;    /* pages this poll may still read */
+    size_t bytes_read; /* of every page so far: at most SEND_LIST_MAX_BYTES */
 };
 
 static int spec_read(json_t *flow, struct poll_spec *s)
@@ -320,6 +321,15 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
         call_api_error(w->c, w->c->b->action, &rs, NULL);
         goto done;
     }
+    w->bytes_read += rs.body.len;
+    if (w->bytes_read > SEND_LIST_MAX_BYTES) {
+        call_error(w->c, "upstream_bad_body", STATUS_LIST_TOO_LARGE,
+                   "Twilio's pages passed " SEND_LIST_MAX_TEXT " together, the list budget of "
+                   "one poll; nothing was delivered and the cursor stays where it was (poll "
+                   "with a later since, or filters, to read less at once)",
+                   NULL);
+        goto done;
+    }
     *page = jsonparse_loadb_capped(rs.body.data ? rs.body.data : "", rs.body.len,
                                    JSON_REJECT_DUPLICATES, SIZE_MAX, NULL);
     if (!json_is_array(json_object_get(*page, w->spec->list))) {
@@ -553,7 +563,7 @@ void polling_run(struct call *c)
     const struct prepared *prep = c->prep;
     json_t *args = c->args;
     struct poll_spec spec;
-    struct walk w = {c, &spec, POLL_MAX_PAGES};
+    struct walk w = {c, &spec, POLL_MAX_PAGES, 0};
     struct poll_position pos = {0};
     long limit;
     if (spec_read(b->flow, &spec) < 0) {

@@ -45,6 +45,10 @@ void send_service_stop(struct send_service *svc);
 
 /* Twilio's answers are small; a cap keeps a misbehaving upstream from exhausting memory. */
 #define SEND_MAX_UPSTREAM_BYTES (4u << 20)
+/* The list budget: the bytes of every page one call reads, together (each page is capped
+ * above, their sum here), so one call's memory stays bounded whatever the pages hold. */
+#define SEND_LIST_MAX_BYTES (8u << 20)
+#define SEND_LIST_MAX_TEXT "8 MB"
 
 /* Caps for send_url's two buffers: a request's base ("https://api.twilio.com") and its full
  * URL (the query of a GET included). */

@@ -26,6 +26,10 @@ static const struct status_code codes[] = {
     {STATUS_LIST_DID_NOT_END, 200,
      "poll blocks: each of the 400 pages a poll reads named a next page; nothing was delivered "
      "and the cursor stays where it was."},
+    {STATUS_LIST_TOO_LARGE, 200,
+     "poll blocks, listEventTypes, subscribeEvents, unsubscribeEvents: Twilio's pages for one "
+     "call passed the list budget (8 MB together); nothing was delivered, and a flow says "
+     "whether it had written anything before."},
     {STATUS_INVALID_SIGNATURE, 200,
      "webhookEvent: X-Twilio-Signature does not match a listener's authToken and webhookUrl; "
      "`listener` is its index and nothing was delivered."},

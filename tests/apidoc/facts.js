@@ -75,6 +75,11 @@ async function main() {
   for (const m of read('docs/configuration.md').matchAll(/\| `(--[a-z-]+)` \|/g))
     if (!flags.has(m[1])) problems.push(`docs/configuration.md names ${m[1]}, which the binary does not take`);
 
+  // openapi.md's table of collection variables: the collection's own
+  const postman = JSON.parse(spawnSync(bin, ['--postman'], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout);
+  const table = [...marked('docs/openapi.md', 'postman-variables').matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]);
+  same('docs/openapi.md collection variables', table, postman.variable.map((v) => v.key));
+
   // what tests/run installs, named in the README
   const run = read('tests/run');
   const quick = /apt-get install -y ([^&]+)&&/.exec(read('README.md'))[1].split(/\s+/);
