@@ -41,6 +41,8 @@ struct config {
     char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
     long redis_timeout_ms;
     long idempotency_earlier_keys; /* also claim a key's name of versions before 14a0496 */
+    long long (*now_s)(void);      /* the wall clock in seconds (poll blocks); NULL: time(). Not a
+                                 setting: tests drive time with it */
 };
 
 /* Sets every field to its default. */

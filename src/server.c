@@ -14,12 +14,10 @@
 #include <unistd.h>
 
 #include "apidoc.h"
-#include "args.h"
 #include "buf.h"
 #include "clock.h"
 #include "deadline.h"
 #include "envelope.h"
-#include "idem.h"
 #include "jsonparse.h"
 #include "listensock.h"
 #include "log.h"
@@ -32,7 +30,6 @@
 #include "request.h"
 #include "status.h"
 #include "suggest.h"
-#include "upstream.h"
 
 /* A connection that sends nothing stays in the kernel this long before a worker sees it (Linux
  * rounds up to its SYN-ACK retransmission times: accepted after about 63 s). */
