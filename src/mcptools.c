@@ -150,19 +150,24 @@ static json_t *string_schema(const struct arg_def *a, json_t *options)
 
 /* The args most tools share say in a line what their definitions say in a paragraph: four
  * of them in every tool would take a quarter of the list's budget (docs/mcp.md). */
+/* Whether an arg of the block is one of the tool's: not the credentials (the Authorization
+ * header gives them), nor the edge, a latency choice no agent has reason to make that would
+ * cost every tool's schema its room in the list's budget (TWILIO_EDGE applies). */
+static int is_tool_arg(const struct arg_def *a)
+{
+    return a->type != ARG_CREDENTIALS && a->role != ROLE_EDGE;
+}
+
 static const char *role_text(enum arg_role role)
 {
     switch (role) {
-    case ROLE_EDGE:
-        return "Twilio edge location (e.g. sydney); default: the service's.";
     case ROLE_REGION:
         return "Twilio region (e.g. au1); default: the service's.";
     case ROLE_DRY_RUN:
-        return "true: check the arguments and return the exact request (secrets masked) "
-               "instead of sending it.";
+        return "true: check the arguments and return the request (secrets masked) unsent.";
     case ROLE_IDEMPOTENCY_KEY:
         return "A key of yours (at most 255 characters): a repeat with the same key and "
-               "arguments within 24 hours returns the first answer instead of sending again.";
+               "arguments within 24 hours gets the first answer, unsent.";
     default:
         return NULL;
     }
@@ -257,7 +262,7 @@ static json_t *input_schema(const struct block_def *b)
         const char *an = json_string_value(json_object_get(def, "name"));
         long k = an ? block_arg_index(b, an) : -1;
         const struct arg_def *a = k >= 0 ? &b->args[k] : NULL;
-        if (bad || !a || a->type == ARG_CREDENTIALS)
+        if (bad || !a || !is_tool_arg(a))
             continue;
         bad |= set(props, a->name, arg_schema(a, def));
         if (a->required)
@@ -449,7 +454,7 @@ long mcptools_arg(const struct mcptools *t, size_t i, const char *name, size_t l
     const struct block_def *b = t->tools[i].b;
     for (size_t k = 0; k < b->n_args; k++) {
         if (strlen(b->args[k].name) == len && memcmp(b->args[k].name, name, len) == 0)
-            return b->args[k].type == ARG_CREDENTIALS ? -1 : (long)k;
+            return is_tool_arg(&b->args[k]) ? (long)k : -1;
     }
     return -1;
 }
@@ -460,7 +465,7 @@ const char *mcptools_nearest_arg(const struct mcptools *t, size_t i, const char 
     const char *names[128];
     size_t n = 0;
     for (size_t k = 0; k < b->n_args && n < sizeof names / sizeof names[0]; k++)
-        if (b->args[k].type != ARG_CREDENTIALS)
+        if (is_tool_arg(&b->args[k]))
             names[n++] = b->args[k].name;
     long near = suggest_nearest(name, len, names, n);
     return near >= 0 ? names[near] : NULL;

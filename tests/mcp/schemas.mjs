@@ -22,7 +22,7 @@ const blocks = meta.blocks.map((name) => {
 
 // The short words of mcptools.c for the args most tools share (their role), else the arg's info.
 const roleText = {
-  edge: /^Twilio edge location/, region: /^Twilio region/, dryRun: /^true: check the arguments/,
+  region: /^Twilio region/, dryRun: /^true: check the arguments/,
   idempotencyKey: /^A key of yours \(at most 255 characters\)/,
 };
 
@@ -96,7 +96,8 @@ try {
     if (s.type !== 'object' || s.additionalProperties !== false) fail(`${tool.name}: not a closed object schema`);
     for (const k of ['anyOf', 'oneOf', 'allOf']) if (s[k]) fail(`${tool.name}: ${k} at the top level`);
     if (!tool.description.startsWith(b.description)) fail(`${tool.name}: description is not the block's`);
-    const args = b.args.filter((a) => a.type !== 'credentials');
+    // every arg but the credentials and the edge (docs/mcp.md, "The tools")
+    const args = b.args.filter((a) => a.type !== 'credentials' && a.role !== 'edge');
     if (JSON.stringify(Object.keys(s.properties)) !== JSON.stringify(args.map((a) => a.name))) {
       fail(`${tool.name}: properties ${Object.keys(s.properties)} are not the args ${args.map((a) => a.name)}`);
     }
