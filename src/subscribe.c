@@ -46,37 +46,6 @@ struct target {
     const char *method;  /* the method asked for */
 };
 
-static int is_sid(const char *s, const char *prefix)
-{
-    if (strlen(s) != 34 || strncmp(s, prefix, 2) != 0)
-        return 0;
-    for (size_t i = 2; i < 34; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
-/* A phone number in a common writing (+1 (500) 555-0006, +1-500-555-0006, +1.500...) as
- * E.164 in out. Returns 0, or -1 when it is not one. */
-static int e164(const char *s, char *out, size_t size)
-{
-    size_t n = 0;
-    if (*s != '+')
-        return -1;
-    out[n++] = '+';
-    for (s++; *s; s++) {
-        if (isdigit((unsigned char)*s)) {
-            if (n + 1 >= size)
-                return -1;
-            out[n++] = *s;
-        } else if (!strchr(" ()-.", *s)) {
-            return -1;
-        }
-    }
-    out[n] = '\0';
-    return n >= 8 && n <= 16 && out[1] != '0' ? 0 : -1;
-}
-
 static int is_demo(const char *url)
 {
     for (size_t i = 0; i < sizeof demo_urls / sizeof demo_urls[0]; i++) {
@@ -95,20 +64,21 @@ static const char *text_of(json_t *resource, const char *key, const char *otherw
 
 /* Checks the target, event, webhookUrl and method args (the block's own checks passed) and
  * fills t; every fault goes into reasons. */
-static void check_args(json_t *args, int unsubscribe, struct target *t, json_t *reasons)
+static void check_args(const struct prepared *prep, int unsubscribe, struct target *t,
+                       json_t *reasons)
 {
     char number[64], service[64], event[32], method[8];
-    const char *pn = flowreq_arg(args, "phoneNumber", number, sizeof number);
-    const char *mg = flowreq_arg(args, "messagingServiceSid", service, sizeof service);
-    const char *ev = flowreq_arg(args, "event", event, sizeof event);
-    const char *m = unsubscribe ? NULL : flowreq_arg(args, "method", method, sizeof method);
+    const char *pn = flowreq_arg(prep, "phoneNumber", number, sizeof number);
+    const char *mg = flowreq_arg(prep, "messagingServiceSid", service, sizeof service);
+    const char *ev = flowreq_arg(prep, "event", event, sizeof event);
+    const char *m = unsubscribe ? NULL : flowreq_arg(prep, "method", method, sizeof method);
     t->service = mg != NULL;
     t->method = m && strcmp(m, "GET") == 0 ? "GET" : "POST";
-    if (!flowreq_arg(args, "webhookUrl", t->url, sizeof t->url))
+    if (!flowreq_arg(prep, "webhookUrl", t->url, sizeof t->url))
         json_object_set_new(reasons, "webhookUrl", json_string("is required"));
-    if (pn && is_sid(pn, "PN")) {
+    if (pn && value_sid((struct text){pn, strlen(pn)}, "PN")) {
         snprintf(t->sid, sizeof t->sid, "%s", pn);
-    } else if (pn && e164(pn, t->phone, sizeof t->phone) < 0) {
+    } else if (pn && value_e164((struct text){pn, strlen(pn)}, t->phone, sizeof t->phone) < 0) {
         json_object_set_new(reasons, "phoneNumber",
                             json_string("must be a phone number of the account in E.164 (+ and "
                                         "the country code; spaces, brackets, dots and dashes "
@@ -160,7 +130,8 @@ static int read_target(struct call *c, const struct prepared *prep, struct targe
     json_t *item;
     json_array_foreach(json_object_get(list, "incoming_phone_numbers"), i, item) {
         const char *sid = text_of(item, "sid", "");
-        if (strcmp(text_of(item, "phone_number", ""), t->phone) == 0 && is_sid(sid, "PN")) {
+        if (strcmp(text_of(item, "phone_number", ""), t->phone) == 0 &&
+            value_sid((struct text){sid, strlen(sid)}, "PN")) {
             snprintf(t->sid, sizeof t->sid, "%s", sid);
             t->resource = json_incref(item);
             break;
@@ -311,15 +282,15 @@ static int lock_and_read(struct call *c, const struct prepared *prep, struct tar
 
 /* Checks the args, answers a dry run, or reads the target. Returns 0 when the flow goes on
  * with t read, -1 when the call's answer holds the answer. */
-static int start(struct call *c, json_t *args, const struct prepared *prep, int unsubscribe,
-                 struct target *t, struct subscribe_lock *l)
+static int start(struct call *c, const struct prepared *prep, int unsubscribe, struct target *t,
+                 struct subscribe_lock *l)
 {
     json_t *reasons = json_object();
     if (!reasons) {
         call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
-    check_args(args, unsubscribe, t, reasons);
+    check_args(prep, unsubscribe, t, reasons);
     if (json_object_size(reasons)) {
         call_fields(c, reasons, 0);
         json_decref(reasons);
@@ -345,20 +316,19 @@ static int start(struct call *c, json_t *args, const struct prepared *prep, int 
 
 void subscribe_add(struct call *c)
 {
-    json_t *args = c->args;
     const struct prepared *prep = c->prep;
     struct target t;
     struct subscribe_lock lock = {0};
     json_t *to = NULL, *extra = NULL, *before = NULL;
     memset(&t, 0, sizeof t);
-    if (start(c, args, prep, 0, &t, &lock) < 0 || check_owner(c, &t) < 0)
+    if (start(c, prep, 0, &t, &lock) < 0 || check_owner(c, &t) < 0)
         goto done;
     const char *cur = text_of(t.resource, t.field->url_key, "");
     const char *cur_method = text_of(t.resource, t.field->method_key, "POST");
     const int mine = strcmp(cur, t.url) == 0;
     if (!t.field->method_key)
         cur_method = "POST";
-    if (!mine && *cur && !is_demo(cur) && !flowreq_arg_true(args, "replace")) {
+    if (!mine && *cur && !is_demo(cur) && !flowreq_arg_true(prep, "replace")) {
         char msg[4500];
         snprintf(msg, sizeof msg,
                  "The %s webhook of %s is %s (%s), not this trigger's: nothing was written. "
@@ -453,7 +423,7 @@ void subscribe_remove(struct call *c)
         json_decref(reasons);
         goto done;
     }
-    if (start(c, args, prep, 1, &t, &lock) < 0)
+    if (start(c, prep, 1, &t, &lock) < 0)
         goto done;
     const char *cur = text_of(t.resource, t.field->url_key, "");
     const char *cur_method =
