@@ -43,9 +43,9 @@ RUN cmake -S . -B build -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release \
  && ./build/twilio-block --version
 
 # ---------------------------------------------------------------------------------------------
-# twilio-mock: Prism serving Twilio's official OpenAPI specs (2010-04-01, Verify, Lookup and
-# Conversations, merged by tests/contract/spec.js; from @twilio/cli-core, pinned by
-# tests/package-lock.json) on 0.0.0.0:$PRISM_PORT. It answers like Twilio: 201 with
+# twilio-mock: Prism serving Twilio's official OpenAPI specs (2010-04-01, Verify, Lookup,
+# Conversations and Events, merged by tests/contract/spec.js, and Messaging v1 beside them; from
+# @twilio/cli-core, pinned by tests/package-lock.json) on 0.0.0.0:$PRISM_PORT. It answers like Twilio: 201 with
 # an example resource, 422 for a request that breaks Twilio's contract, 401 without basic auth.
 # Any credentials are accepted and nothing is sent anywhere.
 FROM ${DEBIAN_IMAGE} AS twilio-mock
@@ -67,11 +67,12 @@ WORKDIR /mock
 USER mock
 COPY --chown=mock:mock tests/package.json tests/package-lock.json ./
 # Debian's Node.js 18 is new enough for Prism; @twilio/cli-core asks for a newer Node in its
-# "engines", which npm only warns about: nothing of it runs, its spec file is only read.
+# "engines", which npm only warns about: nothing of it runs, its spec file is only read. The
+# optional packages are the Node 22 binaries the MCP tests run on: the mock needs none.
 RUN if [ -s /usr/local/share/ca-certificates/build-extra-ca.crt ]; then \
         export NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/build-extra-ca.crt; \
     fi \
- && npm ci --ignore-scripts --no-audit --no-fund \
+ && npm ci --ignore-scripts --omit=optional --no-audit --no-fund \
  && npm cache clean --force
 COPY --chown=mock:mock tests/contract/ contract/
 ENV PRISM_PORT=4010
@@ -79,8 +80,9 @@ EXPOSE 4010
 # Prism takes a while to load Twilio's spec; any HTTP answer means it is up.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=120s --retries=3 \
     CMD ["node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.PRISM_PORT||4010)+'/',()=>process.exit(0)).on('error',()=>process.exit(1))"]
-# tests/package.json "mock": writes the patched spec to node_modules/.cache, then starts Prism.
-CMD ["npm", "run", "mock"]
+# The sandbox's mock (tests/contract/mock.js): Prism on the specs, Messaging v1 on a Prism of its
+# own, lists that end; on 0.0.0.0:$PRISM_PORT for the compose network.
+CMD ["node", "contract/mock.js", "--host", "0.0.0.0"]
 
 # ---------------------------------------------------------------------------------------------
 # runtime (the default target): the binary and the shared libraries it links, as a non-root

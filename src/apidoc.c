@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "envelope.h"
 #include "jsonparse.h"
+#include "status.h"
 
 /* 15 significant digits print an example such as 0.05 as written (17 would give
  * 0.050000000000000003) and still round-trip any decimal of up to 15 digits. */
@@ -23,83 +24,24 @@
 
 #define POSTMAN_SCHEMA "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 
-/* Every status_code an error envelope can carry, with the HTTP status it comes with. */
-static const struct {
-    const char *code, *status, *when;
-} error_codes[] = {
-    {"REQUIRED_FIELDS", "200",
-     "args missing or invalid; `fields` lists them in the block's order and `reasons` says why "
-     "for each. Nothing was sent."},
-    {"JSON_VALIDATION", "200", "the body, or a JSON-typed arg, is not valid JSON."},
-    {"API_ERROR", "200",
-     "Twilio answered with an error; its `code`, `message`, `more_info` and HTTP `status` "
-     "follow, and `twilio_request_id` when Twilio sent one."},
-    {"INTERNAL_PACKAGE_ERROR", "200",
-     "Twilio could not be reached or gave no usable answer; `status_msg` says whether the "
-     "request may have been sent."},
-    {"IDEMPOTENCY_KEY_REUSED", "200",
-     "the Idempotency-Key was already used with other credentials or args; nothing was sent."},
-    {"IDEMPOTENCY_KEY_IN_FLIGHT", "200",
-     "the first request with this Idempotency-Key is still in flight; nothing was sent."},
-    {"PARTIAL_FAILURE", "200",
-     "sendBulkSms: some messages were sent, some not; `total`, `messages`, `sent`, `failed`, "
-     "`merged` "
-     "and `results` (one per list entry, each failed one with its own `status_code`, "
-     "`status_msg`, Twilio's `code` and `more_info`) follow."},
-    {"DEADLINE_EXCEEDED", "200",
-     "sendBulkSms: BULK_DEADLINE_MS passed before the recipient's turn; nothing was sent to it."},
-    {"LIST_DID_NOT_END", "200",
-     "poll blocks: each of the 400 pages a poll reads named a next page; nothing was delivered "
-     "and the cursor stays where it was."},
-    {"INVALID_SIGNATURE", "200",
-     "webhookEvent: X-Twilio-Signature does not match a listener's authToken and webhookUrl; "
-     "`listener` is its index and nothing was delivered."},
-    {"BAD_REQUEST", "400",
-     "both Content-Length and Transfer-Encoding, or a body that could not be read."},
-    {"UNAUTHORIZED", "401",
-     "PROXY_SECRET is set and the X-RapidAPI-Proxy-Secret header is missing or wrong."},
-    {"UNKNOWN_BLOCK", "404", "no block with that name; `status_msg` lists the blocks."},
-    {"NOT_FOUND", "404", "no such route."},
-    {"METHOD_NOT_ALLOWED", "405",
-     "a block called without POST, or a GET route called with another method (the Allow "
-     "header says which)."},
-    {"REQUEST_TIMEOUT", "408", "the body did not arrive within BODY_TIMEOUT_MS."},
-    {"PAYLOAD_TOO_LARGE", "413", "the body is larger than MAX_BODY_BYTES."},
-    {"UNSUPPORTED_MEDIA_TYPE", "415",
-     "a Content-Type other than application/json or *+json (none at all is fine)."},
-    {"SHUTTING_DOWN", "503",
-     "the service is shutting down; nothing was sent. Retry (Retry-After: 1)."},
-    {"IDEMPOTENCY_STORE_UNAVAILABLE", "503",
-     "REDIS_URL is set, the request carries an Idempotency-Key and Redis cannot be reached; "
-     "nothing was sent. Retry (Retry-After: 5)."},
-};
-
 /* The answers other than 200 that a block's operation documents, with an example message. */
 static const struct {
     const char *name, *code, *msg;
 } http_errors[] = {
-    {"BadRequest", "BAD_REQUEST",
+    {"BadRequest", STATUS_BAD_REQUEST,
      "A request may not carry both Content-Length and Transfer-Encoding."},
-    {"Unauthorized", "UNAUTHORIZED", "Missing or wrong X-RapidAPI-Proxy-Secret header."},
-    {"RequestTimeout", "REQUEST_TIMEOUT",
+    {"Unauthorized", STATUS_UNAUTHORIZED, "Missing or wrong X-RapidAPI-Proxy-Secret header."},
+    {"RequestTimeout", STATUS_REQUEST_TIMEOUT,
      "The request body did not arrive within 10000 ms (BODY_TIMEOUT_MS)."},
-    {"PayloadTooLarge", "PAYLOAD_TOO_LARGE",
+    {"PayloadTooLarge", STATUS_PAYLOAD_TOO_LARGE,
      "The request body is larger than 262144 bytes (MAX_BODY_BYTES)."},
-    {"UnsupportedMediaType", "UNSUPPORTED_MEDIA_TYPE",
+    {"UnsupportedMediaType", STATUS_UNSUPPORTED_MEDIA_TYPE,
      "Send the args as JSON with Content-Type: application/json."},
-    {"ShuttingDown", "SHUTTING_DOWN",
+    {"ShuttingDown", STATUS_SHUTTING_DOWN,
      "The service is shutting down; nothing was sent. Retry the request."},
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-static size_t code_index(const char *code)
-{
-    size_t k = 0;
-    while (k + 1 < N_ELEMS(error_codes) && strcmp(error_codes[k].code, code) != 0)
-        k++;
-    return k;
-}
 
 /* Building a document is a long run of insertions; instead of a check after each, a failed one
  * is noted here and the document is refused at the end. */
@@ -423,9 +365,11 @@ static json_t *block_responses(struct doc *d, const struct block_def *b)
     json_decref(examples);
     json_t *out = json_object();
     put(d, out, "200", ok);
-    for (size_t i = 0; i < N_ELEMS(http_errors); i++)
-        put(d, out, error_codes[code_index(http_errors[i].code)].status,
-            ref("responses", http_errors[i].name));
+    for (size_t i = 0; i < N_ELEMS(http_errors); i++) {
+        char status[8];
+        snprintf(status, sizeof status, "%d", status_find(http_errors[i].code)->http);
+        put(d, out, status, ref("responses", http_errors[i].name));
+    }
     return out;
 }
 
@@ -436,7 +380,9 @@ static json_t *block_operation(struct doc *d, const struct block_def *b)
         json_pack("{s:s,s:[s],s:O*,s:o}", "operationId", b->name, "tags", "blocks", "summary",
                   json_object_get(b->root, "description"), "description", block_text(d, b));
     put(d, op, "security", json_pack("[{},{s:[]}]", "proxySecret"));
-    put(d, op, "parameters", json_pack("[o]", ref("parameters", "IdempotencyKey")));
+    /* the header only where a repeat can send twice: the blocks with an idempotencyKey arg */
+    if (block_role_index(b, ROLE_IDEMPOTENCY_KEY) >= 0)
+        put(d, op, "parameters", json_pack("[o]", ref("parameters", "IdempotencyKey")));
     json_t *media = json_pack(
         "{s:{s:[{s:s,s:[s],s:{s:o}},o]},s:{s:o,s:o}}", "schema", "anyOf", "type", "object",
         "required", "args", "properties", "args", args_ref(b), args_ref(b), "examples", "wrapped",
@@ -460,6 +406,48 @@ static json_t *service_get(const char *id, const char *summary, const char *ok_t
                      ref("responses", "ShuttingDown"));
 }
 
+/* POST /mcp (docs/mcp.md): one JSON-RPC 2.0 message in, its answer out. */
+static json_t *mcp_operation(void)
+{
+    json_t *query = json_pack(
+        "[{s:s,s:s,s:s,s:{s:s}},{s:s,s:s,s:s,s:{s:s}}]", "name", "tools", "in", "query",
+        "description", "Serve only these tools, comma-separated (sendSms,getMessage).", "schema",
+        "type", "string", "name", "toolsets", "in", "query", "description",
+        "Serve only these toolsets, comma-separated (messaging, voice, numbers, verify, lookup, "
+        "conversations, triggers, advanced).",
+        "schema", "type", "string");
+    json_t *message = json_pack(
+        "{s:s,s:[s,s],s:{s:{s:[s]},s:{s:[{s:s},{s:s}]},s:{s:s,s:s},s:{s:s}}}", "type", "object",
+        "required", "jsonrpc", "method", "properties", "jsonrpc", "enum", "2.0", "id", "oneOf",
+        "type", "string", "type", "integer", "method", "type", "string", "description",
+        "initialize, ping, tools/list, tools/call, or a notification", "params", "type", "object");
+    json_t *example = json_pack("{s:s,s:i,s:s}", "jsonrpc", "2.0", "id", 1, "method", "tools/list");
+    json_t *rpc = json_pack("{s:{s:{s:s}}}", "application/json", "schema", "type", "object");
+    json_t *responses = json_pack(
+        "{s:{s:s,s:o},s:{s:s},s:{s:s,s:O},s:o,s:{s:s,s:O},s:o}", "200", "description",
+        "A JSON-RPC response: a result, or an error (-32601 unknown method, -32602 unknown tool "
+        "or bad params). A tool's failure is a result with isError: true.",
+        "content", rpc, "202", "description", "A notification or a response was accepted; no body.",
+        "400", "description",
+        "Malformed JSON (-32700), a batch or an invalid message (-32600), an unknown "
+        "MCP-Protocol-Version, or ?tools= / ?toolsets= naming none.",
+        "content", rpc, "401", ref("responses", "Unauthorized"), "403", "description",
+        "The request's Origin is not allowed (MCP_ALLOWED_ORIGINS).", "content", rpc, "503",
+        ref("responses", "ShuttingDown"));
+    return json_pack(
+        "{s:{s:s,s:[s],s:s,s:s,s:o,s:{s:b,s:{s:{s:o,s:o}}},s:o}}", "post", "operationId", "mcp",
+        "tags", "mcp", "summary",
+        "The blocks as Model Context Protocol tools (Streamable HTTP, JSON answers, no session)",
+        "description",
+        "One JSON-RPC 2.0 message per POST: initialize, ping, tools/list and tools/call (each "
+        "block a tool). Credentials travel in the Authorization header (Basic "
+        "base64(AccountSid:AuthToken), or Basic base64(ApiKeySid:ApiKeySecret) with "
+        "X-Twilio-Account-Sid), never as tool arguments. After initialize, send "
+        "MCP-Protocol-Version. GET is answered 405: the server opens no stream. See docs/mcp.md.",
+        "parameters", query, "requestBody", "required", 1, "content", "application/json", "schema",
+        message, "example", example, "responses", responses);
+}
+
 static json_t *paths(struct doc *d, const struct block_set *set)
 {
     json_t *out = json_object();
@@ -479,6 +467,7 @@ static json_t *paths(struct doc *d, const struct block_set *set)
         put(d, out, buf_str(&path), block_operation(d, b));
         buf_free(&path);
     }
+    put(d, out, "/mcp", mcp_operation());
     put(d, out, "/healthz",
         service_get("health", "Health check", "The service is up.", ref("schemas", "Health")));
     return out;
@@ -490,10 +479,11 @@ static json_t *error_schema(struct doc *d)
     struct buf t;
     int ok = 1;
     buf_init(&t, TEXT_MAX);
-    for (size_t i = 0; i < N_ELEMS(error_codes); i++) {
-        push(d, codes, json_string(error_codes[i].code));
-        ok = ok && buf_appendf(&t, "%s- `%s` (HTTP %s): %s", i ? "\n" : "", error_codes[i].code,
-                               error_codes[i].status, error_codes[i].when) == 0;
+    for (size_t i = 0; i < status_count(); i++) {
+        const struct status_code *sc = status_at(i);
+        push(d, codes, json_string(sc->code));
+        ok = ok && buf_appendf(&t, "%s- `%s` (HTTP %d): %s", i ? "\n" : "", sc->code, sc->http,
+                               sc->when) == 0;
     }
     if (!ok)
         d->oom = 1;
@@ -593,10 +583,11 @@ static json_t *responses(struct doc *d)
 {
     json_t *out = json_object();
     for (size_t i = 0; i < N_ELEMS(http_errors); i++) {
-        size_t k = code_index(http_errors[i].code), len = 0;
+        const struct status_code *sc = status_find(http_errors[i].code);
+        size_t len = 0;
         struct buf t;
         buf_init(&t, TEXT_MAX);
-        if (buf_appendf(&t, "%s: %s", error_codes[k].code, error_codes[k].when) < 0)
+        if (buf_appendf(&t, "%s: %s", sc->code, sc->when) < 0)
             d->oom = 1;
         json_t *r =
             put(d, out, http_errors[i].name,
@@ -604,7 +595,7 @@ static json_t *responses(struct doc *d)
                           "application/json", "schema", ref("schemas", "ErrorEnvelope"), "example",
                           parsed(d, envelope_error(http_errors[i].code, http_errors[i].msg, NULL,
                                                    &len))));
-        if (strcmp(error_codes[k].status, "503") == 0)
+        if (sc->http == 503)
             put(d, r, "headers",
                 json_pack("{s:{s:s,s:{s:s}}}", "Retry-After", "description",
                           "Seconds to wait before retrying", "schema", "type", "integer"));
@@ -628,7 +619,7 @@ static json_t *components(struct doc *d, const struct block_set *set)
     put(d, out, "examples",
         json_pack("{s:{s:s,s:o}}", "Unreachable", "summary",
                   "Twilio could not be reached; nothing was sent", "value",
-                  parsed(d, envelope_error("INTERNAL_PACKAGE_ERROR",
+                  parsed(d, envelope_error(STATUS_INTERNAL,
                                            "Could not reach Twilio at https://api.twilio.com: "
                                            "connection refused (3 attempts; nothing was sent)",
                                            NULL, &len))));
@@ -695,9 +686,10 @@ char *apidoc_openapi(const struct block_set *set, size_t *len, char *err, size_t
                   "the service that serves this document at /api/twilio/openapi.json", "url",
                   "http://localhost:8080", "description", "twilio-block on its default port"));
     put(&d, root, "tags",
-        json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "blocks", "description",
+        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "blocks", "description",
                   "One operation per block, generated from its definition", "name", "service",
-                  "description", "The metadata, this document and the health check"));
+                  "description", "The metadata, this document and the health check", "name", "mcp",
+                  "description", "The blocks as tools for AI agents (docs/mcp.md)"));
     put(&d, root, "paths", paths(&d, set));
     put(&d, root, "components", components(&d, set));
     return finish(&d, root, len, err, errlen);
@@ -735,15 +727,19 @@ static json_t *request_text(struct doc *d, const struct block_def *b)
 static json_t *envelope_tests(void)
 {
     return json_pack(
-        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script", "type",
-        "text/javascript", "exec", "pm.test('HTTP 200', function () {",
+        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script",
+        "type", "text/javascript", "exec", "pm.test('HTTP 200', function () {",
         "    pm.response.to.have.status(200);", "});", "pm.test('the body is JSON', function () {",
         "    pm.response.to.be.json;", "});", "pm.test('callback is success', function () {",
         "    const body = pm.response.json();",
         "    pm.expect(body.callback, JSON.stringify(body.contextWrites)).to.eql('success');",
         "});", "pm.test('contextWrites.to is an object', function () {",
         "    const to = (pm.response.json().contextWrites || {}).to;",
-        "    pm.expect(to).to.be.an('object');", "});");
+        "    pm.expect(to).to.be.an('object');", "});",
+        "pm.test('a signature check holds (valid is true)', function () {",
+        "    const to = (pm.response.json().contextWrites || {}).to || {};",
+        "    if (pm.request.url.toString().endsWith('/validateWebhookSignature'))",
+        "        pm.expect(to.valid, to.reason).to.eql(true);", "});");
 }
 
 static json_t *postman_item(struct doc *d, const struct block_def *b)
@@ -822,8 +818,8 @@ char *apidoc_postman(const struct block_set *set, size_t *len, char *err, size_t
                          i ? "your Twilio credential of that name" : "where the service runs") == 0;
     }
     ok = ok && buf_appendz(&t, "\n\nEach request's tests check the envelope: HTTP 200, JSON, "
-                               "`callback` is `success` and `contextWrites.to` is an "
-                               "object.") == 0;
+                               "`callback` is `success`, `contextWrites.to` is an "
+                               "object, and a signature check answers `valid: true`.") == 0;
     if (!ok)
         d.oom = 1;
     json_t *root =

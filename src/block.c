@@ -23,9 +23,9 @@ static const char *const block_keys[] = {
     "oneOf", "exclusive",   "fixed", "contentUrl", "handler", "each",   "flow", "maybeSent", NULL};
 static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
-static const char *const arg_keys[] = {"name",      "type",    "info",   "required", "options",
-                                       "structure", "param",   "header", "join",     "check",
-                                       "requires",  "example", "secret", "role",     NULL};
+static const char *const arg_keys[] = {
+    "name", "type",  "info",     "required", "options", "structure", "param",     "header",
+    "join", "check", "requires", "example",  "secret",  "role",      "firstCall", NULL};
 static const char *const check_keys[] = {"address",  "sid",     "url",       "min",
                                          "max",      "decimal", "maxLength", "minItems",
                                          "maxItems", "charset", "date",      NULL};
@@ -1166,6 +1166,8 @@ json_t *block_example_args(const struct block_def *b, int minimal)
                 take[i] = take[i] && b->exclusive[g].idx[k] != i; /* only the first of a group */
         if (b->n_auth && (b->auth[0].user == i || b->auth[0].pass == i))
             take[i] = 1;
+        /* an optional arg a first call needs to answer as expected (a signature's params) */
+        take[i] |= json_is_true(json_object_get(json_array_get(defs, i), "firstCall"));
         take[i] = take[i] && HAS_EXAMPLE(i);
     }
     /* an arg whose requirement is left out cannot go either (until nothing changes) */

@@ -86,14 +86,14 @@ struct each_def {
 
 struct block_def {
     const char *name;
-    /* A block answered here, without Twilio: the name of its handler (handler.h; dispatch finds
+    /* A block answered here, without Twilio: the name of its handler (a call_fn; dispatch finds
      * it), the event's own name for an event; or NULL. */
     const char *handler;
     struct each_def *each; /* a bulk block (see bulk.h); or NULL */
     int event;             /* an event of metadata.json: its args are each listener's */
     /* A block that makes several Twilio requests: its flow's name and the whole "flow" object
      * of its definition (borrowed), or NULL. Its own product, method and path are the request
-     * its args build (see flow.h). */
+     * its args build (a call_fn, call.h). */
     const char *flow_kind;
     json_t *flow;
     /* The Twilio request; NULL for handler and bulk blocks. product names the host: api,

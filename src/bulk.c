@@ -13,10 +13,9 @@
 #include "jsonparse.h"
 #include "recipients.h"
 #include "send.h"
+#include "status.h"
 #include "twilio.h"
 
-static const char *const replayed_headers[] = {"Idempotent-Replayed", "true", NULL};
-static const char *const retry_headers[] = {"Retry-After", "5", NULL};
 /* A 429 without Retry-After pauses the batch this long, doubling while 429s follow, up to the
  * 10 s twilio.c caps Retry-After at. */
 #define PAUSE_BASE_MS 500
@@ -109,8 +108,8 @@ static void classify(const struct block_def *called, const struct prepared *p,
         if (o == SEND_MAYBE && rs->request_id[0])
             buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
         s->state = o == SEND_MAYBE ? UNKNOWN : NOT_SENT;
-        s->result = failure(o == SEND_MAYBE ? "unknown" : "not_sent", "INTERNAL_PACKAGE_ERROR",
-                            buf_str(&msg));
+        s->result =
+            failure(o == SEND_MAYBE ? "unknown" : "not_sent", STATUS_INTERNAL, buf_str(&msg));
     } else if (o == SEND_DONE) {
         json_t *res = jsonparse_answer(rs->body.data, rs->body.len, NULL);
         json_t *sid = json_object_get(res, "sid"), *status = json_object_get(res, "status");
@@ -124,7 +123,7 @@ static void classify(const struct block_def *called, const struct prepared *p,
             if (rs->request_id[0])
                 buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
             s->state = UNKNOWN;
-            s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", buf_str(&msg));
+            s->result = failure("unknown", STATUS_INTERNAL, buf_str(&msg));
         }
         json_decref(res);
     } else if (o == SEND_LIMITED) {
@@ -180,7 +179,7 @@ static void from_store(const char *text, size_t len, const char *maybe, struct s
         json_decref(r);
         snprintf(msg, sizeof msg, "This recipient's earlier answer could not be read; %s", maybe);
         s->state = UNKNOWN;
-        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
+        s->result = failure("unknown", STATUS_INTERNAL, msg);
         return;
     }
     s->result = r;
@@ -215,12 +214,12 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
     case IDEM_CONFLICT:
         s->state = FAILED;
         s->conflict = 1;
-        s->result = failure("failed", "IDEMPOTENCY_KEY_REUSED",
+        s->result = failure("failed", STATUS_KEY_REUSED,
                             "This Idempotency-Key was already used for this recipient with "
                             "different credentials or args; nothing was sent.");
         return 0;
     case IDEM_PENDING:
-        s->result = failure("not_sent", "IDEMPOTENCY_KEY_IN_FLIGHT",
+        s->result = failure("not_sent", STATUS_KEY_IN_FLIGHT,
                             "A request with this Idempotency-Key is still sending to this "
                             "recipient; nothing was sent. Repeat the call later to get its "
                             "answer.");
@@ -231,10 +230,10 @@ static int claim(struct batch *bt, const struct recipient *it, struct send_key *
                  "recipient (its replica stopped); %s, so nothing was sent now.",
                  maybe);
         s->state = UNKNOWN;
-        s->result = failure("unknown", "INTERNAL_PACKAGE_ERROR", msg);
+        s->result = failure("unknown", STATUS_INTERNAL, msg);
         return 0;
     case IDEM_UNAVAILABLE:
-        s->result = failure("not_sent", "IDEMPOTENCY_STORE_UNAVAILABLE",
+        s->result = failure("not_sent", STATUS_STORE_UNAVAILABLE,
                             "The idempotency store (Redis) cannot be reached; nothing was sent "
                             "to this recipient.");
         return 0;
@@ -281,7 +280,7 @@ static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budg
     goto settle;
 nomem:
     s->state = NOT_SENT;
-    s->result = failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
+    s->result = failure("not_sent", STATUS_INTERNAL, "out of memory; nothing was sent");
 settle:
     if (key.held) {
         /* The request may have reached Twilio: a repeat must get this, not send again. */
@@ -371,14 +370,14 @@ static const char *stopped(const struct batch *bt, long now, char *msg, size_t s
         snprintf(msg, size,
                  "Not sent: the service is shutting down. Repeat the call (with the "
                  "same Idempotency-Key) to send to the rest.");
-        return "SHUTTING_DOWN";
+        return STATUS_SHUTTING_DOWN;
     }
     if (bt->refused) {
         snprintf(msg, size,
                  "Not sent: Twilio refused the credentials (HTTP %ld) for an earlier "
                  "recipient, so no more were tried.",
                  bt->refused);
-        return "API_ERROR";
+        return STATUS_API_ERROR;
     }
     if (now >= start_by || bt->resume_at >= start_by) {
         snprintf(msg, size,
@@ -386,7 +385,7 @@ static const char *stopped(const struct batch *bt, long now, char *msg, size_t s
                  "before this recipient's turn. Repeat the call (with the same "
                  "Idempotency-Key) to send to the rest.",
                  bt->svc->cfg->bulk_deadline_ms);
-        return "DEADLINE_EXCEEDED";
+        return STATUS_DEADLINE_EXCEEDED;
     }
     return NULL;
 }
@@ -475,7 +474,7 @@ static void run_senders(struct batch *bt)
         if (bt->targets[i].state == QUEUED) { /* no sender could run */
             bt->targets[i].state = NOT_SENT;
             bt->targets[i].result =
-                failure("not_sent", "INTERNAL_PACKAGE_ERROR", "out of memory; nothing was sent");
+                failure("not_sent", STATUS_INTERNAL, "out of memory; nothing was sent");
         }
     }
 }
@@ -553,7 +552,7 @@ static char *answer(const struct batch *bt, size_t *len, const char **what, int 
                  "was sent; failed: Twilio refused it; unknown: it may have been sent).",
                  sent, p->n_items);
         *what = "partial_failure";
-        out = envelope_error("PARTIAL_FAILURE", msg, counts, len);
+        out = envelope_error(STATUS_PARTIAL_FAILURE, msg, counts, len);
     } else {
         *what = "not_sent";
         out = first_failure(first_failed, counts, len);
@@ -607,20 +606,20 @@ done:
     return out;
 }
 
-/* Sends to every recipient of the plan; key is the call's Idempotency-Key, or NULL. */
-static void run_batch(const struct send_service *svc, CURL *curl, const struct block_def *b,
-                      const struct recipients *plan, const char *key, struct send_answer *out,
-                      int *complete)
+/* Sends to every recipient of the plan under the call's Idempotency-Key (or none); returns
+ * whether no recipient is left to try (complete). */
+static int run_batch(struct call *c, const struct recipients *plan)
 {
+    const struct send_service *svc = c->svc;
     struct batch bt = {.svc = svc,
-                       .curl = curl,
-                       .bulk = b,
-                       .called = b->each->block,
+                       .curl = c->slot ? *c->slot : NULL,
+                       .bulk = c->b,
+                       .called = c->b->each->block,
                        .plan = plan,
-                       .key = key,
+                       .key = c->key,
                        .limit = (int)svc->cfg->bulk_concurrency};
     const long t0 = clock_ms();
-    *complete = 0;
+    int complete = 0;
     bt.deadline = t0 + svc->cfg->bulk_deadline_ms;
     bt.targets = calloc(plan->n_items, sizeof *bt.targets);
     bt.again = calloc(plan->n_items, sizeof *bt.again);
@@ -631,92 +630,64 @@ static void run_batch(const struct send_service *svc, CURL *curl, const struct b
     run_senders(&bt);
     pthread_mutex_destroy(&bt.lock);
     pthread_cond_destroy(&bt.wake);
-    out->body = answer(&bt, &out->len, &out->what, complete);
-    out->attempts = bt.attempts;
-    out->retries = bt.retries;
-    out->upstream_status = bt.last_status;
-    out->upstream_ms = clock_ms() - t0;
+    const char *what = "internal_error";
+    size_t len = 0;
+    char *body = answer(&bt, &len, &what, &complete);
+    call_answer_take(c, what, body, len);
+    struct metrics_figures *f = &c->out->figures;
+    f->attempts = bt.attempts;
+    f->retries = bt.retries;
+    f->upstream_status = bt.last_status;
+    f->upstream_ms = clock_ms() - t0;
 done:
     for (size_t i = 0; bt.targets && i < plan->n_items; i++)
         json_decref(bt.targets[i].result);
     free(bt.targets);
     free(bt.again);
+    return complete;
 }
 
-/* The call once per Idempotency-Key: its whole answer is kept once no recipient is left to
- * try, so a repeat then gets it byte for byte; until then a repeat runs the batch again, and
- * each recipient's own claim answers for those already sent to. */
-static void run_keyed(const struct send_service *svc, CURL *curl, const struct block_def *b,
-                      const struct recipients *plan, const char *key, struct send_answer *out)
+static int perform_batch(struct call *c, void *plan)
 {
-    struct send_key k;
-    unsigned char fp[IDEM_FP_LEN];
-    char *body = NULL;
-    size_t len = 0;
-    int complete = 0;
-    /* Keys are scoped to the credentials, as a single send's, and to the block. */
-    if (send_key_init(&k, &plan->items[0].prep, key, b->name) < 0 ||
-        call_fingerprint(b->name, plan, fp) < 0) {
-        out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
-        goto done;
-    }
-    struct idem_refusal refused;
-    enum idem_claim claim = send_claim(svc, &k, fp, svc->cfg->bulk_deadline_ms + 1000, &body, &len);
-    switch (claim) {
-    case IDEM_FRESH:
-    case IDEM_LAPSED: /* the call before stopped mid-batch: each recipient's claim answers */
-        run_batch(svc, curl, b, plan, key, out, &complete);
-        send_settle(svc, &k, complete && out->body, out->body, out->len);
-        break;
-    case IDEM_REPLAY:
-        out->what = "replayed";
-        out->replayed = 1;
-        out->headers = replayed_headers;
-        out->body = body;
-        out->len = len;
-        break;
-    default:
-        if (idem_refusal(claim, &refused) == 0) {
-            out->what = refused.what;
-            out->status = refused.http_status;
-            out->headers = refused.http_status == 503 ? retry_headers : NULL;
-            out->body = envelope_error(refused.code, refused.msg, NULL, &out->len);
-        } else {
-            out->body = envelope_error("INTERNAL_PACKAGE_ERROR", "out of memory", NULL, &out->len);
-        }
-        break;
-    }
-done:
-    send_key_free(&k);
+    return run_batch(c, plan);
 }
 
-void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args, CURL **slot,
-              const char *key, struct send_answer *out)
+void bulk_run(struct call *c)
 {
-    const struct config *cfg = svc->cfg;
+    const struct config *cfg = c->svc->cfg;
+    const struct block_def *b = c->b;
     struct recipients plan;
     json_t *reasons = NULL;
-    int complete;
-    CURL *curl = slot ? *slot : NULL;
     enum args_status rc =
-        recipients_check(b, args, (size_t)cfg->bulk_max_recipients,
+        recipients_check(b, c->args, (size_t)cfg->bulk_max_recipients,
                          (size_t)cfg->max_body_bytes * 3 + 65536, &plan, &reasons);
+    unsigned char fp[IDEM_FP_LEN];
     if (rc == ARGS_INVALID || rc == ARGS_BAD_JSON) {
-        out->what = "invalid_args";
-        out->body = envelope_fields(reasons, rc == ARGS_BAD_JSON, &out->len);
+        call_fields(c, reasons, rc == ARGS_BAD_JSON);
     } else if (rc != ARGS_OK) {
-        out->body = envelope_error("INTERNAL_PACKAGE_ERROR",
-                                   "out of memory, or a Twilio request would be too large", NULL,
-                                   &out->len);
+        call_error(c, "internal_error", STATUS_INTERNAL,
+                   "out of memory, or a Twilio request would be too large", NULL);
     } else if (plan.dry_run) { /* nothing sent, no Idempotency-Key spent */
-        out->what = "dry_run";
-        out->body = dry_answer(svc, b->each->block, &plan, &out->len);
-    } else if (key && !idem_key_valid(key)) {
-        send_key_refuse(out);
-    } else if (key) {
-        run_keyed(svc, curl, b, &plan, key, out);
+        size_t len = 0;
+        char *body = dry_answer(c->svc, b->each->block, &plan, &len);
+        call_answer_take(c, "dry_run", body, len);
+    } else if (!c->key) {
+        run_batch(c, &plan);
+    } else if (idem_key_valid(c->key) && call_fingerprint(b->name, &plan, fp) < 0) {
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     } else {
-        run_batch(svc, curl, b, &plan, NULL, out, &complete);
+        /* The call once per Idempotency-Key, scoped to the credentials and the block: its
+         * whole answer is kept once no recipient is left to try, so a repeat then gets it byte
+         * for byte; until then a repeat runs the batch again, and each recipient's own claim
+         * answers for those already sent to. */
+        const struct call_keyed k = {.creds = &plan.items[0].prep,
+                                     .scope = b->name,
+                                     .fp = fp,
+                                     .wait_ms = cfg->bulk_deadline_ms + 1000,
+                                     .lapsed_runs = 1,
+                                     .perform = perform_batch,
+                                     .arg = &plan};
+        call_keyed(c, &k);
     }
     json_decref(reasons);
     if (rc == ARGS_OK)

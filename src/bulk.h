@@ -8,17 +8,10 @@
 #ifndef BULK_H
 #define BULK_H
 
-#include <curl/curl.h>
-#include <jansson.h>
+#include "call.h"
 
-#include "block.h"
-#include "send.h"
-
-/* Runs one call of bulk block b (a flow below dispatch) with the caller's args (borrowed) and
- * Idempotency-Key (or NULL); slot is the calling worker's curl handle slot as for
- * send_perform (the batch's first sender uses it). Fills out, which the caller set up as for a
- * flow (status 200); the caller frees out->body. */
-void bulk_run(const struct send_service *svc, const struct block_def *b, json_t *args, CURL **slot,
-              const char *key, struct send_answer *out);
+/* Runs one call of bulk block c->b (a call_fn, call.h) with the caller's args and
+ * Idempotency-Key (or none); the batch's first sender uses the call's curl slot. */
+void bulk_run(struct call *c);
 
 #endif

@@ -86,6 +86,14 @@ static const struct setting settings[] = {
     {"PROXY_SECRET", "--proxy-secret", K_STRING, FIELD(proxy_secret),
      sizeof(((struct config *)0)->proxy_secret), 0, 0, "",
      "when set, block calls must carry it in X-RapidAPI-Proxy-Secret"},
+    {"MCP_ALLOWED_ORIGINS", "--mcp-allowed-origins", K_STRING, FIELD(mcp_allowed_origins),
+     sizeof(((struct config *)0)->mcp_allowed_origins), 0, 0, "",
+     "origins (https://app.example.com) or host names whose web pages may call /mcp, "
+     "comma-separated, besides localhost, 127.0.0.1 and [::1]; * lets any in"},
+    {"CURSOR_SECRET", "--cursor-secret", K_STRING, FIELD(cursor_secret),
+     sizeof(((struct config *)0)->cursor_secret), 0, 0, "",
+     "key of the poll cursors' HMAC, the same on every replica (unset: one drawn per process, "
+     "so a cursor fails after a restart or on another replica)"},
     {"SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", K_LONG, FIELD(shutdown_grace_ms), 0, 0, 600000,
      "20000", "on SIGTERM/SIGINT, time in-flight requests get to finish"},
     {"REDIS_URL", "--redis-url", K_STRING, FIELD(redis_url),
@@ -176,6 +184,8 @@ static void print_help(void)
     printf("  %-22s %-20s %s\n  %-22s %-20s %s\n", "--openapi", "",
            "print the service's OpenAPI document and exit", "--postman", "",
            "print a Postman collection of the blocks and exit");
+    printf("  %-22s %-20s %s\n", "--reference", "",
+           "print the block reference (docs/reference.md) and exit");
     printf("\nRoutes: POST /api/twilio/<block>, GET /api/twilio (metadata),\n"
            "GET /api/twilio/openapi.json, GET /healthz, GET /metrics (Prometheus).\n"
            "Logs go to stderr.\n");

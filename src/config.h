@@ -35,6 +35,8 @@ struct config {
     long delivery_unsigned_max; /* webhookEvent: other deliveries kept, per process only */
     char ca_file[512];          /* empty: the system's CA store */
     char proxy_secret[256];     /* empty: no X-RapidAPI-Proxy-Secret check; never logged */
+    char mcp_allowed_origins[1024]; /* /mcp: origins let in besides localhost's (mcp.h) */
+    char cursor_secret[256];        /* keys poll cursors; empty: a key per process; never logged */
     long shutdown_grace_ms;
     char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
     long redis_timeout_ms;

@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "jsonparse.h"
+#include "status.h"
 
 static const char success_head[] = "{\"callback\":\"success\",\"contextWrites\":{\"to\":";
 static const char success_tail[] = "}}";
@@ -72,9 +73,9 @@ char *envelope_fields(json_t *reasons, int json_args, size_t *len)
     if (!extra)
         return NULL;
     char *out = json_args
-                    ? envelope_error("JSON_VALIDATION", "Please, check the JSON in these fields.",
-                                     extra, len)
-                    : envelope_error("REQUIRED_FIELDS",
+                    ? envelope_error(STATUS_JSON_VALIDATION,
+                                     "Please, check the JSON in these fields.", extra, len)
+                    : envelope_error(STATUS_REQUIRED_FIELDS,
                                      "Please, check and fill in required fields.", extra, len);
     json_decref(extra);
     return out;
@@ -97,7 +98,7 @@ char *envelope_bad_body(const json_error_t *err, size_t *len)
                               "position", err->position, "reason", reason);
     if (!extra)
         return NULL;
-    char *out = envelope_error("JSON_VALIDATION", msg, extra, len);
+    char *out = envelope_error(STATUS_JSON_VALIDATION, msg, extra, len);
     json_decref(extra);
     return out;
 }
@@ -170,7 +171,7 @@ char *envelope_bad_body_in(const char *text, size_t n, const json_error_t *err, 
         blank++;
     if (blank == n) {
         json_t *extra = json_pack("{s:s}", "reason", "the body is empty");
-        char *out = extra ? envelope_error("JSON_VALIDATION",
+        char *out = extra ? envelope_error(STATUS_JSON_VALIDATION,
                                            "The request body is empty. Send the args as a JSON "
                                            "object: {\"args\": {...}}, or the args at the top "
                                            "level, with Content-Type: application/json.",
@@ -199,7 +200,7 @@ char *envelope_bad_body_in(const char *text, size_t n, const json_error_t *err, 
     json_t *extra = json_pack("{s:i, s:I, s:I, s:s}", "line", line, "column",
                               (json_int_t)(comma - line_start + 1), "position",
                               (json_int_t)(comma + 1), "reason", reason);
-    char *out = extra ? envelope_error("JSON_VALIDATION", msg, extra, len) : NULL;
+    char *out = extra ? envelope_error(STATUS_JSON_VALIDATION, msg, extra, len) : NULL;
     json_decref(extra);
     return out;
 }
@@ -230,8 +231,8 @@ json_t *envelope_api_error_to(long http_status, const char *action, const char *
     }
     if (note)
         rc |= buf_appendz(&msg, note);
-    if (rc < 0 ||
-        !(to = json_pack("{s:s, s:s}", "status_code", "API_ERROR", "status_msg", buf_str(&msg))))
+    if (rc < 0 || !(to = json_pack("{s:s, s:s}", "status_code", STATUS_API_ERROR, "status_msg",
+                                   buf_str(&msg))))
         goto done;
     json_t *code = json_object_get(twilio, "code");
     json_t *more = json_object_get(twilio, "more_info");

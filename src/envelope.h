@@ -34,7 +34,7 @@ char *envelope_api_error(long http_status, const char *action, const char *body,
                          const char *content_type, const char *request_id, const char *note,
                          size_t *len);
 
-/* What envelope_api_error puts under "to" ({"status_code": "API_ERROR", "status_msg", code,
+/* What envelope_api_error puts under "to" ({"status_code": API_ERROR, "status_msg", code,
  * message, more_info, status, twilio_request_id}), for an answer that reports several Twilio
  * answers. A new object the caller owns, or NULL when memory ran out. */
 json_t *envelope_api_error_to(long http_status, const char *action, const char *body, size_t n,

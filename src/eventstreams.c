@@ -6,6 +6,7 @@
 
 #include "flowreq.h"
 #include "jsonparse.h"
+#include "status.h"
 
 /* More types than Twilio has make no sense in one call. */
 #define EVENTSTREAMS_MAX_TYPES 100
@@ -25,12 +26,12 @@ static int sink_is(json_t *sink, const char *url)
     return yes;
 }
 
-/* Every sink whose destination is url. Returns 0, or -1 with the answer in f->out. */
-static int find_sinks(struct flowreq *f, const char *url, json_t **found)
+/* Every sink whose destination is url. Returns 0, or -1 with the answer in the call's answer. */
+static int find_sinks(struct call *c, const char *url, json_t **found)
 {
     json_t *sinks = NULL;
     *found = NULL;
-    if (flowreq_list(f, "events", "/v1/Sinks", NULL, "sinks", &sinks) < 0)
+    if (flowreq_list(c, "events", "/v1/Sinks", NULL, "sinks", &sinks) < 0)
         return -1;
     json_t *mine = json_array();
     size_t i;
@@ -41,17 +42,17 @@ static int find_sinks(struct flowreq *f, const char *url, json_t **found)
     }
     json_decref(sinks);
     if (!mine) {
-        flowreq_error(f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     *found = mine;
     return 0;
 }
 
-static int subscriptions_of(struct flowreq *f, const char *sink, json_t **subs)
+static int subscriptions_of(struct call *c, const char *sink, json_t **subs)
 {
     const char *query[] = {"SinkSid", sink, NULL};
-    return flowreq_list(f, "events", "/v1/Subscriptions", query, "subscriptions", subs);
+    return flowreq_list(c, "events", "/v1/Subscriptions", query, "subscriptions", subs);
 }
 
 /* Adds name to the distinct names (list, in order) unless set (the same names as keys) holds
@@ -143,40 +144,38 @@ bad:
 }
 
 /* Answers REQUIRED_FIELDS for one arg. */
-static void field(struct flowreq *f, const char *name, const char *why)
+static void field(struct call *c, const char *name, const char *why)
 {
     json_t *reasons = json_pack("{s:s}", name, why);
-    flowreq_fields(f, reasons);
+    call_fields(c, reasons, 0);
     json_decref(reasons);
 }
 
-void eventstreams_subscribe(const struct send_service *svc, const struct block_def *b, json_t *args,
-                            const struct prepared *prep, CURL **slot, const char *key,
-                            struct send_answer *out)
+void eventstreams_subscribe(struct call *c)
 {
-    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
+    json_t *args = c->args;
+    const struct prepared *prep = c->prep;
     char url[2048], description[512], path[128];
     const char *why;
     json_t *types = types_arg(args, &why), *sinks = NULL, *subs = NULL, *have = NULL;
     json_t *have_set = json_object();
     json_t *added = json_array(), *created = NULL, *answer = NULL, *to = NULL;
     int sink_created = 0, sub_created = 0;
-    (void)key; /* reading first makes a repeat harmless */
     if (!flowreq_arg(args, "webhookUrl", url, sizeof url)) {
-        field(&f, "webhookUrl", "is required");
+        field(c, "webhookUrl", "is required");
         goto done;
     }
     if (!types) {
-        field(&f, "types", why);
+        field(c, "types", why);
         goto done;
     }
     if (!flowreq_arg(args, "description", description, sizeof description))
         snprintf(description, sizeof description, "Workflow trigger");
     if (prep->dry_run) { /* the first request: the first page of sinks */
-        flowreq_dry_run(&f, "events", "GET", "/v1/Sinks", NULL);
+        flowreq_dry_run(c, "events", "GET", "/v1/Sinks", NULL);
         goto done;
     }
-    if (!added || find_sinks(&f, url, &sinks) < 0)
+    if (!added || find_sinks(c, url, &sinks) < 0)
         goto done;
     const char *sink = json_string_value(json_object_get(json_array_get(sinks, 0), "sid"));
     if (!sink) {
@@ -187,16 +186,16 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
             "Description", description, "SinkConfiguration", text ? text : "", "SinkType",
             "webhook",     NULL};
         json_decref(cfg);
-        int rc = text ? flowreq_send(&f, "events", "POST", "/v1/Sinks", params, "create record",
-                                     &created)
-                      : -1;
+        int rc =
+            text ? flowreq_send(c, "events", "POST", "/v1/Sinks", params, "create record", &created)
+                 : -1;
         free(text);
         if (!text)
-            flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+            call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         if (rc < 0 || !(sink = json_string_value(json_object_get(created, "sid")))) {
             if (rc == 0)
-                flowreq_error(&f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
-                              "Twilio created the sink but answered no sid", NULL);
+                call_error(c, "upstream_bad_body", STATUS_INTERNAL,
+                           "Twilio created the sink but answered no sid", NULL);
             goto done;
         }
         sink_created = 1;
@@ -204,11 +203,11 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
     /* a sink just created has no subscription yet */
     if (sink_created)
         subs = json_array();
-    else if (subscriptions_of(&f, sink, &subs) < 0)
+    else if (subscriptions_of(c, sink, &subs) < 0)
         goto done;
     have = json_array();
     if (!subs || !have || !have_set) {
-        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         goto done;
     }
     const char *sub = json_string_value(json_object_get(json_array_get(subs, 0), "sid"));
@@ -221,7 +220,7 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
         if (!sid)
             continue;
         snprintf(path, sizeof path, "/v1/Subscriptions/%s/SubscribedEvents", sid);
-        if (flowreq_list(&f, "events", path, NULL, "types", &events) < 0)
+        if (flowreq_list(c, "events", path, NULL, "types", &events) < 0)
             goto done;
         size_t k;
         json_t *e;
@@ -229,8 +228,7 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
             const char *t = json_string_value(json_object_get(e, "type"));
             if (t && add_distinct(have, have_set, t) < 0) {
                 json_decref(events);
-                flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory",
-                              NULL);
+                call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
                 goto done;
             }
         }
@@ -247,7 +245,7 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
         if (!params || !form) {
             free(params);
             json_decref(form);
-            flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+            call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
             goto done;
         }
         params[0] = "Description";
@@ -263,14 +261,14 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
             params[4 + 2 * i] = "Types";
             params[5 + 2 * i] = json_string_value(json_array_get(form, i));
         }
-        int rc = flowreq_send(&f, "events", "POST", "/v1/Subscriptions", params, "create record",
+        int rc = flowreq_send(c, "events", "POST", "/v1/Subscriptions", params, "create record",
                               &answer);
         free(params);
         json_decref(form);
         if (rc < 0 || !(sub = json_string_value(json_object_get(answer, "sid")))) {
             if (rc == 0)
-                flowreq_error(&f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
-                              "Twilio created the subscription but answered no sid", NULL);
+                call_error(c, "upstream_bad_body", STATUS_INTERNAL,
+                           "Twilio created the subscription but answered no sid", NULL);
             goto done;
         }
         sub_created = 1;
@@ -279,7 +277,7 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
         json_array_foreach(added, i, s) {
             const char *params[] = {"Type", json_string_value(s), NULL};
             json_t *one = NULL;
-            if (flowreq_send(&f, "events", "POST", path, params, "create record", &one) < 0)
+            if (flowreq_send(c, "events", "POST", path, params, "create record", &one) < 0)
                 goto done;
             json_decref(one);
         }
@@ -289,9 +287,9 @@ void eventstreams_subscribe(const struct send_service *svc, const struct block_d
                    "types", have, "added", added, "created", "sink", sink_created, "subscription",
                    sub_created);
     if (!to)
-        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     else
-        flowreq_success(&f, to);
+        call_success(c, to);
 done:
     json_decref(to);
     json_decref(answer);
@@ -304,30 +302,28 @@ done:
     json_decref(types);
 }
 
-void eventstreams_unsubscribe(const struct send_service *svc, const struct block_def *b,
-                              json_t *args, const struct prepared *prep, CURL **slot,
-                              const char *key, struct send_answer *out)
+void eventstreams_unsubscribe(struct call *c)
 {
-    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
+    json_t *args = c->args;
+    const struct prepared *prep = c->prep;
     char url[2048], path[128];
     json_t *sinks = NULL, *gone_sinks = json_array(), *gone_subs = json_array(), *to = NULL;
-    (void)key;
     if (!flowreq_arg(args, "webhookUrl", url, sizeof url)) {
-        field(&f, "webhookUrl", "is required");
+        field(c, "webhookUrl", "is required");
         goto done;
     }
     if (prep->dry_run) {
-        flowreq_dry_run(&f, "events", "GET", "/v1/Sinks", NULL);
+        flowreq_dry_run(c, "events", "GET", "/v1/Sinks", NULL);
         goto done;
     }
-    if (!gone_sinks || !gone_subs || find_sinks(&f, url, &sinks) < 0)
+    if (!gone_sinks || !gone_subs || find_sinks(c, url, &sinks) < 0)
         goto done;
     size_t i;
     json_t *s;
     json_array_foreach(sinks, i, s) {
         const char *sink = json_string_value(json_object_get(s, "sid"));
         json_t *subs = NULL, *answer = NULL;
-        if (subscriptions_of(&f, sink, &subs) < 0)
+        if (subscriptions_of(c, sink, &subs) < 0)
             goto done;
         size_t k;
         json_t *sub;
@@ -336,7 +332,7 @@ void eventstreams_unsubscribe(const struct send_service *svc, const struct block
             if (!sid)
                 continue;
             snprintf(path, sizeof path, "/v1/Subscriptions/%s", sid);
-            if (flowreq_send(&f, "events", "DELETE", path, NULL, "delete record", &answer) < 0) {
+            if (flowreq_send(c, "events", "DELETE", path, NULL, "delete record", &answer) < 0) {
                 json_decref(subs);
                 goto done;
             }
@@ -345,7 +341,7 @@ void eventstreams_unsubscribe(const struct send_service *svc, const struct block
         }
         json_decref(subs);
         snprintf(path, sizeof path, "/v1/Sinks/%s", sink);
-        if (flowreq_send(&f, "events", "DELETE", path, NULL, "delete record", &answer) < 0)
+        if (flowreq_send(c, "events", "DELETE", path, NULL, "delete record", &answer) < 0)
             goto done;
         json_decref(answer);
         json_array_append_new(gone_sinks, json_string(sink));
@@ -353,9 +349,9 @@ void eventstreams_unsubscribe(const struct send_service *svc, const struct block
     to = json_pack("{s:s, s:{s:O, s:O}}", "webhookUrl", url, "deleted", "sinks", gone_sinks,
                    "subscriptions", gone_subs);
     if (!to)
-        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     else
-        flowreq_success(&f, to);
+        call_success(c, to);
 done:
     json_decref(to);
     json_decref(sinks);
@@ -363,25 +359,20 @@ done:
     json_decref(gone_subs);
 }
 
-void eventstreams_types(const struct send_service *svc, const struct block_def *b, json_t *args,
-                        const struct prepared *prep, CURL **slot, const char *key,
-                        struct send_answer *out)
+void eventstreams_types(struct call *c)
 {
-    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
     json_t *types = NULL, *to = NULL;
-    (void)args;
-    (void)key;
-    if (prep->dry_run) {
-        flowreq_dry_run(&f, "events", "GET", "/v1/Types", NULL);
+    if (c->prep->dry_run) {
+        flowreq_dry_run(c, "events", "GET", "/v1/Types", NULL);
         return;
     }
-    if (flowreq_list(&f, "events", "/v1/Types", NULL, "types", &types) < 0)
+    if (flowreq_list(c, "events", "/v1/Types", NULL, "types", &types) < 0)
         return;
     to = json_pack("{s:O, s:I}", "types", types, "count", (json_int_t)json_array_size(types));
     if (!to)
-        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
     else
-        flowreq_success(&f, to);
+        call_success(c, to);
     json_decref(to);
     json_decref(types);
 }

@@ -6,17 +6,11 @@
 #ifndef EVENTSTREAMS_H
 #define EVENTSTREAMS_H
 
-#include "flow.h"
+#include "call.h"
 
-/* subscribeEvents, unsubscribeEvents and listEventTypes: flow_fns (see flow.h). */
-void eventstreams_subscribe(const struct send_service *svc, const struct block_def *b, json_t *args,
-                            const struct prepared *prep, CURL **slot, const char *key,
-                            struct send_answer *out);
-void eventstreams_unsubscribe(const struct send_service *svc, const struct block_def *b,
-                              json_t *args, const struct prepared *prep, CURL **slot,
-                              const char *key, struct send_answer *out);
-void eventstreams_types(const struct send_service *svc, const struct block_def *b, json_t *args,
-                        const struct prepared *prep, CURL **slot, const char *key,
-                        struct send_answer *out);
+/* subscribeEvents, unsubscribeEvents and listEventTypes: call_fns (call.h). */
+void eventstreams_subscribe(struct call *c);
+void eventstreams_unsubscribe(struct call *c);
+void eventstreams_types(struct call *c);
 
 #endif

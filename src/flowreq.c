@@ -9,15 +9,16 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "status.h"
 #include "twilio.h"
 
 /* A list longer than this many pages is not one a trigger reads (Twilio's pages hold 50). */
 #define FLOWREQ_MAX_PAGES 200
 
-static int build(struct prepared *sub, const struct flowreq *f, const char *product,
+static int build(struct prepared *sub, const struct call *c, const char *product,
                  const char *method, const char *path, const char *const *params)
 {
-    if (send_sub_init(sub, f->call, product, method, path) < 0)
+    if (send_sub_init(sub, c->prep, product, method, path) < 0)
         return -1;
     for (size_t i = 0; params && params[i]; i += 2) {
         if (form_add(&sub->form, params[i], params[i + 1], strlen(params[i + 1])) < 0) {
@@ -29,41 +30,40 @@ static int build(struct prepared *sub, const struct flowreq *f, const char *prod
 }
 
 /* What the failure message adds about the requests before it. */
-static const char *written(const struct flowreq *f)
+static const char *written(const struct call *c)
 {
-    return f->writes ? "; the changes before it were written" : "; nothing was written";
+    return c->writes ? "; the changes before it were written" : "; nothing was written";
 }
 
-int flowreq_send(struct flowreq *f, const char *product, const char *method, const char *path,
-                 const char *const *params, const char *action, json_t **answer)
+/* flowreq_send, adding the bytes of the answer to *bytes unless NULL. */
+static int send_counted(struct call *c, const char *product, const char *method, const char *path,
+                        const char *const *params, const char *action, json_t **answer,
+                        size_t *bytes)
 {
     struct prepared sub;
     struct twilio_response rs;
-    struct send_answer *out = f->out;
     const int read = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
     char msg[768];
     int rc = -1;
     *answer = NULL;
-    if (build(&sub, f, product, method, path, params) < 0) {
-        flowreq_error(f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+    if (build(&sub, c, product, method, path, params) < 0) {
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
     const long t0 = clock_ms();
-    const int answered = send_perform(f->svc, &sub, f->slot, &rs, NULL) == 0;
-    out->upstream_ms += clock_ms() - t0;
-    out->attempts += rs.attempts;
-    out->retries += rs.attempts > 1 ? rs.attempts - 1 : 0;
-    out->upstream_status = rs.status;
-    snprintf(out->twilio_request_id, sizeof out->twilio_request_id, "%s", rs.request_id);
+    const int answered = send_perform(c->svc, &sub, c->slot, &rs, NULL) == 0;
+    call_count(c, &rs, t0);
+    if (bytes)
+        *bytes += rs.body.len;
     if (!answered) {
         snprintf(msg, sizeof msg, "%s%s", rs.error,
                  rs.outcome == TWILIO_MAYBE_SENT && !read
                      ? "; this change may have been written: repeat the call to find out"
-                     : written(f));
-        flowreq_error(
-            f, rs.outcome == TWILIO_MAYBE_SENT ? "upstream_ambiguous" : "upstream_unreachable",
-            "INTERNAL_PACKAGE_ERROR", msg, NULL);
+                     : written(c));
+        call_error(c,
+                   rs.outcome == TWILIO_MAYBE_SENT ? "upstream_ambiguous" : "upstream_unreachable",
+                   STATUS_INTERNAL, msg, NULL);
         goto done;
     }
     if (del && rs.status == 404) { /* already gone: what a delete wanted */
@@ -79,24 +79,27 @@ int flowreq_send(struct flowreq *f, const char *product, const char *method, con
             snprintf(msg, sizeof msg,
                      "Twilio answered HTTP %ld but its body is not a JSON "
                      "object%s",
-                     rs.status, read ? written(f) : "; the change was probably written");
-            flowreq_error(f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR", msg, NULL);
+                     rs.status, read ? written(c) : "; the change was probably written");
+            call_error(c, "upstream_bad_body", STATUS_INTERNAL, msg, NULL);
             goto done;
         }
     } else {
-        free(out->body);
-        out->what = "api_error";
-        out->body = envelope_api_error(rs.status, action, buf_str(&rs.body), rs.body.len,
-                                       rs.content_type, rs.request_id, written(f), &out->len);
+        call_api_error(c, action, &rs, written(c));
         goto done;
     }
     if (!read)
-        f->writes++;
+        c->writes++;
     rc = 0;
 done:
     twilio_response_free(&rs);
     args_prepared_free(&sub);
     return rc;
+}
+
+int flowreq_send(struct call *c, const char *product, const char *method, const char *path,
+                 const char *const *params, const char *action, json_t **answer)
+{
+    return send_counted(c, product, method, path, params, action, answer, NULL);
 }
 
 /* The path and query of an absolute next_page_url ("https://host/v1/X?Page=1..."), in out. */
@@ -110,22 +113,33 @@ static int next_path(const char *url, char *out, size_t size)
     return 0;
 }
 
-int flowreq_list(struct flowreq *f, const char *product, const char *path,
-                 const char *const *params, const char *key, json_t **items)
+int flowreq_list(struct call *c, const char *product, const char *path, const char *const *params,
+                 const char *key, json_t **items)
 {
-    char next[4096];
+    char next[4096], msg[512];
+    size_t bytes = 0;
     json_t *all = json_array();
     snprintf(next, sizeof next, "%s", path);
     *items = NULL;
     if (!all) {
-        flowreq_error(f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     for (int page = 0;; page++) {
         json_t *answer;
-        if (flowreq_send(f, product, "GET", next, page ? NULL : params, "fetch page", &answer) <
-            0) {
+        if (send_counted(c, product, "GET", next, page ? NULL : params, "fetch page", &answer,
+                         &bytes) < 0) {
             json_decref(all);
+            return -1;
+        }
+        if (bytes > SEND_LIST_MAX_BYTES) { /* what the pages hold together is bounded too */
+            json_decref(answer);
+            json_decref(all);
+            snprintf(msg, sizeof msg,
+                     "Twilio's list pages passed " SEND_LIST_MAX_TEXT
+                     " together, the list budget of one call (page %d)%s",
+                     page + 1, written(c));
+            call_error(c, "upstream_bad_body", STATUS_LIST_TOO_LARGE, msg, NULL);
             return -1;
         }
         json_t *list = json_object_get(answer, key);
@@ -138,11 +152,11 @@ int flowreq_list(struct flowreq *f, const char *product, const char *path,
         json_decref(answer);
         if (bad) {
             json_decref(all);
-            flowreq_error(f, "upstream_bad_body", "INTERNAL_PACKAGE_ERROR",
-                          page + 1 >= FLOWREQ_MAX_PAGES
-                              ? "Twilio's list has more pages than a trigger reads"
-                              : "Twilio's list answer is not the list it should be",
-                          NULL);
+            call_error(c, "upstream_bad_body", STATUS_INTERNAL,
+                       page + 1 >= FLOWREQ_MAX_PAGES
+                           ? "Twilio's list has more pages than a trigger reads"
+                           : "Twilio's list answer is not the list it should be",
+                       NULL);
             return -1;
         }
         if (!more)
@@ -152,43 +166,23 @@ int flowreq_list(struct flowreq *f, const char *product, const char *path,
     return 0;
 }
 
-void flowreq_dry_run(struct flowreq *f, const char *product, const char *method, const char *path,
+void flowreq_dry_run(struct call *c, const char *product, const char *method, const char *path,
                      const char *const *params)
 {
     struct prepared sub;
     struct buf base, url;
-    buf_init(&base, 1024);
-    buf_init(&url, 1u << 20);
-    f->out->what = "dry_run";
-    if (build(&sub, f, product, method, path, params) == 0) {
-        if (send_url(f->svc->cfg, &sub, 0, &base, &url) == 0)
-            f->out->body = dryrun_answer(f->b, &sub, buf_str(&url), &f->out->len);
+    size_t len = 0;
+    buf_init(&base, SEND_BASE_CAP);
+    buf_init(&url, SEND_URL_CAP);
+    if (build(&sub, c, product, method, path, params) == 0) {
+        char *body = send_url(c->svc->cfg, &sub, 0, &base, &url) == 0
+                         ? dryrun_answer(c->b, &sub, buf_str(&url), &len)
+                         : NULL;
+        call_answer_take(c, "dry_run", body, len);
         args_prepared_free(&sub);
     }
     buf_free(&base);
     buf_free(&url);
-}
-
-void flowreq_success(struct flowreq *f, json_t *to)
-{
-    free(f->out->body);
-    f->out->what = "success";
-    f->out->body = envelope_success(to, &f->out->len);
-}
-
-void flowreq_error(struct flowreq *f, const char *what, const char *code, const char *msg,
-                   json_t *extra)
-{
-    free(f->out->body);
-    f->out->what = what;
-    f->out->body = envelope_error(code, msg, extra, &f->out->len);
-}
-
-void flowreq_fields(struct flowreq *f, json_t *reasons)
-{
-    free(f->out->body);
-    f->out->what = "invalid_args";
-    f->out->body = envelope_fields(reasons, 0, &f->out->len);
 }
 
 const char *flowreq_arg(json_t *args, const char *name, char *out, size_t size)

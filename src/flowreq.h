@@ -1,7 +1,8 @@
-/* flowreq: one Twilio request of a flow (subscribe, eventstreams), sent through send.h, its
+/* flowreq: one Twilio request of a flow call (struct call, call.h), sent through send.h, its
  * JSON answer parsed with jsonparse, every page of a v1 list followed, and any failure turned
- * into the call's error envelope. What the requests cost (attempts, time, Twilio's last status
- * and request id) adds up in the call's answer. */
+ * into the call's error envelope. What the requests cost adds up in the call's figures, and
+ * c->writes counts the requests that changed something at Twilio, so a failure can say whether
+ * anything was written before it. */
 #ifndef FLOWREQ_H
 #define FLOWREQ_H
 
@@ -10,48 +11,27 @@
 
 #include "args.h"
 #include "block.h"
+#include "call.h"
 #include "send.h"
-
-/* The requests of one flow call. writes counts the requests that changed something at
- * Twilio, so a failure can say whether anything was written before it. */
-struct flowreq {
-    const struct send_service *svc;
-    const struct block_def *b;
-    const struct prepared *call; /* the checked call: credentials, edge, region */
-    CURL **slot;
-    struct send_answer *out;
-    int writes;
-};
 
 /* Sends method path on product with params (NULL-terminated name, value pairs, or NULL): a
  * form for a POST, the query otherwise. Returns 0 with *answer a new reference to Twilio's
  * JSON answer (an empty object for a 204 or an empty body; a DELETE of something already gone
- * counts as done), or -1 with the error envelope in f->out (action names the request, as
+ * counts as done), or -1 with the error envelope in the call's answer (action names the request, as
  * "fetch record", "update record"). */
-int flowreq_send(struct flowreq *f, const char *product, const char *method, const char *path,
+int flowreq_send(struct call *c, const char *product, const char *method, const char *path,
                  const char *const *params, const char *action, json_t **answer);
 
 /* GETs path on product (a v1 list: {"<key>": [...], "meta": {"next_page_url"}}) and every page
  * after it, following meta.next_page_url by its path and query only, on the call's own base.
  * Returns 0 with *items a new array of every page's items, or -1 with the error envelope in
- * f->out. */
-int flowreq_list(struct flowreq *f, const char *product, const char *path,
-                 const char *const *params, const char *key, json_t **items);
+ * the call's answer. */
+int flowreq_list(struct call *c, const char *product, const char *path, const char *const *params,
+                 const char *key, json_t **items);
 
-/* A request of the call, as a dry run answers it: the envelope in f->out ("what" dry_run). */
-void flowreq_dry_run(struct flowreq *f, const char *product, const char *method, const char *path,
+/* A request of the call, as a dry run answers it: the envelope in the call's answer ("what" dry_run). */
+void flowreq_dry_run(struct call *c, const char *product, const char *method, const char *path,
                      const char *const *params);
-
-/* Answers f's call with a success envelope of to (borrowed). */
-void flowreq_success(struct flowreq *f, json_t *to);
-
-/* Answers f's call with an error envelope: code, msg and the members of extra (borrowed, or
- * NULL); what names the outcome for the log. */
-void flowreq_error(struct flowreq *f, const char *what, const char *code, const char *msg,
-                   json_t *extra);
-
-/* Answers f's call with REQUIRED_FIELDS from reasons (arg name -> why; borrowed). */
-void flowreq_fields(struct flowreq *f, json_t *reasons);
 
 /* The arg called name as trimmed text copied into out, or NULL when it is absent, empty (which
  * counts as absent), not a string or longer than size - 1 (the block's checks cap it first). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "metrics.h"
 
 static volatile enum log_level current = LOG_INFO;
 static volatile enum log_format format = LOG_TEXT;
@@ -362,7 +363,9 @@ void log_request(const struct log_request *r)
 {
     if (!log_enabled(LOG_INFO))
         return;
-    const char *twilio_id = r->twilio_request_id ? r->twilio_request_id : "";
+    static const struct metrics_figures none;
+    const struct metrics_figures *f = r->figures ? r->figures : &none;
+    const char *twilio_id = f->twilio_request_id;
     if (format == LOG_JSON) {
         char stamp[32];
         now_rfc3339(stamp);
@@ -370,8 +373,8 @@ void log_request(const struct log_request *r)
                                 "level", "info", "msg", "request", "request_id", r->request_id,
                                 "method", r->method, "path", r->path, "status", r->status, "block",
                                 r->block, "outcome", r->outcome, "upstream_status",
-                                r->upstream_status ? json_integer(r->upstream_status) : json_null(),
-                                "attempts", r->attempts, "duration_ms", (json_int_t)r->duration_ms);
+                                f->upstream_status ? json_integer(f->upstream_status) : json_null(),
+                                "attempts", f->attempts, "duration_ms", (json_int_t)r->duration_ms);
         if (obj && *twilio_id &&
             json_object_set_new(obj, "twilio_request_id", json_string(twilio_id)) < 0) {
             json_decref(obj);
@@ -383,6 +386,6 @@ void log_request(const struct log_request *r)
     text_msg(1, LOG_INFO,
              "%s %s status=%d block=%s outcome=%s upstream_status=%ld attempts=%d ms=%ld "
              "request_id=%s%s%s",
-             r->method, r->path, r->status, r->block, r->outcome, r->upstream_status, r->attempts,
+             r->method, r->path, r->status, r->block, r->outcome, f->upstream_status, f->attempts,
              r->duration_ms, r->request_id, *twilio_id ? " twilio_request_id=" : "", twilio_id);
 }

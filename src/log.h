@@ -4,6 +4,8 @@
 #ifndef LOG_H
 #define LOG_H
 
+struct metrics_figures;
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum log_format { LOG_TEXT, LOG_JSON };
 
@@ -30,10 +32,8 @@ struct log_request {
     int status;
     const char *block;
     const char *outcome;
-    long upstream_status; /* 0: Twilio did not answer (or was not called) */
-    int attempts;
+    const struct metrics_figures *figures; /* what the call cost at Twilio; NULL: not called */
     long duration_ms;
-    const char *twilio_request_id; /* "" when Twilio sent none */
 };
 
 /* Logs r at info level: the text line "<method> <path> status=... request_id=..." or a JSON

@@ -92,21 +92,23 @@ void metrics_request_end(struct metrics *m, const struct metrics_request *r)
     size_t b = intern(m->blocks, METRICS_MAX_BLOCKS, r->block ? r->block : "-");
     size_t o = intern(m->outcomes, METRICS_MAX_OUTCOMES, r->outcome ? r->outcome : "-");
     struct metrics_block *pb = &m->block[b];
+    static const struct metrics_figures none;
+    const struct metrics_figures *f = r->figures ? r->figures : &none;
     add(&pb->requests[o], 1);
-    if (r->attempts > 0) {
+    if (f->attempts > 0) {
         size_t k = 0;
-        long ms = r->upstream_ms > 0 ? r->upstream_ms : 0;
+        long ms = f->upstream_ms > 0 ? f->upstream_ms : 0;
         while (k < N_BUCKETS && ms > bucket_ms[k])
             k++;
         add(&pb->buckets[k], 1);
         add(&pb->upstream_ms_sum, (unsigned long long)ms);
-        add(&pb->retries, (unsigned long long)(r->retries > 0 ? r->retries : 0));
-        if (r->upstream_status >= 100 && r->upstream_status < 600)
-            add(&pb->responses[r->upstream_status / 100 - 1], 1);
+        add(&pb->retries, (unsigned long long)(f->retries > 0 ? f->retries : 0));
+        if (f->upstream_status >= 100 && f->upstream_status < 600)
+            add(&pb->responses[f->upstream_status / 100 - 1], 1);
     }
-    if (r->replayed)
+    if (f->replayed)
         add(&pb->replays, 1);
-    if ((r->attempts > 0 || r->replayed) && !atomic_load(&pb->listed))
+    if ((f->attempts > 0 || f->replayed) && !atomic_load(&pb->listed))
         atomic_store(&pb->listed, 1);
     atomic_fetch_sub_explicit(&m->in_flight, 1, memory_order_relaxed);
 }

@@ -35,16 +35,23 @@ struct metrics {
     struct timespec started;
 };
 
-/* One finished request. block and outcome must stay valid as long as the metrics do (the
- * server passes block names from its block set, or "-", and string literals for outcomes). */
-struct metrics_request {
-    const char *block;
-    const char *outcome;
+/* What one block call cost at Twilio: added up by the call (call.h), counted here and logged
+ * by the server, carried in this one struct all the way. */
+struct metrics_figures {
     int attempts;         /* requests sent to Twilio, retries included; 0: Twilio not called */
     int retries;          /* of them, repeats of a request already tried */
     long upstream_status; /* HTTP status of Twilio's last answer, 0 when none came */
     long upstream_ms;     /* time spent on the Twilio call, retries and backoff included */
     int replayed;         /* answered from the Idempotency-Key store */
+    char twilio_request_id[96]; /* of Twilio's last answer; "" when none */
+};
+
+/* One finished request. block and outcome must stay valid as long as the metrics do (the
+ * server passes block names from its block set, or "-", and string literals for outcomes). */
+struct metrics_request {
+    const char *block;
+    const char *outcome;
+    const struct metrics_figures *figures; /* NULL: Twilio was not called */
 };
 
 /* Sets every counter to zero and notes the start time and the number of workers. */

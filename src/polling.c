@@ -1,7 +1,6 @@
 #include "polling.h"
 
 #include <stdint.h>
-#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +11,9 @@
 #include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "polling_cursor.h"
+#include "status.h"
 
-#define CURSOR_VERSION 1
-#define CURSOR_CHECK_LEN 12
-#define SID_MAX 64
-/* A cursor's text: version, watermark, one SID and the check, in base64url. */
-#define CURSOR_TEXT_MAX 160
 /* Resources one poll holds at most: the pages of one crowded second included. */
 #define POLL_MAX_HELD 50000
 /* Date-window halvings one poll makes at most when the backlog passes its pages. */
@@ -49,12 +45,6 @@ struct poll_spec {
     long page_size;     /* the most items asked for in one page */
 };
 
-/* Everything up to and including (lo - 1 s) and the SIDs <= after dated lo was delivered. */
-struct position {
-    long long lo;
-    char after[SID_MAX + 1];
-};
-
 struct item {
     long long date;
     const char *sid; /* borrowed from obj */
@@ -68,13 +58,10 @@ struct items {
 
 /* The requests of one poll, and what they add to the answer's figures. */
 struct walk {
-    const struct send_service *svc;
-    const struct block_def *b;
-    const struct prepared *prep;
+    struct call *c;
     const struct poll_spec *spec;
-    CURL **slot;
-    struct send_answer *out;
-    int pages_left; /* pages this poll may still read */
+    int pages_left;    /* pages this poll may still read */
+    size_t bytes_read; /* of every page so far: at most SEND_LIST_MAX_BYTES */
 };
 
 static int spec_read(json_t *flow, struct poll_spec *s)
@@ -190,114 +177,45 @@ static void format_iso(long long t, char out[32])
              (int)(rem / 60 % 60), (int)(rem % 60));
 }
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64_encode(const unsigned char *in, size_t n, char *out)
+/* The cursor's scope: the block and its account (the list's path names it). */
+static int cursor_scope(const struct block_def *b, const struct prepared *prep, struct buf *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-                     (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = b64url[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = b64url[v & 63];
-    }
-    out[o] = '\0';
+    return buf_appendz(out, b->name) < 0 || buf_append(out, "\n", 1) < 0 ||
+                   buf_append(out, buf_str(&prep->path), prep->path.len) < 0
+               ? -1
+               : 0;
 }
 
-/* Decodes unpadded base64url; returns the byte count, or -1 on any other character. */
-static long b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+static int cursor_encode(const struct send_service *svc, const struct block_def *b,
+                         const struct prepared *prep, const struct poll_position *pos,
+                         char out[POLLING_CURSOR_TEXT_MAX])
 {
-    size_t o = 0;
-    unsigned v = 0;
-    int bits = 0;
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *at = in[i] ? strchr(b64url, in[i]) : NULL;
-        if (!at)
-            return -1;
-        v = v << 6 | (unsigned)(at - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == cap)
-                return -1;
-            out[o++] = (unsigned char)(v >> bits & 0xff);
-        }
-    }
-    if (v & ((1u << bits) - 1)) /* leftover bits must be zero: one text per cursor */
-        return -1;
-    return (long)o;
+    struct polling_cursor_key k;
+    struct buf scope;
+    buf_init(&scope, 4096);
+    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
+                     cursor_scope(b, prep, &scope) < 0 ||
+                     polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
+                 ? -1
+                 : 0;
+    buf_free(&scope);
+    return rc;
 }
 
-/* The check of a cursor's bytes for this block and account: a cursor of another block or
- * account fails it, as does any change to its text. */
-static int cursor_check(const struct block_def *b, const struct prepared *prep,
-                        const unsigned char *bytes, size_t n, unsigned char out[CURSOR_CHECK_LEN])
+static int cursor_decode(const struct send_service *svc, const struct block_def *b,
+                         const struct prepared *prep, const char *text, long long now,
+                         struct poll_position *pos)
 {
-    static const char label[] = "twilio-block poll cursor";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(ctx, label, sizeof label) &&
-             EVP_DigestUpdate(ctx, b->name, strlen(b->name) + 1) &&
-             EVP_DigestUpdate(ctx, buf_str(&prep->path), prep->path.len + 1) &&
-             EVP_DigestUpdate(ctx, bytes, n) && EVP_DigestFinal_ex(ctx, md, &len) &&
-             len >= CURSOR_CHECK_LEN;
-    EVP_MD_CTX_free(ctx);
-    if (ok)
-        memcpy(out, md, CURSOR_CHECK_LEN);
-    return ok ? 0 : -1;
-}
-
-static size_t cursor_bytes(const struct position *pos, unsigned char *out)
-{
-    size_t n = strlen(pos->after);
-    uint64_t lo = (uint64_t)pos->lo;
-    out[0] = CURSOR_VERSION;
-    for (int i = 0; i < 8; i++)
-        out[1 + i] = (unsigned char)(lo >> (56 - 8 * i));
-    out[9] = (unsigned char)n;
-    memcpy(out + 10, pos->after, n);
-    return 10 + n;
-}
-
-static int cursor_encode(const struct block_def *b, const struct prepared *prep,
-                         const struct position *pos, char out[CURSOR_TEXT_MAX])
-{
-    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN];
-    size_t n = cursor_bytes(pos, bytes);
-    if (cursor_check(b, prep, bytes, n, bytes + n) < 0)
-        return -1;
-    b64_encode(bytes, n + CURSOR_CHECK_LEN, out);
-    return 0;
-}
-
-static int cursor_decode(const struct block_def *b, const struct prepared *prep, const char *text,
-                         struct position *pos)
-{
-    unsigned char bytes[10 + SID_MAX + CURSOR_CHECK_LEN + 3], want[CURSOR_CHECK_LEN];
-    size_t len = strlen(text);
-    long n = len < CURSOR_TEXT_MAX ? b64_decode(text, len, bytes, sizeof bytes) : -1;
-    if (n < 10 + CURSOR_CHECK_LEN || bytes[0] != CURSOR_VERSION ||
-        (size_t)n != 10u + bytes[9] + CURSOR_CHECK_LEN || bytes[9] > SID_MAX)
-        return -1;
-    size_t body = (size_t)n - CURSOR_CHECK_LEN;
-    if (cursor_check(b, prep, bytes, body, want) < 0 ||
-        CRYPTO_memcmp(want, bytes + body, CURSOR_CHECK_LEN) != 0)
-        return -1;
-    uint64_t lo = 0;
-    for (int i = 0; i < 8; i++)
-        lo = lo << 8 | bytes[1 + i];
-    pos->lo = (long long)lo;
-    memcpy(pos->after, bytes + 10, bytes[9]);
-    pos->after[bytes[9]] = '\0';
-    return 0;
+    struct polling_cursor_key k;
+    struct buf scope;
+    buf_init(&scope, 4096);
+    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
+                     cursor_scope(b, prep, &scope) < 0 ||
+                     polling_cursor_decode(&k, buf_str(&scope), text, now, pos) < 0
+                 ? -1
+                 : 0;
+    buf_free(&scope);
+    return rc;
 }
 
 /* A caller's arg as a non-empty string, or NULL (empty strings count as absent). */
@@ -355,16 +273,14 @@ static int item_cmp(const void *a, const void *b)
     return strcmp(x->sid, y->sid);
 }
 
-static void fail(struct send_answer *out, const char *what, const char *msg)
+static void fail(struct call *c, const char *what, const char *msg)
 {
-    out->what = what;
-    free(out->body);
-    out->body = envelope_error("INTERNAL_PACKAGE_ERROR", msg, NULL, &out->len);
+    call_error(c, what, STATUS_INTERNAL, msg, NULL);
 }
 
 /* Fetches one page: the list's first (the block's path and filters, then params) when next is
  * NULL, else Twilio's next_page_uri. On success *page is the page (the caller's). Otherwise
- * the error answer is in w->out and -1 returned. */
+ * the error answer is the call's and -1 returned. */
 static int fetch(struct walk *w, const char *next, const struct buf *params, json_t **page)
 {
     struct prepared sub;
@@ -372,44 +288,46 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
     struct buf msg;
     int rc = -1;
     *page = NULL;
-    if (w->svc->draining && atomic_load(w->svc->draining)) {
-        fail(w->out, "draining",
+    if (w->c->svc->draining && atomic_load(w->c->svc->draining)) {
+        fail(w->c, "draining",
              "The service is shutting down; nothing was delivered, so poll again with the same "
              "cursor");
         return -1;
     }
-    if (send_sub_init(&sub, w->prep, w->prep->product, "GET",
-                      next ? next : buf_str(&w->prep->path)) < 0) {
-        fail(w->out, "internal_error", "out of memory");
+    if (send_sub_init(&sub, w->c->prep, w->c->prep->product, "GET",
+                      next ? next : buf_str(&w->c->prep->path)) < 0) {
+        fail(w->c, "internal_error", "out of memory");
         return -1;
     }
     buf_init(&msg, 2048);
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
-    if (!next &&
-        ((w->prep->form.len && buf_append(&sub.form, w->prep->form.data, w->prep->form.len) < 0) ||
-         (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
-         buf_append(&sub.form, params->data, params->len) < 0)) {
-        fail(w->out, "internal_error", "out of memory");
+    if (!next && ((w->c->prep->form.len &&
+                   buf_append(&sub.form, w->c->prep->form.data, w->c->prep->form.len) < 0) ||
+                  (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
+                  buf_append(&sub.form, params->data, params->len) < 0)) {
+        fail(w->c, "internal_error", "out of memory");
         goto done;
     }
     const long t0 = clock_ms();
-    int answered = send_perform(w->svc, &sub, w->slot, &rs, NULL) == 0;
-    w->out->upstream_ms += clock_ms() - t0;
-    w->out->attempts += rs.attempts;
-    w->out->retries += rs.attempts > 1 ? rs.attempts - 1 : 0;
-    w->out->upstream_status = rs.status;
-    snprintf(w->out->twilio_request_id, sizeof w->out->twilio_request_id, "%s", rs.request_id);
+    int answered = send_perform(w->c->svc, &sub, w->c->slot, &rs, NULL) == 0;
+    call_count(w->c, &rs, t0);
     if (!answered) {
         buf_appendf(&msg, "%s; nothing was delivered, so poll again with the same cursor",
                     rs.error);
-        fail(w->out, "upstream_unreachable", buf_str(&msg));
+        fail(w->c, "upstream_unreachable", buf_str(&msg));
         goto done;
     }
     if (rs.status != 200) {
-        w->out->what = "api_error";
-        free(w->out->body);
-        w->out->body = envelope_api_error(rs.status, w->b->action, buf_str(&rs.body), rs.body.len,
-                                          rs.content_type, rs.request_id, NULL, &w->out->len);
+        call_api_error(w->c, w->c->b->action, &rs, NULL);
+        goto done;
+    }
+    w->bytes_read += rs.body.len;
+    if (w->bytes_read > SEND_LIST_MAX_BYTES) {
+        call_error(w->c, "upstream_bad_body", STATUS_LIST_TOO_LARGE,
+                   "Twilio's pages passed " SEND_LIST_MAX_TEXT " together, the list budget of "
+                   "one poll; nothing was delivered and the cursor stays where it was (poll "
+                   "with a later since, or filters, to read less at once)",
+                   NULL);
         goto done;
     }
     *page = jsonparse_loadb_capped(rs.body.data ? rs.body.data : "", rs.body.len,
@@ -421,7 +339,7 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
                     w->spec->list);
         if (rs.request_id[0])
             buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
-        fail(w->out, "upstream_bad_body", buf_str(&msg));
+        fail(w->c, "upstream_bad_body", buf_str(&msg));
         goto done;
     }
     rc = 0;
@@ -445,14 +363,15 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
         const char *sid = json_string_value(json_object_get(obj, "sid"));
         const char *date = json_string_value(json_object_get(obj, w->spec->date));
         long long t;
-        if (!sid || !*sid || strlen(sid) > SID_MAX || !date || parse_twilio_date(date, &t) < 0)
+        if (!sid || !*sid || strlen(sid) > POLLING_CURSOR_SID_MAX || !date ||
+            parse_twilio_date(date, &t) < 0)
             continue;
         if (t < lo) {
             *below = 1;
             continue;
         }
         if (it->n == POLL_MAX_HELD) {
-            fail(w->out, "internal_error",
+            fail(w->c, "internal_error",
                  "More resources share these dates than one poll can hold; nothing was "
                  "delivered");
             return -1;
@@ -461,7 +380,7 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
             size_t cap = it->cap ? it->cap * 2 : 64;
             struct item *v = realloc(it->v, cap * sizeof *v);
             if (!v) {
-                fail(w->out, "internal_error", "out of memory");
+                fail(w->c, "internal_error", "out of memory");
                 return -1;
             }
             it->v = v;
@@ -501,22 +420,19 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
         ok = ok && form_add(&params, key, date, strlen(date)) == 0;
     }
     if (!ok) {
-        fail(w->out, "internal_error", "out of memory");
+        fail(w->c, "internal_error", "out of memory");
         goto done;
     }
     for (;;) {
         if (w->pages_left-- == 0) { /* Twilio answered every page: not INTERNAL_PACKAGE_ERROR */
-            w->out->what = "upstream_bad_body";
-            free(w->out->body);
-            w->out->body =
-                envelope_error("LIST_DID_NOT_END",
-                               "Twilio answered " STR(
-                                   POLL_MAX_PAGES) " pages and each named a next page "
-                                                   "(next_page_uri); a poll reads at most " STR(
-                                                       POLL_MAX_PAGES) ", so nothing was "
-                                                                       "delivered and the cursor "
-                                                                       "stays where it was",
-                               NULL, &w->out->len);
+            call_error(w->c, "upstream_bad_body", STATUS_LIST_DID_NOT_END,
+                       "Twilio answered " STR(
+                           POLL_MAX_PAGES) " pages and each named a next page "
+                                           "(next_page_uri); a poll reads at most " STR(
+                                               POLL_MAX_PAGES) ", so nothing "
+                                                               "was delivered and the cursor stays "
+                                                               "where it was",
+                       NULL);
             goto done;
         }
         if (fetch(w, next, &params, &page) < 0)
@@ -532,14 +448,14 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
             break;
         }
         if (uri[0] != '/' || strstr(uri, "://")) {
-            fail(w->out, "upstream_bad_body",
+            fail(w->c, "upstream_bad_body",
                  "Twilio's next_page_uri is not a path; nothing was delivered");
             goto done;
         }
         if (max_pages && pages >= max_pages)
             break;
         if (!(next = strdup(uri))) {
-            fail(w->out, "internal_error", "out of memory");
+            fail(w->c, "internal_error", "out of memory");
             goto done;
         }
         json_decref(page);
@@ -554,28 +470,29 @@ done:
 }
 
 /* Answers {"items": [...], "cursor": "...", "more": bool}. */
-static void answer(struct walk *w, const struct items *it, size_t n, const struct position *pos,
-                   int more)
+static void answer(struct walk *w, const struct items *it, size_t n,
+                   const struct poll_position *pos, int more)
 {
-    char text[CURSOR_TEXT_MAX];
+    char text[POLLING_CURSOR_TEXT_MAX];
     json_t *items = json_array();
     json_t *to = json_object();
-    int ok = items && to && cursor_encode(w->b, w->prep, pos, text) == 0;
+    int ok = items && to && cursor_encode(w->c->svc, w->c->b, w->c->prep, pos, text) == 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append(items, it->v[i].obj) == 0;
     ok = ok && json_object_set(to, "items", items) == 0 &&
          json_object_set_new(to, "cursor", json_string(text)) == 0 &&
          json_object_set_new(to, "more", json_boolean(more)) == 0;
-    free(w->out->body);
-    w->out->body = ok ? envelope_success(to, &w->out->len) : NULL;
-    w->out->what = "success";
+    if (ok)
+        call_success(w->c, to);
+    else
+        call_answer_take(w->c, "success", NULL, 0);
     json_decref(items);
     json_decref(to);
 }
 
 /* The resources after pos dated up to settled, oldest first: those of a window [pos->lo, hi]
  * read whole, hi narrowed while the window needs more pages than limit does. */
-static void poll_window(struct walk *w, long limit, struct position *pos, long long settled)
+static void poll_window(struct walk *w, long limit, struct poll_position *pos, long long settled)
 {
     struct items it = {0};
     long page_size = limit + 1 < w->spec->page_size ? limit + 1 : w->spec->page_size;
@@ -639,25 +556,28 @@ done:
     items_free(&it);
 }
 
-void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-                 const struct prepared *prep, CURL **slot, const char *key, struct send_answer *out)
+void polling_run(struct call *c)
 {
+    /* A poll only reads: a repeat is harmless, and answers what is new then (no key). */
+    const struct block_def *b = c->b;
+    const struct prepared *prep = c->prep;
+    json_t *args = c->args;
     struct poll_spec spec;
-    struct walk w = {svc, b, prep, &spec, slot, out, POLL_MAX_PAGES};
-    struct position pos = {0};
+    struct walk w = {c, &spec, POLL_MAX_PAGES, 0};
+    struct poll_position pos = {0};
     long limit;
-    (void)key; /* a poll only reads: a repeat is harmless, and answers what is new then */
     if (spec_read(b->flow, &spec) < 0) {
-        fail(out, "internal_error", "The block's flow does not define a poll");
+        fail(c, "internal_error", "The block's flow does not define a poll");
         return;
     }
     const char *cursor = arg_text(args, "cursor"), *since = arg_text(args, "since");
     json_t *reasons = json_object();
     if (!reasons) {
-        fail(out, "internal_error", "out of memory");
+        fail(c, "internal_error", "out of memory");
         return;
     }
-    if (cursor && cursor_decode(b, prep, cursor, &pos) < 0)
+    const long long now = now_s();
+    if (cursor && cursor_decode(c->svc, b, prep, cursor, now, &pos) < 0)
         json_object_set_new(reasons, "cursor",
                             json_string("is not a cursor this block answered for this account; "
                                         "pass the previous answer's cursor as it is"));
@@ -668,13 +588,11 @@ void polling_run(const struct send_service *svc, const struct block_def *b, json
     if (arg_limit(args, &limit) < 0)
         json_object_set_new(reasons, "limit", json_string("must be a whole number from 1 to 1000"));
     if (json_object_size(reasons)) {
-        out->what = "invalid_args";
-        out->body = envelope_fields(reasons, 0, &out->len);
+        call_fields(c, reasons, 0);
         json_decref(reasons);
         return;
     }
     json_decref(reasons);
-    const long long now = now_s();
     if (!cursor && !since) {
         /* Starts now; one page of one item checks the credentials and filters. */
         struct items it = {0};

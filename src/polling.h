@@ -6,7 +6,7 @@
 #ifndef POLLING_H
 #define POLLING_H
 
-#include "flow.h"
+#include "call.h"
 
 /* Twilio may list a resource up to this many seconds after its own date. */
 #define POLLING_LATE_S 30
@@ -14,10 +14,8 @@
  * of date resolution and a few seconds of clock difference with Twilio. */
 #define POLLING_SETTLE_S 35
 
-/* The flow entry point (flow_fn). */
-void polling_run(const struct send_service *svc, const struct block_def *b, json_t *args,
-                 const struct prepared *prep, CURL **slot, const char *key,
-                 struct send_answer *out);
+/* The flow entry point (a call_fn, call.h). */
+void polling_run(struct call *c);
 
 /* The clock a poll reads "now" from, in seconds since the epoch: time() by default, or now
  * when not NULL (tests drive time with it). Set before polls run. */

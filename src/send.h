@@ -1,7 +1,9 @@
 /* send: call Twilio once. The one layer every flow sends through: the URL of a request (its
  * product's base, edge and region), the request itself (a form only where the method takes
- * one), the transfer, and what Twilio answered. Above it: dispatch (pipeline.c) and the flows
- * (bulk, subscribe, poll); below it: twilio.c and upstream.c. Nothing here calls back up. */
+ * one), the transfer, what Twilio answered, and the Idempotency-Key's parts (scoped key,
+ * fingerprint, claim, settle) that call_keyed (call.h) puts together. Above it: the call
+ * contract (call.h) and the flows; below it: twilio.c and upstream.c. Nothing here calls back
+ * up. */
 #ifndef SEND_H
 #define SEND_H
 
@@ -41,23 +43,17 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
  * ignored. */
 void send_service_stop(struct send_service *svc);
 
-/* The answer to one block call, whatever flow made it. */
-struct send_answer {
-    int status; /* HTTP status: 200, or 503 when the idempotency store is down */
-    char *body; /* the envelope (malloc'd), or NULL when memory ran out */
-    size_t len;
-    const char *const *headers; /* static extra reply headers (name, value, ..., NULL), or NULL */
-    const char *what;           /* the outcome, for the log line and the metrics */
-    long upstream_status;       /* Twilio's HTTP status, 0 when none came */
-    int attempts;
-    int retries; /* of the attempts, repeats of a request already tried */
-    long upstream_ms;
-    int replayed;
-    char twilio_request_id[96];
-};
-
 /* Twilio's answers are small; a cap keeps a misbehaving upstream from exhausting memory. */
 #define SEND_MAX_UPSTREAM_BYTES (4u << 20)
+/* The list budget: the bytes of every page one call reads, together (each page is capped
+ * above, their sum here), so one call's memory stays bounded whatever the pages hold. */
+#define SEND_LIST_MAX_BYTES (8u << 20)
+#define SEND_LIST_MAX_TEXT "8 MB"
+
+/* Caps for send_url's two buffers: a request's base ("https://api.twilio.com") and its full
+ * URL (the query of a GET included). */
+#define SEND_BASE_CAP 1024
+#define SEND_URL_CAP (1u << 20)
 
 /* Appends the request's base (its product's host, edge and region applied, or
  * TWILIO_API_BASE) to base, and its full URL to url: the path and, unless query is 0, the
@@ -126,10 +122,6 @@ struct send_key {
 int send_key_init(struct send_key *k, const struct prepared *p, const char *key, const char *extra);
 void send_key_free(struct send_key *k);
 
-/* Answers a call whose Idempotency-Key idem_key_valid refuses: REQUIRED_FIELDS naming
- * idempotencyKey, nothing sent. */
-void send_key_refuse(struct send_answer *out);
-
 /* What a keyed request is, for its claim: block name, credentials, path, form, headers when
  * it has any, and product and method when chosen is set (the caller chose them). */
 int send_fingerprint(const char *name, const struct prepared *p, int chosen,
@@ -145,11 +137,6 @@ enum idem_claim send_claim(const struct send_service *svc, struct send_key *k,
  * go so a repeat may send. */
 void send_settle(const struct send_service *svc, struct send_key *k, int keep, const char *text,
                  size_t len);
-
-/* One call of a request block: b's checked request prep sent once, or once per Idempotency-Key
- * (key, or NULL), its answer worded as the envelope in out (status, body, what, metrics). */
-void send_call(const struct send_service *svc, const struct block_def *b,
-               const struct prepared *prep, CURL **slot, const char *key, struct send_answer *out);
 
 /* Makes sub a request of its own on behalf of call: call's credentials, edge and region, with
  * product, method and path (already escaped; may carry a query) and no parameters; add them

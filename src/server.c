@@ -23,11 +23,14 @@
 #include "jsonparse.h"
 #include "listensock.h"
 #include "log.h"
+#include "mcp.h"
+#include "mcptools.h"
 #include "memtune.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "reqid.h"
 #include "request.h"
+#include "status.h"
 #include "suggest.h"
 #include "upstream.h"
 
@@ -50,17 +53,13 @@ struct server {
     struct listensock listener;   /* civetweb's listening sockets */
     atomic_long warned_full_ms;   /* when "every worker is taken" was last logged */
     struct send_service pipeline; /* what every block call shares: idem store, upstream */
+    struct mcptools *mcp_tools;   /* the blocks as MCP tools, for /mcp */
 };
 
 struct outcome {
     const char *block;
     const char *what;
-    long upstream_status;
-    int attempts;
-    int retries;
-    long upstream_ms;
-    int replayed;
-    char twilio_request_id[96];
+    struct metrics_figures figures; /* what the block call cost at Twilio */
     char request_id[REQID_MAX + 1]; /* sent back on every reply */
     int closing;                    /* the reply ends the connection */
 };
@@ -273,7 +272,7 @@ static int reply_owned(struct mg_connection *conn, char *body, const size_t *len
                        const char *const *extra)
 {
     if (!body)
-        return reply_error(conn, 200, "INTERNAL_PACKAGE_ERROR", "out of memory", extra);
+        return reply_error(conn, 200, STATUS_INTERNAL, "out of memory", extra);
     reply(conn, 200, body, *len, extra);
     free(body);
     return 200;
@@ -342,17 +341,17 @@ static int reply_body_problem(struct mg_connection *conn, const struct server *s
         oc->what = "too_large";
         snprintf(msg, sizeof msg, "The request body is larger than %ld bytes (MAX_BODY_BYTES).",
                  s->cfg.max_body_bytes);
-        return reply_error(conn, 413, "PAYLOAD_TOO_LARGE", msg, NULL);
+        return reply_error(conn, 413, STATUS_PAYLOAD_TOO_LARGE, msg, NULL);
     }
     if (st == BODY_TOO_SLOW) {
         oc->what = "too_slow";
         snprintf(msg, sizeof msg,
                  "The request body did not arrive within %ld ms (BODY_TIMEOUT_MS).",
                  s->cfg.body_timeout_ms);
-        return reply_error(conn, 408, "REQUEST_TIMEOUT", msg, NULL);
+        return reply_error(conn, 408, STATUS_REQUEST_TIMEOUT, msg, NULL);
     }
     oc->what = "client_gone";
-    return reply_error(conn, 400, "BAD_REQUEST", "The request body could not be read.", NULL);
+    return reply_error(conn, 400, STATUS_BAD_REQUEST, "The request body could not be read.", NULL);
 }
 
 /* JSON, or no Content-Type at all: workflow tools are not always careful to send one. */
@@ -396,7 +395,7 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     if (header_count(conn, "Content-Length") > 1 || header_count(conn, "Transfer-Encoding") > 1) {
         oc->what = "bad_request";
         close_after_reply(conn);
-        return reply_error(conn, 400, "BAD_REQUEST",
+        return reply_error(conn, 400, STATUS_BAD_REQUEST,
                            "A request may carry Content-Length and Transfer-Encoding at most "
                            "once each.",
                            NULL);
@@ -404,7 +403,7 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     if (mg_get_header(conn, "Transfer-Encoding") && mg_get_header(conn, "Content-Length")) {
         oc->what = "bad_request";
         close_after_reply(conn);
-        return reply_error(conn, 400, "BAD_REQUEST",
+        return reply_error(conn, 400, STATUS_BAD_REQUEST,
                            "A request may not carry both Content-Length and Transfer-Encoding.",
                            NULL);
     }
@@ -412,13 +411,13 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
         !secret_matches(mg_get_header(conn, "X-RapidAPI-Proxy-Secret"), s->cfg.proxy_secret)) {
         oc->what = "unauthorized";
         close_after_reply(conn);
-        return reply_error(conn, 401, "UNAUTHORIZED",
+        return reply_error(conn, 401, STATUS_UNAUTHORIZED,
                            "Missing or wrong X-RapidAPI-Proxy-Secret header.", NULL);
     }
     if (!json_content_type(mg_get_header(conn, "Content-Type"))) {
         oc->what = "unsupported_media_type";
         close_after_reply(conn);
-        return reply_error(conn, 415, "UNSUPPORTED_MEDIA_TYPE",
+        return reply_error(conn, 415, STATUS_UNSUPPORTED_MEDIA_TYPE,
                            "Send the args as JSON with Content-Type: application/json.", NULL);
     }
     return 0;
@@ -457,25 +456,64 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
             snprintf(msg, sizeof msg, "%s",
                      shape == REQUEST_ARGS_NOT_OBJECT ? "\"args\" must be a JSON object."
                                                       : "The request body must be a JSON object.");
-        status = reply_error(conn, 200, "JSON_VALIDATION", msg, NULL);
+        status = reply_error(conn, 200, STATUS_JSON_VALIDATION, msg, NULL);
         goto done;
     }
-    struct send_answer a;
+    struct call_answer a;
     pipeline_run(&s->pipeline, b, args, worker_curl(conn), mg_get_header(conn, "Idempotency-Key"),
                  &a);
     oc->what = a.what;
-    oc->upstream_status = a.upstream_status;
-    oc->attempts = a.attempts;
-    oc->retries = a.retries;
-    oc->upstream_ms = a.upstream_ms;
-    oc->replayed = a.replayed;
-    snprintf(oc->twilio_request_id, sizeof oc->twilio_request_id, "%s", a.twilio_request_id);
-    status =
-        a.body ? reply(conn, a.status, a.body, a.len, a.headers)
-               : reply_error(conn, a.status, "INTERNAL_PACKAGE_ERROR", "out of memory", a.headers);
+    oc->figures = a.figures;
+    status = a.body ? reply(conn, a.status, a.body, a.len, a.headers)
+                    : reply_error(conn, a.status, STATUS_INTERNAL, "out of memory", a.headers);
     free(a.body);
 done:
     json_decref(root);
+    buf_free(&in);
+    return status;
+}
+
+/* /mcp (mcp.h): the Origin first (DNS rebinding), then a POST is checked, capped and timed
+ * like a block call, and a tool call's outcome is logged and counted as the block's. */
+static int serve_mcp(struct mg_connection *conn, const struct server *s, struct outcome *oc)
+{
+    const char *method = mg_get_request_info(conn)->request_method;
+    struct mcp_reply r;
+    struct buf in;
+    int status = 0;
+    buf_init(&in, (size_t)s->cfg.max_body_bytes);
+    if (!mcp_origin_allowed(mg_get_header(conn, "Origin"), s->cfg.mcp_allowed_origins)) {
+        mcp_forbidden(&r);
+    } else {
+        if (strcmp(method, "POST") == 0 && (status = check_request(conn, s, oc)) != 0)
+            goto done;
+        enum body_status st = strcmp(method, "POST") == 0 ? read_body(conn, s, &in) : BODY_OK;
+        if (st != BODY_OK) {
+            status = reply_body_problem(conn, s, st, oc);
+            goto done;
+        }
+        struct mcp_request rq = {.method = method,
+                                 .query = mg_get_request_info(conn)->query_string,
+                                 .protocol_version = mg_get_header(conn, "MCP-Protocol-Version"),
+                                 .authorization = mg_get_header(conn, "Authorization"),
+                                 .account_sid = mg_get_header(conn, "X-Twilio-Account-Sid"),
+                                 .accept = mg_get_header(conn, "Accept"),
+                                 .body = buf_str(&in),
+                                 .len = in.len};
+        struct mcp_service m = {.svc = &s->pipeline, .tools = s->mcp_tools};
+        mcp_serve(&m, &rq, worker_curl(conn), &r);
+    }
+    oc->what = r.what;
+    if (r.block) {
+        oc->block = r.block;
+        oc->figures = r.call.figures;
+    }
+    if (r.body || r.status == 202)
+        status = reply(conn, r.status, r.body ? r.body : "", r.len, r.headers);
+    else
+        status = reply_error(conn, 500, STATUS_INTERNAL, "out of memory", NULL);
+    free(r.body);
+done:
     buf_free(&in);
     return status;
 }
@@ -507,7 +545,7 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                    buf_str(&text), text.len, NULL)
-                     : reply_error(conn, 500, "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+                     : reply_error(conn, 500, STATUS_INTERNAL, "out of memory", NULL);
     buf_free(&text);
     return status;
 }
@@ -549,18 +587,20 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     if (strcmp(uri, "/healthz") == 0) {
         oc->what = get ? "health" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", allow_get);
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED, "Use GET.", allow_get);
         return reply(conn, 200, "{\"status\":\"ok\"}", 15, NULL);
     }
     if (strcmp(uri, "/metrics") == 0) {
         oc->what = get ? "metrics" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "Use GET.", allow_get);
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED, "Use GET.", allow_get);
         return reply_metrics(conn, s);
     }
+    if (strcmp(uri, "/mcp") == 0)
+        return serve_mcp(conn, s, oc);
     if (!has_prefix(uri, "/api/twilio", &rest) && !has_prefix(uri, "/api/Twilio", &rest)) {
         oc->what = "not_found";
-        return reply_error(conn, 404, "NOT_FOUND",
+        return reply_error(conn, 404, STATUS_NOT_FOUND,
                            "No such route. Blocks are at POST /api/twilio/<block>; the package "
                            "metadata is at GET /api/twilio.",
                            NULL);
@@ -568,7 +608,7 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
         oc->what = get ? "metadata" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED",
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED,
                                "The package metadata is read with GET.", allow_get);
         size_t len;
         const char *meta = block_metadata(s->blocks, &len);
@@ -576,13 +616,13 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
     }
     if (rest[0] != '/') {
         oc->what = "not_found";
-        return reply_error(conn, 404, "NOT_FOUND", "No such route.", NULL);
+        return reply_error(conn, 404, STATUS_NOT_FOUND, "No such route.", NULL);
     }
     /* Ahead of the block lookup, which would answer UNKNOWN_BLOCK. */
     if (strcmp(rest, "/openapi.json") == 0) {
         oc->what = get ? "openapi" : "method_not_allowed";
         if (!get)
-            return reply_error(conn, 405, "METHOD_NOT_ALLOWED",
+            return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED,
                                "The OpenAPI document is read with GET.", allow_get);
         return reply(conn, 200, s->openapi, s->openapi_len, NULL);
     }
@@ -598,14 +638,14 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         buf_init(&msg, 4096);
         unknown_block_message(s->blocks, name, name_len, &msg);
         oc->what = "unknown_block";
-        int status = reply_error(conn, 404, "UNKNOWN_BLOCK", buf_str(&msg), NULL);
+        int status = reply_error(conn, 404, STATUS_UNKNOWN_BLOCK, buf_str(&msg), NULL);
         buf_free(&msg);
         return status;
     }
     oc->block = b->name;
     if (strcmp(method, "POST") != 0) {
         oc->what = "method_not_allowed";
-        return reply_error(conn, 405, "METHOD_NOT_ALLOWED", "A block is called with POST.",
+        return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED, "A block is called with POST.",
                            allow_post);
     }
     return run_block(conn, s, b, oc);
@@ -618,14 +658,14 @@ static int reply_draining(struct mg_connection *conn, struct outcome *oc)
     static const char *const retry[] = {"Retry-After", "1", NULL};
     oc->what = "draining";
     close_after_reply(conn);
-    return reply_error(conn, 503, "SHUTTING_DOWN",
+    return reply_error(conn, 503, STATUS_SHUTTING_DOWN,
                        "The service is shutting down; nothing was sent. Retry the request.", retry);
 }
 
 static int on_request(struct mg_connection *conn, void *cbdata)
 {
     struct server *s = cbdata;
-    struct outcome oc = {.block = "-", .what = "-", .upstream_status = 0, .attempts = 0};
+    struct outcome oc = {.block = "-", .what = "-"};
     const long t0 = clock_ms();
     struct worker *w = mg_get_thread_pointer(conn);
     if (w)
@@ -636,13 +676,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     mg_set_user_connection_data(conn, &oc); /* for reply_typed; cleared before oc goes */
     int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
     mg_set_user_connection_data(conn, NULL);
-    struct metrics_request mr = {.block = oc.block,
-                                 .outcome = oc.what,
-                                 .attempts = oc.attempts,
-                                 .retries = oc.retries,
-                                 .upstream_status = oc.upstream_status,
-                                 .upstream_ms = oc.upstream_ms,
-                                 .replayed = oc.replayed};
+    struct metrics_request mr = {.block = oc.block, .outcome = oc.what, .figures = &oc.figures};
     metrics_request_end(&s->metrics, &mr);
     atomic_fetch_sub(&s->in_flight, 1);
     if (log_enabled(LOG_INFO)) {
@@ -656,10 +690,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
                                  .status = status,
                                  .block = oc.block,
                                  .outcome = oc.what,
-                                 .upstream_status = oc.upstream_status,
-                                 .attempts = oc.attempts,
-                                 .duration_ms = clock_ms() - t0,
-                                 .twilio_request_id = oc.twilio_request_id};
+                                 .figures = &oc.figures,
+                                 .duration_ms = clock_ms() - t0};
         log_request(&lr);
     }
     return status;
@@ -733,6 +765,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     snprintf(err, errlen, "out of memory");
     s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
     if (!s->openapi || pipeline_check(blocks, err, errlen) < 0 ||
+        !(s->mcp_tools = mcptools_build(blocks, err, errlen)) ||
         send_service_start(&s->pipeline, &s->cfg, server_upstream_loops(cfg), &s->draining, err,
                            errlen) < 0)
         goto fail;
@@ -789,6 +822,7 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     return s;
 fail:
     send_service_stop(&s->pipeline);
+    mcptools_free(s->mcp_tools);
     deadline_release();
     log_batch_stop();
     free(s->openapi);
@@ -848,6 +882,7 @@ void server_stop(struct server *s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
     send_service_stop(&s->pipeline);
+    mcptools_free(s->mcp_tools);
     deadline_release();
     log_batch_stop(); /* every request line written before the server is gone */
     free(s->openapi);

@@ -7,6 +7,7 @@
 
 #include "flowreq.h"
 #include "jsonparse.h"
+#include "status.h"
 
 enum owner { OWN_NONE, OWN_SMS, OWN_VOICE };
 
@@ -130,8 +131,8 @@ static void check_args(json_t *args, int unsubscribe, struct target *t, json_t *
 }
 
 /* Reads the target: its resource in t->resource and its SID, number and path. Returns 0, or
- * -1 with the answer in f->out. */
-static int read_target(struct flowreq *f, const struct prepared *prep, struct target *t)
+ * -1 with the answer in the call's answer. */
+static int read_target(struct call *c, const struct prepared *prep, struct target *t)
 {
     char path[512];
     json_t *list = NULL;
@@ -140,19 +141,19 @@ static int read_target(struct flowreq *f, const struct prepared *prep, struct ta
     if (t->service) {
         t->product = "messaging";
         snprintf(t->path, sizeof t->path, "/v1/Services/%s", t->sid);
-        return flowreq_send(f, t->product, "GET", t->path, NULL, "fetch record", &t->resource);
+        return flowreq_send(c, t->product, "GET", t->path, NULL, "fetch record", &t->resource);
     }
     t->product = "api";
     if (t->sid[0]) {
         snprintf(t->path, sizeof t->path, "%.*s/%s.json", n, buf_str(&prep->path), t->sid);
-        if (flowreq_send(f, t->product, "GET", t->path, NULL, "fetch record", &t->resource) < 0)
+        if (flowreq_send(c, t->product, "GET", t->path, NULL, "fetch record", &t->resource) < 0)
             return -1;
         snprintf(t->phone, sizeof t->phone, "%s", text_of(t->resource, "phone_number", ""));
         return 0;
     }
     const char *query[] = {"PhoneNumber", t->phone, NULL};
     snprintf(path, sizeof path, "%s", buf_str(&prep->path));
-    if (flowreq_send(f, t->product, "GET", path, query, "fetch page", &list) < 0)
+    if (flowreq_send(c, t->product, "GET", path, query, "fetch page", &list) < 0)
         return -1;
     size_t i;
     json_t *item;
@@ -170,7 +171,7 @@ static int read_target(struct flowreq *f, const struct prepared *prep, struct ta
         char why[128];
         snprintf(why, sizeof why, "%s is not a phone number of this account", t->phone);
         json_object_set_new(reasons, "phoneNumber", json_string(why));
-        flowreq_fields(f, reasons);
+        call_fields(c, reasons, 0);
         json_decref(reasons);
         return -1;
     }
@@ -180,8 +181,8 @@ static int read_target(struct flowreq *f, const struct prepared *prep, struct ta
 
 /* Refuses when Twilio sends the event's traffic elsewhere than the number's own URL: a
  * Messaging Service (unless it lets its numbers' URLs win), a TwiML App or a SIP trunk.
- * Returns 0 to go on, or -1 with the answer in f->out. */
-static int check_owner(struct flowreq *f, const struct target *t)
+ * Returns 0 to go on, or -1 with the answer in the call's answer. */
+static int check_owner(struct call *c, const struct target *t)
 {
     char msg[1024];
     const char *owner = NULL, *what = NULL;
@@ -201,7 +202,7 @@ static int check_owner(struct flowreq *f, const struct target *t)
         char path[128];
         json_t *service = NULL;
         snprintf(path, sizeof path, "/v1/Services/%s", owner);
-        if (flowreq_send(f, "messaging", "GET", path, NULL, "fetch record", &service) < 0)
+        if (flowreq_send(c, "messaging", "GET", path, NULL, "fetch record", &service) < 0)
             return -1;
         int on = json_is_true(json_object_get(service, "use_inbound_webhook_on_number"));
         json_decref(service);
@@ -230,7 +231,7 @@ static int check_owner(struct flowreq *f, const struct target *t)
                  strncmp(owner, "TK", 2) == 0 ? "a SIP trunk" : "another owner");
     }
     extra = json_pack("{s:s}", "ownerSid", owner);
-    flowreq_error(f, "refused", "WEBHOOK_BYPASSED", msg, extra);
+    call_error(c, "refused", STATUS_WEBHOOK_BYPASSED, msg, extra);
     json_decref(extra);
     return -1;
 }
@@ -250,33 +251,33 @@ static json_t *answer_of(const struct target *t)
     return to;
 }
 
-/* Writes url and method into the target's webhook. Returns 0, or -1 with the answer in f->out. */
-static int write_webhook(struct flowreq *f, const struct target *t, const char *url,
+/* Writes url and method into the target's webhook. Returns 0, or -1 with the answer in the call's answer. */
+static int write_webhook(struct call *c, const struct target *t, const char *url,
                          const char *method)
 {
     const char *params[] = {t->field->url_param, url, t->field->method_param, method, NULL};
     json_t *answer = NULL;
     if (!t->field->method_param)
         params[2] = NULL;
-    if (flowreq_send(f, t->product, "POST", t->path, params, "update record", &answer) < 0)
+    if (flowreq_send(c, t->product, "POST", t->path, params, "update record", &answer) < 0)
         return -1;
     json_decref(answer);
     return 0;
 }
 
 /* Checks the args, answers a dry run, or reads the target. Returns 0 when the flow goes on
- * with t read, -1 when f->out holds the answer. */
-static int start(struct flowreq *f, json_t *args, const struct prepared *prep, int unsubscribe,
+ * with t read, -1 when the call's answer holds the answer. */
+static int start(struct call *c, json_t *args, const struct prepared *prep, int unsubscribe,
                  struct target *t)
 {
     json_t *reasons = json_object();
     if (!reasons) {
-        flowreq_error(f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
     check_args(args, unsubscribe, t, reasons);
     if (json_object_size(reasons)) {
-        flowreq_fields(f, reasons);
+        call_fields(c, reasons, 0);
         json_decref(reasons);
         return -1;
     }
@@ -291,23 +292,21 @@ static int start(struct flowreq *f, json_t *args, const struct prepared *prep, i
             snprintf(path, sizeof path, "%.*s/%s.json", n, buf_str(&prep->path), t->sid);
         else
             snprintf(path, sizeof path, "%s", buf_str(&prep->path));
-        flowreq_dry_run(f, t->service ? "messaging" : "api", "GET", path,
+        flowreq_dry_run(c, t->service ? "messaging" : "api", "GET", path,
                         t->service || t->sid[0] ? NULL : query);
         return -1;
     }
-    return read_target(f, prep, t);
+    return read_target(c, prep, t);
 }
 
-void subscribe_add(const struct send_service *svc, const struct block_def *b, json_t *args,
-                   const struct prepared *prep, CURL **slot, const char *key,
-                   struct send_answer *out)
+void subscribe_add(struct call *c)
 {
-    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
+    json_t *args = c->args;
+    const struct prepared *prep = c->prep;
     struct target t;
     json_t *to = NULL, *extra = NULL;
-    (void)key; /* reading first makes a repeat harmless */
     memset(&t, 0, sizeof t);
-    if (start(&f, args, prep, 0, &t) < 0 || check_owner(&f, &t) < 0)
+    if (start(c, args, prep, 0, &t) < 0 || check_owner(c, &t) < 0)
         goto done;
     const char *cur = text_of(t.resource, t.field->url_key, "");
     const char *cur_method = text_of(t.resource, t.field->method_key, "POST");
@@ -322,21 +321,21 @@ void subscribe_add(const struct send_service *svc, const struct block_def *b, js
                  "call then answers gives it back)",
                  t.field->event, t.service ? t.sid : t.phone, cur, cur_method);
         extra = json_pack("{s:{s:s, s:s}}", "current", "url", cur, "method", cur_method);
-        flowreq_error(&f, "refused", "WEBHOOK_TAKEN", msg, extra);
+        call_error(c, "refused", STATUS_WEBHOOK_TAKEN, msg, extra);
         goto done;
     }
     const int changed = !mine || strcasecmp(cur_method, t.method) != 0;
-    if (changed && write_webhook(&f, &t, t.url, t.method) < 0)
+    if (changed && write_webhook(c, &t, t.url, t.method) < 0)
         goto done;
     to = answer_of(&t);
     if (!to || json_object_set_new(to, "method", json_string(t.method)) < 0 ||
         json_object_set_new(to, "changed", json_boolean(changed)) < 0 ||
         json_object_set_new(to, "previous",
                             json_pack("{s:s, s:s}", "url", cur, "method", cur_method)) < 0) {
-        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         goto done;
     }
-    flowreq_success(&f, to);
+    call_success(c, to);
 done:
     json_decref(extra);
     json_decref(to);
@@ -371,26 +370,24 @@ done:
     return rc;
 }
 
-void subscribe_remove(const struct send_service *svc, const struct block_def *b, json_t *args,
-                      const struct prepared *prep, CURL **slot, const char *key,
-                      struct send_answer *out)
+void subscribe_remove(struct call *c)
 {
-    struct flowreq f = {.svc = svc, .b = b, .call = prep, .slot = slot, .out = out};
+    json_t *args = c->args;
+    const struct prepared *prep = c->prep;
     struct target t;
     char previous[2048];
     const char *previous_method;
     json_t *to = NULL;
-    (void)key;
     memset(&t, 0, sizeof t);
     if (read_previous(args, previous, sizeof previous, &previous_method) < 0) {
         json_t *reasons = json_pack("{s:s}", "previous",
                                     "must be the previous object subscribeWebhook answered: "
                                     "{\"url\": \"\" or an http(s) URL, \"method\": GET or POST}");
-        flowreq_fields(&f, reasons);
+        call_fields(c, reasons, 0);
         json_decref(reasons);
         goto done;
     }
-    if (start(&f, args, prep, 1, &t) < 0)
+    if (start(c, args, prep, 1, &t) < 0)
         goto done;
     const char *cur = text_of(t.resource, t.field->url_key, "");
     const char *cur_method =
@@ -404,16 +401,16 @@ void subscribe_remove(const struct send_service *svc, const struct block_def *b,
     const char *now_method = mine ? previous_method : cur_method;
     if (!t.field->method_key)
         now_method = "POST";
-    if (mine && write_webhook(&f, &t, previous, previous_method) < 0)
+    if (mine && write_webhook(c, &t, previous, previous_method) < 0)
         goto done;
     to = answer_of(&t);
     if (!to || json_object_set_new(to, "changed", json_boolean(mine)) < 0 ||
         json_object_set_new(to, "now", json_pack("{s:s, s:s}", "url", now, "method", now_method)) <
             0) {
-        flowreq_error(&f, "internal_error", "INTERNAL_PACKAGE_ERROR", "out of memory", NULL);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         goto done;
     }
-    flowreq_success(&f, to);
+    call_success(c, to);
 done:
     json_decref(to);
     json_decref(t.resource);

@@ -6,17 +6,13 @@
 #ifndef SUBSCRIBE_H
 #define SUBSCRIBE_H
 
-#include "flow.h"
+#include "call.h"
 
-/* subscribeWebhook: a flow_fn (see flow.h). */
-void subscribe_add(const struct send_service *svc, const struct block_def *b, json_t *args,
-                   const struct prepared *prep, CURL **slot, const char *key,
-                   struct send_answer *out);
+/* subscribeWebhook: a call_fn (call.h). */
+void subscribe_add(struct call *c);
 
 /* unsubscribeWebhook: writes the caller's previous configuration back only while the webhook
- * is still theirs; a flow_fn. */
-void subscribe_remove(const struct send_service *svc, const struct block_def *b, json_t *args,
-                      const struct prepared *prep, CURL **slot, const char *key,
-                      struct send_answer *out);
+ * is still theirs; a call_fn. */
+void subscribe_remove(struct call *c);
 
 #endif

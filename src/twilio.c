@@ -137,6 +137,12 @@ static enum twilio_outcome describe_failure(CURL *h, CURLcode rc, const struct t
     case CURLE_FAILED_INIT:
         what = "the transfer could not be started";
         break;
+    case CURLE_URL_MALFORMAT: /* refused before a connection: a CR or LF in a next page's path */
+        snprintf(rs->error, sizeof rs->error,
+                 "libcurl refused the request to Twilio at %s before sending anything (%s): "
+                 "nothing was sent",
+                 rq->base, *detail ? detail : curl_easy_strerror(rc));
+        return TWILIO_NOT_SENT;
     case CURLE_OPERATION_TIMEDOUT: {
         /* Nothing is sent before the connection, and for https its TLS handshake, is up. */
         curl_off_t connected = 0;

@@ -18,6 +18,7 @@
 #include "form.h"
 #include "jsonparse.h"
 #include "send.h"
+#include "status.h"
 
 #define MAX_SIGNED_BYTES (4u << 20)
 #define LISTENER_FORM_CAP 65536
@@ -285,11 +286,10 @@ static int given(json_t *v)
     return 0;
 }
 
-char *webhook_validate_block(const struct send_service *svc, const struct block_def *b,
-                             json_t *args, const char **what, size_t *len)
+/* validateWebhookSignature's envelope (length in *len), its outcome in *what; NULL when
+ * memory ran out. */
+static char *validate(json_t *args, const char **what, size_t *len)
 {
-    (void)svc;
-    (void)b;
     struct buf token, url, sig;
     char *out = NULL;
     json_t *params = NULL, *result = NULL;
@@ -606,7 +606,7 @@ static char *bad_signature(size_t i, int missing, enum sig_result why, size_t *l
                  "not signed by Twilio with its authToken for its webhookUrl; it was not "
                  "delivered.",
                  i, i);
-    char *out = extra ? envelope_error("INVALID_SIGNATURE", msg, extra, len) : NULL;
+    char *out = extra ? envelope_error(STATUS_INVALID_SIGNATURE, msg, extra, len) : NULL;
     json_decref(extra);
     return out;
 }
@@ -653,8 +653,10 @@ static json_t *delivered(json_t *body, json_t *events, const struct delivery_bat
     return to;
 }
 
-char *webhook_event(const struct send_service *svc, const struct block_def *event, json_t *args,
-                    const char **what, size_t *len)
+/* webhookEvent's envelope (length in *len), its outcome in *what; NULL when memory ran out.
+ * Deliveries are remembered in svc's idempotency store. */
+static char *relay(const struct send_service *svc, const struct block_def *event, json_t *args,
+                   const char **what, size_t *len)
 {
     char *out = NULL;
     json_t *raw = json_object_get(args, "body");
@@ -748,4 +750,20 @@ done:
     json_decref(reasons);
     json_decref(body);
     return out;
+}
+
+void webhook_validate_block(struct call *c)
+{
+    const char *what = "internal_error";
+    size_t len = 0;
+    char *body = validate(c->args, &what, &len);
+    call_answer_take(c, what, body, len);
+}
+
+void webhook_event(struct call *c)
+{
+    const char *what = "internal_error";
+    size_t len = 0;
+    char *body = relay(c->svc, c->b, c->args, &what, &len);
+    call_answer_take(c, what, body, len);
 }

@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-struct block_def;
-struct send_service;
+#include "call.h"
 
 enum sig_result {
     SIG_VALID = 1,
@@ -28,10 +27,11 @@ enum sig_result {
 enum sig_result webhook_signature_check(const char *token, const char *url, json_t *params,
                                         const char *raw, size_t raw_len, const char *signature);
 
-/* The handlers named in handler.c (see handler.h for the contract). */
-char *webhook_validate_block(const struct send_service *svc, const struct block_def *b,
-                             json_t *args, const char **what, size_t *len);
-char *webhook_event(const struct send_service *svc, const struct block_def *event, json_t *args,
-                    const char **what, size_t *len);
+/* The validateWebhookSignature block, whose args passed its checks: valid or why not. */
+void webhook_validate_block(struct call *c);
+
+/* The webhookEvent relay: the delivery checked against each listener's args and signature,
+ * answered once per delivery (a repeat is marked a duplicate). */
+void webhook_event(struct call *c);
 
 #endif

@@ -123,7 +123,8 @@ static void openapi_describes_every_block_from_its_definition(void **state)
     assert_non_null(at(doc, "paths", "/api/twilio", "get", NULL));
     assert_non_null(at(doc, "paths", "/api/twilio/openapi.json", "get", NULL));
     assert_non_null(at(doc, "paths", "/healthz", "get", NULL));
-    assert_int_equal(json_object_size(json_object_get(doc, "paths")), block_count(set) + 3);
+    assert_non_null(at(doc, "paths", "/mcp", "post", NULL));
+    assert_int_equal(json_object_size(json_object_get(doc, "paths")), block_count(set) + 4);
     for (size_t i = 0; i < block_count(set); i++) {
         const struct block_def *b = block_at(set, i);
         char path[256], ref[512], schema_name[256];

@@ -208,6 +208,83 @@ static void long_lists_refused_while_split(void **state)
     assert_int_equal(standin_count(H.up), 0);
 }
 
+/* A page of about 3 MB: one resource whose field holds the bulk, and a next page that never
+ * ends (path_key "next_page_uri" or Event Streams' meta.next_page_url). */
+static char *giant_page(const char *list, const char *item_head, int meta)
+{
+    struct buf b;
+    buf_init(&b, 8u << 20);
+    buf_appendf(&b, "{\"%s\":[{%s,\"body\":\"", list, item_head);
+    char *fill = buf_prepare(&b, 3u << 20);
+    memset(fill, 'x', 3u << 20);
+    buf_commit(&b, 3u << 20);
+    buf_appendz(&b, "\"}],");
+    if (meta)
+        buf_appendz(&b, "\"meta\":{\"next_page_url\":\"https://events.twilio.com/v1/Types?"
+                        "PageSize=50&Page=1\"}}");
+    else
+        buf_appendz(&b, "\"next_page_uri\":\"/2010-04-01/Accounts/" ACC
+                        "/Messages.json?PageSize=101&Page=1\"}");
+    char *out = strdup(buf_str(&b));
+    buf_free(&b);
+    return out;
+}
+
+/* Every page within its cap, their sum past the list budget (8 MB): the call stops at the page
+ * that passes it, answers LIST_TOO_LARGE naming the budget, and holds no more. */
+static void giant_pages_stop_at_the_list_budget(void **state)
+{
+    (void)state;
+    char *types = giant_page("types", "\"type\":\"com.twilio.x\",\"schema_id\":\"x\"", 1);
+    char *messages = giant_page("messages",
+                                "\"sid\":\"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+                                "\"date_sent\":\"Thu, 03 Dec 2026 10:00:00 +0000\"",
+                                0);
+    struct standin_answer a = {200, "application/json", types, 0, NULL, 0};
+    struct http_reply r;
+    standin_answer(H.up, &a);
+    const char *list = "{\"args\":{" CREDS "}}";
+    post("listEventTypes", list, strlen(list), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"LIST_TOO_LARGE\""));
+    assert_non_null(strstr(buf_str(&r.body), "passed 8 MB together, the list budget"));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 3);
+    standin_clear(H.up);
+    a.body = messages;
+    standin_answer(H.up, &a);
+    const char *poll = "{\"args\":{" CREDS ",\"since\":\"2026-12-01\"}}";
+    post("pollMessages", poll, strlen(poll), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(buf_str(&r.body), "\"status_code\":\"LIST_TOO_LARGE\""));
+    assert_non_null(strstr(buf_str(&r.body), "the cursor stays where it was"));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 3);
+    standin_clear(H.up);
+    free(types);
+    free(messages);
+}
+
+/* A next_page_url with a line break in it: libcurl refuses the request before sending it, and
+ * the answer says nothing was sent. */
+static void refused_next_page_says_nothing_was_sent(void **state)
+{
+    (void)state;
+    static const char page[] =
+        "{\"types\":[{\"type\":\"com.twilio.x\",\"schema_id\":\"x\"}],\"meta\":{"
+        "\"next_page_url\":\"https://events.twilio.com/v1/Types?Page=1\\r\\nX-Evil: 1\"}}";
+    struct standin_answer a = {200, "application/json", page, 0, NULL, 0};
+    struct http_reply r;
+    standin_answer(H.up, &a);
+    const char *list = "{\"args\":{" CREDS "}}";
+    post("listEventTypes", list, strlen(list), &r);
+    assert_int_equal(r.status, 200);
+    if (!strstr(buf_str(&r.body), "nothing was sent") || strstr(buf_str(&r.body), "may have been"))
+        fail_msg("%s", buf_str(&r.body));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 1);
+}
+
 /* An error answer nested 2,000 deep (Twilio's, or whatever TWILIO_API_BASE points at). */
 static void deep_upstream_error_answered(void **state)
 {
@@ -384,6 +461,8 @@ int main(void)
         cmocka_unit_test_setup(many_values_refused, reset),
         cmocka_unit_test_setup(thousand_recipients_fit, reset),
         cmocka_unit_test_setup(long_lists_refused_while_split, reset),
+        cmocka_unit_test_setup(giant_pages_stop_at_the_list_budget, reset),
+        cmocka_unit_test_setup(refused_next_page_says_nothing_was_sent, reset),
         cmocka_unit_test_setup(deep_upstream_error_answered, reset),
         cmocka_unit_test_setup(body_sent_as_typed, reset),
         cmocka_unit_test_setup(dry_run_masks_secret_params, reset),

@@ -586,12 +586,9 @@ static void label_tables_are_bounded_and_interned_by_content(void **state)
     }
     for (size_t i = 0; i < 70; i++) { /* 63 fit beside sendSms, 7 do not */
         snprintf(blocks[i], sizeof blocks[i], "b%zu", i);
-        struct metrics_request u = {.block = blocks[i],
-                                    .outcome = "dry_run",
-                                    .attempts = 2,
-                                    .retries = 1,
-                                    .upstream_status = 503,
-                                    .upstream_ms = 20000};
+        const struct metrics_figures f = {
+            .attempts = 2, .retries = 1, .upstream_status = 503, .upstream_ms = 20000};
+        struct metrics_request u = {.block = blocks[i], .outcome = "dry_run", .figures = &f};
         metrics_request_begin(m);
         metrics_request_end(m, &u);
     }

@@ -15,10 +15,12 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "harness.h"
 #include "lister.h"
 #include "polling.h"
+#include "polling_cursor.h"
 
 #define AC "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CREDS "\"accountSid\":\"" AC "\",\"accountToken\":\"test-token-not-a-secret\""
@@ -131,6 +133,8 @@ static int setup(void **state)
     harness_config(&cfg);
     snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", lister_port(L));
     cfg.retry_max = 0;
+    /* the docs' example cursor is made with this key */
+    snprintf(cfg.cursor_secret, sizeof cfg.cursor_secret, "%s", "docs-example-cursor-secret");
     polling_clock_set(clock_now);
     return harness_start_with(&H, &cfg);
 }
@@ -160,7 +164,7 @@ static void starts_now(void **state)
     json_t *start = poll_ok("pollMessages", NULL, "\"to\":\"+15005550006\"");
     assert_int_equal(items_of(start), 0);
     assert_false(more_of(start));
-    assert_string_equal(cursor_of(start), "AQAAAABrBAeYAD0wjXbUE8kji5fWZA");
+    assert_string_equal(cursor_of(start), "AgAAAABrBAeYANHMs5au5Q5LLnMqGThX9dc");
     assert_int_equal(lister_count(L), 1);
     assert_true(request_has(0, "GET /2010-04-01/Accounts/" AC
                                "/Messages.json?To=%2B15005550006&PageSize=1"));
@@ -564,7 +568,7 @@ static void malformed_cursors_are_refused(void **state)
     cases[2] = truncated;
     cases[3] = longer;
     cases[4] = cursor_of(calls); /* another block's */
-    cases[5] = "AQAAAABrBAeYAD0wjXbUE8kji5fWZA=";
+    cases[5] = "AgAAAABrBAeYANHMs5au5Q5LLnMqGThX9dc=";
     for (size_t i = 0; i < 6; i++) {
         snprintf(args, sizeof args, CREDS ",\"cursor\":\"%s\"", cases[i]);
         expect_refused("pollMessages", args, CURSOR_REFUSED);
@@ -585,6 +589,68 @@ static void malformed_cursors_are_refused(void **state)
     json_decref(ok);
     json_decref(mine);
     json_decref(calls);
+}
+
+/* The unkeyed cursor of before: SHA-256 of the label, block, path and bytes, which anyone could
+ * compute; here with a watermark of INT64_MIN. */
+static void unkeyed_cursor(char out[POLLING_CURSOR_TEXT_MAX])
+{
+    static const char label[] = "twilio-block poll cursor", block[] = "pollMessages",
+                      path[] = "/2010-04-01/Accounts/" AC "/Messages.json";
+    unsigned char bytes[32] = {1, 0x80, 0, 0, 0, 0, 0, 0, 0, 0}, md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, label, sizeof label);
+    EVP_DigestUpdate(ctx, block, sizeof block);
+    EVP_DigestUpdate(ctx, path, sizeof path);
+    EVP_DigestUpdate(ctx, bytes, 10);
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    memcpy(bytes + 10, md, 12);
+    EVP_EncodeBlock((unsigned char *)out, bytes, 22);
+    for (char *c = out; *c; c++) /* base64url, unpadded */
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c == '=' ? '\0' : *c;
+}
+
+/* Cursors a caller writes: the unkeyed kind anyone could compute, one made with another key,
+ * and correctly keyed ones whose watermark is out of any sane range (INT64_MIN once overflowed
+ * a date computation and asked Twilio for DateSent>=-146138510344-...) or whose SID is not
+ * one; each is REQUIRED_FIELDS naming cursor and nothing is fetched. */
+static void minted_cursors_are_refused(void **state)
+{
+    (void)state;
+    static const char scope[] = "pollMessages\n/2010-04-01/Accounts/" AC "/Messages.json";
+    const long long now = T0 + 400000;
+    struct polling_cursor_key ours, other;
+    char text[POLLING_CURSOR_TEXT_MAX], args[1024];
+    set_now(now);
+    lister_clear(L);
+    assert_int_equal(polling_cursor_key("docs-example-cursor-secret", &ours), 0);
+    assert_int_equal(polling_cursor_key("another-replica-secret", &other), 0);
+    unkeyed_cursor(text);
+    snprintf(args, sizeof args, CREDS ",\"cursor\":\"%s\"", text);
+    expect_refused("pollMessages", args, CURSOR_REFUSED);
+    const long long bad_lo[] = {
+        INT64_MIN, INT64_MIN + 1, -1, 0, POLLING_CURSOR_MIN_S - 1, now + POLLING_CURSOR_AHEAD_S + 1,
+        INT64_MAX};
+    for (size_t i = 0; i < sizeof bad_lo / sizeof bad_lo[0]; i++) {
+        struct poll_position pos = {bad_lo[i], ""};
+        assert_int_equal(polling_cursor_encode(&ours, scope, &pos, text), 0);
+        snprintf(args, sizeof args, CREDS ",\"cursor\":\"%s\"", text);
+        expect_refused("pollMessages", args, CURSOR_REFUSED);
+    }
+    struct poll_position odd_sid = {T0, "SM\"&x"}, fine = {T0, "SM0001"};
+    assert_int_equal(polling_cursor_encode(&ours, scope, &odd_sid, text), 0);
+    snprintf(args, sizeof args, CREDS ",\"cursor\":\"%s\"", text);
+    expect_refused("pollMessages", args, CURSOR_REFUSED);
+    assert_int_equal(polling_cursor_encode(&other, scope, &fine, text), 0);
+    snprintf(args, sizeof args, CREDS ",\"cursor\":\"%s\"", text);
+    expect_refused("pollMessages", args, CURSOR_REFUSED);
+    /* the same, keyed as the service keys it, is taken */
+    assert_int_equal(polling_cursor_encode(&ours, scope, &fine, text), 0);
+    json_t *ok = poll_ok("pollMessages", text, NULL);
+    json_decref(ok);
 }
 
 static void bad_limit_and_since_are_named(void **state)
@@ -745,6 +811,7 @@ int main(void)
         cmocka_unit_test(filters_are_sent),
         cmocka_unit_test(no_date_filter_stops_at_cursor),
         cmocka_unit_test(malformed_cursors_are_refused),
+        cmocka_unit_test(minted_cursors_are_refused),
         cmocka_unit_test(bad_limit_and_since_are_named),
         cmocka_unit_test(twilio_errors_keep_the_cursor),
         cmocka_unit_test(a_list_that_never_ends_is_said),

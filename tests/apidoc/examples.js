@@ -11,6 +11,12 @@
 //        error CODE ["TEXT"]      "callback": "error" with that status_code (and TEXT in its
 //                                 status_msg or one of its reasons)
 //        json                     any JSON without a callback (/healthz, the metadata)
+//        result                   a JSON-RPC result that is no tool error (/mcp)
+//        toolerror "TEXT"         a /mcp tool result with isError: true, TEXT in its text
+//        ... shown                the answer is the ```json block after the example, where "..."
+//                                 in a string stands for any text, a SID (AC and 32 hex digits)
+//                                 for any SID of that kind, a date for any date, and the
+//                                 mock's URL reads as https://api.twilio.com
 // Without "expect", every answer must be "callback": "success". Each example must print at least
 // one answer; the answers are the JSON values curl printed, one after the other.
 'use strict';
@@ -40,16 +46,62 @@ function parseExamples(file) {
     let k = start - 1;
     while (k >= 0 && lines[k].trim() === '') k--;
     const marker = k >= 0 ? /^<!-- example: (.*?) -->$/.exec(lines[k].trim()) : null;
-    out.push({ file, line: start + 1, text: body.join('\n') + '\n', marker: marker ? marker[1].trim() : null });
+    let n = i + 1;
+    while (n < lines.length && lines[n].trim() === '') n++;
+    let shown = null;
+    if (n < lines.length && /^```json\s*$/.test(lines[n])) {
+      const json = [];
+      for (n++; n < lines.length && !/^```\s*$/.test(lines[n]); n++) json.push(lines[n]);
+      shown = json.join('\n');
+    }
+    out.push({ file, line: start + 1, text: body.join('\n') + '\n', marker: marker ? marker[1].trim() : null, shown });
   }
   return out;
 }
 
+const SID = /^[A-Z]{2}[0-9a-f]{32}$/;
+const DATE = /^([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))$/;
+
+// Where the answer differs from the one the docs show (null: nowhere).
+function differs(doc, got, where) {
+  if (typeof doc === 'string') {
+    if (typeof got !== 'string') return `${where}: ${JSON.stringify(got)}, the docs say ${JSON.stringify(doc)}`;
+    const g = got.split(prism).join('https://api.twilio.com');
+    let ok;
+    if (doc.includes('...')) {
+      const re = doc.split('...').map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*');
+      ok = new RegExp(`^${re}$`).test(g);
+    } else if (SID.test(doc)) ok = SID.test(g) && g.slice(0, 2) === doc.slice(0, 2);
+    else if (DATE.test(doc)) ok = DATE.test(g);
+    else ok = g === doc;
+    return ok ? null : `${where}: ${JSON.stringify(got)}, the docs say ${JSON.stringify(doc)}`;
+  }
+  if (Array.isArray(doc)) {
+    if (!Array.isArray(got) || got.length !== doc.length) return `${where}: ${JSON.stringify(got)}, the docs say ${JSON.stringify(doc)}`;
+    for (let i = 0; i < doc.length; i++) {
+      const d = differs(doc[i], got[i], `${where}[${i}]`);
+      if (d) return d;
+    }
+    return null;
+  }
+  if (doc && typeof doc === 'object') {
+    if (!got || typeof got !== 'object' || Array.isArray(got)) return `${where}: ${JSON.stringify(got)}, the docs show an object`;
+    const dk = Object.keys(doc).sort(), gk = Object.keys(got).sort();
+    if (dk.join() !== gk.join()) return `${where}: the answer has ${gk.join(', ')}; the docs show ${dk.join(', ')}`;
+    for (const k of dk) {
+      const d = differs(doc[k], got[k], `${where}.${k}`);
+      if (d) return d;
+    }
+    return null;
+  }
+  return doc === got ? null : `${where}: ${JSON.stringify(got)}, the docs say ${JSON.stringify(doc)}`;
+}
+
 function parseExpect(marker) {
-  return marker.replace(/^expect\s+/, '').split(/\s*,\s*(?=success|error|json)/).map((item) => {
-    const m = /^(success|json|error)(?:\s+([A-Z_]+))?(?:\s+"(.*)")?$/.exec(item.trim());
+  return marker.replace(/^expect\s+/, '').split(/\s*,\s*(?=success|error|json|result|toolerror)/).map((item) => {
+    const m = /^(success|json|error|result|toolerror)(?:\s+([A-Z_]+))?(?:\s+"(.*)")?(\s+shown)?$/.exec(item.trim());
     if (!m || (m[1] === 'error' && !m[2])) throw new Error(`bad expect item: ${item}`);
-    return { kind: m[1], code: m[2], text: m[3] };
+    return { kind: m[1], code: m[2], text: m[3], shown: !!m[4] };
   });
 }
 
@@ -82,6 +134,14 @@ function answers(text) {
 function check(answer, want) {
   const to = answer && answer.contextWrites && answer.contextWrites.to;
   if (want.kind === 'json') return answer.callback === undefined ? null : `an envelope (${answer.callback})`;
+  if (want.kind === 'result' || want.kind === 'toolerror') {
+    const r = answer && answer.jsonrpc === '2.0' ? answer.result : undefined;
+    if (!r) return `not a JSON-RPC result: ${JSON.stringify(answer).slice(0, 200)}`;
+    const text = ((r.content || [])[0] || {}).text || '';
+    if (want.kind === 'result') return r.isError === true ? `a tool error: ${text.slice(0, 200)}` : null;
+    if (r.isError !== true) return 'not a tool error';
+    return want.text && !text.includes(want.text) ? `the text lacks "${want.text}": ${text.slice(0, 300)}` : null;
+  }
   if (want.kind === 'success') {
     return answer.callback === 'success' ? null
       : `not success: ${to ? `${to.status_code}: ${to.status_msg}` : JSON.stringify(answer).slice(0, 200)}`;
@@ -146,6 +206,13 @@ async function main() {
       got.forEach((a, k) => {
         const p = wants[k] && check(a, wants[k]);
         if (p) problems.push(`answer ${k + 1}: ${p}`);
+        if (!p && wants[k] && wants[k].shown) {
+          if (!e.shown) problems.push(`answer ${k + 1}: "shown", but no \`\`\`json block follows`);
+          else {
+            const d = differs(JSON.parse(e.shown), a, 'answer');
+            if (d) problems.push(`answer ${k + 1} is not the one shown: ${d}`);
+          }
+        }
       });
       if (problems.length) {
         failed++;

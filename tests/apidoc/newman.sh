@@ -53,7 +53,7 @@ blocks=$(curl -sf "http://127.0.0.1:$port/api/twilio" |
     --timeout-request 30000 --reporters cli,json --reporter-json-export "$work/pass.json" ||
     fail "a request failed its tests against Prism (service log: $(tail -n 20 "$work/mocked.log"))"
 [ "$(stat "$work/pass.json" run.stats.requests.total)" = "$blocks" ] || fail "not one request per block"
-[ "$(stat "$work/pass.json" run.stats.assertions.total)" = "$((blocks * 4))" ] || fail "not 4 tests per request"
+[ "$(stat "$work/pass.json" run.stats.assertions.total)" = "$((blocks * 5))" ] || fail "not 5 tests per request"
 [ "$(stat "$work/pass.json" run.stats.assertions.failed)" = 0 ] || fail "failed assertions"
 
 # Twilio unreachable: every request of a block that calls Twilio answers INTERNAL_PACKAGE_ERROR,
@@ -69,4 +69,4 @@ if "$newman" run "$work/collection.json" --env-var "baseUrl=http://127.0.0.1:$po
 fi
 [ "$(stat "$work/fail.json" run.stats.assertions.failed)" = "$remote" ] ||
     fail "expected exactly the $remote callback tests to fail against an unreachable Twilio"
-echo "newman: $blocks requests passed their $((blocks * 4)) tests against Prism; the $remote callback tests of blocks calling Twilio fail when it is unreachable"
+echo "newman: $blocks requests passed their $((blocks * 5)) tests against Prism; the $remote callback tests of blocks calling Twilio fail when it is unreachable"

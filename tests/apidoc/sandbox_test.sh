@@ -37,6 +37,40 @@ case $answer in
     '{"callback":"success"'*) ;;
     *) fail "sendSms through the sandbox: $answer" ;;
 esac
+grep -q "listening on http://127.0.0.1:$port " "$work/sandbox.log" ||
+    fail "the service does not listen on 127.0.0.1 only, as the README says (localhost)"
+grep -q "^sandbox: the service answers on http://localhost:$port" "$work/sandbox.log" ||
+    fail "it did not say where the service answers"
+
+# Every documented block works in the sandbox: a Messaging Service's trigger (Messaging v1 on a
+# mock of its own) and a poll that delivers the mock's items once (lists end).
+call() {
+    curl -sS -X POST "http://127.0.0.1:$port/api/twilio/$1" -H 'Content-Type: application/json' \
+        -d "{\"accountSid\": \"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"accountToken\": \"your-auth-token\", $2}"
+}
+answer=$(call subscribeWebhook '"messagingServiceSid": "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "event": "incomingMessage", "webhookUrl": "https://hooks.example.com/t", "replace": true')
+case $answer in
+    '{"callback":"success","contextWrites":{"to":{"messagingServiceSid":"MG'*'"changed":true'*) ;;
+    *) fail "subscribeWebhook on a Messaging Service through the sandbox: $answer" ;;
+esac
+first=$(call pollMessages '"since": "2019-01-01"')
+items=$(node -e 'const t=JSON.parse(process.argv[1]).contextWrites.to; console.log(t.items.length, t.more, t.cursor)' "$first")
+set -- $items
+[ "$1" -gt 0 ] && [ "$2" = false ] || fail "the first poll delivered nothing: $first"
+next=$(call pollMessages "\"cursor\": \"$3\"")
+case $next in
+    '{"callback":"success","contextWrites":{"to":{"items":[],'*'"more":false}}}') ;;
+    *) fail "the second poll: $next" ;;
+esac
+
+# A port in use: the service's own message, and no "answers on" line before it.
+if SANDBOX_PORT=$port MOCK_PORT=$(free_port) BUILD_DIR=$(dirname "$bin") timeout 120 \
+    bash "$here/sandbox.sh" >"$work/taken.log" 2>&1; then
+    fail "a second sandbox on port $port started"
+fi
+grep -q "the port is in use" "$work/taken.log" || fail "no port-in-use message: $(cat "$work/taken.log")"
+if grep -q "answers on" "$work/taken.log"; then fail "it said the service answers: $(cat "$work/taken.log")"; fi
 
 # The processes of group $pgid still running (from /proc: no procps needed), one "pid name" a line.
 group() {
@@ -61,4 +95,5 @@ pgid=
 for p in "$port" "$prism_port"; do
     if curl -s -o /dev/null "http://127.0.0.1:$p/"; then fail "port $p still answers after Ctrl-C"; fi
 done
-echo "sandbox: a call succeeded through the mock, and Ctrl-C stopped the service and the mock"
+
+echo "sandbox: calls succeeded through the mock (a Messaging Service trigger, a poll that delivers once), Ctrl-C stopped the service and the mock, a port in use is said before anything else"

@@ -18,7 +18,12 @@ if (!bin || !prism) {
 // The fenced blocks in order, each with its language.
 const blocks = [];
 const fence = /^```(\w*)\n([\s\S]*?)^```$/gm;
-for (let m; (m = fence.exec(doc));) blocks.push({ lang: m[1], text: m[2] });
+for (let m; (m = fence.exec(doc));) {
+  // an example marked as examples.js reads it: <!-- example: expect error CODE ... -->
+  const before = doc.slice(0, m.index).trimEnd().split('\n').pop();
+  const want = /^<!-- example: expect error ([A-Z_]+)/.exec(before);
+  blocks.push({ lang: m[1], text: m[2], error: want ? want[1] : null });
+}
 
 const service = spawn(bin, [], {
   env: Object.assign({}, process.env,
@@ -46,11 +51,15 @@ function run(base) {
     const answers = out.split('\n').filter((l) => l.trim());
     if (!answers.length) fail(`example ${examples} answered nothing`);
     for (const a of answers) {
-      if (JSON.parse(a).callback !== 'success') fail(`example ${examples} failed: ${a}`);
+      const env = JSON.parse(a);
+      const ok = b.error ? env.callback === 'error' && env.contextWrites.to.status_code === b.error
+        : env.callback === 'success';
+      if (!ok) fail(`example ${examples} failed: ${a}`);
     }
     const next = blocks[i + 1];
     if (next && next.lang === 'json') {
-      const want = next.text.trim();
+      // the answers one a line, as the service writes them (a block may break one for reading)
+      const want = next.text.trim().split(/\n(?=\{"callback")/).map((t) => JSON.stringify(JSON.parse(t))).join('\n');
       if (answers.join('\n') !== want) {
         fail(`example ${examples} answered\n${answers.join('\n')}\nnot\n${want}`);
       }

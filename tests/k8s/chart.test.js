@@ -165,6 +165,13 @@ test('every setting of docs/configuration.md is reachable from values', () => {
       assert.equal(env(objs, 'PROXY_SECRET').value, undefined);
       continue;
     }
+    if (name === 'CURSOR_SECRET') {
+      const objs = render({ set: { 'cursorSecret.value': 'k3y' } });
+      const ref = env(objs, 'CURSOR_SECRET').valueFrom.secretKeyRef;
+      assert.equal(decode(secret(objs, ref.name), ref.key), 'k3y');
+      assert.equal(env(objs, 'CURSOR_SECRET').value, undefined);
+      continue;
+    }
     assert.ok(name in defaults.config, `values.yaml lists config.${name}`);
     const sample = { LOG_LEVEL: 'debug', LOG_FORMAT: 'text' }[name] || '7';
     const objs = render({ setString: { [`config.${name}`]: sample } });
@@ -187,7 +194,7 @@ test('REDIS_URL always comes from a Secret: an existing one or one the chart mak
     const s = secret(objs, e.valueFrom.secretKeyRef.name);
     assert.match(decode(s, e.valueFrom.secretKeyRef.key), /^redis:\/\/:[^@]+@/);
   }
-  for (const bad of ['config.REDIS_URL', 'config.PROXY_SECRET', 'config.PORT']) {
+  for (const bad of ['config.REDIS_URL', 'config.PROXY_SECRET', 'config.CURSOR_SECRET', 'config.PORT']) {
     const r = refuse({ setString: { [bad]: 'x' } });
     assert.notEqual(r.status, 0, `${bad} is refused`);
   }
@@ -315,6 +322,7 @@ test('NOTES.txt tells how to reach the service and warns of what is unsafe', () 
   assert.match(plain, /curl -s http:\/\/127\.0\.0\.1:8080\/healthz/);
   assert.match(plain, /PROXY_SECRET is not set/);
   assert.match(notes({ set: { replicaCount: 3 } }), /a retry that reaches another pod sends again/);
+  assert.match(notes({ set: { replicaCount: 3 } }), /CURSOR_SECRET is not set/);
   const prod = notes({ files: ['production.yaml'] });
   assert.match(prod, /https:\/\/sms\.example\.com\//);
   assert.doesNotMatch(prod, /WARNING|PROXY_SECRET is not set/);

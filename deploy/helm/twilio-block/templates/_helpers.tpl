@@ -42,7 +42,7 @@ app.kubernetes.io/component: redis
 {{- end }}
 {{- end }}
 
-{{/* The Secret the chart makes for REDIS_URL and PROXY_SECRET. */}}
+{{/* The Secret the chart makes for REDIS_URL, PROXY_SECRET and CURSOR_SECRET. */}}
 {{- define "twilio-block.secretName" -}}
 {{- printf "%s-env" (include "twilio-block.fullname" .) }}
 {{- end }}

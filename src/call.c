@@ -1,0 +1,174 @@
+#include "call.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "status.h"
+
+/* A scoped key: account, digest, key, scope (send_key_init's cap). */
+#define CALL_KEY_CAP 4096
+/* The kept answer of a request whose answer could not be built. */
+#define CALL_MSG_CAP 1024
+
+static const char *const replayed_headers[] = {"Idempotent-Replayed", "true", NULL};
+static const char *const retry_headers[] = {"Retry-After", "5", NULL};
+
+void call_answer_take(struct call *c, const char *what, char *body, size_t len)
+{
+    free(c->out->body);
+    c->out->what = what;
+    c->out->body = body;
+    c->out->len = body ? len : 0;
+}
+
+void call_success(struct call *c, json_t *to)
+{
+    size_t len = 0;
+    char *body = envelope_success(to, &len);
+    call_answer_take(c, "success", body, len);
+}
+
+void call_success_raw(struct call *c, const char *resource, size_t n)
+{
+    size_t len = 0;
+    char *body = envelope_success_raw(resource, n, &len);
+    call_answer_take(c, "success", body, len);
+}
+
+void call_error(struct call *c, const char *what, const char *code, const char *msg, json_t *extra)
+{
+    size_t len = 0;
+    char *body = envelope_error(code, msg, extra, &len);
+    call_answer_take(c, what, body, len);
+}
+
+void call_fields(struct call *c, json_t *reasons, int bad_json)
+{
+    size_t len = 0;
+    char *body = envelope_fields(reasons, bad_json, &len);
+    call_answer_take(c, "invalid_args", body, len);
+}
+
+void call_api_error(struct call *c, const char *action, const struct twilio_response *rs,
+                    const char *note)
+{
+    size_t len = 0;
+    char *body = envelope_api_error(rs->status, action, buf_str(&rs->body), rs->body.len,
+                                    rs->content_type, rs->request_id, note, &len);
+    call_answer_take(c, "api_error", body, len);
+}
+
+void call_refused(struct call *c, enum idem_claim claim)
+{
+    struct idem_refusal refused;
+    if (idem_refusal(claim, &refused) < 0) {
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    c->out->status = refused.http_status;
+    c->out->headers = refused.http_status == 503 ? retry_headers : NULL;
+    call_error(c, refused.what, refused.code, refused.msg, NULL);
+}
+
+void call_replayed(struct call *c, char *body, size_t len)
+{
+    call_answer_take(c, "replayed", body, len);
+    c->out->figures.replayed = 1;
+    c->out->headers = replayed_headers;
+}
+
+void call_count(struct call *c, const struct twilio_response *rs, long t0_ms)
+{
+    struct metrics_figures *f = &c->out->figures;
+    f->upstream_ms += clock_ms() - t0_ms;
+    f->attempts += rs->attempts;
+    f->retries += rs->attempts > 1 ? rs->attempts - 1 : 0;
+    f->upstream_status = rs->status;
+    snprintf(f->twilio_request_id, sizeof f->twilio_request_id, "%s", rs->request_id);
+}
+
+/* Earlier versions scoped a key to the account alone ("<account>\n<key>"), with the same
+ * fingerprint. In a Redis shared with replicas of such a version (a rolling upgrade) that key
+ * lives on for IDEMPOTENCY_TTL_S: a repeat must find it, or it would send again. With
+ * IDEMPOTENCY_EARLIER_KEYS it is claimed beside the new key (two more round trips, so only while
+ * an upgrade needs it) and, when fresh, held and settled with the same answer, so an
+ * earlier replica's repeat waits for this call instead of sending too. A key that another
+ * request used is left alone: the credentials now keep callers apart. What a claim found, as
+ * for send_claim; legacy is initialised either way (free it with send_key_free). */
+static enum idem_claim legacy_claim(const struct send_service *svc, const struct prepared *prep,
+                                    const char *key, const unsigned char fp[IDEM_FP_LEN],
+                                    long wait_ms, struct send_key *legacy, char **stored,
+                                    size_t *len)
+{
+    memset(legacy, 0, sizeof *legacy);
+    buf_init(&legacy->scoped, CALL_KEY_CAP);
+    if (buf_appendz(&legacy->scoped, buf_str(&prep->username)) < 0 ||
+        buf_appendf(&legacy->scoped, "\n%s", key) < 0)
+        return IDEM_NOMEM;
+    enum idem_claim c = send_claim(svc, legacy, fp, wait_ms, stored, len);
+    return c == IDEM_CONFLICT ? IDEM_FRESH : c;
+}
+
+/* Performs a freshly claimed call and settles its keys with the answer. */
+static void perform_settle(struct call *c, const struct call_keyed *k, struct send_key *keys,
+                           size_t n)
+{
+    int keep = k->perform(c, k->arg);
+    struct call_answer *out = c->out;
+    struct buf unknown;
+    buf_init(&unknown, CALL_MSG_CAP);
+    /* Even when the answer could not be built, the request may have reached Twilio: a repeat
+     * must not send again. */
+    if (keep && !out->body && k->maybe)
+        buf_appendf(&unknown,
+                    "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+                    "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"The request was sent to "
+                    "Twilio but its answer could not be read; %s\"}}}",
+                    k->maybe);
+    keep = keep && (out->body || unknown.len);
+    for (size_t i = 0; i < n; i++)
+        send_settle(c->svc, &keys[i], keep, out->body ? out->body : buf_str(&unknown),
+                    out->body ? out->len : unknown.len);
+    buf_free(&unknown);
+}
+
+void call_keyed(struct call *c, const struct call_keyed *k)
+{
+    if (!idem_key_valid(c->key)) {
+        json_t *reasons =
+            json_pack("{s:s}", "idempotencyKey", "must be at most 255 printable ASCII characters");
+        if (reasons)
+            call_fields(c, reasons, 0);
+        json_decref(reasons);
+        return;
+    }
+    unsigned char own[IDEM_FP_LEN];
+    const unsigned char *fp = k->fp ? k->fp : own;
+    struct send_key keys[2] = {{.held = 0}, {.held = 0}};
+    char *stored = NULL;
+    size_t len = 0;
+    if (send_key_init(&keys[0], k->creds, c->key, k->scope) < 0 ||
+        (!k->fp && send_fingerprint(k->name, k->creds, k->chosen, own) < 0)) {
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
+        goto done;
+    }
+    enum idem_claim claim = send_claim(c->svc, &keys[0], fp, k->wait_ms, &stored, &len);
+    if (claim == IDEM_FRESH && k->legacy && c->svc->cfg->redis_url[0] &&
+        c->svc->cfg->idempotency_earlier_keys) {
+        claim = legacy_claim(c->svc, k->creds, c->key, fp, k->wait_ms, &keys[1], &stored, &len);
+        if (claim != IDEM_FRESH)
+            send_settle(c->svc, &keys[0], 0, NULL, 0);
+    }
+    if (claim == IDEM_FRESH || (claim == IDEM_LAPSED && k->lapsed_runs))
+        perform_settle(c, k, keys, 2);
+    else if (claim == IDEM_REPLAY)
+        call_replayed(c, stored, len);
+    else
+        call_refused(c, claim);
+done:
+    send_key_free(&keys[1]);
+    send_key_free(&keys[0]);
+}
