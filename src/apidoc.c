@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "buf.h"
+#include "embedded.h"
 #include "envelope.h"
 #include "jsonparse.h"
 #include "status.h"
@@ -47,6 +48,7 @@ static const struct {
  * is noted here and the document is refused at the end. */
 struct doc {
     int oom;
+    json_t *answers; /* borrowed: each block's success answer recorded in the sandbox, or NULL */
 };
 
 /* Adds value to obj and returns it (borrowed), or NULL after noting the failure. Like
@@ -337,6 +339,13 @@ static json_t *block_responses(struct doc *d, const struct block_def *b)
     const char *action = field(b->root, "action");
     size_t len = 0;
     json_t *examples = json_object();
+    json_t *answer = d->answers ? json_object_get(d->answers, b->name) : NULL;
+    if (answer) /* first: a mock (Prism) answers with the first example */
+        put(d, examples, "success",
+            example(
+                "Success: the first call's answer in the sandbox (Twilio's example resource "
+                "from its OpenAPI spec)",
+                json_pack("{s:s,s:{s:O}}", "callback", "success", "contextWrites", "to", answer)));
     json_t *empty = empty_call_example(d, b);
     if (empty)
         put(d, examples, "requiredFields",
@@ -678,6 +687,7 @@ static char *finish(struct doc *d, json_t *root, size_t *len, char *err, size_t 
 char *apidoc_openapi(const struct block_set *set, size_t *len, char *err, size_t errlen)
 {
     struct doc d = {0};
+    d.answers = jsonparse_answer(embedded_answers.text, embedded_answers.len, NULL);
     json_t *root = json_object();
     put(&d, root, "openapi", json_string("3.0.3"));
     put(&d, root, "info", info(&d, set));
@@ -692,7 +702,9 @@ char *apidoc_openapi(const struct block_set *set, size_t *len, char *err, size_t
                   "description", "The blocks as tools for AI agents (docs/mcp.md)"));
     put(&d, root, "paths", paths(&d, set));
     put(&d, root, "components", components(&d, set));
-    return finish(&d, root, len, err, errlen);
+    char *out = finish(&d, root, len, err, errlen);
+    json_decref(d.answers);
+    return out;
 }
 
 /* The request's documentation pane: the block's description and every arg. */
@@ -727,7 +739,7 @@ static json_t *request_text(struct doc *d, const struct block_def *b)
 static json_t *envelope_tests(void)
 {
     return json_pack(
-        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script",
+        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script",
         "type", "text/javascript", "exec", "pm.test('HTTP 200', function () {",
         "    pm.response.to.have.status(200);", "});", "pm.test('the body is JSON', function () {",
         "    pm.response.to.be.json;", "});", "pm.test('callback is success', function () {",
@@ -735,8 +747,10 @@ static json_t *envelope_tests(void)
         "    pm.expect(body.callback, JSON.stringify(body.contextWrites)).to.eql('success');",
         "});", "pm.test('contextWrites.to is an object', function () {",
         "    const to = (pm.response.json().contextWrites || {}).to;",
-        "    pm.expect(to).to.be.an('object');", "});",
-        "pm.test('a signature check holds (valid is true)', function () {",
+        "    pm.expect(to).to.be.an('object');",
+        "    if (typeof to.campaignId === 'string') pm.collectionVariables.set('campaignId', "
+        "to.campaignId);",
+        "});", "pm.test('a signature check holds (valid is true)', function () {",
         "    const to = (pm.response.json().contextWrites || {}).to || {};",
         "    if (pm.request.url.toString().endsWith('/validateWebhookSignature'))",
         "        pm.expect(to.valid, to.reason).to.eql(true);", "});");
@@ -748,10 +762,12 @@ static json_t *postman_item(struct doc *d, const struct block_def *b)
     size_t i;
     json_t *def;
     char *raw = NULL;
-    /* Credentials come from the collection variables of the same name. */
+    /* Credentials come from the collection variables of the same name; a campaignId from the
+     * createCampaign run before (its test keeps it). */
     json_array_foreach(arg_defs(b), i, def) {
         const char *name = field(def, "name");
-        if (name && is_type(def, "credentials") && json_object_get(args, name))
+        if (name && (is_type(def, "credentials") || strcmp(name, "campaignId") == 0) &&
+            json_object_get(args, name))
             put(d, args, name, json_sprintf("{{%s}}", name));
     }
     json_t *body = json_pack("{s:O}", "args", args);
@@ -794,6 +810,9 @@ static json_t *postman_variables(struct doc *d, const struct block_set *set)
                            "string"));
         }
     }
+    push(d, vars,
+         json_pack("{s:s,s:s,s:s}", "key", "campaignId", "value",
+                   "CPaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "type", "string"));
     json_decref(seen);
     return vars;
 }
@@ -813,9 +832,11 @@ char *apidoc_postman(const struct block_set *set, size_t *len, char *err, size_t
                          "definitions by `twilio-block --postman`. Set the collection "
                          "variables:") == 0;
     json_array_foreach(vars, i, var) {
-        ok = ok &&
-             buf_appendf(&t, "\n- `%s`: %s", field(var, "key"),
-                         i ? "your Twilio credential of that name" : "where the service runs") == 0;
+        ok = ok && buf_appendf(&t, "\n- `%s`: %s", field(var, "key"),
+                               !i ? "where the service runs"
+                               : strcmp(field(var, "key"), "campaignId") == 0
+                                   ? "set by createCampaign's tests"
+                                   : "your Twilio credential of that name") == 0;
     }
     ok = ok && buf_appendz(&t, "\n\nEach request's tests check the envelope: HTTP 200, JSON, "
                                "`callback` is `success`, `contextWrites.to` is an "

@@ -20,8 +20,6 @@ struct ctx {
     const struct block_def *b;
     struct prepared *out;
     json_t *reasons;
-    struct text *scalar; /* the value of each arg sent outside the form (path, auth) */
-    json_t *kept;        /* copies of normalised scalars, which outlive their check */
     unsigned char *present;
     const struct auth_pair *auth; /* the credentials chosen */
     int bad_json;                 /* JSON-typed args that failed to parse */
@@ -67,17 +65,6 @@ static void fail_key(struct ctx *c, const char *key, const char *fmt, ...)
     c->other_bad++;
 }
 
-struct text args_trim(struct text t)
-{
-    while (t.n && isspace((unsigned char)t.p[0])) {
-        t.p++;
-        t.n--;
-    }
-    while (t.n && isspace((unsigned char)t.p[t.n - 1]))
-        t.n--;
-    return t;
-}
-
 static int is_absent(json_t *v)
 {
     return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
@@ -115,35 +102,6 @@ static size_t utf8_chars(struct text t)
     for (size_t i = 0; i < t.n; i++)
         n += ((unsigned char)t.p[i] & 0xC0) != 0x80;
     return n;
-}
-
-static int is_hex(char ch)
-{
-    return isxdigit((unsigned char)ch) != 0;
-}
-
-/* Phone numbers: separators people type are dropped; what is left must be an optional '+'
- * and 3 to 15 digits (E.164 allows 15; short codes are shorter). */
-static int normalize_phone(struct text t, struct buf *norm)
-{
-    size_t digits = 0;
-    buf_reset(norm);
-    for (size_t i = 0; i < t.n; i++) {
-        char ch = t.p[i];
-        if (ch == ' ' || ch == '-' || ch == '.' || ch == '(' || ch == ')' || ch == '\t')
-            continue;
-        if (ch == '+' && norm->len == 0) {
-            if (buf_append(norm, "+", 1) < 0)
-                return -1;
-            continue;
-        }
-        if (ch < '0' || ch > '9')
-            return -1;
-        if (buf_append(norm, &ch, 1) < 0)
-            return -1;
-        digits++;
-    }
-    return digits >= 3 && digits <= 15 ? 0 : -1;
 }
 
 static int alphanumeric_sender(struct text t)
@@ -188,7 +146,7 @@ static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
         return buf_append(norm, t.p, t.n);
     }
     if (kind == ADDR_PHONE || kind == ADDR_PHONE_OR_EMAIL)
-        return normalize_phone(t, norm);
+        return value_phone(t, norm);
     const char *colon = memchr(t.p, ':', t.n);
     if (colon) {
         size_t scheme = (size_t)(colon - t.p);
@@ -201,7 +159,7 @@ static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
         if (scheme == 8 && strncasecmp(t.p, "whatsapp", 8) == 0) {
             struct buf phone;
             buf_init(&phone, 64);
-            int rc = normalize_phone(rest, &phone);
+            int rc = value_phone(rest, &phone);
             buf_reset(norm);
             if (rc == 0)
                 rc = buf_appendz(norm, "whatsapp:") < 0 || buf_appendz(norm, buf_str(&phone)) < 0
@@ -216,7 +174,7 @@ static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
         buf_reset(norm);
         return buf_append(norm, t.p, t.n);
     }
-    if (normalize_phone(t, norm) == 0)
+    if (value_phone(t, norm) == 0)
         return 0;
     if (kind == ADDR_FROM && alphanumeric_sender(t)) {
         buf_reset(norm);
@@ -227,61 +185,12 @@ static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
 
 static int check_sid(json_t *prefixes, struct text t)
 {
-    if (t.n != 34)
-        return -1;
-    for (size_t i = 2; i < 34; i++)
-        if (!is_hex(t.p[i]))
-            return -1;
     size_t k;
     json_t *p;
     json_array_foreach(prefixes, k, p) {
-        if (memcmp(json_string_value(p), t.p, 2) == 0)
+        if (value_sid(t, json_string_value(p)))
             return 0;
     }
-    return -1;
-}
-
-static int digits(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-    return 1;
-}
-
-/* ISO 8601 as Twilio takes it: 2026-11-23, or 2026-11-23T09:30:00 with optional fraction and
- * Z or an offset. Only the shape and the field ranges are checked. */
-static int check_date(struct text t)
-{
-    const char *p = t.p;
-    if (t.n < 10 || !digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
-        !digits(p + 8, 2))
-        return -1;
-    int month = (p[5] - '0') * 10 + (p[6] - '0'), day = (p[8] - '0') * 10 + (p[9] - '0');
-    if (month < 1 || month > 12 || day < 1 || day > 31)
-        return -1;
-    if (t.n == 10)
-        return 0;
-    if (t.n < 19 || (p[10] != 'T' && p[10] != 't' && p[10] != ' ') || !digits(p + 11, 2) ||
-        p[13] != ':' || !digits(p + 14, 2) || p[16] != ':' || !digits(p + 17, 2))
-        return -1;
-    if ((p[11] - '0') * 10 + (p[12] - '0') > 23 || p[14] > '5' || p[17] > '6')
-        return -1;
-    size_t i = 19;
-    if (i < t.n && p[i] == '.') {
-        size_t start = ++i;
-        while (i < t.n && p[i] >= '0' && p[i] <= '9')
-            i++;
-        if (i == start)
-            return -1;
-    }
-    if (i == t.n)
-        return 0;
-    if ((p[i] == 'Z' || p[i] == 'z') && i + 1 == t.n)
-        return 0;
-    if ((p[i] == '+' || p[i] == '-') && t.n - i == 6 && digits(p + i + 1, 2) && p[i + 3] == ':' &&
-        digits(p + i + 4, 2))
-        return 0;
     return -1;
 }
 
@@ -332,19 +241,20 @@ static int emit(struct ctx *c, const struct arg_def *a, struct text t)
     return 0;
 }
 
-/* An arg sent outside the form keeps the value its checks settled on (a phone number without
- * separators, a Select as spelled in its options), copied when it lives in a scratch buffer. */
+/* A scalar arg keeps the value its checks settled on (a phone number without separators, a
+ * Select as spelled in its options, a number as sent), copied when it lives in a scratch
+ * buffer: the request is built from it, and a flow reads it as it was checked. */
 static void keep_scalar(struct ctx *c, size_t i, struct text send, const struct buf *scratch)
 {
     if (scratch->data && send.p >= scratch->data && send.p < scratch->data + scratch->len) {
         json_t *copy = json_stringn(send.p, send.n);
-        if (!copy || json_array_append_new(c->kept, copy) < 0) {
+        if (!copy || json_array_append_new(c->out->kept, copy) < 0) {
             c->nomem = 1;
             return;
         }
         send.p = json_string_value(copy);
     }
-    c->scalar[i] = send;
+    c->out->values[i] = send;
 }
 
 /* Checks one string value (an arg, or an item of a List); writes the text to send in *send,
@@ -375,7 +285,7 @@ static int check_string(struct ctx *c, const struct arg_def *a, struct text t, s
         fail(c, a, 0, "%smust be a SID: %s followed by 32 hexadecimal digits", item, prefixes);
         return -1;
     }
-    if (a->date && check_date(t) < 0) {
+    if (a->date && value_date(t, NULL) < 0) {
         fail(c, a, 0, "%smust be a date (2026-11-23) or a date and time (2026-11-23T09:30:00Z)",
              item);
         return -1;
@@ -527,7 +437,7 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
         return;
     }
     if (trims(a))
-        t = args_trim(t);
+        t = value_trim(t);
     if (t.n == 0)
         return;                       /* whitespace only: absent */
     if (a->type == ARG_CREDENTIALS) { /* a pasted trailing newline was trimmed above */
@@ -543,8 +453,7 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
     buf_init(&norm, 1024);
     if (check_string(c, a, t, &norm, "", &send) == 0 &&
         (a->role != ROLE_PATH || check_request_path(c, a, send) == 0)) {
-        if (!a->param)
-            keep_scalar(c, i, send, &norm);
+        keep_scalar(c, i, send, &norm);
         emit(c, a, send);
     }
     buf_free(&norm);
@@ -566,7 +475,7 @@ static void take_number(struct ctx *c, size_t i, json_t *v)
         if (integral)
             iv = (long long)dv; /* only in range: a cast of 1e300 is undefined */
     } else if (json_is_string(v)) {
-        t = args_trim((struct text){json_string_value(v), json_string_length(v)});
+        t = value_trim((struct text){json_string_value(v), json_string_length(v)});
         if (t.n == 0 || t.n >= sizeof tmp)
             goto bad;
         memcpy(tmp, t.p, t.n);
@@ -606,6 +515,8 @@ static void take_number(struct ctx *c, size_t i, json_t *v)
     else
         t.n = (size_t)snprintf(tmp, sizeof tmp, "%.15g", dv);
     t.p = tmp;
+    const struct buf scratch = {.data = tmp, .len = t.n};
+    keep_scalar(c, i, t, &scratch);
     emit(c, a, t);
     return;
 bad:
@@ -621,7 +532,7 @@ static void take_boolean(struct ctx *c, size_t i, json_t *v)
     } else if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
         value = (int)json_integer_value(v);
     } else if (json_is_string(v)) {
-        struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
+        struct text t = value_trim((struct text){json_string_value(v), json_string_length(v)});
         static const char *const yes[] = {"true", "1", "yes"}, *const no[] = {"false", "0", "no"};
         for (size_t k = 0; k < 3; k++) {
             if (t.n == strlen(yes[k]) && strncasecmp(t.p, yes[k], t.n) == 0)
@@ -637,7 +548,8 @@ static void take_boolean(struct ctx *c, size_t i, json_t *v)
     c->present[i] = 1;
     if (a->role == ROLE_DRY_RUN)
         c->out->dry_run = value;
-    emit(c, a, value ? (struct text){"true", 4} : (struct text){"false", 5});
+    c->out->values[i] = value ? (struct text){"true", 4} : (struct text){"false", 5};
+    emit(c, a, c->out->values[i]);
 }
 
 /* Checks one item and sends it, or appends it to joined for a List sent as one parameter. */
@@ -648,7 +560,7 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
     char item[32];
     struct text send;
     struct buf norm;
-    t = args_trim(t);
+    t = value_trim(t);
     if (t.n == 0)
         return;
     (*count)++;
@@ -952,7 +864,7 @@ static int fill_path(struct ctx *c)
         }
         if (k < 0)
             return -1;
-        struct text v = c->scalar[k];
+        struct text v = c->out->values[k];
         if (form_escape(&c->out->path, v.p, v.n) < 0)
             return -1;
         if (c->b->args[k].type != ARG_CREDENTIALS &&
@@ -971,7 +883,7 @@ static int take_next_page(struct ctx *c)
     if (k < 0 || !c->present[k])
         return 0;
     const struct arg_def *a = &c->b->args[k];
-    struct text t = c->scalar[k];
+    struct text t = c->out->values[k];
     struct buf *path = &c->out->path;
     const char *scheme = t.n > 8 ? strstr(t.p, "://") : NULL;
     if (scheme && (size_t)(scheme - t.p) <= 5) {
@@ -1010,7 +922,7 @@ static void take_host_part(struct ctx *c, enum arg_role role, char *out, size_t 
     long k = block_role_index(c->b, role);
     if (k < 0 || !c->present[k])
         return;
-    struct text t = c->scalar[k];
+    struct text t = c->out->values[k];
     if (t.n >= size) {
         fail(c, &c->b->args[k], 0, "must be at most %zu characters", size - 1);
         return;
@@ -1028,9 +940,9 @@ static int take_chosen_request(struct ctx *c)
     long method = block_role_index(c->b, ROLE_METHOD), path = block_role_index(c->b, ROLE_PATH);
     if (product < 0 || method < 0 || path < 0)
         return 0;
-    struct text p = c->scalar[path];
-    c->out->product = c->scalar[product].p;
-    c->out->method = c->scalar[method].p;
+    struct text p = c->out->values[path];
+    c->out->product = c->out->values[product].p;
+    c->out->method = c->out->values[method].p;
     if (buf_append(&c->out->path, p.p, p.n) < 0)
         return -1;
     /* without .json, api.twilio.com answers XML */
@@ -1057,7 +969,7 @@ static int finish(struct ctx *c)
     take_host_part(c, ROLE_EDGE, c->out->edge, sizeof c->out->edge);
     take_host_part(c, ROLE_REGION, c->out->region, sizeof c->out->region);
     if (c->auth) {
-        struct text user = c->scalar[c->auth->user], pass = c->scalar[c->auth->pass];
+        struct text user = c->out->values[c->auth->user], pass = c->out->values[c->auth->pass];
         if (buf_append(&c->out->username, user.p, user.n) < 0 ||
             buf_append(&c->out->password, pass.p, pass.n) < 0)
             return -1;
@@ -1105,7 +1017,7 @@ static int asks_dry_run(json_t *v)
         return 0;
     if (json_is_string(v)) {
         static const char *const no[] = {"false", "no", "0"};
-        struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
+        struct text t = value_trim((struct text){json_string_value(v), json_string_length(v)});
         for (size_t k = 0; k < 3; k++)
             if (t.n == strlen(no[k]) && strncasecmp(t.p, no[k], t.n) == 0)
                 return 0;
@@ -1175,11 +1087,12 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     buf_init(&out->password, 4096);
     buf_init(&out->headers, 4096);
     out->ids = json_object();
-    c.kept = json_array();
+    out->b = b;
+    out->kept = json_array();
     c.reasons = json_object();
-    c.scalar = calloc(b->n_args, sizeof *c.scalar);
+    out->values = calloc(b->n_args ? b->n_args : 1, sizeof *out->values);
     c.present = calloc(b->n_args, 1);
-    if (!out->ids || !c.kept || !c.reasons || !c.scalar || !c.present)
+    if (!out->ids || !out->kept || !c.reasons || !out->values || !c.present)
         goto done;
     note_miscased(&c, args);
     note_unknown(&c, args);
@@ -1230,8 +1143,6 @@ done:
     if (rc != ARGS_OK)
         args_prepared_free(out);
     json_decref(c.reasons);
-    json_decref(c.kept);
-    free(c.scalar);
     free(c.present);
     return rc;
 }
@@ -1245,4 +1156,34 @@ void args_prepared_free(struct prepared *p)
     buf_free(&p->headers);
     json_decref(p->ids);
     p->ids = NULL;
+    free(p->values);
+    p->values = NULL;
+    json_decref(p->kept);
+    p->kept = NULL;
+}
+
+struct text args_value(const struct prepared *p, const char *name)
+{
+    for (size_t i = 0; p->values && i < p->b->n_args; i++)
+        if (strcmp(p->b->args[i].name, name) == 0)
+            return p->values[i].p ? p->values[i] : (struct text){"", 0};
+    return (struct text){"", 0};
+}
+
+int args_long(const struct prepared *p, const char *name, long long *out)
+{
+    struct text t = args_value(p, name);
+    char tmp[32];
+    if (t.n == 0 || t.n >= sizeof tmp)
+        return 0;
+    memcpy(tmp, t.p, t.n);
+    tmp[t.n] = '\0';
+    *out = strtoll(tmp, NULL, 10); /* checked whole and in range by take_number */
+    return 1;
+}
+
+int args_time(const struct prepared *p, const char *name, long long *epoch)
+{
+    struct text t = args_value(p, name);
+    return t.n && value_date(t, epoch) == 0;
 }

@@ -8,16 +8,7 @@
 
 #include "block.h"
 #include "buf.h"
-#include "jsonparse.h"
-
-/* A slice of a string, not NUL-terminated. */
-struct text {
-    const char *p;
-    size_t n;
-};
-
-/* t without the white space around it: how identifiers, credentials and URLs are read. */
-struct text args_trim(struct text t);
+#include "value.h"
 
 struct prepared {
     const char *product; /* the Twilio product (host) and method: the block's */
@@ -31,6 +22,11 @@ struct prepared {
     int dry_run;   /* the block's dryRun arg was true */
     char edge[32]; /* lower-cased edge and region args; "" when not given */
     char region[32];
+    const struct block_def *b; /* whose args these are; NULL for a flow's own request */
+    struct text *values;       /* each scalar arg's value as its checks settled on it, in
+                                  definition order (trimmed, a phone number without separators,
+                                  a number as sent); p NULL: not given */
+    json_t *kept;              /* the copies values point into */
 };
 
 enum args_status {
@@ -47,5 +43,17 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
                               struct prepared *out, json_t **reasons);
 
 void args_prepared_free(struct prepared *p);
+
+/* The value of p's arg called name as its checks settled on it; n 0 when it was not given (or
+ * is no scalar). Flows read their args this way, never from the raw args. */
+struct text args_value(const struct prepared *p, const char *name);
+
+/* The arg called name as a whole number (a Number arg, checked whole and in range): 1 with
+ * *out when given, 0 when not. */
+int args_long(const struct prepared *p, const char *name, long long *out);
+
+/* The arg called name as a date (an arg with the date check): 1 with *epoch, seconds since
+ * the epoch, when given, 0 when not. */
+int args_time(const struct prepared *p, const char *name, long long *epoch);
 
 #endif

@@ -73,7 +73,7 @@ static const char *const too_many_types =
 /* One name of the types arg, checked and added. Returns 0, or -1 with the reason in why. */
 static int take_type(json_t *out, json_t *set, const char *s, size_t n, const char **why)
 {
-    struct text t = args_trim((struct text){s, n});
+    struct text t = value_trim((struct text){s, n});
     char name[128];
     if (!s || t.n == 0)
         return 0;
@@ -161,7 +161,7 @@ void eventstreams_subscribe(struct call *c)
     json_t *have_set = json_object();
     json_t *added = json_array(), *created = NULL, *answer = NULL, *to = NULL;
     int sink_created = 0, sub_created = 0;
-    if (!flowreq_arg(args, "webhookUrl", url, sizeof url)) {
+    if (!flowreq_arg(prep, "webhookUrl", url, sizeof url)) {
         field(c, "webhookUrl", "is required");
         goto done;
     }
@@ -169,7 +169,7 @@ void eventstreams_subscribe(struct call *c)
         field(c, "types", why);
         goto done;
     }
-    if (!flowreq_arg(args, "description", description, sizeof description))
+    if (!flowreq_arg(prep, "description", description, sizeof description))
         snprintf(description, sizeof description, "Workflow trigger");
     if (prep->dry_run) { /* the first request: the first page of sinks */
         flowreq_dry_run(c, "events", "GET", "/v1/Sinks", NULL);
@@ -304,11 +304,10 @@ done:
 
 void eventstreams_unsubscribe(struct call *c)
 {
-    json_t *args = c->args;
     const struct prepared *prep = c->prep;
     char url[2048], path[128];
     json_t *sinks = NULL, *gone_sinks = json_array(), *gone_subs = json_array(), *to = NULL;
-    if (!flowreq_arg(args, "webhookUrl", url, sizeof url)) {
+    if (!flowreq_arg(prep, "webhookUrl", url, sizeof url)) {
         field(c, "webhookUrl", "is required");
         goto done;
     }

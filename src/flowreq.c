@@ -6,7 +6,6 @@
 
 #include "clock.h"
 #include "dryrun.h"
-#include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
 #include "status.h"
@@ -185,19 +184,18 @@ void flowreq_dry_run(struct call *c, const char *product, const char *method, co
     buf_free(&url);
 }
 
-const char *flowreq_arg(json_t *args, const char *name, char *out, size_t size)
+const char *flowreq_arg(const struct prepared *p, const char *name, char *out, size_t size)
 {
-    const char *s = json_string_value(json_object_get(args, name));
-    struct text t = args_trim((struct text){s, s ? strlen(s) : 0});
-    if (!s || t.n == 0 || t.n >= size)
+    struct text t = value_trim(args_value(p, name));
+    if (t.n == 0 || t.n >= size)
         return NULL;
     memcpy(out, t.p, t.n);
     out[t.n] = '\0';
     return out;
 }
 
-int flowreq_arg_true(json_t *args, const char *name)
+int flowreq_arg_true(const struct prepared *p, const char *name)
 {
-    json_t *v = json_object_get(args, name);
-    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
+    struct text t = args_value(p, name);
+    return t.n == 4 && memcmp(t.p, "true", 4) == 0;
 }

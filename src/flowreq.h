@@ -10,9 +10,7 @@
 #include <jansson.h>
 
 #include "args.h"
-#include "block.h"
 #include "call.h"
-#include "send.h"
 
 /* Sends method path on product with params (NULL-terminated name, value pairs, or NULL): a
  * form for a POST, the query otherwise. Returns 0 with *answer a new reference to Twilio's
@@ -33,11 +31,12 @@ int flowreq_list(struct call *c, const char *product, const char *path, const ch
 void flowreq_dry_run(struct call *c, const char *product, const char *method, const char *path,
                      const char *const *params);
 
-/* The arg called name as trimmed text copied into out, or NULL when it is absent, empty (which
- * counts as absent), not a string or longer than size - 1 (the block's checks cap it first). */
-const char *flowreq_arg(json_t *args, const char *name, char *out, size_t size);
+/* The arg called name as its checks read it (args_value), trimmed and copied into out, or NULL
+ * when it is absent, empty (which counts as absent) or longer than size - 1 (the block's
+ * checks cap it first). */
+const char *flowreq_arg(const struct prepared *p, const char *name, char *out, size_t size);
 
-/* Whether the arg called name is true (true, "true"). */
-int flowreq_arg_true(json_t *args, const char *name);
+/* Whether the Boolean arg called name was given as true (in any spelling its check takes). */
+int flowreq_arg_true(const struct prepared *p, const char *name);
 
 #endif

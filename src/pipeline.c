@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "bulk.h"
+#include "campaign.h"
 #include "eventstreams.h"
 #include "polling.h"
 #include "single.h"
@@ -33,6 +34,7 @@ static const struct {
     {"unsubscribeEvents", eventstreams_unsubscribe},
     {"listEventTypes", eventstreams_types},
     {"poll", polling_run},
+    {"campaign", campaign_run},
 };
 
 static call_fn kind_find(const char *name)

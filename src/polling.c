@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "clock.h"
-#include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
 #include "polling_cursor.h"
@@ -23,18 +22,10 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-typedef long long (*poll_clock_fn)(void);
-static _Atomic(poll_clock_fn) clock_fn;
-
-void polling_clock_set(long long (*now)(void))
+/* Now, in seconds, as the service's clock says. */
+static long long now_s(const struct call *c)
 {
-    atomic_store(&clock_fn, now);
-}
-
-static long long now_s(void)
-{
-    poll_clock_fn f = atomic_load(&clock_fn);
-    return f ? f() : (long long)time(NULL);
+    return c->svc->cfg->now_s ? c->svc->cfg->now_s() : (long long)time(NULL);
 }
 
 /* What a poll block declares in its flow object. */
@@ -72,109 +63,6 @@ static int spec_read(json_t *flow, struct poll_spec *s)
     s->filter = json_string_value(json_object_get(flow, "filter"));
     s->page_size = json_is_integer(size) ? (long)json_integer_value(size) : 0;
     return s->list && s->date && s->page_size >= 1 && s->page_size <= 1000 ? 0 : -1;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static long long days_from_civil(long long y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int num(const char *p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* ISO 8601 as args.c accepts it (2026-11-23, 2026-11-23T09:30:00[.f][Z|+hh:mm]; no zone is
- * GMT), to whole seconds since the epoch (a fraction is dropped). Returns 0 or -1. */
-static int parse_iso(const char *s, long long *out)
-{
-    size_t n = strlen(s);
-    int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
-    if (n < 10 || num(s, 4, &y) < 0 || s[4] != '-' || num(s + 5, 2, &mo) < 0 || s[7] != '-' ||
-        num(s + 8, 2, &d) < 0 || mo < 1 || mo > 12 || d < 1 || d > 31)
-        return -1;
-    size_t i = 10;
-    if (n > 10) {
-        if (n < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || num(s + 11, 2, &h) < 0 ||
-            s[13] != ':' || num(s + 14, 2, &mi) < 0 || s[16] != ':' || num(s + 17, 2, &sec) < 0 ||
-            h > 23 || mi > 59 || sec > 60)
-            return -1;
-        i = 19;
-        if (i < n && s[i] == '.')
-            for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-                ;
-        if (i < n && (s[i] == 'Z' || s[i] == 'z'))
-            i++;
-        else if (i < n && (s[i] == '+' || s[i] == '-') && n - i == 6 &&
-                 num(s + i + 1, 2, &oh) == 0 && s[i + 3] == ':' && num(s + i + 4, 2, &om) == 0) {
-            sign = s[i] == '-' ? -1 : 1;
-            i = n;
-        }
-        if (i != n)
-            return -1;
-    }
-    *out =
-        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
-    return 0;
-}
-
-/* A 2010-04-01 date, RFC 2822 ("Thu, 24 Aug 2023 05:01:45 +0000"), or an ISO 8601 one as
- * product APIs write them. Returns 0 or -1. */
-static int parse_twilio_date(const char *s, long long *out)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char mon[4], zone[6];
-    int d, y, h, mi, sec, n = 0;
-    const char *comma = strchr(s, ',');
-    const char *p = comma ? comma + 1 : s;
-    if (sscanf(p, " %2d %3s %4d %2d:%2d:%2d %5s%n", &d, mon, &y, &h, &mi, &sec, zone, &n) != 7 ||
-        p[n] != '\0')
-        return parse_iso(s, out);
-    const char *m = strstr(months, mon);
-    if (!m || strlen(mon) != 3 || (m - months) % 3 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        sec > 60)
-        return -1;
-    long long off = 0;
-    int oh, om;
-    if ((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 5 && num(zone + 1, 2, &oh) == 0 &&
-        num(zone + 3, 2, &om) == 0)
-        off = (zone[0] == '-' ? -1 : 1) * (oh * 3600LL + om * 60);
-    else if (strcmp(zone, "GMT") && strcmp(zone, "UTC"))
-        return -1;
-    *out =
-        days_from_civil(y, (int)((m - months) / 3) + 1, d) * 86400 + h * 3600 + mi * 60 + sec - off;
-    return 0;
-}
-
-static void format_iso(long long t, char out[32])
-{
-    long long days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-    long long rem = t - days * 86400;
-    /* civil_from_days */
-    long long z = days + 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    long long y = yoe + era * 400 + (m <= 2);
-    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60));
 }
 
 /* The cursor's scope: the block and its account (the list's path names it). */
@@ -216,38 +104,6 @@ static int cursor_decode(const struct send_service *svc, const struct block_def 
                  : 0;
     buf_free(&scope);
     return rc;
-}
-
-/* A caller's arg as a non-empty string, or NULL (empty strings count as absent). */
-static const char *arg_text(json_t *args, const char *name)
-{
-    const char *s = json_string_value(json_object_get(args, name));
-    return s && *s ? s : NULL;
-}
-
-/* limit: absent is 100; args_prepare checked the range of a given one. */
-static int arg_limit(json_t *args, long *limit)
-{
-    json_t *v = json_object_get(args, "limit");
-    const char *s = json_string_value(v);
-    *limit = 100;
-    if (!v || json_is_null(v) || (s && !*s))
-        return 0;
-    if (json_is_integer(v)) {
-        *limit = (long)json_integer_value(v);
-    } else if (json_is_real(v) && json_real_value(v) == (double)(long)json_real_value(v)) {
-        *limit = (long)json_real_value(v);
-    } else if (s) {
-        char *end;
-        *limit = strtol(s, &end, 10);
-        while (*end == ' ')
-            end++;
-        if (*end)
-            return -1;
-    } else {
-        return -1;
-    }
-    return *limit >= 1 && *limit <= 1000 ? 0 : -1;
 }
 
 static void items_free(struct items *it)
@@ -364,7 +220,7 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
         const char *date = json_string_value(json_object_get(obj, w->spec->date));
         long long t;
         if (!sid || !*sid || strlen(sid) > POLLING_CURSOR_SID_MAX || !date ||
-            parse_twilio_date(date, &t) < 0)
+            value_twilio_date(date, &t) < 0)
             continue;
         if (t < lo) {
             *below = 1;
@@ -412,10 +268,10 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
     int ok = form_add(&params, "PageSize", size, strlen(size)) == 0;
     if (w->spec->filter) {
         char key[64];
-        format_iso(lo, date);
+        value_date_format(lo, date);
         snprintf(key, sizeof key, "%s>", w->spec->filter);
         ok = ok && form_add(&params, key, date, strlen(date)) == 0;
-        format_iso(hi, date);
+        value_date_format(hi, date);
         snprintf(key, sizeof key, "%s<", w->spec->filter);
         ok = ok && form_add(&params, key, date, strlen(date)) == 0;
     }
@@ -561,39 +417,32 @@ void polling_run(struct call *c)
     /* A poll only reads: a repeat is harmless, and answers what is new then (no key). */
     const struct block_def *b = c->b;
     const struct prepared *prep = c->prep;
-    json_t *args = c->args;
     struct poll_spec spec;
     struct walk w = {c, &spec, POLL_MAX_PAGES, 0};
     struct poll_position pos = {0};
-    long limit;
     if (spec_read(b->flow, &spec) < 0) {
         fail(c, "internal_error", "The block's flow does not define a poll");
         return;
     }
-    const char *cursor = arg_text(args, "cursor"), *since = arg_text(args, "since");
-    json_t *reasons = json_object();
-    if (!reasons) {
-        fail(c, "internal_error", "out of memory");
-        return;
-    }
-    const long long now = now_s();
-    if (cursor && cursor_decode(c->svc, b, prep, cursor, now, &pos) < 0)
-        json_object_set_new(reasons, "cursor",
-                            json_string("is not a cursor this block answered for this account; "
-                                        "pass the previous answer's cursor as it is"));
-    if (!cursor && since && parse_iso(since, &pos.lo) < 0)
-        json_object_set_new(reasons, "since",
-                            json_string("must be a date (2026-11-23) or a date and time "
-                                        "(2026-11-23T09:30:00Z)"));
-    if (arg_limit(args, &limit) < 0)
-        json_object_set_new(reasons, "limit", json_string("must be a whole number from 1 to 1000"));
-    if (json_object_size(reasons)) {
+    /* The args as their checks read them: since and limit trimmed and parsed once there. */
+    const struct text cursor = args_value(prep, "cursor");
+    long long since_s = 0, limit = 100;
+    const int since = args_time(prep, "since", &since_s);
+    const long long now = now_s(c);
+    char text[POLLING_CURSOR_TEXT_MAX + 1];
+    args_long(prep, "limit", &limit);
+    snprintf(text, sizeof text, "%.*s", (int)(cursor.n < sizeof text ? cursor.n : 0), cursor.p);
+    if (cursor.n && (!text[0] || cursor_decode(c->svc, b, prep, text, now, &pos) < 0)) {
+        json_t *reasons = json_pack("{s:s}", "cursor",
+                                    "is not a cursor this block answered for this account; pass "
+                                    "the previous answer's cursor as it is");
         call_fields(c, reasons, 0);
         json_decref(reasons);
         return;
     }
-    json_decref(reasons);
-    if (!cursor && !since) {
+    if (!cursor.n && since)
+        pos.lo = since_s;
+    if (!cursor.n && !since) {
         /* Starts now; one page of one item checks the credentials and filters. */
         struct items it = {0};
         int complete;
@@ -611,5 +460,5 @@ void polling_run(struct call *c)
         answer(&w, &none, 0, &pos, 0);
         return;
     }
-    poll_window(&w, limit, &pos, now - POLLING_SETTLE_S);
+    poll_window(&w, (long)limit, &pos, now - POLLING_SETTLE_S);
 }

@@ -17,8 +17,4 @@
 /* The flow entry point (a call_fn, call.h). */
 void polling_run(struct call *c);
 
-/* The clock a poll reads "now" from, in seconds since the epoch: time() by default, or now
- * when not NULL (tests drive time with it). Set before polls run. */
-void polling_clock_set(long long (*now)(void));
-
 #endif

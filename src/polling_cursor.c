@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "value.h"
+
 #define CURSOR_VERSION 2 /* 1: unkeyed */
 #define CHECK_LEN 16
 #define HEAD_LEN 10 /* version, watermark, SID length */
@@ -37,50 +39,6 @@ int polling_cursor_key(const char *secret, struct polling_cursor_key *k)
     memcpy(k->key, own_key, sizeof own_key);
     k->len = sizeof own_key;
     return 0;
-}
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64_encode(const unsigned char *in, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-                     (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = b64url[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = b64url[v & 63];
-    }
-    out[o] = '\0';
-}
-
-/* Decodes unpadded base64url; returns the byte count, or -1 on any other character. */
-static long b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
-{
-    size_t o = 0;
-    unsigned v = 0;
-    int bits = 0;
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *at = in[i] ? strchr(b64url, in[i]) : NULL;
-        if (!at)
-            return -1;
-        v = v << 6 | (unsigned)(at - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == cap)
-                return -1;
-            out[o++] = (unsigned char)(v >> bits & 0xff);
-        }
-    }
-    if (v & ((1u << bits) - 1)) /* leftover bits must be zero: one text per cursor */
-        return -1;
-    return (long)o;
 }
 
 /* The check of a cursor's bytes for scope: a cursor of another block, account or key fails it,
@@ -131,7 +89,7 @@ int polling_cursor_encode(const struct polling_cursor_key *k, const char *scope,
     memcpy(bytes + HEAD_LEN, pos->after, n);
     if (check(k, scope, bytes, HEAD_LEN + n, bytes + HEAD_LEN + n) < 0)
         return -1;
-    b64_encode(bytes, HEAD_LEN + n + CHECK_LEN, out);
+    value_b64url_encode(bytes, HEAD_LEN + n + CHECK_LEN, out);
     return 0;
 }
 
@@ -140,7 +98,8 @@ int polling_cursor_decode(const struct polling_cursor_key *k, const char *scope,
 {
     unsigned char bytes[HEAD_LEN + POLLING_CURSOR_SID_MAX + CHECK_LEN + 3], want[CHECK_LEN];
     size_t len = strlen(text);
-    long n = len < POLLING_CURSOR_TEXT_MAX ? b64_decode(text, len, bytes, sizeof bytes) : -1;
+    long n =
+        len < POLLING_CURSOR_TEXT_MAX ? value_b64url_decode(text, len, bytes, sizeof bytes) : -1;
     if (n < HEAD_LEN + CHECK_LEN || bytes[0] != CURSOR_VERSION ||
         bytes[9] > POLLING_CURSOR_SID_MAX || (size_t)n != HEAD_LEN + (size_t)bytes[9] + CHECK_LEN)
         return -1;

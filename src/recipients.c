@@ -33,7 +33,7 @@ static json_t *list_value(json_t *v, size_t max, int *cut)
     *cut = 0;
     if (!json_is_string(v))
         return json_incref(v);
-    struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
+    struct text t = value_trim((struct text){json_string_value(v), json_string_length(v)});
     if (t.n && t.p[0] == '[') {
         json_t *parsed = jsonparse_loadb(t.p, t.n, JSON_REJECT_DUPLICATES, NULL);
         if (json_is_array(parsed))
@@ -50,7 +50,7 @@ static json_t *list_value(json_t *v, size_t max, int *cut)
             *cut = 1;
             break;
         }
-        struct text one = args_trim((struct text){t.p + start, k - start});
+        struct text one = value_trim((struct text){t.p + start, k - start});
         if (one.n && json_array_append_new(list, json_stringn(one.p, one.n)) < 0) {
             json_decref(list);
             list = NULL;

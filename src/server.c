@@ -14,12 +14,11 @@
 #include <unistd.h>
 
 #include "apidoc.h"
-#include "args.h"
 #include "buf.h"
+#include "campaign.h"
 #include "clock.h"
 #include "deadline.h"
 #include "envelope.h"
-#include "idem.h"
 #include "jsonparse.h"
 #include "listensock.h"
 #include "log.h"
@@ -32,7 +31,6 @@
 #include "request.h"
 #include "status.h"
 #include "suggest.h"
-#include "upstream.h"
 
 /* A connection that sends nothing stays in the kernel this long before a worker sees it (Linux
  * rounds up to its SYN-ACK retransmission times: accepted after about 63 s). */
@@ -542,7 +540,8 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     struct metrics *m = (struct metrics *)&s->metrics;
     struct buf text;
     buf_init(&text, 4u << 20);
-    int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0
+    int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0 &&
+                         campaign_metrics(&text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                    buf_str(&text), text.len, NULL)
                      : reply_error(conn, 500, STATUS_INTERNAL, "out of memory", NULL);

@@ -6,7 +6,6 @@
 
 #include "clock.h"
 #include "dryrun.h"
-#include "envelope.h"
 #include "jsonparse.h"
 #include "jsonscan.h"
 #include "status.h"

@@ -260,7 +260,7 @@ done:
 /* A checked string arg, white space around it dropped as the arg checks drop it. */
 static const char *trimmed(json_t *v, struct buf *out)
 {
-    struct text t = args_trim((struct text){json_string_value(v), json_string_length(v)});
+    struct text t = value_trim((struct text){json_string_value(v), json_string_length(v)});
     buf_reset(out);
     return t.p && buf_append(out, t.p, t.n) == 0 ? buf_str(out) : NULL;
 }
