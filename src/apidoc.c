@@ -727,7 +727,7 @@ static json_t *request_text(struct doc *d, const struct block_def *b)
 static json_t *envelope_tests(void)
 {
     return json_pack(
-        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script",
+        "[{s:s,s:{s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}}]", "listen", "test", "script",
         "type", "text/javascript", "exec", "pm.test('HTTP 200', function () {",
         "    pm.response.to.have.status(200);", "});", "pm.test('the body is JSON', function () {",
         "    pm.response.to.be.json;", "});", "pm.test('callback is success', function () {",
@@ -735,8 +735,10 @@ static json_t *envelope_tests(void)
         "    pm.expect(body.callback, JSON.stringify(body.contextWrites)).to.eql('success');",
         "});", "pm.test('contextWrites.to is an object', function () {",
         "    const to = (pm.response.json().contextWrites || {}).to;",
-        "    pm.expect(to).to.be.an('object');", "});",
-        "pm.test('a signature check holds (valid is true)', function () {",
+        "    pm.expect(to).to.be.an('object');",
+        "    if (typeof to.campaignId === 'string') pm.collectionVariables.set('campaignId', "
+        "to.campaignId);",
+        "});", "pm.test('a signature check holds (valid is true)', function () {",
         "    const to = (pm.response.json().contextWrites || {}).to || {};",
         "    if (pm.request.url.toString().endsWith('/validateWebhookSignature'))",
         "        pm.expect(to.valid, to.reason).to.eql(true);", "});");
@@ -748,10 +750,12 @@ static json_t *postman_item(struct doc *d, const struct block_def *b)
     size_t i;
     json_t *def;
     char *raw = NULL;
-    /* Credentials come from the collection variables of the same name. */
+    /* Credentials come from the collection variables of the same name; a campaignId from the
+     * createCampaign run before (its test keeps it). */
     json_array_foreach(arg_defs(b), i, def) {
         const char *name = field(def, "name");
-        if (name && is_type(def, "credentials") && json_object_get(args, name))
+        if (name && (is_type(def, "credentials") || strcmp(name, "campaignId") == 0) &&
+            json_object_get(args, name))
             put(d, args, name, json_sprintf("{{%s}}", name));
     }
     json_t *body = json_pack("{s:O}", "args", args);
@@ -794,6 +798,9 @@ static json_t *postman_variables(struct doc *d, const struct block_set *set)
                            "string"));
         }
     }
+    push(d, vars,
+         json_pack("{s:s,s:s,s:s}", "key", "campaignId", "value",
+                   "CPaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "type", "string"));
     json_decref(seen);
     return vars;
 }
@@ -813,9 +820,11 @@ char *apidoc_postman(const struct block_set *set, size_t *len, char *err, size_t
                          "definitions by `twilio-block --postman`. Set the collection "
                          "variables:") == 0;
     json_array_foreach(vars, i, var) {
-        ok = ok &&
-             buf_appendf(&t, "\n- `%s`: %s", field(var, "key"),
-                         i ? "your Twilio credential of that name" : "where the service runs") == 0;
+        ok = ok && buf_appendf(&t, "\n- `%s`: %s", field(var, "key"),
+                               !i ? "where the service runs"
+                               : strcmp(field(var, "key"), "campaignId") == 0
+                                   ? "set by createCampaign's tests"
+                                   : "your Twilio credential of that name") == 0;
     }
     ok = ok && buf_appendz(&t, "\n\nEach request's tests check the envelope: HTTP 200, JSON, "
                                "`callback` is `success`, `contextWrites.to` is an "

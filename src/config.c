@@ -101,6 +101,18 @@ static const struct setting settings[] = {
      "share Idempotency-Keys between replicas: redis://[:password@]host[:port][/db]"},
     {"REDIS_TIMEOUT_MS", "--redis-timeout-ms", K_LONG, FIELD(redis_timeout_ms), 0, 1, 60000, "1000",
      "time allowed to connect to Redis, and for each Redis command"},
+    {"CAMPAIGN_SECRET", "--campaign-secret", K_STRING, FIELD(campaign_secret),
+     sizeof(((struct config *)0)->campaign_secret), 0, 0, "",
+     "with REDIS_URL: the passphrase whose key (AES-256-GCM) seals a campaign's credentials in "
+     "Redis; campaigns need it; never logged"},
+    {"CAMPAIGN_CONCURRENCY", "--campaign-concurrency", K_LONG, FIELD(campaign_concurrency), 0, 1,
+     256, "32", "campaign sends in flight at once in this replica"},
+    {"CAMPAIGN_RECLAIM_MS", "--campaign-reclaim-ms", K_LONG, FIELD(campaign_reclaim_ms), 0, 100,
+     3600000, "30000",
+     "a campaign recipient held this long by a replica that stopped is taken over (as maybeSent "
+     "if its send had begun); keep it above UPSTREAM_TIMEOUT_MS"},
+    {"ALLOW_PRIVATE_CALLBACKS", "--allow-private-callbacks", K_LONG, FIELD(allow_private_callbacks),
+     0, 0, 1, "0", "1: a campaign's statusCallback may be http or a loopback or private address"},
     {"IDEMPOTENCY_EARLIER_KEYS", "--idempotency-earlier-keys", K_LONG,
      FIELD(idempotency_earlier_keys), 0, 0, 1, "0",
      "1 while replicas that scoped a key to the accountSid alone share the Redis (an upgrade "

@@ -40,6 +40,10 @@ struct config {
     long shutdown_grace_ms;
     char redis_url[512]; /* empty: keys kept in process; may hold a password, never logged */
     long redis_timeout_ms;
+    char campaign_secret[256]; /* empty: campaigns refused with REDIS_URL; never logged */
+    long campaign_concurrency;
+    long campaign_reclaim_ms;
+    long allow_private_callbacks;
     long idempotency_earlier_keys; /* also claim a key's name of versions before 14a0496 */
     long long (*now_s)(void);      /* the wall clock in seconds (poll blocks); NULL: time(). Not a
                                  setting: tests drive time with it */

@@ -9,6 +9,7 @@
 
 #include "apidoc.h"
 #include "block.h"
+#include "campaign.h"
 #include "config.h"
 #include "embedded.h"
 #include "fdlimit.h"
@@ -99,6 +100,10 @@ int main(int argc, char **argv)
     mg_init_library(0);
     struct server *srv = server_start(&cfg, blocks, err, sizeof err);
     int status = 1;
+    if (srv && campaign_start(&cfg, err, sizeof err) < 0) {
+        server_stop(srv);
+        srv = NULL;
+    }
     if (srv) {
         /* The base a call without edge or region args goes to, TWILIO_EDGE/REGION applied. */
         struct buf base;
@@ -117,6 +122,7 @@ int main(int argc, char **argv)
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "signal %d: stopping, in-flight requests have %ld ms (SHUTDOWN_GRACE_MS)",
                 sig, cfg.shutdown_grace_ms);
+        campaign_stop(); /* each sender settles the recipient it is sending to */
         if (server_drain(srv, cfg.shutdown_grace_ms) < 0) {
             log_msg(LOG_WARN, "requests still in flight after %ld ms; exiting anyway",
                     cfg.shutdown_grace_ms);

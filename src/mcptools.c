@@ -56,7 +56,8 @@ static size_t toolset_of(const struct block_def *b)
         set = "voice";
     else if (name_has(n, "PhoneNumber"))
         set = "numbers";
-    else if (name_has(n, "Message") || name_has(n, "Sms") || name_has(n, "Mms") || b->each)
+    else if (name_has(n, "Message") || name_has(n, "Sms") || name_has(n, "Mms") ||
+             name_has(n, "Campaign") || b->each)
         set = "messaging";
     else if (block_role_index(b, ROLE_PATH) >= 0)
         set = "advanced";

@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "bulk.h"
+#include "campaign.h"
 #include "eventstreams.h"
 #include "polling.h"
 #include "single.h"
@@ -35,6 +36,7 @@ static const struct {
     {"unsubscribeEvents", eventstreams_unsubscribe, NULL},
     {"listEventTypes", eventstreams_types, NULL},
     {"poll", polling_run, polling_check},
+    {"campaign", campaign_run, NULL},
 };
 
 static size_t kind_index(const char *name)

@@ -15,6 +15,7 @@
 
 #include "apidoc.h"
 #include "buf.h"
+#include "campaign.h"
 #include "clock.h"
 #include "deadline.h"
 #include "envelope.h"
@@ -539,7 +540,8 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     struct metrics *m = (struct metrics *)&s->metrics;
     struct buf text;
     buf_init(&text, 4u << 20);
-    int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0
+    int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0 &&
+                         campaign_metrics(&text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                    buf_str(&text), text.len, NULL)
                      : reply_error(conn, 500, STATUS_INTERNAL, "out of memory", NULL);

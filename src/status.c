@@ -57,6 +57,17 @@ static const struct status_code codes[] = {
     {STATUS_STORE_UNAVAILABLE, 503,
      "REDIS_URL is set, the request carries an Idempotency-Key and Redis cannot be reached; "
      "nothing was sent. Retry (Retry-After: 5)."},
+    {STATUS_CAMPAIGN_NOT_FOUND, 200,
+     "campaign blocks: no campaign with that campaignId for these credentials (only the account "
+     "and token or API key that created one see it)."},
+    {STATUS_CAMPAIGN_STATE, 200,
+     "campaign blocks: the campaign's status does not allow it (only a draft starts, only a "
+     "running campaign pauses, ...); `status_msg` names the status. Nothing was changed."},
+    {STATUS_CAMPAIGNS_UNAVAILABLE, 200,
+     "campaign blocks: REDIS_URL is set without CAMPAIGN_SECRET; `status_msg` names the "
+     "setting. Nothing was stored."},
+    {STATUS_CAMPAIGN_STORE_UNAVAILABLE, 503,
+     "campaign blocks: Redis cannot be reached; nothing was changed. Retry (Retry-After: 2)."},
 };
 
 size_t status_count(void)

@@ -29,7 +29,9 @@
     "createConversation, addConversationParticipant, sendConversationMessage, twilioRequest, "     \
     "validateWebhookSignature, subscribeWebhook, unsubscribeWebhook, subscribeEvents, "            \
     "unsubscribeEvents, listEventTypes, pollMessages, pollCalls, pollRecordings, "                 \
-    "pollTranscriptions, pollIncomingPhoneNumbers; events: webhookEvent."
+    "pollTranscriptions, pollIncomingPhoneNumbers, createCampaign, addCampaignRecipients, "        \
+    "startCampaign, pauseCampaign, resumeCampaign, cancelCampaign, getCampaign, "                  \
+    "listCampaignRecipients; events: webhookEvent."
 #define ERROR(code, msg)                                                                           \
     "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"" code                   \
     "\",\"status_msg\":\"" msg "\""

@@ -396,6 +396,8 @@ static void fresh_server_shows_its_families(void **state)
         "twilio_block_upstream_retries_total",
         "twilio_block_idempotent_replays_total",
         "twilio_block_upstream_responses_total",
+        "twilio_block_campaign_recipients_total",
+        "twilio_block_campaigns_ended_total",
     };
     assert_int_equal(SC.nf, sizeof families / sizeof families[0]);
     for (size_t i = 0; i < SC.nf; i++)

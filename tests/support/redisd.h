@@ -12,11 +12,15 @@ struct redisd {
     pid_t pid; /* 0 while stopped */
     int port;
     char password[64]; /* empty: none */
+    char aof_dir[256]; /* the append-only file's directory; empty: nothing on disk */
 };
 
 /* Starts redis-server (requiring password unless NULL) and waits until it answers.
  * Returns 0, or -1 with the reason on stderr. */
 int redisd_start(struct redisd *r, const char *password);
+/* Starts one without a password that keeps an append-only file in dir (appendfsync always),
+ * so a restart after SIGKILL finds every answered write. Returns 0 or -1. */
+int redisd_start_aof(struct redisd *r, const char *dir);
 /* Starts it again on the same port after redisd_stop. Returns 0 or -1. */
 int redisd_restart(struct redisd *r);
 /* Stops it (SIGTERM) and waits for it to exit. */
