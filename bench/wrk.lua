@@ -1,8 +1,9 @@
 -- wrk script for bench/run. One argument after "--" picks the request:
 --   direct   the form POST the service sends to Twilio, straight at the upstream stand-in
 --   service  a sendSms block call (JSON) at the service
+--   mcp      the same call as an MCP tools/call at /mcp, the credentials in Authorization
 -- Every response is checked: direct expects a 201 carrying a message sid, service expects a
--- success envelope. done() prints one machine-readable line starting with WRKRESULT.
+-- success envelope, mcp a tool result that is no error. done() prints one machine-readable line starting with WRKRESULT.
 
 local threads = {}
 
@@ -41,6 +42,15 @@ function init(args)
       wrk.headers["User-Agent"] = "twilio-block/bench"
       wrk.body = "To=%2B15005550006&From=%2B15005550006&Body=Hello"
       want = '"sid":"SM'
+   elseif mode == "mcp" then
+      wrk.path = "/mcp"
+      wrk.headers["Content-Type"] = "application/json"
+      wrk.headers["Accept"] = "application/json, text/event-stream"
+      wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
+      wrk.headers["Authorization"] = "Basic " .. base64(sid .. ":" .. token)
+      wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sendSms",' ..
+         '"arguments":{"from":"+15005550006","to":"+15005550006","body":"Hello"}}}'
+      want = '"isError":false'
    else
       wrk.path = "/api/twilio/sendSms"
       wrk.headers["Content-Type"] = "application/json"

@@ -226,6 +226,19 @@ static void initialize(struct mcp_reply *out, json_t *id, json_t *params)
                          "dryRun: true shows the request without sending it."));
 }
 
+/* The reply's body: the buffer itself, handed over. */
+static void take_body(struct mcp_reply *out, struct buf *b, int bad)
+{
+    if (bad) {
+        buf_free(b);
+        set_body(out, 500, NULL);
+        return;
+    }
+    out->status = 200;
+    out->body = b->data;
+    out->len = b->len;
+}
+
 static void list_tools(struct mcp_reply *out, const struct mcptools *t, const unsigned char *sel,
                        json_t *id)
 {
@@ -250,33 +263,66 @@ static void list_tools(struct mcp_reply *out, const struct mcptools *t, const un
         set_body(out, 500, NULL);
         return;
     }
-    set_body(out, 200, strndup(b.data, b.len));
-    buf_free(&b);
+    take_body(out, &b, 0);
 }
 
-/* The result of a tool call: structured (JSON object text) as structuredContent and, as
- * text, either text or the same JSON. */
+/* Appends the n bytes at p as a JSON string. They are JSON text already (Twilio's answer, or
+ * one of ours), so valid UTF-8: only quotes, backslashes and control characters are escaped. A
+ * tool call answers its resource twice, and this is the whole cost of the second time. */
+static int append_json_string(struct buf *b, const char *p, size_t n)
+{
+    char *w = buf_prepare(b, 6 * n + 2); /* the longest escape: \u00XX */
+    if (!w)
+        return -1;
+    char *start = w;
+    *w++ = '"';
+    for (size_t i = 0; i < n;) {
+        size_t run = i;
+        while (run < n && (unsigned char)p[run] >= 0x20 && p[run] != '"' && p[run] != '\\')
+            run++;
+        memcpy(w, p + i, run - i);
+        w += run - i;
+        if (run == n)
+            break;
+        unsigned char c = (unsigned char)p[run];
+        *w++ = '\\';
+        if (c == '"' || c == '\\')
+            *w++ = (char)c;
+        else if (c == '\n')
+            *w++ = 'n';
+        else
+            w += snprintf(w, 6, "u%04x", c);
+        i = run + 1;
+    }
+    *w++ = '"';
+    buf_commit(b, (size_t)(w - start));
+    return 0;
+}
+
+/* The result of a tool call: structured (JSON object text, or NULL) as structuredContent and,
+ * as text, either text or the same JSON. */
 static void tool_result(struct mcp_reply *out, json_t *id, const char *structured, size_t slen,
                         const char *text, size_t tlen, int is_error)
 {
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    static const char content[] = ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":";
+    static const char sc[] = "}],\"structuredContent\":";
     struct buf b;
-    char *idtext = dump_any(id);
-    json_t *s = json_stringn(text ? text : structured, text ? tlen : slen);
-    char *textjson = s ? dump_any(s) : NULL;
-    json_decref(s);
+    char *idtext = json_is_integer(id) ? NULL : dump_any(id);
     buf_init(&b, (size_t)-1);
-    int bad = !idtext || !textjson ||
-              buf_appendf(&b,
-                          "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[{\"type\":"
-                          "\"text\",\"text\":%s}]",
-                          idtext, textjson);
+    int bad = buf_prepare(&b, 6 * (text ? tlen : slen) + slen + 256) == NULL ||
+              buf_append(&b, head, sizeof head - 1) ||
+              (idtext ? buf_appendz(&b, idtext)
+                      : buf_appendf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(id))) ||
+              buf_append(&b, content, sizeof content - 1) ||
+              append_json_string(&b, text ? text : structured, text ? tlen : slen);
     if (structured)
-        bad = bad || buf_appendz(&b, ",\"structuredContent\":") || buf_append(&b, structured, slen);
-    bad = bad || buf_appendf(&b, ",\"isError\":%s}}", is_error ? "true" : "false");
+        bad = bad || buf_append(&b, sc, sizeof sc - 1) || buf_append(&b, structured, slen);
+    else
+        bad = bad || buf_append(&b, "}]", 2);
+    bad = bad || buf_appendz(&b, is_error ? ",\"isError\":true}}" : ",\"isError\":false}}");
     free(idtext);
-    free(textjson);
-    set_body(out, 200, bad ? NULL : strndup(b.data, b.len));
-    buf_free(&b);
+    take_body(out, &b, bad);
 }
 
 static int is_credential_name(const struct mcptools *t, size_t tool, const char *name)
@@ -306,10 +352,13 @@ static void tool_error(struct mcp_reply *out, json_t *id, const struct mcptools 
                                  json_string_value(v) ? json_string_value(v) : "invalid");
     }
     bad = bad || buf_appendf(&text, "\n%s", json);
+    /* A tool with an outputSchema: clients check any structuredContent against it. */
+    int structured = !mcptools_has_output(t, tool);
     if (bad)
         set_body(out, 500, NULL);
     else
-        tool_result(out, id, json, strlen(json), text.data, text.len, 1);
+        tool_result(out, id, structured ? json : NULL, structured ? strlen(json) : 0, text.data,
+                    text.len, 1);
     buf_free(&text);
     free(json);
 }

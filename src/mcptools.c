@@ -1,10 +1,12 @@
 #include "mcptools.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "jsonparse.h"
 #include "suggest.h"
 
 /* The schemas are strict (one JSON type per argument, no combinators at the top level, where
@@ -21,6 +23,7 @@ struct tool {
     char *json;
     size_t len;
     size_t toolset;
+    int output; /* it has an outputSchema */
 };
 
 struct mcptools {
@@ -147,19 +150,24 @@ static json_t *string_schema(const struct arg_def *a, json_t *options)
 
 /* The args most tools share say in a line what their definitions say in a paragraph: four
  * of them in every tool would take a quarter of the list's budget (docs/mcp.md). */
+/* Whether an arg of the block is one of the tool's: not the credentials (the Authorization
+ * header gives them), nor the edge, a latency choice no agent has reason to make that would
+ * cost every tool's schema its room in the list's budget (TWILIO_EDGE applies). */
+static int is_tool_arg(const struct arg_def *a)
+{
+    return a->type != ARG_CREDENTIALS && a->role != ROLE_EDGE;
+}
+
 static const char *role_text(enum arg_role role)
 {
     switch (role) {
-    case ROLE_EDGE:
-        return "Twilio edge location (e.g. sydney); default: the service's.";
     case ROLE_REGION:
         return "Twilio region (e.g. au1); default: the service's.";
     case ROLE_DRY_RUN:
-        return "true: check the arguments and return the exact request (secrets masked) "
-               "instead of sending it.";
+        return "true: check the arguments and return the request (secrets masked) unsent.";
     case ROLE_IDEMPOTENCY_KEY:
         return "A key of yours (at most 255 characters): a repeat with the same key and "
-               "arguments within 24 hours returns the first answer instead of sending again.";
+               "arguments within 24 hours gets the first answer, unsent.";
     default:
         return NULL;
     }
@@ -254,7 +262,7 @@ static json_t *input_schema(const struct block_def *b)
         const char *an = json_string_value(json_object_get(def, "name"));
         long k = an ? block_arg_index(b, an) : -1;
         const struct arg_def *a = k >= 0 ? &b->args[k] : NULL;
-        if (bad || !a || a->type == ARG_CREDENTIALS)
+        if (bad || !a || !is_tool_arg(a))
             continue;
         bad |= set(props, a->name, arg_schema(a, def));
         if (a->required)
@@ -274,7 +282,29 @@ static json_t *input_schema(const struct block_def *b)
     return s;
 }
 
-static char *tool_json(const struct block_def *b, size_t *len)
+/* A polling trigger answers one shape whatever its args (it has no dry run), which the
+ * metadata's pollingTriggers entry names: {"items": [...], "cursor": "...", "more": bool}.
+ * The other blocks answer Twilio's resource, or the request when dryRun is set: no schema. */
+static json_t *output_schema(const struct block_def *b, json_t *meta)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(meta, "pollingTriggers"), i, t) {
+        const char *block = json_string_value(json_object_get(t, "block"));
+        const char *items = json_string_value(json_object_get(t, "items"));
+        const char *cursor = json_string_value(json_object_get(t, "cursor"));
+        const char *more = json_string_value(json_object_get(t, "more"));
+        if (!block || strcmp(block, b->name) != 0 || !items || !cursor || !more)
+            continue;
+        return json_pack("{s:s,s:{s:{s:s,s:{s:s}},s:{s:s},s:{s:s}},s:[s,s,s]}", "type", "object",
+                         "properties", items, "type", "array", "items", "type", "object", cursor,
+                         "type", "string", more, "type", "boolean", "required", items, cursor,
+                         more);
+    }
+    return NULL;
+}
+
+static char *tool_json(const struct block_def *b, json_t *meta, int *output, size_t *len)
 {
     struct buf text;
     buf_init(&text, 1u << 16);
@@ -285,6 +315,12 @@ static char *tool_json(const struct block_def *b, size_t *len)
             : json_pack("{s:s,s:s%,s:o,s:o}", "name", b->name, "description", text.data, text.len,
                         "inputSchema", input_schema(b), "annotations", annotations(b));
     buf_free(&text);
+    json_t *out_schema = tool ? output_schema(b, meta) : NULL;
+    *output = out_schema != NULL;
+    if (out_schema && json_object_set_new(tool, "outputSchema", out_schema) < 0) {
+        json_decref(tool);
+        tool = NULL;
+    }
     char *out = tool ? json_dumps(tool, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(tool);
     if (out)
@@ -311,6 +347,9 @@ struct mcptools *mcptools_build(const struct block_set *set, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    size_t mlen;
+    const char *mtext = block_metadata(set, &mlen);
+    json_t *meta = jsonparse_loadb_capped(mtext, mlen, 0, SIZE_MAX, NULL);
     for (size_t i = 0; i < n; i++) {
         const struct block_def *b = block_at(set, i);
         if (!is_tool(b))
@@ -318,14 +357,16 @@ struct mcptools *mcptools_build(const struct block_set *set, char *err, size_t e
         struct tool *tl = &t->tools[t->n];
         tl->b = b;
         tl->toolset = toolset_of(b);
-        tl->json = tool_json(b, &tl->len);
+        tl->json = tool_json(b, meta, &tl->output, &tl->len);
         if (!tl->json) {
             snprintf(err, errlen, "%s: cannot describe it as an MCP tool (out of memory)", b->name);
+            json_decref(meta);
             mcptools_free(t);
             return NULL;
         }
         t->n++;
     }
+    json_decref(meta);
     return t;
 }
 
@@ -353,6 +394,11 @@ const char *mcptools_json(const struct mcptools *t, size_t i, size_t *len)
 {
     *len = t->tools[i].len;
     return t->tools[i].json;
+}
+
+int mcptools_has_output(const struct mcptools *t, size_t i)
+{
+    return t->tools[i].output;
 }
 
 const char *mcptools_toolset(const struct mcptools *t, size_t i)
@@ -408,7 +454,7 @@ long mcptools_arg(const struct mcptools *t, size_t i, const char *name, size_t l
     const struct block_def *b = t->tools[i].b;
     for (size_t k = 0; k < b->n_args; k++) {
         if (strlen(b->args[k].name) == len && memcmp(b->args[k].name, name, len) == 0)
-            return b->args[k].type == ARG_CREDENTIALS ? -1 : (long)k;
+            return is_tool_arg(&b->args[k]) ? (long)k : -1;
     }
     return -1;
 }
@@ -419,7 +465,7 @@ const char *mcptools_nearest_arg(const struct mcptools *t, size_t i, const char 
     const char *names[128];
     size_t n = 0;
     for (size_t k = 0; k < b->n_args && n < sizeof names / sizeof names[0]; k++)
-        if (b->args[k].type != ARG_CREDENTIALS)
+        if (is_tool_arg(&b->args[k]))
             names[n++] = b->args[k].name;
     long near = suggest_nearest(name, len, names, n);
     return near >= 0 ? names[near] : NULL;

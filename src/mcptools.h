@@ -20,6 +20,9 @@ size_t mcptools_count(const struct mcptools *t);
 const struct block_def *mcptools_block(const struct mcptools *t, size_t i);
 /* Tool i as compact JSON text (len in *len), owned by t. */
 const char *mcptools_json(const struct mcptools *t, size_t i, size_t *len);
+/* Whether tool i has an outputSchema: its successes are checked against it, and its errors
+ * carry no structuredContent. */
+int mcptools_has_output(const struct mcptools *t, size_t i);
 /* The toolset tool i belongs to (messaging, voice, numbers, ...). */
 const char *mcptools_toolset(const struct mcptools *t, size_t i);
 

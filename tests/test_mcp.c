@@ -116,6 +116,8 @@ static json_t *call(const char *userpwd, const char *const *extra, const char *t
     return result;
 }
 
+static json_t *list(const char *query, long status);
+
 static const char *text_of(json_t *result)
 {
     json_t *item = json_array_get(json_object_get(result, "content"), 0);
@@ -397,6 +399,25 @@ static void tool_errors_name_each_arg(void **state)
     json_decref(res);
 }
 
+/* A polling trigger's answer has one shape, its outputSchema; its errors carry no
+ * structuredContent, which a client would check against that schema. */
+static void poll_errors_have_no_structured_content(void **state)
+{
+    (void)state;
+    json_t *res = call(USERPWD, NULL, "pollMessages", "{\"limit\":0}");
+    assert_true(json_is_true(json_object_get(res, "isError")));
+    assert_null(json_object_get(res, "structuredContent"));
+    assert_non_null(strstr(text_of(res), "\n- limit: "));
+    json_decref(res);
+    json_t *j = list("?tools=pollMessages", 200);
+    json_t *schema = json_object_get(
+        json_array_get(json_object_get(json_object_get(j, "result"), "tools"), 0), "outputSchema");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(schema, "required"), 0)),
+                        "items");
+    json_decref(j);
+    assert_int_equal(standin_count(H.up), 0);
+}
+
 static void unknown_tool_names_the_nearest(void **state)
 {
     (void)state;
@@ -616,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup(credentials_from_the_header, reset),
         cmocka_unit_test_setup(credentials_refused, reset),
         cmocka_unit_test_setup(tool_errors_name_each_arg, reset),
+        cmocka_unit_test_setup(poll_errors_have_no_structured_content, reset),
         cmocka_unit_test_setup(unknown_tool_names_the_nearest, reset),
         cmocka_unit_test_setup(idempotency_key_sends_once, reset),
         cmocka_unit_test_setup(dry_run_masks, reset),

@@ -13,7 +13,8 @@ import { startService, stop, check } from './service.mjs';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = process.argv[2];
 const common = JSON.parse(fs.readFileSync(path.join(root, 'blocks', 'common', 'args.json'), 'utf8'));
-const blocks = JSON.parse(fs.readFileSync(path.join(root, 'metadata.json'), 'utf8')).blocks.map((name) => {
+const meta = JSON.parse(fs.readFileSync(path.join(root, 'metadata.json'), 'utf8'));
+const blocks = meta.blocks.map((name) => {
   const def = JSON.parse(fs.readFileSync(path.join(root, 'blocks', `${name}.json`), 'utf8'));
   def.args = def.args.map((a) => (a.use ? { ...common.find((c) => c.name === a.use), ...a, use: undefined } : a));
   return def;
@@ -21,7 +22,7 @@ const blocks = JSON.parse(fs.readFileSync(path.join(root, 'metadata.json'), 'utf
 
 // The short words of mcptools.c for the args most tools share (their role), else the arg's info.
 const roleText = {
-  edge: /^Twilio edge location/, region: /^Twilio region/, dryRun: /^true: check the arguments/,
+  region: /^Twilio region/, dryRun: /^true: check the arguments/,
   idempotencyKey: /^A key of yours \(at most 255 characters\)/,
 };
 
@@ -95,7 +96,8 @@ try {
     if (s.type !== 'object' || s.additionalProperties !== false) fail(`${tool.name}: not a closed object schema`);
     for (const k of ['anyOf', 'oneOf', 'allOf']) if (s[k]) fail(`${tool.name}: ${k} at the top level`);
     if (!tool.description.startsWith(b.description)) fail(`${tool.name}: description is not the block's`);
-    const args = b.args.filter((a) => a.type !== 'credentials');
+    // every arg but the credentials and the edge (docs/mcp.md, "The tools")
+    const args = b.args.filter((a) => a.type !== 'credentials' && a.role !== 'edge');
     if (JSON.stringify(Object.keys(s.properties)) !== JSON.stringify(args.map((a) => a.name))) {
       fail(`${tool.name}: properties ${Object.keys(s.properties)} are not the args ${args.map((a) => a.name)}`);
     }
@@ -112,6 +114,15 @@ try {
       const role = roleText[a.role];
       if (role ? !role.test(desc) : desc !== a.info) fail(`${tool.name}.${a.name}: description "${desc}"`);
       if (a.type === 'credentials') fail(`${tool.name}: credential ${a.name} is an argument`);
+    }
+    const trigger = (meta.pollingTriggers || []).find((t) => t.block === tool.name);
+    if (trigger) {
+      const want = { type: 'object', properties: { [trigger.items]: { type: 'array', items: { type: 'object' } },
+        [trigger.cursor]: { type: 'string' }, [trigger.more]: { type: 'boolean' } }, required: [trigger.items, trigger.cursor, trigger.more] };
+      if (JSON.stringify(tool.outputSchema) !== JSON.stringify(want)) fail(`${tool.name}: outputSchema ${JSON.stringify(tool.outputSchema)}`);
+      else ajv.compile(tool.outputSchema);
+    } else if (tool.outputSchema) {
+      fail(`${tool.name}: an outputSchema, but its answer's shape is not one (a dry run, or Twilio's resource)`);
     }
     const ann = tool.annotations;
     if (!ann || ann.openWorldHint !== true || typeof ann.readOnlyHint !== 'boolean') fail(`${tool.name}: annotations`);

@@ -56,6 +56,16 @@ async function sandbox() {
     check(got.isError === false, `getMessage failed: ${text(got)}`);
     check(typeof got.structuredContent.status === 'string', 'getMessage: no status');
 
+    // a polling trigger has an outputSchema: the SDK checks structuredContent against it
+    const poll = tools.find((t) => t.name === 'pollMessages');
+    check(poll.outputSchema && poll.outputSchema.required.join() === 'items,cursor,more', 'pollMessages: outputSchema');
+    const polled = await client.callTool({ name: 'pollMessages', arguments: { limit: 5 } });
+    check(polled.isError === false, `pollMessages failed: ${text(polled)}`);
+    check(Array.isArray(polled.structuredContent.items) && typeof polled.structuredContent.cursor === 'string',
+      'pollMessages: structuredContent');
+    const pollBad = await client.callTool({ name: 'pollMessages', arguments: { limit: 0 } });
+    check(pollBad.isError === true && pollBad.structuredContent === undefined, 'pollMessages: an error with structuredContent');
+
     const bad = await client.callTool({ name: 'sendSms', arguments: { to: 'tomorrow', body: 'Hi', validityPeriod: 0 } });
     check(bad.isError === true, 'bad args are not a tool error');
     for (const field of ['to', 'from', 'validityPeriod']) {
