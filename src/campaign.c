@@ -17,7 +17,6 @@
 #include "campaign_redis.h"
 #include "clock.h"
 #include "digest.h"
-#include "envelope.h"
 #include "form.h"
 #include "jsonparse.h"
 #include "log.h"
