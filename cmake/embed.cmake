@@ -1,4 +1,5 @@
-# Writes OUT: a C file holding METADATA, COMMON (the shared args) and every file in BLOCKS as
+# Writes OUT: a C file holding METADATA, COMMON (the shared args), ANSWERS (each block's success
+# answer recorded in the sandbox) and every file in BLOCKS as
 # NUL-terminated byte arrays (unsigned, so UTF-8 text such as an example in euros fits).
 function(to_c_array path var out)
   file(READ "${path}" hex HEX)
@@ -12,6 +13,8 @@ to_c_array("${METADATA}" metadata_json text)
 string(APPEND body "${text}\n")
 to_c_array("${COMMON}" common_args_json text)
 string(APPEND body "${text}\n")
+to_c_array("${ANSWERS}" answers_json text)
+string(APPEND body "${text}\n")
 string(REPLACE "|" ";" BLOCKS "${BLOCKS}")
 set(table "")
 set(i 0)
@@ -23,7 +26,8 @@ foreach(path IN LISTS BLOCKS)
   math(EXPR i "${i} + 1")
 endforeach()
 string(APPEND body "const struct embedded_file embedded_metadata = {\"metadata\", (const char *)metadata_json, sizeof metadata_json - 1};\n")
-string(APPEND body "const struct embedded_file embedded_common_args = {\"common/args\", (const char *)common_args_json, sizeof common_args_json - 1};\n\n")
+string(APPEND body "const struct embedded_file embedded_common_args = {\"common/args\", (const char *)common_args_json, sizeof common_args_json - 1};\n")
+string(APPEND body "const struct embedded_file embedded_answers = {\"common/answers\", (const char *)answers_json, sizeof answers_json - 1};\n\n")
 if(i EQUAL 0)
   string(APPEND body "const struct embedded_file embedded_blocks[1];\nconst size_t embedded_blocks_count = 0;\n")
 else()

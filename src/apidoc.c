@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "buf.h"
+#include "embedded.h"
 #include "envelope.h"
 #include "jsonparse.h"
 #include "status.h"
@@ -47,6 +48,7 @@ static const struct {
  * is noted here and the document is refused at the end. */
 struct doc {
     int oom;
+    json_t *answers; /* borrowed: each block's success answer recorded in the sandbox, or NULL */
 };
 
 /* Adds value to obj and returns it (borrowed), or NULL after noting the failure. Like
@@ -337,6 +339,13 @@ static json_t *block_responses(struct doc *d, const struct block_def *b)
     const char *action = field(b->root, "action");
     size_t len = 0;
     json_t *examples = json_object();
+    json_t *answer = d->answers ? json_object_get(d->answers, b->name) : NULL;
+    if (answer) /* first: a mock (Prism) answers with the first example */
+        put(d, examples, "success",
+            example(
+                "Success: the first call's answer in the sandbox (Twilio's example resource "
+                "from its OpenAPI spec)",
+                json_pack("{s:s,s:{s:O}}", "callback", "success", "contextWrites", "to", answer)));
     json_t *empty = empty_call_example(d, b);
     if (empty)
         put(d, examples, "requiredFields",
@@ -678,6 +687,7 @@ static char *finish(struct doc *d, json_t *root, size_t *len, char *err, size_t 
 char *apidoc_openapi(const struct block_set *set, size_t *len, char *err, size_t errlen)
 {
     struct doc d = {0};
+    d.answers = jsonparse_answer(embedded_answers.text, embedded_answers.len, NULL);
     json_t *root = json_object();
     put(&d, root, "openapi", json_string("3.0.3"));
     put(&d, root, "info", info(&d, set));
@@ -692,7 +702,9 @@ char *apidoc_openapi(const struct block_set *set, size_t *len, char *err, size_t
                   "description", "The blocks as tools for AI agents (docs/mcp.md)"));
     put(&d, root, "paths", paths(&d, set));
     put(&d, root, "components", components(&d, set));
-    return finish(&d, root, len, err, errlen);
+    char *out = finish(&d, root, len, err, errlen);
+    json_decref(d.answers);
+    return out;
 }
 
 /* The request's documentation pane: the block's description and every arg. */

@@ -13,6 +13,9 @@ struct embedded_file {
 
 extern const struct embedded_file embedded_metadata;
 extern const struct embedded_file embedded_common_args; /* blocks/common/args.json */
+/* blocks/common/answers.json: each block's success answer, recorded in the sandbox
+ * (tests/apidoc/record.js), for the OpenAPI document's examples */
+extern const struct embedded_file embedded_answers;
 extern const struct embedded_file embedded_blocks[];
 extern const size_t embedded_blocks_count;
 

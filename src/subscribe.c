@@ -8,6 +8,7 @@
 #include "flowreq.h"
 #include "jsonparse.h"
 #include "status.h"
+#include "subscribe_lock.h"
 
 enum owner { OWN_NONE, OWN_SMS, OWN_VOICE };
 
@@ -236,9 +237,53 @@ static int write_webhook(struct call *c, const struct target *t, const char *url
     return 0;
 }
 
+/* Reads the target's resource again, into t->resource. Returns 0, or -1 with the answer set. */
+static int read_again(struct call *c, struct target *t)
+{
+    json_t *fresh = NULL;
+    if (flowreq_send(c, t->product, "GET", t->path, NULL, "fetch record", &fresh) < 0)
+        return -1;
+    json_decref(t->resource);
+    t->resource = fresh;
+    return 0;
+}
+
+/* Holds the target's lock (its SID and the event's field) and reads it under the lock: a
+ * number named by its phone is found first, then locked and read again. Returns 0, or -1 with
+ * the answer set (and nothing held). */
+static int lock_and_read(struct call *c, const struct prepared *prep, struct target *t,
+                         struct subscribe_lock *l)
+{
+    const struct config *cfg = c->svc->cfg;
+    const int known = t->sid[0] != '\0';
+    char key[128];
+    if (!known && read_target(c, prep, t) < 0)
+        return -1;
+    snprintf(key, sizeof key, "%s\n%s", t->sid, t->field->url_key);
+    /* as long as a holder's flow can take, and a little more */
+    enum subscribe_lock_result r =
+        subscribe_lock_take(cfg, key, 5 * cfg->upstream_timeout_ms + 1000, l);
+    if (r != SUBSCRIBE_LOCKED) {
+        call_error(c, "internal_error", STATUS_INTERNAL,
+                   r == SUBSCRIBE_LOCK_BUSY
+                       ? "Another subscribeWebhook or unsubscribeWebhook of this webhook is "
+                         "still running; nothing was written. Repeat the call"
+                       : "Redis (REDIS_URL) cannot be reached to serialize this change with "
+                         "the other replicas; nothing was written. Retry later",
+                   NULL);
+        return -1;
+    }
+    if ((known ? read_target(c, prep, t) : read_again(c, t)) < 0) {
+        subscribe_lock_give(cfg, l);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks the args, answers a dry run, or reads the target. Returns 0 when the flow goes on
  * with t read, -1 when the call's answer holds the answer. */
-static int start(struct call *c, const struct prepared *prep, int unsubscribe, struct target *t)
+static int start(struct call *c, const struct prepared *prep, int unsubscribe, struct target *t,
+                 struct subscribe_lock *l)
 {
     json_t *reasons = json_object();
     if (!reasons) {
@@ -266,16 +311,17 @@ static int start(struct call *c, const struct prepared *prep, int unsubscribe, s
                         t->service || t->sid[0] ? NULL : query);
         return -1;
     }
-    return read_target(c, prep, t);
+    return lock_and_read(c, prep, t, l);
 }
 
 void subscribe_add(struct call *c)
 {
     const struct prepared *prep = c->prep;
     struct target t;
-    json_t *to = NULL, *extra = NULL;
+    struct subscribe_lock lock = {0};
+    json_t *to = NULL, *extra = NULL, *before = NULL;
     memset(&t, 0, sizeof t);
-    if (start(c, prep, 0, &t) < 0 || check_owner(c, &t) < 0)
+    if (start(c, prep, 0, &t, &lock) < 0 || check_owner(c, &t) < 0)
         goto done;
     const char *cur = text_of(t.resource, t.field->url_key, "");
     const char *cur_method = text_of(t.resource, t.field->method_key, "POST");
@@ -294,8 +340,26 @@ void subscribe_add(struct call *c)
         goto done;
     }
     const int changed = !mine || strcasecmp(cur_method, t.method) != 0;
-    if (changed && write_webhook(c, &t, t.url, t.method) < 0)
+    /* the read-back replaces t.resource: previous is what was read before the write */
+    before = json_incref(t.resource);
+    if (changed && (write_webhook(c, &t, t.url, t.method) < 0 || read_again(c, &t) < 0))
         goto done;
+    /* The read-back names a third URL: someone outside this service (Twilio's Console, a
+     * replica not sharing its Redis) wrote at the same moment. (One that shows the URL read
+     * before is a store that keeps nothing, as the sandbox's mock.) */
+    const char *now = text_of(t.resource, t.field->url_key, "");
+    if (strcmp(now, t.url) != 0 && strcmp(now, cur) != 0) {
+        char msg[4500];
+        const char *now_method = text_of(t.resource, t.field->method_key, "POST");
+        snprintf(msg, sizeof msg,
+                 "The %s webhook of %s was written, but reading it back it is %s (%s): "
+                 "someone else changed it at the same moment (in Twilio's Console, or a "
+                 "service not sharing this one's Redis). Subscribe again to take it",
+                 t.field->event, t.service ? t.sid : t.phone, now, now_method);
+        extra = json_pack("{s:{s:s, s:s}}", "current", "url", now, "method", now_method);
+        call_error(c, "refused", STATUS_WEBHOOK_TAKEN, msg, extra);
+        goto done;
+    }
     to = answer_of(&t);
     if (!to || json_object_set_new(to, "method", json_string(t.method)) < 0 ||
         json_object_set_new(to, "changed", json_boolean(changed)) < 0 ||
@@ -306,8 +370,10 @@ void subscribe_add(struct call *c)
     }
     call_success(c, to);
 done:
+    subscribe_lock_give(c->svc->cfg, &lock);
     json_decref(extra);
     json_decref(to);
+    json_decref(before);
     json_decref(t.resource);
 }
 
@@ -346,6 +412,7 @@ void subscribe_remove(struct call *c)
     struct target t;
     char previous[2048];
     const char *previous_method;
+    struct subscribe_lock lock = {0};
     json_t *to = NULL;
     memset(&t, 0, sizeof t);
     if (read_previous(args, previous, sizeof previous, &previous_method) < 0) {
@@ -356,7 +423,7 @@ void subscribe_remove(struct call *c)
         json_decref(reasons);
         goto done;
     }
-    if (start(c, prep, 1, &t) < 0)
+    if (start(c, prep, 1, &t, &lock) < 0)
         goto done;
     const char *cur = text_of(t.resource, t.field->url_key, "");
     const char *cur_method =
@@ -366,12 +433,14 @@ void subscribe_remove(struct call *c)
      * nothing of anyone else's. */
     if (strcmp(previous, t.url) == 0)
         previous[0] = '\0';
-    const char *now = mine ? previous : cur;
-    const char *now_method = mine ? previous_method : cur_method;
+    /* read under the lock: previous is written only over this trigger's own URL */
+    if (mine && (write_webhook(c, &t, previous, previous_method) < 0 || read_again(c, &t) < 0))
+        goto done;
+    const char *now = mine ? text_of(t.resource, t.field->url_key, "") : cur;
+    const char *now_method =
+        mine && t.field->method_key ? text_of(t.resource, t.field->method_key, "POST") : cur_method;
     if (!t.field->method_key)
         now_method = "POST";
-    if (mine && write_webhook(c, &t, previous, previous_method) < 0)
-        goto done;
     to = answer_of(&t);
     if (!to || json_object_set_new(to, "changed", json_boolean(mine)) < 0 ||
         json_object_set_new(to, "now", json_pack("{s:s, s:s}", "url", now, "method", now_method)) <
@@ -381,6 +450,7 @@ void subscribe_remove(struct call *c)
     }
     call_success(c, to);
 done:
+    subscribe_lock_give(c->svc->cfg, &lock);
     json_decref(to);
     json_decref(t.resource);
 }

@@ -7,13 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "creds.h"
 #include "harness.h"
+#include "redisd.h"
 
 #define PN1 "PN11111111111111111111111111111111"
 #define PN2 "PN22222222222222222222222222222222"
@@ -24,6 +28,7 @@
 #define OTHER "https://crm.example.com/inbound"
 #define DEMO "https://demo.twilio.com/welcome/sms/reply"
 
+static const char *binary; /* argv[1]: the service, for two replicas sharing a Redis */
 static struct harness H;
 static struct account *A;
 
@@ -111,8 +116,144 @@ static void subscribe_then_again_writes_once(void **state)
     assert_int_equal(account_line(A, 0, line, sizeof line), 0);
     assert_string_equal(line,
                         "GET " ACCOUNT "/IncomingPhoneNumbers.json?PhoneNumber=%2B15005550006");
+    /* found by its phone, then locked and read again; written; read back */
     assert_int_equal(account_line(A, 1, line, sizeof line), 0);
+    assert_string_equal(line, "GET " ACCOUNT "/IncomingPhoneNumbers/" PN1 ".json");
+    assert_int_equal(account_line(A, 2, line, sizeof line), 0);
     assert_string_equal(line, "POST " ACCOUNT "/IncomingPhoneNumbers/" PN1 ".json");
+    assert_int_equal(account_line(A, 3, line, sizeof line), 0);
+    assert_string_equal(line, "GET " ACCOUNT "/IncomingPhoneNumbers/" PN1 ".json");
+}
+
+struct racer {
+    const char *block, *json; /* block: a block's name, or a replica's full URL */
+    char *got;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct http_reply rep;
+    int rc = strncmp(r->block, "http://", 7) == 0
+                 ? http_call("POST", r->block, r->json, strlen(r->json), &rep)
+                 : harness_post(&H, r->block, r->json, &rep);
+    r->got = rc == 0 ? strdup(buf_str(&rep.body)) : NULL;
+    if (r->got)
+        http_reply_free(&rep);
+    return NULL;
+}
+
+/* Runs the calls at once (the stand-in delays each read by 0.5 s, so their reads overlap). */
+static void run_at_once(struct racer *r, size_t n)
+{
+    pthread_t t[4];
+    account_delay_reads(A, 500);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    account_delay_reads(A, 0);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(r[i].got);
+}
+
+/* Two workflows subscribe one number at once: one wins and holds the webhook, the other is told
+ * WEBHOOK_TAKEN naming the winner's URL; nobody is told success while dead. */
+static void concurrent_subscribes_one_wins(void **state)
+{
+    (void)state;
+    struct racer r[2] = {
+        {"subscribeWebhook",
+         "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
+         "\"webhookUrl\":\"" HOOK "\"}",
+         NULL},
+        {"subscribeWebhook",
+         "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
+         "\"webhookUrl\":\"" OTHER "\"}",
+         NULL},
+    };
+    run_at_once(r, 2);
+    int won0 = strstr(r[0].got, "\"changed\":true") != NULL;
+    int won1 = strstr(r[1].got, "\"changed\":true") != NULL;
+    if (won0 + won1 != 1)
+        fail_msg("one must win:\n%s\n%s", r[0].got, r[1].got);
+    const struct racer *loser = won0 ? &r[1] : &r[0];
+    assert_non_null(strstr(loser->got, "\"status_code\":\"WEBHOOK_TAKEN\""));
+    assert_non_null(strstr(loser->got, won0 ? "\"current\":{\"url\":\"" HOOK
+                                            : "\"current\":{\"url\":\"" OTHER));
+    expect_field("numbers", PN1, "sms_url", won0 ? HOOK : OTHER);
+    assert_int_equal(account_writes(A), 1);
+    free(r[0].got);
+    free(r[1].got);
+}
+
+/* A workflow's unsubscribe overlapping another's subscribe with replace: true never writes its
+ * previous over the winner, who was told success. */
+static void unsubscribe_never_restores_over_a_winner(void **state)
+{
+    (void)state;
+    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
+           NUMBER_ANSWER("true", DEMO));
+    struct racer r[2] = {
+        {"unsubscribeWebhook",
+         "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
+         "\"webhookUrl\":\"" HOOK "\",\"previous\":{\"url\":\"" DEMO "\",\"method\":\"POST\"}}",
+         NULL},
+        {"subscribeWebhook",
+         "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
+         "\"webhookUrl\":\"" OTHER "\",\"replace\":true}",
+         NULL},
+    };
+    run_at_once(r, 2);
+    if (!strstr(r[1].got, "\"callback\":\"success\"") || !strstr(r[1].got, "\"changed\":true"))
+        fail_msg("the subscribe: %s", r[1].got);
+    assert_non_null(strstr(r[0].got, "\"callback\":\"success\""));
+    expect_field("numbers", PN1, "sms_url", OTHER);
+    free(r[0].got);
+    free(r[1].got);
+}
+
+/* Two replicas (real processes) sharing a real redis-server: their subscribes of one number at
+ * once are serialized by the Redis lock, so again one wins and the other is WEBHOOK_TAKEN. */
+static void replicas_serialize_through_redis(void **state)
+{
+    (void)state;
+    struct redisd redis;
+    struct child a, b;
+    char url[128], api[64], base_a[160], base_b[160];
+    memset(&redis, 0, sizeof redis);
+    assert_int_equal(redisd_start(&redis, NULL), 0);
+    redisd_url(&redis, 0, url, sizeof url);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", account_port(A));
+    const char *const env[] = {"REDIS_URL", url, "TWILIO_API_BASE", api, NULL};
+    child_start(&a, binary, "subscribe-a", env, 10000);
+    child_start(&b, binary, "subscribe-b", env, 10000);
+    snprintf(base_a, sizeof base_a, "http://127.0.0.1:%d/api/twilio/subscribeWebhook", a.port);
+    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%d/api/twilio/subscribeWebhook", b.port);
+    struct racer r[2] = {
+        {base_a,
+         "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
+         "\"webhookUrl\":\"" HOOK "\"}",
+         NULL},
+        {base_b,
+         "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
+         "\"webhookUrl\":\"" OTHER "\"}",
+         NULL},
+    };
+    run_at_once(r, 2);
+    int won0 = strstr(r[0].got, "\"changed\":true") != NULL;
+    int won1 = strstr(r[1].got, "\"changed\":true") != NULL;
+    if (won0 + won1 != 1)
+        fail_msg("one must win:\n%s\n%s", r[0].got, r[1].got);
+    assert_non_null(strstr((won0 ? &r[1] : &r[0])->got, "\"status_code\":\"WEBHOOK_TAKEN\""));
+    expect_field("numbers", PN1, "sms_url", won0 ? HOOK : OTHER);
+    free(r[0].got);
+    free(r[1].got);
+    child_stop(&a);
+    child_stop(&b);
+    unlink(a.log);
+    unlink(b.log);
+    redisd_stop(&redis);
 }
 
 static void another_url_is_refused_unless_replace(void **state)
@@ -325,8 +466,14 @@ static void dry_run_shows_the_read(void **state)
     assert_int_equal(account_requests(A), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_subscribe path/to/twilio-block\n");
+        return 2;
+    }
+    binary = argv[1];
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(subscribe_then_again_writes_once, reset),
         cmocka_unit_test_setup(another_url_is_refused_unless_replace, reset),
@@ -338,6 +485,9 @@ int main(void)
         cmocka_unit_test_setup(bad_input_names_each_arg_and_sends_nothing, reset),
         cmocka_unit_test_setup(unknown_sid_is_twilios_error, reset),
         cmocka_unit_test_setup(dry_run_shows_the_read, reset),
+        cmocka_unit_test_setup(concurrent_subscribes_one_wins, reset),
+        cmocka_unit_test_setup(unsubscribe_never_restores_over_a_winner, reset),
+        cmocka_unit_test_setup(replicas_serialize_through_redis, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,11 +4,13 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "form.h"
 
 #define MAX_LINES 512
@@ -25,6 +27,7 @@ struct account {
     char fail_line[256]; /* account_fail_next */
     int fail_status;
     int refused;
+    atomic_int read_delay_ms; /* account_delay_reads */
 };
 
 static const char *const collections[] = {"numbers",       "services", "sinks",
@@ -201,6 +204,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     json_t *form = form_parse(body, len), *q = form_parse(qs, strlen(qs));
     int post = strcmp(m, "POST") == 0, del = strcmp(m, "DELETE") == 0;
 
+    if (strcmp(m, "GET") == 0 && atomic_load(&a->read_delay_ms) > 0)
+        clock_sleep_ms(atomic_load(&a->read_delay_ms));
     pthread_mutex_lock(&a->lock);
     a->requests++;
     if (post || del)
@@ -435,6 +440,11 @@ void account_validate(struct account *a, const char *base)
     pthread_mutex_unlock(&a->lock);
 }
 
+void account_delay_reads(struct account *a, int ms)
+{
+    atomic_store(&a->read_delay_ms, ms);
+}
+
 void account_fail_next(struct account *a, const char *line, int status)
 {
     pthread_mutex_lock(&a->lock);
@@ -464,6 +474,7 @@ void account_reset(struct account *a)
     a->writes = a->requests = a->refused = 0;
     a->fail_line[0] = '\0';
     a->next_sid = 0;
+    atomic_store(&a->read_delay_ms, 0);
     for (size_t i = 0; i < MAX_LINES; i++) {
         free(a->lines[i]);
         a->lines[i] = NULL;

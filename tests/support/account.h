@@ -42,6 +42,10 @@ int account_refused(struct account *a);
  * (code 20500) and changes nothing. */
 void account_fail_next(struct account *a, const char *line, int status);
 
+/* From now on (until account_reset) every GET waits ms before it is read and answered, so
+ * that two calls' reads overlap. */
+void account_delay_reads(struct account *a, int ms);
+
 /* POSTs and DELETEs received, and every request. */
 int account_writes(struct account *a);
 int account_requests(struct account *a);
