@@ -291,7 +291,9 @@ static void unknown_block_is_404(void **state)
                         "subscribeWebhook, unsubscribeWebhook, subscribeEvents, "
                         "unsubscribeEvents, listEventTypes, "
                         "pollMessages, pollCalls, pollRecordings, pollTranscriptions, "
-                        "pollIncomingPhoneNumbers; events: webhookEvent.\"}}}");
+                        "pollIncomingPhoneNumbers, createCampaign, addCampaignRecipients, "
+                        "startCampaign, pauseCampaign, resumeCampaign, cancelCampaign, "
+                        "getCampaign, listCampaignRecipients; events: webhookEvent.\"}}}");
     http_reply_free(&r);
 }
 
