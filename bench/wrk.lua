@@ -2,6 +2,8 @@
 --   direct   the form POST the service sends to Twilio, straight at the upstream stand-in
 --   service  a sendSms block call (JSON) at the service
 --   mcp      the same call as an MCP tools/call at /mcp, the credentials in Authorization
+-- With BENCH_KEYED=1 each service request carries an Idempotency-Key of its own (the thread's
+-- number, BENCH_KEY_RUN and a counter), so every call claims and settles a fresh key.
 -- Every response is checked: direct expects a 201 carrying a message sid, service expects a
 -- success envelope, mcp a tool result that is no error. done() prints one machine-readable line starting with WRKRESULT.
 
@@ -9,6 +11,7 @@ local threads = {}
 
 function setup(thread)
    table.insert(threads, thread)
+   thread:set("thread_no", #threads)
 end
 
 local sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -57,6 +60,15 @@ function init(args)
       wrk.body = '{"args":{"accountSid":"' .. sid .. '","accountToken":"' .. token ..
          '","from":"+15005550006","to":"+15005550006","body":"Hello"}}'
       want = '"callback":"success"'
+   end
+end
+
+if os.getenv("BENCH_KEYED") == "1" then
+   local run, sent = os.getenv("BENCH_KEY_RUN") or tostring(os.time()), 0
+   function request()
+      sent = sent + 1
+      wrk.headers["Idempotency-Key"] = "bench-" .. run .. "-" .. (thread_no or 0) .. "-" .. sent
+      return wrk.format()
    end
 end
 

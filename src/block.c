@@ -24,8 +24,9 @@ static const char *const block_keys[] = {
 static const char *const each_keys[] = {"block", "list", "item", "overrides", NULL};
 static const char *const event_keys[] = {"name", "description", "payload", "steps", "args", NULL};
 static const char *const arg_keys[] = {
-    "name", "type",  "info",     "required", "options", "structure", "param",     "header",
-    "join", "check", "requires", "example",  "secret",  "role",      "firstCall", NULL};
+    "name",   "type",   "info",      "required",       "options",  "structure",
+    "param",  "header", "join",      "check",          "requires", "example",
+    "secret", "role",   "firstCall", "requiredUnless", NULL};
 static const char *const check_keys[] = {"address",  "sid",     "url",       "min",
                                          "max",      "decimal", "maxLength", "minItems",
                                          "maxItems", "charset", "date",      NULL};
@@ -36,8 +37,8 @@ static const char *const role_names[] = {"",       "dryRun",      "nextPage",   
 static const char *const served_block_keys[] = {"name", "description", "args", "callbacks", NULL};
 static const char *const served_event_keys[] = {"name",  "description", "payload",
                                                 "steps", "args",        NULL};
-static const char *const served_arg_keys[] = {"name",    "type",      "info", "required",
-                                              "options", "structure", NULL};
+static const char *const served_arg_keys[] = {"name",           "type",    "info",      "required",
+                                              "requiredUnless", "options", "structure", NULL};
 
 static int in_list(const char *key, const char *const *list)
 {

@@ -151,16 +151,124 @@ static void field(struct call *c, const char *name, const char *why)
     json_decref(reasons);
 }
 
+/* Creates the webhook sink for url. Returns its SID (borrowed from *created, the caller's), or
+ * NULL with the answer in the call's. */
+static const char *create_sink(struct call *c, const char *url, const char *description,
+                               json_t **created)
+{
+    json_t *cfg =
+        json_pack("{s:s, s:s, s:b}", "destination", url, "method", "POST", "batch_events", 0);
+    char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+    const char *params[] = {
+        "Description", description, "SinkConfiguration", text ? text : "", "SinkType",
+        "webhook",     NULL};
+    const char *sink = NULL;
+    json_decref(cfg);
+    int rc = text ? flowreq_send(c, "events", "POST", "/v1/Sinks", params, "create record", created)
+                  : -1;
+    free(text);
+    if (!text)
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
+    if (rc == 0 && !(sink = json_string_value(json_object_get(*created, "sid"))))
+        call_error(c, "upstream_bad_body", STATUS_INTERNAL,
+                   "Twilio created the sink but answered no sid", NULL);
+    return sink;
+}
+
+/* Adds the types of every subscription in subs to have (and have_set): each is delivered
+ * already. Returns 0, or -1 with the answer in the call's. */
+static int subscribed_types(struct call *c, json_t *subs, json_t *have, json_t *have_set)
+{
+    char path[128];
+    size_t i;
+    json_t *s;
+    json_array_foreach(subs, i, s) {
+        json_t *events = NULL;
+        const char *sid = json_string_value(json_object_get(s, "sid"));
+        if (!sid)
+            continue;
+        snprintf(path, sizeof path, "/v1/Subscriptions/%s/SubscribedEvents", sid);
+        if (flowreq_list(c, "events", path, NULL, "types", &events) < 0)
+            return -1;
+        size_t k;
+        json_t *e;
+        json_array_foreach(events, k, e) {
+            const char *t = json_string_value(json_object_get(e, "type"));
+            if (t && add_distinct(have, have_set, t) < 0) {
+                json_decref(events);
+                call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
+                return -1;
+            }
+        }
+        json_decref(events);
+    }
+    return 0;
+}
+
+/* Creates sink's subscription to the added types. Returns its SID (borrowed from *answer, the
+ * caller's), or NULL with the answer in the call's. */
+static const char *create_subscription(struct call *c, const char *description, const char *sink,
+                                       json_t *added, json_t **answer)
+{
+    json_t *form = json_array(), *s;
+    size_t n = json_array_size(added), i;
+    const char **params = calloc(2 * n + 5, sizeof *params);
+    const char *sub = NULL;
+    if (!params || !form) {
+        free(params);
+        json_decref(form);
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
+        return NULL;
+    }
+    params[0] = "Description";
+    params[1] = description;
+    params[2] = "SinkSid";
+    params[3] = sink;
+    json_array_foreach(added, i, s) {
+        json_t *one = json_pack("{s:O}", "type", s);
+        char *text = one ? json_dumps(one, JSON_COMPACT) : NULL;
+        json_decref(one);
+        json_array_append_new(form, json_string(text ? text : ""));
+        free(text);
+        params[4 + 2 * i] = "Types";
+        params[5 + 2 * i] = json_string_value(json_array_get(form, i));
+    }
+    int rc =
+        flowreq_send(c, "events", "POST", "/v1/Subscriptions", params, "create record", answer);
+    free(params);
+    json_decref(form);
+    if (rc == 0 && !(sub = json_string_value(json_object_get(*answer, "sid"))))
+        call_error(c, "upstream_bad_body", STATUS_INTERNAL,
+                   "Twilio created the subscription but answered no sid", NULL);
+    return sub;
+}
+
+/* Adds the added types to subscription sub, one request each. Returns 0, or -1 with the answer
+ * in the call's. */
+static int add_types(struct call *c, const char *sub, json_t *added)
+{
+    char path[128];
+    size_t i;
+    json_t *s;
+    snprintf(path, sizeof path, "/v1/Subscriptions/%s/SubscribedEvents", sub);
+    json_array_foreach(added, i, s) {
+        const char *params[] = {"Type", json_string_value(s), NULL};
+        json_t *one = NULL;
+        if (flowreq_send(c, "events", "POST", path, params, "create record", &one) < 0)
+            return -1;
+        json_decref(one);
+    }
+    return 0;
+}
+
 void eventstreams_subscribe(struct call *c)
 {
-    json_t *args = c->args;
     const struct prepared *prep = c->prep;
-    char url[2048], description[512], path[128];
+    char url[2048], description[512];
     const char *why;
-    json_t *types = types_arg(args, &why), *sinks = NULL, *subs = NULL, *have = NULL;
+    json_t *types = types_arg(c->args, &why), *sinks = NULL, *subs = NULL, *have = NULL;
     json_t *have_set = json_object();
     json_t *added = json_array(), *created = NULL, *answer = NULL, *to = NULL;
-    int sink_created = 0, sub_created = 0;
     if (!flowreq_arg(prep, "webhookUrl", url, sizeof url)) {
         field(c, "webhookUrl", "is required");
         goto done;
@@ -178,28 +286,9 @@ void eventstreams_subscribe(struct call *c)
     if (!added || find_sinks(c, url, &sinks) < 0)
         goto done;
     const char *sink = json_string_value(json_object_get(json_array_get(sinks, 0), "sid"));
-    if (!sink) {
-        json_t *cfg =
-            json_pack("{s:s, s:s, s:b}", "destination", url, "method", "POST", "batch_events", 0);
-        char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-        const char *params[] = {
-            "Description", description, "SinkConfiguration", text ? text : "", "SinkType",
-            "webhook",     NULL};
-        json_decref(cfg);
-        int rc =
-            text ? flowreq_send(c, "events", "POST", "/v1/Sinks", params, "create record", &created)
-                 : -1;
-        free(text);
-        if (!text)
-            call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
-        if (rc < 0 || !(sink = json_string_value(json_object_get(created, "sid")))) {
-            if (rc == 0)
-                call_error(c, "upstream_bad_body", STATUS_INTERNAL,
-                           "Twilio created the sink but answered no sid", NULL);
-            goto done;
-        }
-        sink_created = 1;
-    }
+    const int sink_created = !sink;
+    if (!sink && !(sink = create_sink(c, url, description, &created)))
+        goto done;
     /* a sink just created has no subscription yet */
     if (sink_created)
         subs = json_array();
@@ -211,77 +300,18 @@ void eventstreams_subscribe(struct call *c)
         goto done;
     }
     const char *sub = json_string_value(json_object_get(json_array_get(subs, 0), "sid"));
+    const int sub_created = !sub;
+    if (subscribed_types(c, subs, have, have_set) < 0)
+        goto done;
     size_t i;
     json_t *s;
-    /* the types of every subscription of the sink: each is delivered already */
-    json_array_foreach(subs, i, s) {
-        json_t *events = NULL;
-        const char *sid = json_string_value(json_object_get(s, "sid"));
-        if (!sid)
-            continue;
-        snprintf(path, sizeof path, "/v1/Subscriptions/%s/SubscribedEvents", sid);
-        if (flowreq_list(c, "events", path, NULL, "types", &events) < 0)
-            goto done;
-        size_t k;
-        json_t *e;
-        json_array_foreach(events, k, e) {
-            const char *t = json_string_value(json_object_get(e, "type"));
-            if (t && add_distinct(have, have_set, t) < 0) {
-                json_decref(events);
-                call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
-                goto done;
-            }
-        }
-        json_decref(events);
-    }
     json_array_foreach(types, i, s) {
         if (!json_object_get(have_set, json_string_value(s)))
             json_array_append(added, s);
     }
-    if (!sub) {
-        json_t *form = json_array();
-        size_t n = json_array_size(added);
-        const char **params = calloc(2 * n + 5, sizeof *params);
-        if (!params || !form) {
-            free(params);
-            json_decref(form);
-            call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
-            goto done;
-        }
-        params[0] = "Description";
-        params[1] = description;
-        params[2] = "SinkSid";
-        params[3] = sink;
-        json_array_foreach(added, i, s) {
-            json_t *one = json_pack("{s:O}", "type", s);
-            char *text = one ? json_dumps(one, JSON_COMPACT) : NULL;
-            json_decref(one);
-            json_array_append_new(form, json_string(text ? text : ""));
-            free(text);
-            params[4 + 2 * i] = "Types";
-            params[5 + 2 * i] = json_string_value(json_array_get(form, i));
-        }
-        int rc = flowreq_send(c, "events", "POST", "/v1/Subscriptions", params, "create record",
-                              &answer);
-        free(params);
-        json_decref(form);
-        if (rc < 0 || !(sub = json_string_value(json_object_get(answer, "sid")))) {
-            if (rc == 0)
-                call_error(c, "upstream_bad_body", STATUS_INTERNAL,
-                           "Twilio created the subscription but answered no sid", NULL);
-            goto done;
-        }
-        sub_created = 1;
-    } else {
-        snprintf(path, sizeof path, "/v1/Subscriptions/%s/SubscribedEvents", sub);
-        json_array_foreach(added, i, s) {
-            const char *params[] = {"Type", json_string_value(s), NULL};
-            json_t *one = NULL;
-            if (flowreq_send(c, "events", "POST", path, params, "create record", &one) < 0)
-                goto done;
-            json_decref(one);
-        }
-    }
+    if (sub ? add_types(c, sub, added) < 0
+            : !(sub = create_subscription(c, description, sink, added, &answer)))
+        goto done;
     json_array_extend(have, added);
     to = json_pack("{s:s, s:s, s:O, s:O, s:{s:b, s:b}}", "sinkSid", sink, "subscriptionSid", sub,
                    "types", have, "added", added, "created", "sink", sink_created, "subscription",

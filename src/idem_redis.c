@@ -54,10 +54,10 @@ struct idem_redis {
     pthread_mutex_t lost_lock;
     unsigned long lost[64];
     size_t n_lost;
-    pthread_mutex_t lock; /* guards idle, n_idle and down */
+    pthread_mutex_t lock; /* guards idle and n_idle, and changes of down */
     redisContext *idle[MAX_IDLE];
     size_t n_idle;
-    int down; /* the last command failed; logged once until Redis answers again */
+    atomic_int down; /* the last command failed; logged once until Redis answers again */
 };
 
 /* The Redis key for a scoped key: hashed, so the account SID and the caller's key are not
@@ -146,9 +146,12 @@ static void drop_idle(struct idem_redis *r)
         redisFree(c);
 }
 
-/* Logs only the changes, so a Redis outage gives two lines and not one per request. */
+/* Logs only the changes, so a Redis outage gives two lines and not one per request. Without a
+ * change no lock is taken: every command of every worker passes here. */
 static void mark(struct idem_redis *r, int ok, const char *why)
 {
+    if (atomic_load(&r->down) == !ok)
+        return;
     pthread_mutex_lock(&r->lock);
     int changed = r->down == ok;
     r->down = !ok;

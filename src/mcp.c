@@ -343,9 +343,9 @@ static void tool_error(struct mcp_reply *out, json_t *id, const struct mcptools 
     json_t *v;
     char *json = dump_any(to);
     buf_init(&text, (size_t)-1);
-    int bad =
-        !json || buf_appendf(&text, "%s: %s", json_string_value(json_object_get(to, "status_code")),
-                             json_string_value(json_object_get(to, "status_msg")));
+    const char *code = json_string_value(json_object_get(to, "status_code"));
+    const char *msg = json_string_value(json_object_get(to, "status_msg"));
+    int bad = !json || buf_appendf(&text, "%s: %s", code ? code : "ERROR", msg ? msg : "");
     json_object_foreach(json_object_get(to, "reasons"), key, v) {
         bad = bad || buf_appendf(&text, "\n- %s%s: %s", key,
                                  is_credential_name(t, tool, key) ? " (Authorization header)" : "",
@@ -507,7 +507,9 @@ static void call_tool(const struct mcp_service *m, const struct mcp_request *rq,
                   NULL);
         return;
     }
-    if (arguments && !json_is_object(arguments) && !json_is_null(arguments)) {
+    if (json_is_null(arguments))
+        arguments = NULL; /* as if left out */
+    if (arguments && !json_is_object(arguments)) {
         rpc_error(out, 200, id, RPC_INVALID_PARAMS, "params.arguments must be an object.", NULL);
         return;
     }

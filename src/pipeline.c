@@ -18,31 +18,56 @@
 
 /* Every kind of block, by the name its definition gives it: a handler's or an event's name
  * ("handler"), a flow's kind ("flow": {"kind"}), "bulk" for an "each" block, and the single
- * request's two ways, sent or shown. One line per kind; each is a call_fn (call.h). */
+ * request's two ways, sent or shown. One line per kind; each is a call_fn (call.h). A flow
+ * whose "flow" object holds more than its kind names the check of its keys, run at start. */
 static const struct {
     const char *name;
     call_fn run;
+    int (*check)(const struct block_def *b, char *err, size_t errlen);
 } kinds[] = {
-    {"send", single_send},
-    {"dryRun", single_dry_run},
-    {"bulk", bulk_run},
-    {"validateWebhookSignature", webhook_validate_block},
-    {"webhookEvent", webhook_event},
-    {"subscribeWebhook", subscribe_add},
-    {"unsubscribeWebhook", subscribe_remove},
-    {"subscribeEvents", eventstreams_subscribe},
-    {"unsubscribeEvents", eventstreams_unsubscribe},
-    {"listEventTypes", eventstreams_types},
-    {"poll", polling_run},
-    {"campaign", campaign_run},
+    {"send", single_send, NULL},
+    {"dryRun", single_dry_run, NULL},
+    {"bulk", bulk_run, NULL},
+    {"validateWebhookSignature", webhook_validate_block, NULL},
+    {"webhookEvent", webhook_event, NULL},
+    {"subscribeWebhook", subscribe_add, NULL},
+    {"unsubscribeWebhook", subscribe_remove, NULL},
+    {"subscribeEvents", eventstreams_subscribe, NULL},
+    {"unsubscribeEvents", eventstreams_unsubscribe, NULL},
+    {"listEventTypes", eventstreams_types, NULL},
+    {"poll", polling_run, polling_check},
+    {"campaign", campaign_run, NULL},
 };
+
+static size_t kind_index(const char *name)
+{
+    size_t i = 0;
+    while (name && i < sizeof kinds / sizeof kinds[0] && strcmp(kinds[i].name, name) != 0)
+        i++;
+    return name ? i : sizeof kinds / sizeof kinds[0];
+}
 
 static call_fn kind_find(const char *name)
 {
-    for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(kinds[i].name, name) == 0)
-            return kinds[i].run;
-    return NULL;
+    size_t i = kind_index(name);
+    return i < sizeof kinds / sizeof kinds[0] ? kinds[i].run : NULL;
+}
+
+/* A flow's keys: its own check, or else the kind alone. */
+static int flow_check(const struct block_def *b, char *err, size_t errlen)
+{
+    size_t i = kind_index(b->flow_kind);
+    if (kinds[i].check)
+        return kinds[i].check(b, err, errlen);
+    const char *key;
+    json_t *v;
+    json_object_foreach(b->flow, key, v) {
+        if (strcmp(key, "kind") != 0) {
+            snprintf(err, errlen, "%s: the %s flow takes no key %s", b->name, b->flow_kind, key);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* The kind of block b is, as the table names it; dry_run: its args asked for one. */
@@ -66,6 +91,8 @@ int pipeline_check(const struct block_set *set, char *err, size_t errlen)
                      kind_of(b, 0));
             return -1;
         }
+        if (b->flow_kind && flow_check(b, err, errlen) < 0)
+            return -1;
     }
     for (size_t i = 0; i < block_event_count(set); i++) {
         if (!kind_find(block_event_at(set, i)->handler)) {

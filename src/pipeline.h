@@ -14,8 +14,9 @@
 #include "call.h"
 #include "send.h"
 
-/* Checks that every block and event of set names a kind (handler, flow) the table has. Returns
- * 0, or -1 with the block and the missing name in err. */
+/* Checks that every block and event of set names a kind (handler, flow) the table has, and
+ * every flow's keys (a poll's list, date, filter and pageSize). Returns 0, or -1 with the
+ * block and what is wrong in err. */
 int pipeline_check(const struct block_set *set, char *err, size_t errlen);
 
 /* Runs one call of block b on args (a JSON object, borrowed), from anywhere: no HTTP request

@@ -65,6 +65,34 @@ static int spec_read(json_t *flow, struct poll_spec *s)
     return s->list && s->date && s->page_size >= 1 && s->page_size <= 1000 ? 0 : -1;
 }
 
+int polling_check(const struct block_def *b, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"kind", "list", "date", "filter", "pageSize"};
+    struct poll_spec spec;
+    const char *key;
+    json_t *v;
+    json_object_foreach(b->flow, key, v) {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && strcmp(keys[k], key) != 0)
+            k++;
+        if (k == sizeof keys / sizeof keys[0]) {
+            snprintf(err, errlen,
+                     "%s: a poll's flow has no key %s (kind, list, date, filter, "
+                     "pageSize)",
+                     b->name, key);
+            return -1;
+        }
+    }
+    if (spec_read(b->flow, &spec) < 0 || (json_object_get(b->flow, "filter") && !spec.filter)) {
+        snprintf(err, errlen,
+                 "%s: a poll's flow needs list and date (text), pageSize (1 to 1000) and, when "
+                 "given, filter (text)",
+                 b->name);
+        return -1;
+    }
+    return 0;
+}
+
 /* The cursor's scope: the block and its account (the list's path names it). */
 static int cursor_scope(const struct block_def *b, const struct prepared *prep, struct buf *out)
 {

@@ -14,6 +14,10 @@
  * of date resolution and a few seconds of clock difference with Twilio. */
 #define POLLING_SETTLE_S 35
 
+/* Checks the flow object of poll block b when the definitions load: list, date, pageSize, an
+ * optional filter, no other key. Returns 0, or -1 with the reason in err. */
+int polling_check(const struct block_def *b, char *err, size_t errlen);
+
 /* The flow entry point (a call_fn, call.h). */
 void polling_run(struct call *c);
 

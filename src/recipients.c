@@ -275,6 +275,25 @@ static int make_items(struct entry *ents, size_t n, struct recipients *out)
     return 0;
 }
 
+/* Why the list cannot be sent, in why, or NULL when it can: it is not a list, is empty, or has
+ * more than max entries (cut: it was split no further than max + 1). */
+static const char *list_problem(json_t *list, int cut, size_t max, const char *fields, char *why,
+                                size_t size)
+{
+    size_t n = json_array_size(list);
+    if (!json_is_array(list))
+        snprintf(why, size, "must be a list of addresses, or of objects with %.120s", fields);
+    else if (n == 0)
+        snprintf(why, size, "must have at least one entry");
+    else if (n > max && cut)
+        snprintf(why, size, "must have at most %zu entries (BULK_MAX_RECIPIENTS), got more", max);
+    else if (n > max)
+        snprintf(why, size, "must have at most %zu entries (BULK_MAX_RECIPIENTS), got %zu", max, n);
+    else
+        return NULL;
+    return why;
+}
+
 enum args_status recipients_check(const struct block_def *b, json_t *args, size_t max_entries,
                                   size_t form_cap, struct recipients *out, json_t **reasons)
 {
@@ -307,19 +326,7 @@ enum args_status recipients_check(const struct block_def *b, json_t *args, size_
     field_names(e, fields, sizeof fields);
     if (list && !json_object_get(top, list_name)) {
         n = json_array_size(list);
-        if (!json_is_array(list))
-            snprintf(why, sizeof why, "must be a list of addresses, or of objects with %.120s",
-                     fields);
-        else if (n == 0)
-            snprintf(why, sizeof why, "must have at least one entry");
-        else if (n > max_entries && cut)
-            snprintf(why, sizeof why,
-                     "must have at most %zu entries (BULK_MAX_RECIPIENTS), got more", max_entries);
-        else if (n > max_entries)
-            snprintf(why, sizeof why,
-                     "must have at most %zu entries (BULK_MAX_RECIPIENTS), got %zu", max_entries,
-                     n);
-        if (!json_is_array(list) || n == 0 || n > max_entries) {
+        if (list_problem(list, cut, max_entries, fields, why, sizeof why)) {
             if (!(list_reason = json_string(why)))
                 goto done;
             invalid = 1;

@@ -81,9 +81,17 @@ static void internal_fields_are_stripped(void **state)
         json_array_foreach(args, k, arg) {
             json_object_foreach(arg, key, v) {
                 if (strcmp(key, "name") && strcmp(key, "type") && strcmp(key, "info") &&
-                    strcmp(key, "required") && strcmp(key, "options") && strcmp(key, "structure"))
+                    strcmp(key, "required") && strcmp(key, "requiredUnless") &&
+                    strcmp(key, "options") && strcmp(key, "structure"))
                     fail_msg("%s: arg key %s served", name, key);
             }
+            /* a form shows the token as needed unless the API key pair is given, and back */
+            const char *an = json_string_value(json_object_get(arg, "name"));
+            json_t *unless = json_object_get(arg, "requiredUnless");
+            if (strcmp(an, "accountToken") == 0)
+                assert_string_equal(json_string_value(json_array_get(unless, 1)), "apiKeySecret");
+            if (strcmp(an, "apiKeySid") == 0 || strcmp(an, "apiKeySecret") == 0)
+                assert_string_equal(json_string_value(json_array_get(unless, 0)), "accountToken");
             json_t *declared = json_array_get(json_object_get(def, "args"), k);
             assert_string_equal(json_string_value(json_object_get(arg, "name")),
                                 json_string_value(json_object_get(declared, "name")));

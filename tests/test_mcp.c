@@ -443,6 +443,17 @@ static void unknown_tool_names_the_nearest(void **state)
     assert_int_equal(standin_count(H.up), 0);
 }
 
+/* "arguments": null is no arguments: the block says what is missing. */
+static void null_arguments(void **state)
+{
+    (void)state;
+    json_t *res = call(USERPWD, NULL, "getMessage", "null");
+    assert_true(json_is_true(json_object_get(res, "isError")));
+    assert_non_null(strstr(text_of(res), "\n- messageSid: "));
+    json_decref(res);
+    assert_int_equal(standin_count(H.up), 0);
+}
+
 static void idempotency_key_sends_once(void **state)
 {
     (void)state;
@@ -639,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup(tool_errors_name_each_arg, reset),
         cmocka_unit_test_setup(poll_errors_have_no_structured_content, reset),
         cmocka_unit_test_setup(unknown_tool_names_the_nearest, reset),
+        cmocka_unit_test_setup(null_arguments, reset),
         cmocka_unit_test_setup(idempotency_key_sends_once, reset),
         cmocka_unit_test_setup(dry_run_masks, reset),
         cmocka_unit_test_setup(tools_list_size_and_selection, reset),

@@ -17,8 +17,10 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "embedded.h"
 #include "harness.h"
 #include "lister.h"
+#include "pipeline.h"
 #include "polling.h"
 #include "polling_cursor.h"
 
@@ -755,6 +757,64 @@ static void a_list_that_never_ends_is_said(void **state)
 }
 
 /* The served metadata marks every poll block as a polling trigger, and nothing else. */
+/* pollMessages with its flow object changed by edit: what pipeline_check says of it. */
+static int check_poll_flow(void (*edit)(json_t *flow), char *err, size_t errlen)
+{
+    struct embedded_file *files = malloc(embedded_blocks_count * sizeof *files);
+    char *text = NULL;
+    json_t *def = NULL;
+    assert_non_null(files);
+    memcpy(files, embedded_blocks, embedded_blocks_count * sizeof *files);
+    for (size_t i = 0; i < embedded_blocks_count; i++) {
+        if (strcmp(files[i].name, "pollMessages") != 0)
+            continue;
+        def = json_loadb(files[i].text, files[i].len, 0, NULL);
+        assert_non_null(def);
+        edit(json_object_get(def, "flow"));
+        text = json_dumps(def, 0);
+        files[i].text = text;
+        files[i].len = strlen(text);
+    }
+    assert_non_null(text);
+    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args, files,
+                                           embedded_blocks_count, err, errlen);
+    assert_non_null(set);
+    int rc = pipeline_check(set, err, errlen);
+    block_set_free(set);
+    free(text);
+    json_decref(def);
+    free(files);
+    return rc;
+}
+
+static void flow_as_is(json_t *flow)
+{
+    (void)flow;
+}
+
+static void flow_typo(json_t *flow)
+{
+    json_object_set_new(flow, "pagesize", json_integer(50));
+}
+
+static void flow_without_date(json_t *flow)
+{
+    json_object_del(flow, "date");
+}
+
+/* A poll's flow keys are checked when the definitions load, not when a call first meets them. */
+static void flow_keys_are_checked_at_load(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(check_poll_flow(flow_as_is, err, sizeof err), 0);
+    assert_int_equal(check_poll_flow(flow_typo, err, sizeof err), -1);
+    assert_non_null(strstr(err, "pollMessages"));
+    assert_non_null(strstr(err, "pagesize"));
+    assert_int_equal(check_poll_flow(flow_without_date, err, sizeof err), -1);
+    assert_non_null(strstr(err, "list and date"));
+}
+
 static void metadata_marks_polling_triggers(void **state)
 {
     (void)state;
@@ -842,6 +902,7 @@ int main(void)
         cmocka_unit_test(twilio_errors_keep_the_cursor),
         cmocka_unit_test(a_list_that_never_ends_is_said),
         cmocka_unit_test(metadata_marks_polling_triggers),
+        cmocka_unit_test(flow_keys_are_checked_at_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

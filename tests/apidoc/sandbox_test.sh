@@ -64,6 +64,12 @@ case $next in
     *) fail "the second poll: $next" ;;
 esac
 
+# A bulk send whose counts are the requests: two writings of one number are one message.
+bulk=$(call sendBulkSms '"from": "+15005550006", "body": "Our store opens at 9.",
+    "recipients": ["+14155552671", "+1 (415) 555-2671", "+14155552672"]')
+counts=$(node -e 'const t=JSON.parse(process.argv[1]).contextWrites.to; console.log([t.total, t.messages, t.sent, t.failed, t.merged].join(" "))' "$bulk")
+[ "$counts" = "3 2 2 0 1" ] || fail "sendBulkSms counts (total messages sent failed merged): $counts: $bulk"
+
 # A port in use: the service's own message, and no "answers on" line before it.
 if SANDBOX_PORT=$port MOCK_PORT=$(free_port) BUILD_DIR=$(dirname "$bin") timeout 120 \
     bash "$here/sandbox.sh" >"$work/taken.log" 2>&1; then
@@ -96,4 +102,4 @@ for p in "$port" "$prism_port"; do
     if curl -s -o /dev/null "http://127.0.0.1:$p/"; then fail "port $p still answers after Ctrl-C"; fi
 done
 
-echo "sandbox: calls succeeded through the mock (a Messaging Service trigger, a poll that delivers once), Ctrl-C stopped the service and the mock, a port in use is said before anything else"
+echo "sandbox: calls succeeded through the mock (a Messaging Service trigger, a poll that delivers once, a bulk send counted in messages), Ctrl-C stopped the service and the mock, a port in use is said before anything else"

@@ -19,10 +19,13 @@ export function startService(bin, env = {}) {
   });
 }
 
+// Stops the service with SIGTERM; it must exit 0 (under the sanitizers a leak makes it fail).
 export function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.on('exit', () => resolve());
+  return new Promise((resolve, reject) => {
+    const done = (code, signal) => (code === 0 ? resolve()
+      : reject(new Error(`the service exited with ${code === null ? signal : code}`)));
+    if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode, child.signalCode);
+    child.on('exit', done);
     child.kill('SIGTERM');
   });
 }
