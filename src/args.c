@@ -14,6 +14,12 @@
 #include "jsonparse.h"
 #include "suggest.h"
 
+/* Buffer caps: a phone number's digits, one normalised value, and a request's path,
+ * credentials and headers each. */
+#define ARGS_PHONE_CAP 64
+#define ARGS_VALUE_CAP 1024
+#define ARGS_PART_CAP 4096
+
 #define REASON_MAX 512
 
 struct ctx {
@@ -158,7 +164,7 @@ static int check_address(enum addr_kind kind, struct text t, struct buf *norm)
                 return -1;
         if (scheme == 8 && strncasecmp(t.p, "whatsapp", 8) == 0) {
             struct buf phone;
-            buf_init(&phone, 64);
+            buf_init(&phone, ARGS_PHONE_CAP);
             int rc = value_phone(rest, &phone);
             buf_reset(norm);
             if (rc == 0)
@@ -450,7 +456,7 @@ static void take_string(struct ctx *c, size_t i, json_t *v)
     }
 
     c->present[i] = 1;
-    buf_init(&norm, 1024);
+    buf_init(&norm, ARGS_VALUE_CAP);
     if (check_string(c, a, t, &norm, "", &send) == 0 &&
         (a->role != ROLE_PATH || check_request_path(c, a, send) == 0)) {
         keep_scalar(c, i, send, &norm);
@@ -565,7 +571,7 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
         return;
     (*count)++;
     snprintf(item, sizeof item, "item %zu ", pos + 1);
-    buf_init(&norm, 1024);
+    buf_init(&norm, ARGS_VALUE_CAP);
     if (check_string(c, a, t, &norm, item, &send) == 0) {
         if (!a->join)
             emit(c, a, send);
@@ -1081,11 +1087,11 @@ enum args_status args_prepare(const struct block_def *b, json_t *args, size_t fo
     out->method = b->method;
     out->dry_run = 0;
     out->edge[0] = out->region[0] = '\0';
-    buf_init(&out->path, 4096);
+    buf_init(&out->path, ARGS_PART_CAP);
     buf_init(&out->form, form_cap);
-    buf_init(&out->username, 4096);
-    buf_init(&out->password, 4096);
-    buf_init(&out->headers, 4096);
+    buf_init(&out->username, ARGS_PART_CAP);
+    buf_init(&out->password, ARGS_PART_CAP);
+    buf_init(&out->headers, ARGS_PART_CAP);
     out->ids = json_object();
     out->b = b;
     out->kept = json_array();

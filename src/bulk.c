@@ -16,6 +16,10 @@
 #include "status.h"
 #include "twilio.h"
 
+/* Buffer caps: a recipient's result message, and its key's scope (block name, recipient). */
+#define BULK_MSG_CAP 2048
+#define BULK_SCOPE_CAP 4096
+
 /* A 429 without Retry-After pauses the batch this long, doubling while 429s follow, up to the
  * 10 s twilio.c caps Retry-After at. */
 #define PAUSE_BASE_MS 500
@@ -99,7 +103,7 @@ static void classify(const struct block_def *called, const struct prepared *p,
     struct buf msg;
     const char *maybe = send_maybe_words(called, p->method);
     enum send_outcome o = send_classify(p, rs, answered);
-    buf_init(&msg, 2048);
+    buf_init(&msg, BULK_MSG_CAP);
     s->keep = send_keeps(o, rs->status);
     if (!answered) {
         buf_appendz(&msg, rs->error);
@@ -254,7 +258,7 @@ static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budg
     memset(s, 0, sizeof *s);
     memset(&key, 0, sizeof key); /* an empty buf: nothing to free until send_key_init */
     s->retry_after_ms = -1;
-    buf_init(&extra, 4096);
+    buf_init(&extra, BULK_SCOPE_CAP);
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
     if (bt->key) {
         /* a recipient's key: the call's, the bulk block's name and the recipient */
@@ -575,8 +579,8 @@ static char *dry_answer(const struct send_service *svc, const struct block_def *
         const struct recipient *it = &p->items[p->item_of[e]];
         json_t *r = json_pack("{s:s}", "to", it->to), *req = NULL;
         struct buf base, url;
-        buf_init(&base, 1024);
-        buf_init(&url, 1u << 20);
+        buf_init(&base, SEND_BASE_CAP);
+        buf_init(&url, SEND_URL_CAP);
         int ok = r != NULL;
         if (ok && it->entry != e) {
             merged++;

@@ -6,6 +6,9 @@
 
 #include "digest.h"
 
+/* A delivery scope's text: the listeners' args it is keyed by. */
+#define DELIVERY_SCOPE_CAP ((size_t)1 << 24)
+
 /* A delivery repeated while its first is being answered waits this long for that answer. */
 #define DELIVERY_WAIT_MS 1000
 /* never an Idempotency-Key's: those begin with an account or key SID */
@@ -41,7 +44,7 @@ json_t *delivery_cloudevents(json_t *body)
 
 void delivery_scope_init(struct delivery_scope *s)
 {
-    buf_init(&s->text, (size_t)1 << 24);
+    buf_init(&s->text, DELIVERY_SCOPE_CAP);
     s->verified = 0;
 }
 

@@ -13,6 +13,11 @@
 #include "polling_cursor.h"
 #include "status.h"
 
+/* Buffer caps: a cursor's scope (block and path), a failure's message, a page's parameters. */
+#define POLL_SCOPE_CAP 4096
+#define POLL_MSG_CAP 2048
+#define POLL_PARAMS_CAP 1024
+
 /* Resources one poll holds at most: the pages of one crowded second included. */
 #define POLL_MAX_HELD 50000
 /* Date-window halvings one poll makes at most when the backlog passes its pages. */
@@ -108,7 +113,7 @@ static int cursor_encode(const struct send_service *svc, const struct block_def 
 {
     struct polling_cursor_key k;
     struct buf scope;
-    buf_init(&scope, 4096);
+    buf_init(&scope, POLL_SCOPE_CAP);
     int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
                      cursor_scope(b, prep, &scope) < 0 ||
                      polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
@@ -124,7 +129,7 @@ static int cursor_decode(const struct send_service *svc, const struct block_def 
 {
     struct polling_cursor_key k;
     struct buf scope;
-    buf_init(&scope, 4096);
+    buf_init(&scope, POLL_SCOPE_CAP);
     int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
                      cursor_scope(b, prep, &scope) < 0 ||
                      polling_cursor_decode(&k, buf_str(&scope), text, now, pos) < 0
@@ -183,7 +188,7 @@ static int fetch(struct walk *w, const char *next, const struct buf *params, jso
         fail(w->c, "internal_error", "out of memory");
         return -1;
     }
-    buf_init(&msg, 2048);
+    buf_init(&msg, POLL_MSG_CAP);
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
     if (!next && ((w->c->prep->form.len &&
                    buf_append(&sub.form, w->c->prep->form.data, w->c->prep->form.len) < 0) ||
@@ -289,7 +294,7 @@ static int read_list(struct walk *w, long page_size, long long lo, long long hi,
     json_t *page = NULL;
     char *next = NULL;
     int rc = -1, pages = 0, below = 0;
-    buf_init(&params, 1024);
+    buf_init(&params, POLL_PARAMS_CAP);
     *complete = 0;
     *oldest = hi;
     snprintf(size, sizeof size, "%ld", page_size);

@@ -7,6 +7,13 @@
 
 #include "digest.h"
 
+/* Buffer caps of a flow's own request: its path (a query may ride on it), form, headers and
+ * each credential; and of a scoped Idempotency-Key. */
+#define SEND_SUB_PATH_CAP 8192
+#define SEND_SUB_FORM_CAP (1u << 20)
+#define SEND_PART_CAP 4096
+#define SEND_KEY_CAP 4096
+
 int send_service_start(struct send_service *svc, const struct config *cfg, size_t loops,
                        const atomic_int *draining, char *err, size_t errlen)
 {
@@ -83,8 +90,8 @@ int send_perform_ex(const struct send_service *svc, const struct prepared *p, CU
     CURL *own = NULL;
     CURL *h = slot ? *slot : NULL;
     int rc = -1;
-    buf_init(&base, 1024);
-    buf_init(&url, 1u << 20);
+    buf_init(&base, SEND_BASE_CAP);
+    buf_init(&url, SEND_URL_CAP);
     if (!h) {
         h = curl_easy_init();
         if (slot)
@@ -134,11 +141,11 @@ int send_sub_init(struct prepared *sub, const struct prepared *call, const char 
     memset(sub, 0, sizeof *sub);
     sub->product = product;
     sub->method = method;
-    buf_init(&sub->path, 8192);
-    buf_init(&sub->form, 1u << 20);
-    buf_init(&sub->headers, 4096);
-    buf_init(&sub->username, 4096);
-    buf_init(&sub->password, 4096);
+    buf_init(&sub->path, SEND_SUB_PATH_CAP);
+    buf_init(&sub->form, SEND_SUB_FORM_CAP);
+    buf_init(&sub->headers, SEND_PART_CAP);
+    buf_init(&sub->username, SEND_PART_CAP);
+    buf_init(&sub->password, SEND_PART_CAP);
     memcpy(sub->edge, call->edge, sizeof sub->edge);
     memcpy(sub->region, call->region, sizeof sub->region);
     sub->ids = json_object();
@@ -191,7 +198,7 @@ int send_key_init(struct send_key *k, const struct prepared *p, const char *key,
     unsigned int n = 0;
     char secret[2 * 16 + 1];
     memset(k, 0, sizeof *k);
-    buf_init(&k->scoped, 4096);
+    buf_init(&k->scoped, SEND_KEY_CAP);
     /* The secret's digest, not the secret: the key is stored (and in Redis, shown). 16 bytes
      * keep two tokens of one account apart. */
     if (!EVP_Digest(p->password.data ? p->password.data : "", p->password.len, md, &n, EVP_sha256(),

@@ -32,6 +32,11 @@
 #include "status.h"
 #include "suggest.h"
 
+/* Buffer caps: a text built here whole (no cap), /metrics, and a message. */
+#define SERVER_UNCAPPED ((size_t)-1)
+#define SERVER_METRICS_CAP (4u << 20)
+#define SERVER_MSG_CAP 4096
+
 /* A connection that sends nothing stays in the kernel this long before a worker sees it (Linux
  * rounds up to its SYN-ACK retransmission times: accepted after about 63 s). */
 #define DEFER_ACCEPT_S 60
@@ -216,7 +221,7 @@ static int reply_typed(struct mg_connection *conn, int status, const char *type,
 
     if (!gmtime_r(&now, &tm) || !strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm))
         date[0] = '\0';
-    buf_init(&out, (size_t)-1);
+    buf_init(&out, SERVER_UNCAPPED);
     int bad = buf_appendf(&out,
                           "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                           "Cache-Control: no-store\r\n",
@@ -539,7 +544,7 @@ static int reply_metrics(struct mg_connection *conn, const struct server *s)
     /* Counters change under everyone's feet anyway: reading them is not a const operation. */
     struct metrics *m = (struct metrics *)&s->metrics;
     struct buf text;
-    buf_init(&text, 4u << 20);
+    buf_init(&text, SERVER_METRICS_CAP);
     int status = metrics_render(m, listensock_queued(&s->listener), &text) == 0 &&
                          campaign_metrics(&text) == 0
                      ? reply_typed(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -634,7 +639,7 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         b = block_find_event(s->blocks, name, name_len);
     if (!b) {
         struct buf msg;
-        buf_init(&msg, 4096);
+        buf_init(&msg, SERVER_MSG_CAP);
         unknown_block_message(s->blocks, name, name_len, &msg);
         oc->what = "unknown_block";
         int status = reply_error(conn, 404, STATUS_UNKNOWN_BLOCK, buf_str(&msg), NULL);

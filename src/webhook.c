@@ -20,6 +20,12 @@
 #include "send.h"
 #include "status.h"
 
+/* Buffer caps: one arg's text (a token, URL or signature), a TwiML reply, and
+ * an address. */
+#define WEBHOOK_TEXT_CAP 65536
+#define WEBHOOK_TWIML_CAP (1u << 20)
+#define WEBHOOK_ADDRESS_CAP 4096
+
 #define MAX_SIGNED_BYTES (4u << 20)
 #define LISTENER_FORM_CAP 65536
 
@@ -294,9 +300,9 @@ static char *validate(json_t *args, const char **what, size_t *len)
     char *out = NULL;
     json_t *params = NULL, *result = NULL;
     json_t *raw = json_object_get(args, "rawBody"), *p = json_object_get(args, "params");
-    buf_init(&token, 65536);
-    buf_init(&url, 65536);
-    buf_init(&sig, 65536);
+    buf_init(&token, WEBHOOK_TEXT_CAP);
+    buf_init(&url, WEBHOOK_TEXT_CAP);
+    buf_init(&sig, WEBHOOK_TEXT_CAP);
     *what = "invalid_args";
     if (given(p)) /* checked already: an object, or a string holding JSON */
         params = json_is_string(p) ? jsonparse_loadb(json_string_value(p), json_string_length(p),
@@ -469,7 +475,7 @@ static json_t *twiml_reply(json_t *body, const char *reply)
     static const char head[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
     struct buf x;
     json_t *out = NULL;
-    buf_init(&x, 1u << 20);
+    buf_init(&x, WEBHOOK_TWIML_CAP);
     int call = json_object_get(body, "CallSid") && !json_object_get(body, "MessageSid") &&
                !json_object_get(body, "SmsSid");
     const char *verb = call ? "Say" : "Message";
@@ -550,7 +556,7 @@ static int listener_matches(json_t *l, json_t *body)
     json_t *to = json_object_get(l, "to"), *from = json_object_get(l, "from");
     struct buf a;
     int ok = 1;
-    buf_init(&a, 4096);
+    buf_init(&a, WEBHOOK_ADDRESS_CAP);
     if (given(to))
         ok = same_address(trimmed(to, &a), json_string_value(json_object_get(body, "To")));
     if (ok && given(from))
@@ -565,8 +571,8 @@ static enum sig_result listener_trusts(json_t *l, json_t *body, json_t *raw, con
 {
     struct buf token, url;
     enum sig_result rc = SIG_NOMEM;
-    buf_init(&token, 65536);
-    buf_init(&url, 65536);
+    buf_init(&token, WEBHOOK_TEXT_CAP);
+    buf_init(&url, WEBHOOK_TEXT_CAP);
     if (!trimmed(json_object_get(l, "authToken"), &token) ||
         !trimmed(json_object_get(l, "webhookUrl"), &url))
         goto done;
@@ -620,7 +626,7 @@ static int scope_add(struct delivery_scope *scope, json_t *l)
     char *s[4];
     int rc;
     for (int k = 0; k < 4; k++) {
-        buf_init(&v[k], 65536);
+        buf_init(&v[k], WEBHOOK_TEXT_CAP);
         json_t *x = json_object_get(l, names[k]);
         s[k] = given(x) ? (char *)trimmed(x, &v[k]) : NULL;
     }
@@ -669,7 +675,7 @@ static char *relay(const struct send_service *svc, const struct block_def *event
     struct delivery_scope scope;
     const char *reply = NULL;
     struct buf reply_text;
-    buf_init(&reply_text, 65536);
+    buf_init(&reply_text, WEBHOOK_TEXT_CAP);
     delivery_scope_init(&scope);
     *what = "invalid_args";
     if (!reasons || !matched)
