@@ -70,6 +70,15 @@ bulk=$(call sendBulkSms '"from": "+15005550006", "body": "Our store opens at 9."
 counts=$(node -e 'const t=JSON.parse(process.argv[1]).contextWrites.to; console.log([t.total, t.messages, t.sent, t.failed, t.merged].join(" "))' "$bulk")
 [ "$counts" = "3 2 2 0 1" ] || fail "sendBulkSms counts (total messages sent failed merged): $counts: $bulk"
 
+# An incoming SMS through the relay: the TwiML to answer Twilio with, the payload, the listener.
+relay=$(curl -sS -X POST "http://127.0.0.1:$port/api/twilio/webhookEvent" -H 'Content-Type: application/json' \
+    -d '{"args": {"body": "To=%2B15005550006&From=%2B14155552671&Body=Hi&MessageSid=SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         "params": [{"to": "+15005550006", "reply": "Got it"}], "headers": {}}}')
+case $relay in
+    '{"callback":"success","contextWrites":{"to":{"http_resp":"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>Got it</Message></Response>","client_msg":{"To":"+15005550006",'*) ;;
+    *) fail "webhookEvent through the sandbox: $relay" ;;
+esac
+
 # A port in use: the service's own message, and no "answers on" line before it.
 if SANDBOX_PORT=$port MOCK_PORT=$(free_port) BUILD_DIR=$(dirname "$bin") timeout 120 \
     bash "$here/sandbox.sh" >"$work/taken.log" 2>&1; then
@@ -82,7 +91,7 @@ if grep -q "answers on" "$work/taken.log"; then fail "it said the service answer
 group() {
     local stat
     for stat in /proc/[0-9]*/stat; do
-        read -r line <"$stat" 2>/dev/null || continue
+        { read -r line <"$stat"; } 2>/dev/null || continue
         rest=${line##*) }
         set -- $rest
         [ "$3" = "$pgid" ] && [ "$1" != Z ] && { line=${line%%) *}; echo "${line/ (/ }"; }
@@ -102,4 +111,4 @@ for p in "$port" "$prism_port"; do
     if curl -s -o /dev/null "http://127.0.0.1:$p/"; then fail "port $p still answers after Ctrl-C"; fi
 done
 
-echo "sandbox: calls succeeded through the mock (a Messaging Service trigger, a poll that delivers once, a bulk send counted in messages), Ctrl-C stopped the service and the mock, a port in use is said before anything else"
+echo "sandbox: calls succeeded through the mock (a Messaging Service trigger, a poll that delivers once, a bulk send counted in messages, an incoming SMS through webhookEvent), Ctrl-C stopped the service and the mock, a port in use is said before anything else"
