@@ -144,13 +144,15 @@ async function main() {
 
   const t0 = Date.now();
   const created = await call(replicas[0].port, 'createCampaign',
-    { from: '+15005550006', body: 'Hello {{name}}, your order has shipped.', mps: MPS });
+    { from: '+15005550006', body: 'Hello, your order has shipped.', mps: MPS });
   const id = created.campaignId;
   const per = Math.ceil(N / CHUNKS);
   for (let c = 0; c < CHUNKS; c++) {
     const recipients = [];
     for (let i = c * per; i < Math.min(N, (c + 1) * per); i++) {
-      recipients.push({ to: `+1415${String(i).padStart(7, '0')}`, variables: { name: `n${i}` } });
+      // plain numbers: a chunk of 10,000 objects with variables is denser JSON than the
+      // service's guard takes (about 8 bytes of memory per byte of text)
+      recipients.push(`+1415${String(i).padStart(7, '0')}`);
     }
     const r = replicas[c % 3];
     const a = await call(r.port, 'addCampaignRecipients', { campaignId: id, recipients }, `${id}-chunk-${c}`);

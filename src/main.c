@@ -122,12 +122,12 @@ int main(int argc, char **argv)
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "signal %d: stopping, in-flight requests have %ld ms (SHUTDOWN_GRACE_MS)",
                 sig, cfg.shutdown_grace_ms);
-        campaign_stop(); /* each sender settles the recipient it is sending to */
         if (server_drain(srv, cfg.shutdown_grace_ms) < 0) {
             log_msg(LOG_WARN, "requests still in flight after %ld ms; exiting anyway",
                     cfg.shutdown_grace_ms);
             _Exit(0);
         }
+        campaign_stop(); /* each sender settles the recipient it is sending to */
         server_stop(srv);
         log_msg(LOG_INFO, "stopped");
         status = 0;

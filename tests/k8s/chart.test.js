@@ -172,6 +172,13 @@ test('every setting of docs/configuration.md is reachable from values', () => {
       assert.equal(env(objs, 'CURSOR_SECRET').value, undefined);
       continue;
     }
+    if (name === 'CAMPAIGN_SECRET') {
+      const objs = render({ set: { 'campaignSecret.value': 'c4mp' } });
+      const ref = env(objs, 'CAMPAIGN_SECRET').valueFrom.secretKeyRef;
+      assert.equal(decode(secret(objs, ref.name), ref.key), 'c4mp');
+      assert.equal(env(objs, 'CAMPAIGN_SECRET').value, undefined);
+      continue;
+    }
     assert.ok(name in defaults.config, `values.yaml lists config.${name}`);
     const sample = { LOG_LEVEL: 'debug', LOG_FORMAT: 'text' }[name] || '7';
     const objs = render({ setString: { [`config.${name}`]: sample } });
@@ -194,7 +201,8 @@ test('REDIS_URL always comes from a Secret: an existing one or one the chart mak
     const s = secret(objs, e.valueFrom.secretKeyRef.name);
     assert.match(decode(s, e.valueFrom.secretKeyRef.key), /^redis:\/\/:[^@]+@/);
   }
-  for (const bad of ['config.REDIS_URL', 'config.PROXY_SECRET', 'config.CURSOR_SECRET', 'config.PORT']) {
+  for (const bad of ['config.REDIS_URL', 'config.PROXY_SECRET', 'config.CURSOR_SECRET', 'config.CAMPAIGN_SECRET',
+    'config.PORT']) {
     const r = refuse({ setString: { [bad]: 'x' } });
     assert.notEqual(r.status, 0, `${bad} is refused`);
   }
@@ -326,4 +334,13 @@ test('NOTES.txt tells how to reach the service and warns of what is unsafe', () 
   const prod = notes({ files: ['production.yaml'] });
   assert.match(prod, /https:\/\/sms\.example\.com\//);
   assert.doesNotMatch(prod, /WARNING|PROXY_SECRET is not set/);
+});
+
+test('the bundled Redis keeps an append-only file (appendfsync always) when campaigns are on', () => {
+  const conf = (objs) => decode(secret(objs, 'rel-twilio-block-redis'), 'redis.conf');
+  const plain = render({ files: ['bundled-redis.yaml'] });
+  assert.match(conf(plain), /^appendonly no$/m, 'keys alone: no file');
+  const on = render({ files: ['bundled-redis.yaml'], set: { 'campaignSecret.value': 's' } });
+  assert.match(conf(on), /^appendonly yes$/m);
+  assert.match(conf(on), /^appendfsync always$/m);
 });
