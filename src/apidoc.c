@@ -209,7 +209,8 @@ static json_t *args_schema(struct doc *d, const struct block_def *b)
 {
     json_t *s = json_pack("{s:s,s:s}", "type", "object", "description",
                           "A missing key, null and \"\" all mean not given; unknown keys are "
-                          "ignored. Loose types are accepted as shown: numbers and booleans as "
+                          "ignored, except one a typo from an arg (refused: did you mean). Loose "
+                          "types are accepted as shown: numbers and booleans as "
                           "strings, lists as comma-separated strings; Select values are "
                           "case-insensitive.");
     json_t *required = json_array(), *props = json_object(), *rules = json_array();
@@ -406,6 +407,69 @@ static json_t *block_operation(struct doc *d, const struct block_def *b)
     return json_pack("{s:o}", "post", op);
 }
 
+/* What the marketplace's relay posts for an event: an incoming SMS (as Twilio posts its form
+ * fields) for one listener with the examples of its to and reply; unsigned, so it answers in
+ * the sandbox (docs/triggers.md shows a signed one). */
+static json_t *relay_example(const struct block_def *ev)
+{
+    json_t *defs = json_object_get(ev->root, "args"), *def, *listener = json_object();
+    size_t i;
+    json_array_foreach(defs, i, def) {
+        const char *name = field(def, "name");
+        if (name && (strcmp(name, "to") == 0 || strcmp(name, "reply") == 0) &&
+            json_object_get(def, "example"))
+            json_object_set(listener, name, json_object_get(def, "example"));
+    }
+    const char *to = json_string_value(json_object_get(listener, "to"));
+    return json_pack("{s:{s:s,s:s,s:s,s:s,s:s,s:s},s:[o],s:{}}", "body", "MessageSid",
+                     "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "AccountSid",
+                     "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "From", "+14155552671", "To",
+                     to ? to : "+15005550006", "Body", "Is my order ready?", "NumMedia", "0",
+                     "params", listener, "headers");
+}
+
+/* An event (webhookEvent): the relay's body, {"args": {"body", "params", "headers"}}, each
+ * listener of params with the event's args; the answer's http_resp, client_msg and params. */
+static json_t *event_operation(struct doc *d, const struct block_def *ev)
+{
+    struct buf t;
+    size_t i;
+    json_t *step;
+    buf_init(&t, TEXT_MAX);
+    int ok = buf_appendz(&t, "The marketplace's webhook relay posts what Twilio posted to the "
+                             "trigger's URL: `body` (the form text, or its fields as an object), "
+                             "`params` (one listener per active trigger, each with the args "
+                             "below) and `headers` (Twilio's: `X-Twilio-Signature`, "
+                             "`I-Twilio-Idempotency-Token`). The answer's `http_resp` is the TwiML "
+                             "to answer Twilio with (HTTP 200, `Content-Type: text/xml`), "
+                             "`client_msg` the payload each workflow in `params` starts with. See "
+                             "docs/triggers.md and docs/webhooks.md.\n\nSteps:") == 0;
+    json_array_foreach(json_object_get(ev->root, "steps"), i, step) {
+        ok = ok && buf_appendf(&t, "\n%zu. %s", i + 1, json_string_value(step)) == 0;
+    }
+    if (!ok)
+        d->oom = 1;
+    json_t *op =
+        json_pack("{s:s,s:[s],s:O*,s:o}", "operationId", ev->name, "tags", "blocks", "summary",
+                  json_object_get(ev->root, "description"), "description", text_of(d, &t));
+    put(d, op, "security", json_pack("[{},{s:[]}]", "proxySecret"));
+    json_t *media = json_pack(
+        "{s:{s:s,s:[s],s:{s:{s:s,s:[s],s:{s:{s:[{s:s},{s:s}]},s:{s:s,s:o},s:{s:s,s:{s:s}}}}}},"
+        "s:{s:o}}",
+        "schema", "type", "object", "required", "args", "properties", "args", "type", "object",
+        "required", "body", "properties", "body", "oneOf", "type", "string", "type", "object",
+        "params", "type", "array", "items", args_schema(d, ev), "headers", "type", "object",
+        "additionalProperties", "type", "string", "examples", "incomingSms",
+        example("An incoming SMS for one listener that replies",
+                json_pack("{s:o}", "args", relay_example(ev))));
+    put(d, op, "requestBody",
+        json_pack("{s:b,s:{s:o}}", "required", 1, "content", "application/json", media));
+    put(d, op, "responses", block_responses(d, ev));
+    if (!op)
+        d->oom = 1;
+    return json_pack("{s:o}", "post", op);
+}
+
 /* A GET route of the service itself: 200 with schema, or 503 while shutting down. */
 static json_t *service_get(const char *id, const char *summary, const char *ok_text, json_t *schema)
 {
@@ -474,6 +538,15 @@ static json_t *paths(struct doc *d, const struct block_set *set)
         if (buf_appendf(&path, "/api/twilio/%s", b->name) < 0)
             d->oom = 1;
         put(d, out, buf_str(&path), block_operation(d, b));
+        buf_free(&path);
+    }
+    for (size_t i = 0; i < block_event_count(set); i++) {
+        const struct block_def *ev = block_event_at(set, i);
+        struct buf path;
+        buf_init(&path, TEXT_MAX);
+        if (buf_appendf(&path, "/api/twilio/%s", ev->name) < 0)
+            d->oom = 1;
+        put(d, out, buf_str(&path), event_operation(d, ev));
         buf_free(&path);
     }
     put(d, out, "/mcp", mcp_operation());
@@ -789,6 +862,30 @@ static json_t *postman_item(struct doc *d, const struct block_def *b)
     return item;
 }
 
+/* An event's request: the relay's example body, and the same tests as a block's. */
+static json_t *postman_event_item(struct doc *d, const struct block_def *ev)
+{
+    json_t *body = json_pack("{s:o}", "args", relay_example(ev));
+    char *raw = body ? json_dumps(body, DUMP_FLAGS) : NULL;
+    json_t *item = json_pack(
+        "{s:s,s:o,s:{s:s,s:[{s:s,s:s}],s:{s:s,s:s?,s:{s:{s:s}}},s:{s:o,s:[s],s:[s,s,s]},s:s},"
+        "s:[]}",
+        "name", ev->name, "event", envelope_tests(), "request", "method", "POST", "header", "key",
+        "Content-Type", "value", "application/json", "body", "mode", "raw", "raw", raw, "options",
+        "raw", "language", "json", "url", "raw",
+        json_sprintf("{{baseUrl}}/api/twilio/%s", ev->name), "host", "{{baseUrl}}", "path", "api",
+        "twilio", ev->name, "description",
+        "The marketplace's webhook relay: what Twilio posted (body), the listeners (params) and "
+        "Twilio's headers. The answer's http_resp is the TwiML to answer Twilio with "
+        "(Content-Type: text/xml). See docs/triggers.md.",
+        "response");
+    if (!raw || !item)
+        d->oom = 1;
+    free(raw);
+    json_decref(body);
+    return item;
+}
+
 /* baseUrl, then every credentials arg of the blocks, in order of first use, valued with its
  * example. */
 static json_t *postman_variables(struct doc *d, const struct block_set *set)
@@ -827,6 +924,8 @@ char *apidoc_postman(const struct block_set *set, size_t *len, char *err, size_t
     int ok;
     for (i = 0; i < block_count(set); i++)
         push(&d, items, postman_item(&d, block_at(set, i)));
+    for (i = 0; i < block_event_count(set); i++)
+        push(&d, items, postman_event_item(&d, block_event_at(set, i)));
     buf_init(&t, TEXT_MAX);
     ok = buf_appendz(&t, "One request per block of twilio-block, generated from the block "
                          "definitions by `twilio-block --postman`. Set the collection "

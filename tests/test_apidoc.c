@@ -124,7 +124,12 @@ static void openapi_describes_every_block_from_its_definition(void **state)
     assert_non_null(at(doc, "paths", "/api/twilio/openapi.json", "get", NULL));
     assert_non_null(at(doc, "paths", "/healthz", "get", NULL));
     assert_non_null(at(doc, "paths", "/mcp", "post", NULL));
-    assert_int_equal(json_object_size(json_object_get(doc, "paths")), block_count(set) + 4);
+    /* the relay too, with its listeners' args; Idempotency-Key only where a block takes one */
+    assert_non_null(at(doc, "paths", "/api/twilio/webhookEvent", "post", "requestBody", NULL));
+    assert_non_null(at(doc, "paths", "/api/twilio/sendSms", "post", "parameters", NULL));
+    assert_null(at(doc, "paths", "/api/twilio/pollMessages", "post", "parameters", NULL));
+    assert_int_equal(json_object_size(json_object_get(doc, "paths")),
+                     block_count(set) + block_event_count(set) + 4);
     for (size_t i = 0; i < block_count(set); i++) {
         const struct block_def *b = block_at(set, i);
         char path[256], ref[512], schema_name[256];
@@ -286,7 +291,8 @@ static void postman_has_one_request_per_block_with_its_examples(void **state)
     assert_int_equal(json_array_size(variables), 7);
     for (size_t v = 0; v < 7; v++)
         assert_string_equal(str_at(json_array_get(variables, v), "key"), vars[v]);
-    assert_int_equal(json_array_size(items), block_count(set));
+    assert_int_equal(json_array_size(items), block_count(set) + block_event_count(set));
+    assert_string_equal(str_at(json_array_get(items, block_count(set)), "name"), "webhookEvent");
     for (size_t i = 0; i < block_count(set); i++) {
         const struct block_def *b = block_at(set, i);
         json_t *item = json_array_get(items, i);
