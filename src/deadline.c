@@ -16,13 +16,17 @@
 #define TICK_MS 50 /* how late past its deadline a read may be interrupted */
 #define IDLE 0L
 #define FIRING (-1L)
+#define SENDING (-2L)
 
 /* One per reading thread, kept for the next thread when it ends. state is IDLE, FIRING (the
- * watchdog is signalling the thread), or while armed the deadline itself: the watchdog fires
- * only by swapping the very deadline it saw for FIRING, and the owner disarms by swapping its
- * own for IDLE, so exactly one of the two wins. */
+ * deadline passed: the watchdog signals the thread at every tick until the owner disarms, since
+ * a signal that lands between two polls interrupts nothing), SENDING (the watchdog is between
+ * counting a signal and sending it), or while armed the deadline itself. Each side changes the
+ * state only by swapping the very value it saw, so the owner's disarm and a send never overlap;
+ * sent counts the signals sent, and disarm waits until the thread has handled that many. */
 struct slot {
     _Atomic long state;
+    atomic_uint sent;
     atomic_int taken;
     pthread_t thread;
     struct slot *next;
@@ -38,12 +42,12 @@ static unsigned long gen; /* the watchdog's run; a run not current stops */
 static pthread_t watchdog;
 
 static _Thread_local struct slot *mine;
-static _Thread_local volatile sig_atomic_t fired;
+static _Thread_local volatile sig_atomic_t handled; /* the deadline's signals handled here */
 
 static void interrupted(int sig)
 {
-    (void)sig; /* its work is to make the blocked call return, and to say the signal came */
-    fired = 1;
+    (void)sig; /* its work is to make the blocked call return, and to count the signal */
+    handled = handled + 1;
 }
 
 static void slot_free(void *p)
@@ -72,6 +76,7 @@ static struct slot *my_slot(void)
         if (!(s = calloc(1, sizeof *s)))
             return NULL;
         atomic_init(&s->state, IDLE);
+        atomic_init(&s->sent, 0);
         atomic_init(&s->taken, 1);
         s->next = atomic_load(&slots);
         while (!atomic_compare_exchange_weak(&slots, &s->next, s))
@@ -91,8 +96,14 @@ static void *watch(void *arg)
         const long now = clock_ms();
         for (struct slot *s = atomic_load(&slots); s; s = s->next) {
             long at = atomic_load(&s->state);
-            if (at > 0 && at <= now && atomic_compare_exchange_strong(&s->state, &at, FIRING))
-                pthread_kill(s->thread, DEADLINE_SIGNAL);
+            if (((at > 0 && at <= now) || at == FIRING) &&
+                atomic_compare_exchange_strong(&s->state, &at, SENDING)) {
+                /* Real-time signals queue, so each one sent is handled once. One that could not
+                 * be queued (EAGAIN) is not counted and goes again at the next tick. */
+                if (pthread_kill(s->thread, DEADLINE_SIGNAL) == 0)
+                    atomic_fetch_add(&s->sent, 1);
+                atomic_store(&s->state, FIRING);
+            }
         }
         pthread_mutex_lock(&lock);
         struct timespec t = clock_after(TICK_MS);
@@ -152,7 +163,8 @@ int deadline_arm(long ms)
     struct slot *s = my_slot();
     if (!s)
         return -1;
-    fired = 0;
+    handled = 0;
+    atomic_store(&s->sent, 0);
     long at = clock_ms() + ms;
     atomic_store(&s->state, at > 0 ? at : 1);
     return 0;
@@ -163,12 +175,23 @@ void deadline_disarm(void)
     struct slot *s = mine;
     if (!s)
         return;
-    long at = atomic_load(&s->state);
-    if (at == IDLE || (at > 0 && atomic_compare_exchange_strong(&s->state, &at, IDLE)))
-        return;
-    /* The watchdog won: its signal is on its way. Once the handler has run here, nothing is left
-     * to interrupt what this thread does next. */
-    while (!fired)
+    for (;;) {
+        long at = atomic_load(&s->state);
+        if (at == IDLE)
+            return;
+        if (at == SENDING) { /* the watchdog is sending: wait until it has counted the signal */
+            sched_yield();
+            continue;
+        }
+        if (atomic_compare_exchange_strong(&s->state, &at, IDLE)) {
+            if (at > 0)
+                return; /* disarmed before the deadline passed: nothing was sent */
+            break;
+        }
+    }
+    /* Nothing more is sent once the state is IDLE; once each signal sent has been handled here,
+     * nothing is left to interrupt what this thread does next. sent is only read, never
+     * written, by anyone else from here on. */
+    while ((unsigned)handled != atomic_load(&s->sent))
         sched_yield();
-    atomic_store(&s->state, IDLE);
 }

@@ -125,6 +125,7 @@ int main(int argc, char **argv)
         if (server_drain(srv, cfg.shutdown_grace_ms) < 0) {
             log_msg(LOG_WARN, "requests still in flight after %ld ms; exiting anyway",
                     cfg.shutdown_grace_ms);
+            log_flush(); /* the request lines of calls that did finish, still in their batches */
             _Exit(0);
         }
         campaign_stop(); /* each sender settles the recipient it is sending to */
