@@ -108,14 +108,15 @@ static const char lua_control[] =
     "return {to, 1, ended()}\n";
 
 /* ARGV[3] to, ARGV[4] entry id, ARGV[5] send or skip. Only a pending recipient of a running
- * campaign goes on (to sending); one still sending was its stopped sender's: maybeSent. */
+ * campaign goes on (to sending, tagged with the entry that claimed it); one still sending was its
+ * stopped sender's: maybeSent, with that sender's tag kept so its outcome, if it comes, settles. */
 static const char lua_claim[] =
     "local st = redis.call('HGET', m, 'status')\n"
     "local s = redis.call('HGET', r, ARGV[3])\n"
     "if not s then drop(ARGV[4]) return {'gone', 0} end\n"
     "local c = string.sub(s, 1, 1)\n"
     "if c == 's' then\n"
-    "  redis.call('HSET', r, ARGV[3], 'm')\n"
+    "  redis.call('HSET', r, ARGV[3], 'm' .. string.sub(s, 2))\n"
     "  redis.call('HINCRBY', m, 'sending', -1) redis.call('HINCRBY', m, 'maybeSent', 1)\n"
     "  drop(ARGV[4])\n"
     "  return {'maybe', ended()}\n"
@@ -131,29 +132,33 @@ static const char lua_claim[] =
     "  drop(ARGV[4])\n"
     "  return {'skipped', ended()}\n"
     "end\n"
-    "redis.call('HSET', r, ARGV[3], 's')\n"
+    "redis.call('HSET', r, ARGV[3], 's' .. ARGV[4])\n"
     "redis.call('HINCRBY', m, 'pending', -1) redis.call('HINCRBY', m, 'sending', 1)\n"
     "return {'go', 0}\n";
 
 /* ARGV[3] to, ARGV[4] entry id, ARGV[5] the new state, ARGV[6] its counter. A recipient
- * marked maybeSent meanwhile (its entry taken over) gets the outcome that is now known. */
-static const char lua_settle[] = "local s = redis.call('HGET', r, ARGV[3])\n"
-                                 "local c = s and string.sub(s, 1, 1)\n"
-                                 "if c == 's' then redis.call('HINCRBY', m, 'sending', -1)\n"
-                                 "elseif c == 'm' then redis.call('HINCRBY', m, 'maybeSent', -1)\n"
-                                 "else drop(ARGV[4]) return -1 end\n"
-                                 "redis.call('HSET', r, ARGV[3], ARGV[5])\n"
-                                 "redis.call('HINCRBY', m, ARGV[6], 1)\n"
-                                 "drop(ARGV[4])\n"
-                                 "return ended()\n";
+ * marked maybeSent meanwhile (its entry taken over) gets the outcome that is now known. Only
+ * the claim of this very entry is settled: a repeat whose first run's reply was lost, after the
+ * recipient was claimed again through a newer entry, changes nothing. */
+static const char lua_settle[] =
+    "local s = redis.call('HGET', r, ARGV[3])\n"
+    "if s == 's' .. ARGV[4] then redis.call('HINCRBY', m, 'sending', -1)\n"
+    "elseif s == 'm' .. ARGV[4] then redis.call('HINCRBY', m, 'maybeSent', -1)\n"
+    "else drop(ARGV[4]) return -1 end\n"
+    "redis.call('HSET', r, ARGV[3], ARGV[5])\n"
+    "redis.call('HINCRBY', m, ARGV[6], 1)\n"
+    "drop(ARGV[4])\n"
+    "return ended()\n";
 
 /* ARGV[3] to, ARGV[4] entry id, ARGV[5] sends tried that reached nothing: nothing was sent,
- * so the recipient is pending again (or cancelled, in a cancelled campaign). */
+ * so the recipient is pending again (or cancelled, in a cancelled campaign). Only the claim of
+ * this very entry goes back: a repeat of a requeue whose reply was lost must not put back a
+ * recipient that another sender has claimed since through the new entry (it would be sent
+ * twice). */
 static const char lua_requeue[] =
     "local s = redis.call('HGET', r, ARGV[3])\n"
-    "local c = s and string.sub(s, 1, 1)\n"
-    "if c == 's' then redis.call('HINCRBY', m, 'sending', -1)\n"
-    "elseif c == 'm' then redis.call('HINCRBY', m, 'maybeSent', -1)\n"
+    "if s == 's' .. ARGV[4] then redis.call('HINCRBY', m, 'sending', -1)\n"
+    "elseif s == 'm' .. ARGV[4] then redis.call('HINCRBY', m, 'maybeSent', -1)\n"
     "else drop(ARGV[4]) return -1 end\n"
     "drop(ARGV[4])\n"
     "if redis.call('HGET', m, 'status') == 'cancelled' then\n"
