@@ -1,6 +1,6 @@
 /* The body deadline's watchdog: an armed thread's blocking call is interrupted once its deadline
- * passes, and once deadline_disarm returns nothing is left to interrupt it, also when the
- * watchdog fired just as the thread disarmed. */
+ * passes, also when the first signal came while it was between calls, and once deadline_disarm
+ * returns nothing is left to interrupt it, also when the watchdog fired just as it disarmed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,11 +60,30 @@ static void a_deadline_that_fired_is_spent_by_disarm(void **state)
     deadline_release();
 }
 
+/* The first signal lands while the thread runs outside any system call, where it interrupts
+ * nothing: the watchdog signals again at its next tick, so the read the thread then blocks in
+ * is still interrupted (it used to wait for as long as bytes trickled in). */
+static void a_signal_that_interrupted_nothing_comes_again(void **state)
+{
+    (void)state;
+    assert_int_equal(deadline_init(), 0);
+    assert_int_equal(deadline_arm(0), 0);
+    const long until = clock_ms() + 200;
+    while (clock_ms() < until)
+        ;
+    assert_int_equal(wait_on_pipe(20000), -1); /* only a lost interruption waits that long */
+    assert_int_equal(errno, EINTR);
+    deadline_disarm();
+    assert_int_equal(wait_on_pipe(300), 0);
+    deadline_release();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_blocked_call_is_interrupted),
         cmocka_unit_test(a_deadline_that_fired_is_spent_by_disarm),
+        cmocka_unit_test(a_signal_that_interrupted_nothing_comes_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
