@@ -1579,6 +1579,7 @@ static void handle(struct sender *s, struct camp *c, const struct keys *k, const
     snprintf(cap, sizeof cap, "%ld", capacity);
     snprintf(need, sizeof need, "%ld", segments);
     const char *take[] = {k->b, rate, cap, need};
+    long touched = clock_ms();
     for (;;) {
         redisReply *rep = rt.local ? local_script(lua_bucket, 1, 4, take, why, sizeof why)
                                    : campaign_redis_script(rt.redis, lua_bucket, 1, 4, take, NULL,
@@ -1588,6 +1589,13 @@ static void handle(struct sender *s, struct camp *c, const struct keys *k, const
         if (wait <= 0 || atomic_load(&rt.stop))
             break;
         nap(wait < 200 ? wait : 200);
+        if (clock_ms() - touched >= rt.cfg->campaign_reclaim_ms / 3) {
+            /* Still this sender's: its entry's idle time starts again, so no other sender takes
+             * it over (and marks it maybeSent) while this one waits its turn at a slow pace. */
+            const char *xc[] = {"XCLAIM", k->q, "senders", s->consumer, "0", e->id, "JUSTID"};
+            freeReplyObject(cmd(why, sizeof why, 7, xc));
+            touched = clock_ms();
+        }
     }
     const char *ism[] = {"SISMEMBER", c->optout, e->to};
     redisReply *opt = cmd(why, sizeof why, 3, ism);
@@ -1660,6 +1668,9 @@ static int work_on(struct sender *s, const char *id)
         else
             c->reclaim_at = now + 1000;
         freeReplyObject(rep);
+        if (got) /* its sender stopped, or held it past CAMPAIGN_RECLAIM_MS without a word */
+            log_msg(LOG_INFO, "campaign %s: took over a recipient idle for %ld ms", c->id,
+                    rt.cfg->campaign_reclaim_ms);
     }
     if (!got) {
         const char *rd[] = {"XREADGROUP", "GROUP",   "senders", s->consumer, "COUNT",

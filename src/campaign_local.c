@@ -270,6 +270,16 @@ static redisReply *run_locked(struct campaign_local *l, int argc, const char **a
         rep_put(a, 1, kv);
         return a;
     }
+    if (strcmp(c, "XCLAIM") == 0 && argc >= 6) { /* the JUSTID form: the entry's idle time reset */
+        json_t *p = json_object_get(json_object_get(lookup(l, argv[1], "x", 0), "pel"), argv[5]);
+        redisReply *a = rep_arr(p ? 1 : 0);
+        if (p) {
+            json_array_set_new(p, 2, json_string(argv[3]));
+            json_array_set_new(p, 3, json_integer(clock_ms()));
+            rep_put(a, 0, rep_str(argv[5]));
+        }
+        return a;
+    }
     if (strcmp(c, "XAUTOCLAIM") == 0 && argc >= 6) {
         json_t *x = lookup(l, argv[1], "x", 0);
         long idle = strtol(argv[4], NULL, 10), now = clock_ms();

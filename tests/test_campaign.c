@@ -703,6 +703,46 @@ static void test_redis_killed(void **state)
     }
 }
 
+/* How many lines of c's log contain what. */
+static int log_count(const struct child *c, const char *what)
+{
+    FILE *f = fopen(c->log, "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* At mps 1 each sender has read its entry long before its turn at the bucket comes: it keeps
+ * the entry its own while it waits (past CAMPAIGN_RECLAIM_MS, 1.5 s here), so no other sender
+ * takes it over (spending a turn at the bucket on it, or marking it maybeSent). */
+static void test_slow_pace_keeps_entries(void **state)
+{
+    (void)state;
+    static const char taken_over[] = "took over a recipient";
+    char id[64];
+    up_reset(0, 0);
+    const int before = log_count(&F.a, taken_over) + log_count(&F.b, taken_over);
+    create(&F.a,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"mps\":1,\"recipients\":[\"+14155550801\","
+           "\"+14155550802\",\"+14155550803\",\"+14155550804\",\"+14155550805\"]",
+           id);
+    json_decref(control(&F.a, "startCampaign", id));
+    json_t *g = wait_status(&F.a, id, "completed");
+    assert_int_equal(get_int(g, "counts.sent"), 5);
+    assert_int_equal(get_int(g, "counts.maybeSent"), 0);
+    json_decref(g);
+    assert_int_equal(log_count(&F.a, taken_over) + log_count(&F.b, taken_over), before);
+    for (int i = 1; i <= 5; i++) {
+        char to[16];
+        snprintf(to, sizeof to, "+1415555080%d", i);
+        assert_int_equal(posts_to(to), 1);
+    }
+}
+
 /* Without REDIS_URL: in process, said in getCampaign; the same blocks and counts. */
 static void test_in_process(void **state)
 {
@@ -769,11 +809,12 @@ int main(int argc, char **argv)
     binary = argv[1];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),      cmocka_unit_test(test_arg_checks),
-        cmocka_unit_test(test_ownership),      cmocka_unit_test(test_pause_cancel),
-        cmocka_unit_test(test_rate_limited),   cmocka_unit_test(test_opt_out),
-        cmocka_unit_test(test_replica_killed), cmocka_unit_test(test_redis_killed),
-        cmocka_unit_test(test_secret_missing), cmocka_unit_test(test_in_process),
+        cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_slow_pace_keeps_entries),
+        cmocka_unit_test(test_arg_checks),   cmocka_unit_test(test_ownership),
+        cmocka_unit_test(test_pause_cancel), cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_opt_out),      cmocka_unit_test(test_replica_killed),
+        cmocka_unit_test(test_redis_killed), cmocka_unit_test(test_secret_missing),
+        cmocka_unit_test(test_in_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
