@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "mcp.h"
 
 #include <ctype.h>
@@ -41,25 +42,27 @@ static int host_is_local(const char *host, size_t n)
            (n == 5 && memcmp(host, "[::1]", 5) == 0);
 }
 
-/* The host of an origin (scheme://host[:port]), without the port. */
+/* The host of an origin (scheme://host[:port]), without the port. Anything after the host but
+ * a port is refused, so "http://localhost:@evil.com" is no local origin. */
 static int origin_host(const char *origin, const char **host, size_t *n)
 {
     const char *p = strstr(origin, "://");
     if (!p)
         return -1;
     p += 3;
-    size_t len = strcspn(p, "/?#");
     if (p[0] == '[') {
-        const char *end = memchr(p, ']', len);
+        const char *end = strchr(p, ']');
         if (!end)
             return -1;
         *n = (size_t)(end - p) + 1;
     } else {
-        const char *colon = memchr(p, ':', len);
-        *n = colon ? (size_t)(colon - p) : len;
+        *n = strcspn(p, ":/?#@");
     }
+    const char *rest = p + *n;
+    if (*rest == ':' && rest[1] && strspn(rest + 1, "0123456789") == strlen(rest + 1))
+        rest += strlen(rest);
     *host = p;
-    return *n ? 0 : -1;
+    return *n && !*rest ? 0 : -1;
 }
 
 int mcp_origin_allowed(const char *origin, const char *allowed)
@@ -88,6 +91,50 @@ int mcp_origin_allowed(const char *origin, const char *allowed)
         p += len;
     }
     return 0;
+}
+
+/* The length of the valid UTF-8 character at p (n bytes left), or 0. As strict as jansson: no
+ * overlong forms, surrogates or code points past U+10FFFF. */
+static size_t utf8_char(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80   ? 1
+                 : p[0] < 0xC2 ? 0
+                 : p[0] < 0xE0 ? 2
+                 : p[0] < 0xF0 ? 3
+                 : p[0] < 0xF5 ? 4
+                               : 0;
+    if (!len || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+/* A name as sent, quoted in an error message: at most size - 1 bytes, cut at a character
+ * boundary, with control bytes and bytes that are not UTF-8 as '?' (a message must be valid
+ * JSON text). */
+static void printable(char *out, size_t size, const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        const unsigned char *c = (const unsigned char *)s + i;
+        size_t len = utf8_char(c, n - i);
+        int bad = !len || *c < 0x20 || *c == 0x7f;
+        size_t w = bad ? 1 : len;
+        if (k + w >= size)
+            break;
+        if (bad)
+            out[k] = '?';
+        else
+            memcpy(out + k, c, len);
+        k += w;
+        i += len ? len : 1;
+    }
+    out[k] = '\0';
 }
 
 static char *dump_any(json_t *v)
@@ -133,7 +180,8 @@ static void rpc_result(struct mcp_reply *out, json_t *id, json_t *result)
  * them. Returns 0, or -1 with the unknown name in why. */
 static int hexval(int c)
 {
-    return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
+    unsigned char u = (unsigned char)c;
+    return isdigit(u) ? u - '0' : isxdigit(u) ? (tolower(u) - 'a' + 10) : -1;
 }
 
 static int select_tools(const struct mcptools *t, const char *query, unsigned char *sel,
@@ -168,7 +216,9 @@ static int select_tools(const struct mcptools *t, const char *query, unsigned ch
                         long i = mcptools_find(t, name, k);
                         if (i < 0) {
                             long near = mcptools_nearest(t, name, k);
-                            buf_appendf(why, "?tools= names no tool \"%.*s\".", (int)k, name);
+                            char shown[sizeof name];
+                            printable(shown, sizeof shown, name, k);
+                            buf_appendf(why, "?tools= names no tool \"%s\".", shown);
                             if (near >= 0)
                                 buf_appendf(why, " Did you mean %s?",
                                             mcptools_block(t, (size_t)near)->name);
@@ -178,9 +228,10 @@ static int select_tools(const struct mcptools *t, const char *query, unsigned ch
                     } else {
                         long s = mcptools_toolset_find(name, k);
                         if (s < 0) {
+                            char shown[sizeof name];
+                            printable(shown, sizeof shown, name, k);
                             buf_appendf(why,
-                                        "?toolsets= names no toolset \"%.*s\". Toolsets:", (int)k,
-                                        name);
+                                        "?toolsets= names no toolset \"%s\". Toolsets:", shown);
                             for (size_t j = 0; j < mcptools_toolset_count(); j++)
                                 buf_appendf(why, "%s %s", j ? "," : "", mcptools_toolset_name(j));
                             buf_appendz(why, ".");
@@ -310,7 +361,8 @@ static void tool_result(struct mcp_reply *out, json_t *id, const char *structure
     struct buf b;
     char *idtext = json_is_integer(id) ? NULL : dump_any(id);
     buf_init(&b, (size_t)-1);
-    int bad = buf_prepare(&b, 6 * (text ? tlen : slen) + slen + 256) == NULL ||
+    int bad = (!json_is_integer(id) && !idtext) ||
+              buf_prepare(&b, 6 * (text ? tlen : slen) + slen + 256) == NULL ||
               buf_append(&b, head, sizeof head - 1) ||
               (idtext ? buf_appendz(&b, idtext)
                       : buf_appendf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(id))) ||
@@ -445,7 +497,7 @@ static int put_credentials(const struct mcp_request *rq, json_t *args, const cha
             *why = bad;
     }
     if (plain) {
-        memset(plain, 0, n + 1); /* the secret does not outlive the request in freed memory */
+        explicit_bzero(plain, n + 1); /* wipes this buffer's copy (args keeps its own) */
         free(plain);
     }
     return rc ? -1 : 0;
@@ -523,8 +575,11 @@ static void call_tool(const struct mcp_service *m, const struct mcp_request *rq,
         if (i >= 0)
             buf_appendf(&msg, "Tool %s is not served at this URL (see ?tools= and ?toolsets=).",
                         mcptools_block(t, (size_t)i)->name);
-        else
-            buf_appendf(&msg, "Unknown tool: %.64s.", name);
+        else {
+            char shown[65];
+            printable(shown, sizeof shown, name, json_string_length(jname));
+            buf_appendf(&msg, "Unknown tool: %s.", shown);
+        }
         if (near >= 0 && near != i)
             buf_appendf(&msg, " Did you mean %s?", mcptools_block(t, (size_t)near)->name);
         json_t *data = near >= 0 && near != i
@@ -693,9 +748,9 @@ void mcp_serve(const struct mcp_service *m, const struct mcp_request *rq, CURL *
     } else if (strcmp(name, "tools/call") == 0) {
         call_tool(m, rq, curl, sel, id, params, out);
     } else {
-        char text[200];
-        snprintf(text, sizeof text, "Method not found: %.120s (this server offers tools only)",
-                 name);
+        char text[200], shown[121];
+        printable(shown, sizeof shown, name, json_string_length(method));
+        snprintf(text, sizeof text, "Method not found: %s (this server offers tools only)", shown);
         rpc_error(out, 200, id, RPC_METHOD_NOT_FOUND, text, NULL);
     }
     buf_free(&why);

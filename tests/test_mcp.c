@@ -100,6 +100,16 @@ static void expect_error(json_t *j, long long id, int code, const char *message)
     json_decref(j);
 }
 
+/* As expect_error, for a message that starts with prefix. */
+static void expect_error_prefix(json_t *j, long long id, int code, const char *prefix)
+{
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_non_null(m);
+    if (strncmp(m, prefix, strlen(prefix)) != 0)
+        fail_msg("message \"%s\" does not start with \"%s\"", m, prefix);
+    expect_error(j, id, code, NULL);
+}
+
 static json_t *call(const char *userpwd, const char *const *extra, const char *tool,
                     const char *arguments)
 {
@@ -241,8 +251,14 @@ static void origin_checked(void **state)
 {
     (void)state;
     static const char ping[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
-    static const char *const refused[] = {"http://evil.example.com", "https://app.example.com:8443",
-                                          "http://localhost.evil.example.com", "null"};
+    static const char *const refused[] = {"http://evil.example.com",
+                                          "https://app.example.com:8443",
+                                          "http://localhost.evil.example.com",
+                                          "null",
+                                          "http://[::1]x.evil.com",
+                                          "http://localhost:@evil.com",
+                                          "http://localhost:",
+                                          "http://127.0.0.1:80x"};
     static const char *const allowed[] = {"http://localhost:6274", "http://127.0.0.1",
                                           "http://[::1]:3000", "https://app.example.com",
                                           "https://agents.example.org:444"};
@@ -434,6 +450,19 @@ static void unknown_tool_names_the_nearest(void **state)
                      "\"name\":\"webhookEvent\"}}",
                      200),
                  9, -32602, "Unknown tool: webhookEvent.");
+    /* a name quoted up to a UTF-8 character boundary: the 64th byte is the first of an é */
+    char body[1024], want[256], name[160] = "a";
+    for (int k = 0; k < 70; k++)
+        strcat(name, "\xc3\xa9");
+    snprintf(
+        body, sizeof body,
+        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}",
+        name);
+    snprintf(want, sizeof want, "Unknown tool: %.63s.", name);
+    expect_error_prefix(rpc(NULL, USERPWD, NULL, body, 200), 9, -32602, want);
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"%s\"}", name);
+    snprintf(want, sizeof want, "Method not found: %.119s (this server offers tools only)", name);
+    expect_error(rpc(NULL, USERPWD, NULL, body, 200), 9, -32601, want);
     /* served elsewhere, not at this URL */
     expect_error(rpc("?tools=getMessage", USERPWD, NULL,
                      "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{"
@@ -541,6 +570,13 @@ static void tools_list_size_and_selection(void **state)
 
     expect_error(list("?tools=sendSMS", 400), 3, -32602,
                  "?tools= names no tool \"sendSMS\". Did you mean sendSms?");
+    /* bytes that are not UTF-8 (or are control bytes) are quoted as '?' */
+    expect_error_prefix(list("?tools=%FF", 400), 3, -32602, "?tools= names no tool \"?\".");
+    expect_error_prefix(list("?tools=a%C3", 400), 3, -32602, "?tools= names no tool \"a?\".");
+    expect_error_prefix(list("?tools=%C3%A9%01", 400), 3, -32602,
+                        "?tools= names no tool \"\xc3\xa9?\".");
+    expect_error_prefix(list("?toolsets=%FF", 400), 3, -32602,
+                        "?toolsets= names no toolset \"?\". Toolsets: messaging");
     expect_error(list("?toolsets=sms", 400), 3, -32602,
                  "?toolsets= names no toolset \"sms\". Toolsets: messaging, voice, numbers, "
                  "verify, lookup, conversations, triggers, advanced, other.");
