@@ -1044,11 +1044,20 @@ static void control(struct camp_call *c, const char *action, struct call *out)
         answer_error(out, "campaign_state", STATUS_CAMPAIGN_STATE, msg);
         return;
     }
-    if (changed) {
+    if (changed)
         log_msg(LOG_INFO, "campaign %s: %s -> %s", c->id, before, status);
-        if (strcmp(status, "running") == 0) {
-            const char *sadd[] = {"SADD", RUNNING, c->id};
-            freeReplyObject(cmd(why, sizeof why, 3, sadd));
+    /* Every answer that says running makes sure the senders see it: a start or resume whose
+     * SADD was lost is repaired by asking again. */
+    if (!end && strcmp(status, "running") == 0) {
+        const char *sadd[] = {"SADD", RUNNING, c->id};
+        redisReply *added = cmd(why, sizeof why, 3, sadd);
+        int ok = added && added->type == REDIS_REPLY_INTEGER;
+        if (added && !ok)
+            snprintf(why, sizeof why, "SADD: %s", reply_str(added) ? added->str : "unexpected");
+        freeReplyObject(added);
+        if (!ok) {
+            answer_down(out, why);
+            return;
         }
     }
     if (end)

@@ -571,6 +571,29 @@ static void test_pause_cancel(void **state)
     json_decref(to);
 }
 
+/* startCampaign on a running campaign that the senders' running set lost puts it back there:
+ * "running" is never answered for a campaign no sender will see. */
+static void test_start_readds(void **state)
+{
+    (void)state;
+    char id[64];
+    create(&F.a,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"mps\":1,\"recipients\":[\"+14155550251\","
+           "\"+14155550252\",\"+14155550253\",\"+14155550254\"]",
+           id);
+    json_decref(control(&F.a, "startCampaign", id));
+    redisContext *rc = redisd_connect(&F.redis, 0);
+    freeReplyObject(redisCommand(rc, "SREM twilio-block:campaigns:running %s", id));
+    json_t *to = control(&F.b, "startCampaign", id);
+    assert_string_equal(json_string_value(json_object_get(to, "status")), "running");
+    json_decref(to);
+    redisReply *in = redisCommand(rc, "SISMEMBER twilio-block:campaigns:running %s", id);
+    assert_int_equal(in->integer, 1);
+    freeReplyObject(in);
+    redisFree(rc);
+    json_decref(control(&F.a, "cancelCampaign", id));
+}
+
 /* A 429 processes nothing: the recipient is sent later, once; the campaign completes. */
 static void test_rate_limited(void **state)
 {
@@ -769,11 +792,12 @@ int main(int argc, char **argv)
     binary = argv[1];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),      cmocka_unit_test(test_arg_checks),
-        cmocka_unit_test(test_ownership),      cmocka_unit_test(test_pause_cancel),
-        cmocka_unit_test(test_rate_limited),   cmocka_unit_test(test_opt_out),
-        cmocka_unit_test(test_replica_killed), cmocka_unit_test(test_redis_killed),
-        cmocka_unit_test(test_secret_missing), cmocka_unit_test(test_in_process),
+        cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_arg_checks),
+        cmocka_unit_test(test_ownership),    cmocka_unit_test(test_pause_cancel),
+        cmocka_unit_test(test_start_readds), cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_opt_out),      cmocka_unit_test(test_replica_killed),
+        cmocka_unit_test(test_redis_killed), cmocka_unit_test(test_secret_missing),
+        cmocka_unit_test(test_in_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
