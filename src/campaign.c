@@ -107,7 +107,8 @@ static const char lua_control[] =
     "end\n"
     "return {to, 1, ended()}\n";
 
-/* ARGV[3] to, ARGV[4] entry id, ARGV[5] send or skip. Only a pending recipient of a running
+/* ARGV[3] to, ARGV[4] entry id, ARGV[5] send, skip or hold (the account is held after a 429:
+ * put back, as in a paused campaign). Only a pending recipient of a running
  * campaign goes on (to sending, tagged with the entry that claimed it); one still sending was its
  * stopped sender's: maybeSent, with that sender's tag kept so its outcome, if it comes, settles. */
 static const char lua_claim[] =
@@ -122,7 +123,7 @@ static const char lua_claim[] =
     "  return {'maybe', ended()}\n"
     "end\n"
     "if c ~= 'p' then drop(ARGV[4]) return {'done', 0} end\n"
-    "if st == 'paused' or st == 'draft' then\n"
+    "if st == 'paused' or st == 'draft' or (st == 'running' and ARGV[5] == 'hold') then\n"
     "  redis.call('XADD', q, '*', 't', ARGV[3]) drop(ARGV[4]) return {'held', 0}\n"
     "end\n"
     "if st ~= 'running' then drop(ARGV[4]) return {'stopped', 0} end\n"
@@ -1554,6 +1555,18 @@ static void send_to(struct sender *s, struct camp *c, const struct keys *k, cons
     buf_free(&p.password);
 }
 
+/* Whether the account's sending holds after a 429 (or Redis cannot say). */
+static int account_held(const struct camp *c)
+{
+    char why[256], hold[128];
+    snprintf(hold, sizeof hold, "twilio-block:campaign-hold:%s", c->account);
+    const char *pttl[] = {"PTTL", hold};
+    redisReply *rep = cmd(why, sizeof why, 2, pttl);
+    long long held = rep ? reply_int(rep) : 1;
+    freeReplyObject(rep);
+    return held > 0;
+}
+
 /* Handles one entry read from c's stream. */
 static void handle(struct sender *s, struct camp *c, const struct keys *k, const struct entry *e)
 {
@@ -1602,7 +1615,8 @@ static void handle(struct sender *s, struct camp *c, const struct keys *k, const
     redisReply *opt = cmd(why, sizeof why, 3, ism);
     int skip = opt && reply_int(opt) == 1;
     freeReplyObject(opt);
-    const char *argv[] = {e->to, e->id, skip ? "skip" : "send"};
+    /* A 429 may have come while this sender waited at the bucket: nothing goes out then. */
+    const char *argv[] = {e->to, e->id, skip ? "skip" : account_held(c) ? "hold" : "send"};
     redisReply *rep =
         atomic_load(&rt.stop) ? NULL : script(lua_claim, k, 3, argv, NULL, why, sizeof why);
     const char *what = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
@@ -1647,13 +1661,7 @@ static int work_on(struct sender *s, const char *id)
     struct camp *c = camp_find(s, id);
     if (!c)
         return 0;
-    char hold[128];
-    snprintf(hold, sizeof hold, "twilio-block:campaign-hold:%s", c->account);
-    const char *pttl[] = {"PTTL", hold};
-    rep = cmd(why, sizeof why, 2, pttl);
-    long long held = rep ? reply_int(rep) : 1;
-    freeReplyObject(rep);
-    if (held > 0)
+    if (account_held(c))
         return 0;
     struct entry e;
     int got = 0;

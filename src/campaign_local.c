@@ -486,7 +486,8 @@ static redisReply *script_locked(struct campaign_local *l, const char *name, int
             drop(c.q, a[1]);
             return pair(rep_str("done"), rep_int(0));
         }
-        if (st && (strcmp(st, "paused") == 0 || strcmp(st, "draft") == 0)) {
+        if (st && (strcmp(st, "paused") == 0 || strcmp(st, "draft") == 0 ||
+                   (strcmp(st, "running") == 0 && strcmp(a[2], "hold") == 0))) {
             if (c.q)
                 xadd(c.q, a[0], "0");
             drop(c.q, a[1]);

@@ -46,6 +46,8 @@ static struct {
     int total;
     char callbacks[4][1024];
     int n_callbacks;
+    long hold_until; /* the Retry-After of the last 429 runs out (clock_ms) */
+    int in_hold;     /* POSTs that came before it did */
 } up = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int slot_of(const char *to)
@@ -90,6 +92,8 @@ static void up_reset(int delay_ms, int limit)
     up.n_callbacks = 0;
     up.delay_ms = delay_ms;
     up.limit = limit;
+    up.hold_until = 0;
+    up.in_hold = 0;
     pthread_mutex_unlock(&up.lock);
 }
 
@@ -117,6 +121,8 @@ static int on_request(struct mg_connection *conn, void *data)
     int i = slot_of(to ? to : "");
     up.posts[i]++;
     up.total++;
+    if (clock_ms() < up.hold_until)
+        up.in_hold++;
     snprintf(up.bodies[i], sizeof up.bodies[i], "%s", text ? text : "");
     int limited = up.limit > 0 ? up.limit-- : 0;
     int delay = up.delay_ms, number = up.total;
@@ -127,6 +133,9 @@ static int on_request(struct mg_connection *conn, void *data)
     int status = 201;
     if (limited) {
         status = 429;
+        pthread_mutex_lock(&up.lock);
+        up.hold_until = clock_ms() + 1000;
+        pthread_mutex_unlock(&up.lock);
         snprintf(answer, sizeof answer,
                  "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}");
     } else if (to && strcmp(to, "+15005550004") == 0) {
@@ -616,6 +625,28 @@ static void test_rate_limited(void **state)
     pthread_mutex_unlock(&up.lock);
 }
 
+/* A 429 answered while the next sender waits at the bucket (mps 1, each answer 300 ms late):
+ * that sender must not send before the Retry-After has run out. */
+static void test_hold_at_bucket(void **state)
+{
+    (void)state;
+    char id[64];
+    up_reset(300, 1);
+    create(&F.a,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"mps\":1,\"recipients\":[\"+14155550311\","
+           "\"+14155550312\",\"+14155550313\"]",
+           id);
+    json_decref(control(&F.a, "startCampaign", id));
+    json_t *g = wait_status(&F.a, id, "completed");
+    assert_int_equal(get_int(g, "counts.sent"), 3);
+    json_decref(g);
+    pthread_mutex_lock(&up.lock);
+    int in_hold = up.in_hold;
+    pthread_mutex_unlock(&up.lock);
+    assert_int_equal(in_hold, 0);
+    up_reset(0, 0);
+}
+
 /* 21610 fails that recipient only and opts it out for the sender: the next campaign from that
  * sender skips it without a request; another sender still sends to it. */
 static void test_opt_out(void **state)
@@ -792,12 +823,12 @@ int main(int argc, char **argv)
     binary = argv[1];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_arg_checks),
-        cmocka_unit_test(test_ownership),    cmocka_unit_test(test_pause_cancel),
-        cmocka_unit_test(test_start_readds), cmocka_unit_test(test_rate_limited),
-        cmocka_unit_test(test_opt_out),      cmocka_unit_test(test_replica_killed),
-        cmocka_unit_test(test_redis_killed), cmocka_unit_test(test_secret_missing),
-        cmocka_unit_test(test_in_process),
+        cmocka_unit_test(test_lifecycle),      cmocka_unit_test(test_arg_checks),
+        cmocka_unit_test(test_ownership),      cmocka_unit_test(test_pause_cancel),
+        cmocka_unit_test(test_start_readds),   cmocka_unit_test(test_hold_at_bucket),
+        cmocka_unit_test(test_rate_limited),   cmocka_unit_test(test_opt_out),
+        cmocka_unit_test(test_replica_killed), cmocka_unit_test(test_redis_killed),
+        cmocka_unit_test(test_secret_missing), cmocka_unit_test(test_in_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
