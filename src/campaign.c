@@ -155,8 +155,12 @@ static const char lua_settle[] =
  * so the recipient is pending again (or cancelled, in a cancelled campaign). Only the claim of
  * this very entry goes back: a repeat of a requeue whose reply was lost must not put back a
  * recipient that another sender has claimed since through the new entry (it would be sent
- * twice). */
+ * twice). An ended campaign refuses: its stream is gone and its counts are final. */
 static const char lua_requeue[] =
+    "local st = redis.call('HGET', m, 'status')\n"
+    "if not st or st == 'completed' or redis.call('HEXISTS', m, 'ended') == 1 then\n"
+    "  drop(ARGV[4]) return -1\n"
+    "end\n"
     "local s = redis.call('HGET', r, ARGV[3])\n"
     "if s == 's' .. ARGV[4] then redis.call('HINCRBY', m, 'sending', -1)\n"
     "elseif s == 'm' .. ARGV[4] then redis.call('HINCRBY', m, 'maybeSent', -1)\n"
