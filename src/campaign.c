@@ -234,6 +234,17 @@ struct keys {
     const char *all[5];
 };
 
+/* CP and 32 lowercase hex digits, as createCampaign makes them: nothing else reaches a key. */
+static int id_valid(const char *id)
+{
+    if (strncmp(id, "CP", 2) != 0 || strlen(id) != 34)
+        return 0;
+    for (const char *p = id + 2; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
 static void keys_of(const char *id, struct keys *k)
 {
     snprintf(k->m, sizeof k->m, "twilio-block:campaign:{%s}:m", id);
@@ -1208,6 +1219,10 @@ void campaign_run(struct call *out)
         return;
     }
     c.id = json_string_value(json_object_get(out->args, "campaignId"));
+    if (c.id && !id_valid(c.id)) {
+        answer_not_found(out);
+        return;
+    }
     if (c.id)
         keys_of(c.id, &c.k);
     int keyed = key && (strcmp(b->name, "createCampaign") == 0 ||
