@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -675,6 +677,21 @@ static int private_host(const char *host)
     return 0;
 }
 
+/* A numeric shorthand the resolver takes too (2130706433, 127.1, 0x7f.1) for a private
+ * address. */
+static int private_numeric(const char *host)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_flags = AI_NUMERICHOST}, *ai = NULL;
+    char dotted[INET_ADDRSTRLEN];
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+        return 0;
+    int rc =
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, dotted, sizeof dotted) &&
+        private_host(dotted);
+    freeaddrinfo(ai);
+    return rc;
+}
+
 /* Why url may not be a statusCallback, or NULL. */
 static const char *callback_refused(const char *url)
 {
@@ -702,10 +719,22 @@ static const char *callback_refused(const char *url)
         return "must name a host";
     memcpy(host, h, n);
     host[n] = '\0';
-    if (!rt.cfg->allow_private_callbacks && private_host(host))
+    if (!rt.cfg->allow_private_callbacks && (private_host(host) || private_numeric(host)))
         return "must not be a loopback or private address (allowed only with "
                "ALLOW_PRIVATE_CALLBACKS=1)";
     return NULL;
+}
+
+/* The address curl connected to, checked as the URL's host was: a name that resolves to a
+ * private address is refused here. */
+static int callback_prereq(void *u, char *primary_ip, char *local_ip, int primary_port,
+                           int local_port)
+{
+    (void)u;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    return private_host(primary_ip) ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -761,6 +790,8 @@ static void ended(const char *id)
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
         if (rt.cfg->ca_file[0])
             curl_easy_setopt(h, CURLOPT_CAINFO, rt.cfg->ca_file);
+        if (!rt.cfg->allow_private_callbacks)
+            curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, callback_prereq);
         CURLcode rc = curl_easy_perform(h);
         long code = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);

@@ -224,7 +224,7 @@ static int setup(void **state)
         return -1;
     F.up_port = ports[0].port;
     start_child(&F.a, "campaign-a", 1, 1);
-    start_child(&F.b, "campaign-b", 0, 1);
+    start_child(&F.b, "campaign-b", 1, 1);
     return 0;
 }
 
@@ -453,8 +453,8 @@ static void test_lifecycle(void **state)
     assert_int_equal(system(cmd), 0); /* which is there */
 }
 
-/* Bad args: REQUIRED_FIELDS naming each, nothing stored; a private statusCallback refused
- * without ALLOW_PRIVATE_CALLBACKS. */
+/* Bad args: REQUIRED_FIELDS naming each, nothing stored; a private statusCallback (in any
+ * numeric writing a resolver takes) refused without ALLOW_PRIVATE_CALLBACKS. */
 static void test_arg_checks(void **state)
 {
     (void)state;
@@ -467,7 +467,11 @@ static void test_arg_checks(void **state)
     assert_non_null(json_object_get(reasons, "from"));
     assert_non_null(json_object_get(reasons, "body"));
     json_decref(to);
-    to = call_as(&F.b, "createCampaign", CREDS,
+    /* every replica's settings alike, as in a deployment: this one's senders would refuse what
+     * F.a's accept */
+    struct child strict;
+    start_child(&strict, "campaign-strict", 0, 1);
+    to = call_as(&strict, "createCampaign", CREDS,
                  "\"from\":\"+15005550006\",\"body\":\"x\",\"statusCallback\":"
                  "\"https://127.0.0.1/cb\"",
                  NULL, &cb);
@@ -476,6 +480,21 @@ static void test_arg_checks(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(to, "fields"), 0)),
                         "statusCallback");
     json_decref(to);
+    static const char *const shorthands[] = {"127.1", "2130706433", "0x7f.1"};
+    for (size_t i = 0; i < 3; i++) {
+        char extra[160];
+        snprintf(extra, sizeof extra,
+                 "\"from\":\"+15005550006\",\"body\":\"x\",\"statusCallback\":\"https://%s/cb\"",
+                 shorthands[i]);
+        to = call_as(&strict, "createCampaign", CREDS, extra, NULL, &cb);
+        assert_string_equal(cb, "error");
+        assert_string_equal(json_string_value(json_object_get(to, "status_code")),
+                            "REQUIRED_FIELDS");
+        assert_string_equal(json_string_value(json_array_get(json_object_get(to, "fields"), 0)),
+                            "statusCallback");
+        json_decref(to);
+    }
+    stop_child(&strict);
     to = call_as(&F.b, "getCampaign", CREDS, "\"campaignId\":\"nope\"", NULL, &cb);
     assert_string_equal(json_string_value(json_object_get(to, "status_code")), "REQUIRED_FIELDS");
     assert_non_null(json_object_get(json_object_get(to, "reasons"), "campaignId"));
@@ -709,7 +728,7 @@ static void test_replica_killed(void **state)
     pthread_mutex_lock(&up.lock);
     up.delay_ms = 0;
     pthread_mutex_unlock(&up.lock);
-    start_child(&F.b, "campaign-b", 0, 1);
+    start_child(&F.b, "campaign-b", 1, 1);
     json_t *g = wait_status(&F.b, id, "completed");
     assert_int_equal(get_int(g, "counts.maybeSent"), in_flight);
     assert_int_equal(get_int(g, "counts.sent"), 6 - in_flight);
