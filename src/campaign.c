@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -107,7 +109,8 @@ static const char lua_control[] =
     "end\n"
     "return {to, 1, ended()}\n";
 
-/* ARGV[3] to, ARGV[4] entry id, ARGV[5] send or skip. Only a pending recipient of a running
+/* ARGV[3] to, ARGV[4] entry id, ARGV[5] send, skip or hold (the account is held after a 429:
+ * put back, as in a paused campaign). Only a pending recipient of a running
  * campaign goes on (to sending, tagged with the entry that claimed it); one still sending was its
  * stopped sender's: maybeSent, with that sender's tag kept so its outcome, if it comes, settles. */
 static const char lua_claim[] =
@@ -122,7 +125,7 @@ static const char lua_claim[] =
     "  return {'maybe', ended()}\n"
     "end\n"
     "if c ~= 'p' then drop(ARGV[4]) return {'done', 0} end\n"
-    "if st == 'paused' or st == 'draft' then\n"
+    "if st == 'paused' or st == 'draft' or (st == 'running' and ARGV[5] == 'hold') then\n"
     "  redis.call('XADD', q, '*', 't', ARGV[3]) drop(ARGV[4]) return {'held', 0}\n"
     "end\n"
     "if st ~= 'running' then drop(ARGV[4]) return {'stopped', 0} end\n"
@@ -154,8 +157,12 @@ static const char lua_settle[] =
  * so the recipient is pending again (or cancelled, in a cancelled campaign). Only the claim of
  * this very entry goes back: a repeat of a requeue whose reply was lost must not put back a
  * recipient that another sender has claimed since through the new entry (it would be sent
- * twice). */
+ * twice). An ended campaign refuses: its stream is gone and its counts are final. */
 static const char lua_requeue[] =
+    "local st = redis.call('HGET', m, 'status')\n"
+    "if not st or st == 'completed' or redis.call('HEXISTS', m, 'ended') == 1 then\n"
+    "  drop(ARGV[4]) return -1\n"
+    "end\n"
     "local s = redis.call('HGET', r, ARGV[3])\n"
     "if s == 's' .. ARGV[4] then redis.call('HINCRBY', m, 'sending', -1)\n"
     "elseif s == 'm' .. ARGV[4] then redis.call('HINCRBY', m, 'maybeSent', -1)\n"
@@ -228,6 +235,17 @@ struct keys {
     char m[96], r[96], v[96], q[96], b[96];
     const char *all[5];
 };
+
+/* CP and 32 lowercase hex digits, as createCampaign makes them: nothing else reaches a key. */
+static int id_valid(const char *id)
+{
+    if (strncmp(id, "CP", 2) != 0 || strlen(id) != 34)
+        return 0;
+    for (const char *p = id + 2; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
 
 static void keys_of(const char *id, struct keys *k)
 {
@@ -659,6 +677,21 @@ static int private_host(const char *host)
     return 0;
 }
 
+/* A numeric shorthand the resolver takes too (2130706433, 127.1, 0x7f.1) for a private
+ * address. */
+static int private_numeric(const char *host)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_flags = AI_NUMERICHOST}, *ai = NULL;
+    char dotted[INET_ADDRSTRLEN];
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+        return 0;
+    int rc =
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, dotted, sizeof dotted) &&
+        private_host(dotted);
+    freeaddrinfo(ai);
+    return rc;
+}
+
 /* Why url may not be a statusCallback, or NULL. */
 static const char *callback_refused(const char *url)
 {
@@ -686,10 +719,22 @@ static const char *callback_refused(const char *url)
         return "must name a host";
     memcpy(host, h, n);
     host[n] = '\0';
-    if (!rt.cfg->allow_private_callbacks && private_host(host))
+    if (!rt.cfg->allow_private_callbacks && (private_host(host) || private_numeric(host)))
         return "must not be a loopback or private address (allowed only with "
                "ALLOW_PRIVATE_CALLBACKS=1)";
     return NULL;
+}
+
+/* The address curl connected to, checked as the URL's host was: a name that resolves to a
+ * private address is refused here. */
+static int callback_prereq(void *u, char *primary_ip, char *local_ip, int primary_port,
+                           int local_port)
+{
+    (void)u;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    return private_host(primary_ip) ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -745,6 +790,8 @@ static void ended(const char *id)
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
         if (rt.cfg->ca_file[0])
             curl_easy_setopt(h, CURLOPT_CAINFO, rt.cfg->ca_file);
+        if (!rt.cfg->allow_private_callbacks)
+            curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, callback_prereq);
         CURLcode rc = curl_easy_perform(h);
         long code = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -1044,11 +1091,20 @@ static void control(struct camp_call *c, const char *action, struct call *out)
         answer_error(out, "campaign_state", STATUS_CAMPAIGN_STATE, msg);
         return;
     }
-    if (changed) {
+    if (changed)
         log_msg(LOG_INFO, "campaign %s: %s -> %s", c->id, before, status);
-        if (strcmp(status, "running") == 0) {
-            const char *sadd[] = {"SADD", RUNNING, c->id};
-            freeReplyObject(cmd(why, sizeof why, 3, sadd));
+    /* Every answer that says running makes sure the senders see it: a start or resume whose
+     * SADD was lost is repaired by asking again. */
+    if (!end && strcmp(status, "running") == 0) {
+        const char *sadd[] = {"SADD", RUNNING, c->id};
+        redisReply *added = cmd(why, sizeof why, 3, sadd);
+        int ok = added && added->type == REDIS_REPLY_INTEGER;
+        if (added && !ok)
+            snprintf(why, sizeof why, "SADD: %s", reply_str(added) ? added->str : "unexpected");
+        freeReplyObject(added);
+        if (!ok) {
+            answer_down(out, why);
+            return;
         }
     }
     if (end)
@@ -1194,6 +1250,10 @@ void campaign_run(struct call *out)
         return;
     }
     c.id = json_string_value(json_object_get(out->args, "campaignId"));
+    if (c.id && !id_valid(c.id)) {
+        answer_not_found(out);
+        return;
+    }
     if (c.id)
         keys_of(c.id, &c.k);
     int keyed = key && (strcmp(b->name, "createCampaign") == 0 ||
@@ -1545,6 +1605,18 @@ static void send_to(struct sender *s, struct camp *c, const struct keys *k, cons
     buf_free(&p.password);
 }
 
+/* Whether the account's sending holds after a 429 (or Redis cannot say). */
+static int account_held(const struct camp *c)
+{
+    char why[256], hold[128];
+    snprintf(hold, sizeof hold, "twilio-block:campaign-hold:%s", c->account);
+    const char *pttl[] = {"PTTL", hold};
+    redisReply *rep = cmd(why, sizeof why, 2, pttl);
+    long long held = rep ? reply_int(rep) : 1;
+    freeReplyObject(rep);
+    return held > 0;
+}
+
 /* Handles one entry read from c's stream. */
 static void handle(struct sender *s, struct camp *c, const struct keys *k, const struct entry *e)
 {
@@ -1601,7 +1673,8 @@ static void handle(struct sender *s, struct camp *c, const struct keys *k, const
     redisReply *opt = cmd(why, sizeof why, 3, ism);
     int skip = opt && reply_int(opt) == 1;
     freeReplyObject(opt);
-    const char *argv[] = {e->to, e->id, skip ? "skip" : "send"};
+    /* A 429 may have come while this sender waited at the bucket: nothing goes out then. */
+    const char *argv[] = {e->to, e->id, skip ? "skip" : account_held(c) ? "hold" : "send"};
     redisReply *rep =
         atomic_load(&rt.stop) ? NULL : script(lua_claim, k, 3, argv, NULL, why, sizeof why);
     const char *what = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
@@ -1646,13 +1719,7 @@ static int work_on(struct sender *s, const char *id)
     struct camp *c = camp_find(s, id);
     if (!c)
         return 0;
-    char hold[128];
-    snprintf(hold, sizeof hold, "twilio-block:campaign-hold:%s", c->account);
-    const char *pttl[] = {"PTTL", hold};
-    rep = cmd(why, sizeof why, 2, pttl);
-    long long held = rep ? reply_int(rep) : 1;
-    freeReplyObject(rep);
-    if (held > 0)
+    if (account_held(c))
         return 0;
     struct entry e;
     int got = 0;

@@ -496,7 +496,8 @@ static redisReply *script_locked(struct campaign_local *l, const char *name, int
             drop(c.q, a[1]);
             return pair(rep_str("done"), rep_int(0));
         }
-        if (st && (strcmp(st, "paused") == 0 || strcmp(st, "draft") == 0)) {
+        if (st && (strcmp(st, "paused") == 0 || strcmp(st, "draft") == 0 ||
+                   (strcmp(st, "running") == 0 && strcmp(a[2], "hold") == 0))) {
             if (c.q)
                 xadd(c.q, a[0], "0");
             drop(c.q, a[1]);
@@ -519,6 +520,10 @@ static redisReply *script_locked(struct campaign_local *l, const char *name, int
         return pair(rep_str("go"), rep_int(0));
     }
     if ((strcmp(name, "settle") == 0 && n == 4) || (strcmp(name, "requeue") == 0 && n == 3)) {
+        if (name[0] == 'r' && (!st || strcmp(st, "completed") == 0 || hget(c.m, "ended"))) {
+            drop(c.q, a[1]);
+            return rep_int(-1);
+        }
         const char *s = hget(c.r, a[0]);
         char was = s ? s[0] : 0;
         if (was == 's')

@@ -46,6 +46,8 @@ static struct {
     int total;
     char callbacks[4][1024];
     int n_callbacks;
+    long hold_until; /* the Retry-After of the last 429 runs out (clock_ms) */
+    int in_hold;     /* POSTs that came before it did */
 } up = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int slot_of(const char *to)
@@ -90,6 +92,8 @@ static void up_reset(int delay_ms, int limit)
     up.n_callbacks = 0;
     up.delay_ms = delay_ms;
     up.limit = limit;
+    up.hold_until = 0;
+    up.in_hold = 0;
     pthread_mutex_unlock(&up.lock);
 }
 
@@ -117,6 +121,8 @@ static int on_request(struct mg_connection *conn, void *data)
     int i = slot_of(to ? to : "");
     up.posts[i]++;
     up.total++;
+    if (clock_ms() < up.hold_until)
+        up.in_hold++;
     snprintf(up.bodies[i], sizeof up.bodies[i], "%s", text ? text : "");
     int limited = up.limit > 0 ? up.limit-- : 0;
     int delay = up.delay_ms, number = up.total;
@@ -127,6 +133,9 @@ static int on_request(struct mg_connection *conn, void *data)
     int status = 201;
     if (limited) {
         status = 429;
+        pthread_mutex_lock(&up.lock);
+        up.hold_until = clock_ms() + 1000;
+        pthread_mutex_unlock(&up.lock);
         snprintf(answer, sizeof answer,
                  "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}");
     } else if (to && strcmp(to, "+15005550004") == 0) {
@@ -215,7 +224,7 @@ static int setup(void **state)
         return -1;
     F.up_port = ports[0].port;
     start_child(&F.a, "campaign-a", 1, 1);
-    start_child(&F.b, "campaign-b", 0, 1);
+    start_child(&F.b, "campaign-b", 1, 1);
     return 0;
 }
 
@@ -444,8 +453,8 @@ static void test_lifecycle(void **state)
     assert_int_equal(system(cmd), 0); /* which is there */
 }
 
-/* Bad args: REQUIRED_FIELDS naming each, nothing stored; a private statusCallback refused
- * without ALLOW_PRIVATE_CALLBACKS. */
+/* Bad args: REQUIRED_FIELDS naming each, nothing stored; a private statusCallback (in any
+ * numeric writing a resolver takes) refused without ALLOW_PRIVATE_CALLBACKS. */
 static void test_arg_checks(void **state)
 {
     (void)state;
@@ -458,7 +467,11 @@ static void test_arg_checks(void **state)
     assert_non_null(json_object_get(reasons, "from"));
     assert_non_null(json_object_get(reasons, "body"));
     json_decref(to);
-    to = call_as(&F.b, "createCampaign", CREDS,
+    /* every replica's settings alike, as in a deployment: this one's senders would refuse what
+     * F.a's accept */
+    struct child strict;
+    start_child(&strict, "campaign-strict", 0, 1);
+    to = call_as(&strict, "createCampaign", CREDS,
                  "\"from\":\"+15005550006\",\"body\":\"x\",\"statusCallback\":"
                  "\"https://127.0.0.1/cb\"",
                  NULL, &cb);
@@ -467,6 +480,21 @@ static void test_arg_checks(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(to, "fields"), 0)),
                         "statusCallback");
     json_decref(to);
+    static const char *const shorthands[] = {"127.1", "2130706433", "0x7f.1"};
+    for (size_t i = 0; i < 3; i++) {
+        char extra[160];
+        snprintf(extra, sizeof extra,
+                 "\"from\":\"+15005550006\",\"body\":\"x\",\"statusCallback\":\"https://%s/cb\"",
+                 shorthands[i]);
+        to = call_as(&strict, "createCampaign", CREDS, extra, NULL, &cb);
+        assert_string_equal(cb, "error");
+        assert_string_equal(json_string_value(json_object_get(to, "status_code")),
+                            "REQUIRED_FIELDS");
+        assert_string_equal(json_string_value(json_array_get(json_object_get(to, "fields"), 0)),
+                            "statusCallback");
+        json_decref(to);
+    }
+    stop_child(&strict);
     to = call_as(&F.b, "getCampaign", CREDS, "\"campaignId\":\"nope\"", NULL, &cb);
     assert_string_equal(json_string_value(json_object_get(to, "status_code")), "REQUIRED_FIELDS");
     assert_non_null(json_object_get(json_object_get(to, "reasons"), "campaignId"));
@@ -571,6 +599,29 @@ static void test_pause_cancel(void **state)
     json_decref(to);
 }
 
+/* startCampaign on a running campaign that the senders' running set lost puts it back there:
+ * "running" is never answered for a campaign no sender will see. */
+static void test_start_readds(void **state)
+{
+    (void)state;
+    char id[64];
+    create(&F.a,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"mps\":1,\"recipients\":[\"+14155550251\","
+           "\"+14155550252\",\"+14155550253\",\"+14155550254\"]",
+           id);
+    json_decref(control(&F.a, "startCampaign", id));
+    redisContext *rc = redisd_connect(&F.redis, 0);
+    freeReplyObject(redisCommand(rc, "SREM twilio-block:campaigns:running %s", id));
+    json_t *to = control(&F.b, "startCampaign", id);
+    assert_string_equal(json_string_value(json_object_get(to, "status")), "running");
+    json_decref(to);
+    redisReply *in = redisCommand(rc, "SISMEMBER twilio-block:campaigns:running %s", id);
+    assert_int_equal(in->integer, 1);
+    freeReplyObject(in);
+    redisFree(rc);
+    json_decref(control(&F.a, "cancelCampaign", id));
+}
+
 /* A 429 processes nothing: the recipient is sent later, once; the campaign completes. */
 static void test_rate_limited(void **state)
 {
@@ -591,6 +642,28 @@ static void test_rate_limited(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(up.accepted[i], 1);
     pthread_mutex_unlock(&up.lock);
+}
+
+/* A 429 answered while the next sender waits at the bucket (mps 1, each answer 300 ms late):
+ * that sender must not send before the Retry-After has run out. */
+static void test_hold_at_bucket(void **state)
+{
+    (void)state;
+    char id[64];
+    up_reset(300, 1);
+    create(&F.a,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"mps\":1,\"recipients\":[\"+14155550311\","
+           "\"+14155550312\",\"+14155550313\"]",
+           id);
+    json_decref(control(&F.a, "startCampaign", id));
+    json_t *g = wait_status(&F.a, id, "completed");
+    assert_int_equal(get_int(g, "counts.sent"), 3);
+    json_decref(g);
+    pthread_mutex_lock(&up.lock);
+    int in_hold = up.in_hold;
+    pthread_mutex_unlock(&up.lock);
+    assert_int_equal(in_hold, 0);
+    up_reset(0, 0);
 }
 
 /* 21610 fails that recipient only and opts it out for the sender: the next campaign from that
@@ -655,7 +728,7 @@ static void test_replica_killed(void **state)
     pthread_mutex_lock(&up.lock);
     up.delay_ms = 0;
     pthread_mutex_unlock(&up.lock);
-    start_child(&F.b, "campaign-b", 0, 1);
+    start_child(&F.b, "campaign-b", 1, 1);
     json_t *g = wait_status(&F.b, id, "completed");
     assert_int_equal(get_int(g, "counts.maybeSent"), in_flight);
     assert_int_equal(get_int(g, "counts.sent"), 6 - in_flight);
@@ -809,11 +882,12 @@ int main(int argc, char **argv)
     binary = argv[1];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_slow_pace_keeps_entries),
-        cmocka_unit_test(test_arg_checks),   cmocka_unit_test(test_ownership),
-        cmocka_unit_test(test_pause_cancel), cmocka_unit_test(test_rate_limited),
-        cmocka_unit_test(test_opt_out),      cmocka_unit_test(test_replica_killed),
-        cmocka_unit_test(test_redis_killed), cmocka_unit_test(test_secret_missing),
+        cmocka_unit_test(test_lifecycle),      cmocka_unit_test(test_slow_pace_keeps_entries),
+        cmocka_unit_test(test_arg_checks),     cmocka_unit_test(test_ownership),
+        cmocka_unit_test(test_pause_cancel),   cmocka_unit_test(test_start_readds),
+        cmocka_unit_test(test_hold_at_bucket), cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_opt_out),        cmocka_unit_test(test_replica_killed),
+        cmocka_unit_test(test_redis_killed),   cmocka_unit_test(test_secret_missing),
         cmocka_unit_test(test_in_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
