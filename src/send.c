@@ -126,7 +126,11 @@ int send_perform_ex(const struct send_service *svc, const struct prepared *p, CU
         .pace_429 = opt->pace_429,
         .maybe = opt->maybe,
     };
-    rc = twilio_perform(h, &rq, rs);
+    rc = twilio_perform(&h, &rq, rs);
+    if (slot)
+        *slot = h;
+    else
+        own = h;
 done:
     if (own)
         curl_easy_cleanup(own);

@@ -10,6 +10,10 @@
 /* Backoff between retries: 100 ms doubling, with full jitter; Retry-After at most 10 s. */
 #define BACKOFF_BASE_MS 100
 #define RETRY_AFTER_CAP_MS 10000
+/* Every transfer holds its receive buffer, and there is one transfer per call in flight: curl's
+ * smallest (1 KB) reads Twilio's few-KB answers in a few steps, and saved 3 MB at 1,000 in flight
+ * over 4 KB (16 KB is curl's default). */
+#define RECV_BUFFER 1024L
 
 void twilio_response_init(struct twilio_response *rs, size_t max_body)
 {
@@ -193,7 +197,24 @@ static int retryable(CURLcode rc)
            rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_OPERATION_TIMEDOUT;
 }
 
-static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_slist *headers,
+/* Resets *hp, and gives it curl's smallest receive buffer. A transfer curl ended before it had a
+ * connection (a URL it refused) keeps the handle's 1 KB buffer; curl 7.88 then refuses a new size
+ * while curl_easy_reset has set its default back, and would read 16 KB into that 1 KB. Such a
+ * handle is replaced by a new one: its connections go, the heap stays whole. */
+static int reset_handle(CURL **hp)
+{
+    curl_easy_reset(*hp);
+    if (curl_easy_setopt(*hp, CURLOPT_BUFFERSIZE, RECV_BUFFER) == CURLE_OK)
+        return 0;
+    CURL *fresh = curl_easy_init();
+    if (!fresh)
+        return -1;
+    curl_easy_cleanup(*hp);
+    *hp = fresh;
+    return curl_easy_setopt(fresh, CURLOPT_BUFFERSIZE, RECV_BUFFER) == CURLE_OK ? 0 : -1;
+}
+
+static CURLcode attempt(CURL **hp, const struct twilio_request *rq, struct curl_slist *headers,
                         long budget_ms, char *detail, struct twilio_response *rs)
 {
     struct sends sends = {.post = strcmp(rq->method, "POST") == 0};
@@ -203,7 +224,11 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
     rs->retry_after_ms = -1;
     rs->status = 0;
     detail[0] = '\0';
-    curl_easy_reset(h);
+    if (reset_handle(hp) < 0) {
+        snprintf(detail, CURL_ERROR_SIZE, "out of memory");
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURL *h = *hp;
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, budget_ms);
@@ -225,10 +250,6 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    /* Every handle keeps its receive buffer, and there is one handle per call in flight:
-     * curl's smallest (1 KB) reads Twilio's few-KB answers in a few steps, and saved 3 MB at
-     * 1,000 in flight over 4 KB (16 KB is curl's default). */
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
     curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(h, CURLOPT_PREREQDATA, &sends);
     if (sends.post) {
@@ -259,7 +280,7 @@ static CURLcode attempt(CURL *h, const struct twilio_request *rq, struct curl_sl
     return rc;
 }
 
-int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_response *rs)
+int twilio_perform(CURL **hp, const struct twilio_request *rq, struct twilio_response *rs)
 {
     char detail[CURL_ERROR_SIZE];
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
@@ -297,7 +318,7 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
         long budget = deadline - clock_ms();
         if (budget < 1)
             budget = 1;
-        CURLcode rc = attempt(h, rq, headers, budget, detail, rs);
+        CURLcode rc = attempt(hp, rq, headers, budget, detail, rs);
         long wait;
         if (rc == CURLE_OK) {
             rs->outcome = TWILIO_ANSWERED;
@@ -306,7 +327,7 @@ int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_respo
                 break;
             wait = rs->retry_after_ms;
         } else {
-            rs->outcome = describe_failure(h, rc, rq, budget, detail, rs);
+            rs->outcome = describe_failure(*hp, rc, rq, budget, detail, rs);
             if (rs->outcome != TWILIO_NOT_SENT || !retryable(rc))
                 break;
             wait = -1;

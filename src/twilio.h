@@ -54,9 +54,10 @@ struct twilio_response {
 void twilio_response_init(struct twilio_response *rs, size_t max_body);
 void twilio_response_free(struct twilio_response *rs);
 
-/* Performs rq on h (reset first, so its connection cache survives), retrying per the policy.
- * Returns 0 when Twilio answered (rs->status), -1 otherwise with rs->outcome and rs->error. */
-int twilio_perform(CURL *h, const struct twilio_request *rq, struct twilio_response *rs);
+/* Performs rq on *hp (reset first, so its connection cache survives; replaced by a new handle
+ * when curl left it unsound), retrying per the policy. Returns 0 when Twilio answered
+ * (rs->status), -1 otherwise with rs->outcome and rs->error. */
+int twilio_perform(CURL **hp, const struct twilio_request *rq, struct twilio_response *rs);
 
 /* Appends the base of one request to product (api, verify, lookups, ...) to out: the
  * operator's base when they set one, whatever the product (a mock serving every product's
