@@ -18,14 +18,18 @@
 /* A failure's message. */
 #define FLOWREQ_MSG_CAP 768
 
-/* sub, method path on product: form (already encoded, or NULL), then params. */
+/* sub, method path on product: form (already encoded, or NULL), PageSize when page_size is
+ * not 0, then params. */
 static int build(struct prepared *sub, const struct call *c, const char *product,
-                 const char *method, const char *path, const struct buf *form,
+                 const char *method, const char *path, const struct buf *form, long page_size,
                  const char *const *params)
 {
+    char size[24];
+    snprintf(size, sizeof size, "%ld", page_size);
     if (send_sub_init(sub, c->prep, product, method, path) < 0)
         return -1;
-    if (form && form->len && buf_append(&sub->form, form->data, form->len) < 0) {
+    if ((form && form->len && buf_append(&sub->form, form->data, form->len) < 0) ||
+        (page_size && form_add(&sub->form, "PageSize", size, strlen(size)) < 0)) {
         args_prepared_free(sub);
         return -1;
     }
@@ -75,7 +79,7 @@ int flowreq_send(struct call *c, const char *product, const char *method, const 
     char msg[FLOWREQ_MSG_CAP];
     int rc = -1;
     *answer = NULL;
-    if (build(&sub, c, product, method, path, NULL, params) < 0) {
+    if (build(&sub, c, product, method, path, NULL, 0, params) < 0) {
         call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
@@ -129,8 +133,8 @@ static int parse_page(const struct flowreq_walk *w, const struct twilio_response
     return fault;
 }
 
-/* Reads one page of the walk: GET path on w->product with form then params as its query. */
-static int fetch(struct flowreq_walk *w, const char *path, const struct buf *form,
+/* Reads one page of the walk: GET path on w->product, its query as build's. */
+static int fetch(struct flowreq_walk *w, const char *path, const struct buf *form, long page_size,
                  const char *const *params, json_t **page)
 {
     struct prepared sub;
@@ -146,7 +150,7 @@ static int fetch(struct flowreq_walk *w, const char *path, const struct buf *for
         w->fail(w, FLOWREQ_DRAINING, NULL);
         return -1;
     }
-    if (build(&sub, w->c, w->product, "GET", path, form, params) < 0) {
+    if (build(&sub, w->c, w->product, "GET", path, form, page_size, params) < 0) {
         call_error(w->c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
@@ -166,10 +170,10 @@ static int fetch(struct flowreq_walk *w, const char *path, const struct buf *for
     return fault >= 0 ? -1 : 0;
 }
 
-int flowreq_first(struct flowreq_walk *w, const char *path, const struct buf *form,
+int flowreq_first(struct flowreq_walk *w, const char *path, const struct buf *form, long page_size,
                   const char *const *params, json_t **page)
 {
-    return fetch(w, path, form, params, page);
+    return fetch(w, path, form, page_size, params, page);
 }
 
 /* The link page names to its next page, or NULL. */
@@ -213,7 +217,7 @@ int flowreq_next(struct flowreq_walk *w, const json_t *page, json_t **next)
         w->fail(w, FLOWREQ_BAD_NEXT, NULL);
         return -1;
     }
-    return fetch(w, path, NULL, NULL, next);
+    return fetch(w, path, NULL, 0, NULL, next);
 }
 
 /* How flowreq_list words a failure: what the requests before it wrote. */
@@ -258,7 +262,12 @@ static void list_failed(const struct flowreq_walk *w, enum flowreq_fault f,
 int flowreq_list(struct call *c, const char *product, const char *path, const char *const *params,
                  const char *key, json_t **items)
 {
-    struct flowreq_walk w = {c, product, key, FLOWREQ_V1, FLOWREQ_MAX_PAGES, 0, list_failed, 0, 0};
+    struct flowreq_walk w = {.c = c,
+                             .product = product,
+                             .key = key,
+                             .style = FLOWREQ_V1,
+                             .max_pages = FLOWREQ_MAX_PAGES,
+                             .fail = list_failed};
     json_t *all = json_array(), *page = NULL;
     int more = -1;
     *items = NULL;
@@ -266,7 +275,7 @@ int flowreq_list(struct call *c, const char *product, const char *path, const ch
         call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return -1;
     }
-    if (flowreq_first(&w, path, NULL, params, &page) == 0) {
+    if (flowreq_first(&w, path, NULL, 0, params, &page) == 0) {
         for (;;) {
             if (json_array_extend(all, json_object_get(page, key)) < 0) {
                 list_failed(&w, FLOWREQ_NOT_A_PAGE, NULL);
@@ -299,7 +308,7 @@ void flowreq_dry_run(struct call *c, const char *product, const char *method, co
     size_t len = 0;
     buf_init(&base, SEND_BASE_CAP);
     buf_init(&url, SEND_URL_CAP);
-    if (build(&sub, c, product, method, path, NULL, params) == 0) {
+    if (build(&sub, c, product, method, path, NULL, 0, params) == 0) {
         char *body = send_url(c->svc->cfg, &sub, 0, &base, &url) == 0
                          ? dryrun_answer(c->b, &sub, buf_str(&url), &len)
                          : NULL;

@@ -42,7 +42,7 @@ enum flowreq_fault {
 
 /* A walk over the pages of a Twilio list, one GET at a time: each page an HTTP 200 within the
  * list budget, parsed as a JSON object holding the list's array (a duplicate member refused).
- * The caller sets the first six members; pages and bytes count over every list the walk
+ * The caller sets the members up to fail; pages and bytes count over every list the walk
  * reads, so one budget spans a call that starts several. */
 struct flowreq_walk {
     struct call *c;
@@ -59,10 +59,11 @@ struct flowreq_walk {
     size_t bytes; /* of the pages read so far */
 };
 
-/* Reads a list's first page, GET path with the query form (already encoded, or NULL) then
- * params (as flowreq_send's). Returns 0 with *page a new reference, or -1 with the call
- * answered (w->fail, or "out of memory"). */
-int flowreq_first(struct flowreq_walk *w, const char *path, const struct buf *form,
+/* Reads a list's first page, GET path with the query form (already encoded, or NULL), then
+ * PageSize (the most items a page holds; 0: Twilio's default) and params (as flowreq_send's).
+ * Returns 0 with *page a new reference, or -1 with the call answered (w->fail, or "out of
+ * memory"). */
+int flowreq_first(struct flowreq_walk *w, const char *path, const struct buf *form, long page_size,
                   const char *const *params, json_t **page);
 
 /* Whether page names a page after it: 1, 0 when it names none (the list ends there), or -1

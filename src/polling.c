@@ -90,40 +90,38 @@ int polling_check(const struct block_def *b, char *err, size_t errlen)
     return 0;
 }
 
-/* The cursor's scope: the block and its account (the list's path names it). */
-static int cursor_scope(const struct block_def *b, const struct prepared *prep, struct buf *out)
+/* The cursor's key, and its scope in scope: the block and its account (the list's path names
+ * it). Returns 0, or -1. */
+static int cursor_bind(const struct call *c, struct polling_cursor_key *k, struct buf *scope)
 {
-    return buf_appendz(out, b->name) < 0 || buf_append(out, "\n", 1) < 0 ||
-                   buf_append(out, buf_str(&prep->path), prep->path.len) < 0
+    return polling_cursor_key(c->svc->cfg->cursor_secret, k) < 0 ||
+                   buf_appendz(scope, c->b->name) < 0 || buf_append(scope, "\n", 1) < 0 ||
+                   buf_append(scope, buf_str(&c->prep->path), c->prep->path.len) < 0
                ? -1
                : 0;
 }
 
-static int cursor_encode(const struct send_service *svc, const struct block_def *b,
-                         const struct prepared *prep, const struct poll_position *pos,
+static int cursor_encode(const struct call *c, const struct poll_position *pos,
                          char out[POLLING_CURSOR_TEXT_MAX])
 {
     struct polling_cursor_key k;
     struct buf scope;
     buf_init(&scope, POLL_SCOPE_CAP);
-    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
-                     cursor_scope(b, prep, &scope) < 0 ||
-                     polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
-                 ? -1
-                 : 0;
+    int rc =
+        cursor_bind(c, &k, &scope) < 0 || polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
+            ? -1
+            : 0;
     buf_free(&scope);
     return rc;
 }
 
-static int cursor_decode(const struct send_service *svc, const struct block_def *b,
-                         const struct prepared *prep, const char *text, long long now,
+static int cursor_decode(const struct call *c, const char *text, long long now,
                          struct poll_position *pos)
 {
     struct polling_cursor_key k;
     struct buf scope;
     buf_init(&scope, POLL_SCOPE_CAP);
-    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
-                     cursor_scope(b, prep, &scope) < 0 ||
+    int rc = cursor_bind(c, &k, &scope) < 0 ||
                      polling_cursor_decode(&k, buf_str(&scope), text, now, pos) < 0
                  ? -1
                  : 0;
@@ -259,22 +257,22 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
 static int read_list(struct walk *w, long page_size, long long lo, long long hi, int max_pages,
                      struct items *it, int *complete, long long *oldest)
 {
-    char from[32], to[32], size[24], after[64], before[64];
-    const char *params[] = {"PageSize", size, after, from, before, to, NULL};
+    char from[32], to[32], after[64], before[64];
+    const char *params[] = {after, from, before, to, NULL};
     json_t *page = NULL;
     int rc = -1, pages = 1, below = 0;
     *complete = 0;
     *oldest = hi;
-    snprintf(size, sizeof size, "%ld", page_size);
     if (w->spec->filter) {
         value_date_format(lo, from);
         value_date_format(hi, to);
         snprintf(after, sizeof after, "%s>", w->spec->filter);
         snprintf(before, sizeof before, "%s<", w->spec->filter);
     } else {
-        params[2] = NULL;
+        params[0] = NULL;
     }
-    if (flowreq_first(&w->pages, buf_str(&w->c->prep->path), &w->c->prep->form, params, &page) < 0)
+    if (flowreq_first(&w->pages, buf_str(&w->c->prep->path), &w->c->prep->form, page_size, params,
+                      &page) < 0)
         return -1;
     for (;; pages++) {
         if (take_page(w, page, lo, it, oldest, &below) < 0)
@@ -309,7 +307,7 @@ static void answer(struct walk *w, const struct items *it, size_t n,
     char text[POLLING_CURSOR_TEXT_MAX];
     json_t *items = json_array();
     json_t *to = json_object();
-    int ok = items && to && cursor_encode(w->c->svc, w->c->b, w->c->prep, pos, text) == 0;
+    int ok = items && to && cursor_encode(w->c, pos, text) == 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append(items, it->v[i].obj) == 0;
     ok = ok && json_object_set(to, "items", items) == 0 &&
@@ -395,8 +393,14 @@ void polling_run(struct call *c)
     const struct block_def *b = c->b;
     const struct prepared *prep = c->prep;
     struct poll_spec spec;
-    struct walk w = {
-        c, &spec, {c, prep->product, NULL, FLOWREQ_2010, POLL_MAX_PAGES, 1, walk_failed, 0, 0}};
+    struct walk w = {c,
+                     &spec,
+                     {.c = c,
+                      .product = prep->product,
+                      .style = FLOWREQ_2010,
+                      .max_pages = POLL_MAX_PAGES,
+                      .drain = 1,
+                      .fail = walk_failed}};
     struct poll_position pos = {0};
     if (spec_read(b->flow, &spec) < 0) {
         fail(c, "internal_error", "The block's flow does not define a poll");
@@ -411,7 +415,7 @@ void polling_run(struct call *c)
     char text[POLLING_CURSOR_TEXT_MAX + 1];
     args_long(prep, "limit", &limit);
     snprintf(text, sizeof text, "%.*s", (int)(cursor.n < sizeof text ? cursor.n : 0), cursor.p);
-    if (cursor.n && (!text[0] || cursor_decode(c->svc, b, prep, text, now, &pos) < 0)) {
+    if (cursor.n && (!text[0] || cursor_decode(c, text, now, &pos) < 0)) {
         json_t *reasons = json_pack("{s:s}", "cursor",
                                     "is not a cursor this block answered for this account; pass "
                                     "the previous answer's cursor as it is");
