@@ -1,8 +1,8 @@
 /* flowreq: one Twilio request of a flow call (struct call, call.h), sent through send.h, its
  * JSON answer parsed with jsonparse, the pages of a list walked (the 2010-04-01 API's and the
  * v1 APIs'), and any failure turned into the call's error envelope. What the requests cost
- * adds up in the call's figures, and c->writes counts the requests that changed something at Twilio, so a failure can say whether
- * anything was written before it. */
+ * adds up in the call's figures, and c->writes counts the requests that changed something at
+ * Twilio, so a failure can say whether anything was written before it. */
 #ifndef FLOWREQ_H
 #define FLOWREQ_H
 
