@@ -32,6 +32,22 @@
 #define CACHE_N 8 /* campaigns a sender keeps settings of */
 #define NOT_SENT_MAX 5
 
+/* The credentials as one text to hash or seal: SIDs of 34 characters and tokens or secrets of
+ * 32, with room to spare. */
+#define CAMPAIGN_CRED_CAP 2048
+/* A recipient's message with its {{placeholders}} filled: Twilio takes 1,600 characters, the
+ * cap only stops a runaway variable. */
+#define CAMPAIGN_TEXT_CAP (1u << 16)
+/* A send's request: /2010-04-01/Accounts/<AccountSid>/Messages.json, the SID and the token or
+ * secret it authenticates with, no headers of its own, and its form (the filled text, encoded,
+ * and the media URLs). */
+#define CAMPAIGN_PATH_CAP 1024
+#define CAMPAIGN_PART_CAP 1024
+#define CAMPAIGN_HEADERS_CAP 16
+#define CAMPAIGN_FORM_CAP (1u << 20)
+/* A recipient's state: S<sid>, or F<code>|<Twilio's message cut to 300 bytes>. */
+#define CAMPAIGN_STATE_CAP 4096
+
 /* Every script gets KEYS m r v q b (settings, recipients, variables, stream, bucket) and ARGV
  * ttl, now first. A recipient's state is one letter and what it carries: p pending, s sending,
  * S<sid> sent, F<code>|<message> failed, k skipped, m maybeSent, c cancelled. */
@@ -383,7 +399,7 @@ static long long field_int(const redisReply *all, const char *name)
 static int owner_of(const struct prepared *prep, const char *account, char out[65])
 {
     struct buf b;
-    buf_init(&b, 2048);
+    buf_init(&b, CAMPAIGN_CRED_CAP);
     int rc = buf_appendf(&b, "%s\n%s\n", account, buf_str(&prep->username)) < 0 ||
                      buf_append(&b, prep->password.data ? prep->password.data : "",
                                 prep->password.len) < 0
@@ -540,6 +556,44 @@ static int invalid(json_t *list, size_t i, json_t *entry, const char *why)
                                                  json_is_string(to) ? to : NULL, "reason", why));
 }
 
+/* Entry i of a chunk: its number normalized into norm and its variables into *vars (borrowed)
+ * when it is valid; otherwise its reason is added to bad and -1 returned. */
+static int check_recipient(json_t *e, size_t i, json_t *names, int template, char *norm,
+                           size_t size, json_t **vars, json_t *bad)
+{
+    const char *to_text =
+        json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "to"));
+    char reason[200];
+    const char *why = NULL;
+    if (!json_is_object(e) && !json_is_string(e))
+        why = "must be \"+E164\" or an object {\"to\", \"variables\"}";
+    else if (!to_text || normalize_to(to_text, norm, size) < 0)
+        why = "to must be a phone number in E.164: + and 8 to 15 digits";
+    else if (json_is_object(e)) {
+        *vars = json_object_get(e, template ? "contentVariables" : "variables");
+        if (!*vars && template)
+            *vars = json_object_get(e, "variables");
+        if (*vars && !json_is_object(*vars))
+            why = template ? "contentVariables must be an object"
+                           : "variables must be an object of strings or numbers";
+    }
+    size_t j;
+    json_t *name;
+    json_array_foreach(names, j, name) {
+        json_t *val = json_object_get(*vars, json_string_value(name));
+        if (!why && !json_is_string(val) && !json_is_number(val)) {
+            snprintf(reason, sizeof reason, "variables.%.64s is missing (the body uses {{%.64s}})",
+                     json_string_value(name), json_string_value(name));
+            why = reason;
+        }
+    }
+    if (why) {
+        invalid(bad, i, e, why);
+        return -1;
+    }
+    return 0;
+}
+
 /* Adds a chunk of recipients to campaign id (its settings in meta) and answers
  * {added, duplicates, invalid, total} into *to; or fills out with a failure. */
 static int add_chunk(const char *id, const redisReply *meta, json_t *entries, json_t **to,
@@ -560,42 +614,9 @@ static int add_chunk(const char *id, const redisReply *meta, json_t *entries, js
         goto nomem;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(entries, i), *vars = NULL;
-        const char *to_text =
-            json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "to"));
-        char norm[48], reason[200];
-        if (!json_is_object(e) && !json_is_string(e)) {
-            invalid(bad, i, e, "must be \"+E164\" or an object {\"to\", \"variables\"}");
+        char norm[48];
+        if (check_recipient(e, i, names, template, norm, sizeof norm, &vars, bad) < 0)
             continue;
-        }
-        if (!to_text || normalize_to(to_text, norm, sizeof norm) < 0) {
-            invalid(bad, i, e, "to must be a phone number in E.164: + and 8 to 15 digits");
-            continue;
-        }
-        if (json_is_object(e)) {
-            vars = json_object_get(e, template ? "contentVariables" : "variables");
-            if (!vars && template)
-                vars = json_object_get(e, "variables");
-            if (vars && !json_is_object(vars)) {
-                invalid(bad, i, e,
-                        template ? "contentVariables must be an object"
-                                 : "variables must be an object of strings or numbers");
-                continue;
-            }
-        }
-        size_t j;
-        json_t *name;
-        reason[0] = '\0';
-        json_array_foreach(names, j, name) {
-            json_t *val = json_object_get(vars, json_string_value(name));
-            if (!reason[0] && !json_is_string(val) && !json_is_number(val))
-                snprintf(reason, sizeof reason,
-                         "variables.%.64s is missing (the body uses {{%.64s}})",
-                         json_string_value(name), json_string_value(name));
-        }
-        if (reason[0]) {
-            invalid(bad, i, e, reason);
-            continue;
-        }
         valid++;
         if (json_object_get(seen, norm))
             continue;
@@ -908,64 +929,68 @@ static void put(const char **argv, int *argc, const char *name, const char *valu
     }
 }
 
-static void create(struct camp_call *c, struct call *out)
+/* createCampaign's own checks (statusCallback, recipients); *list gets the recipients given,
+ * if any. Returns 0, or -1 with out filled. */
+static int create_check(struct camp_call *c, const char *cb, json_t **list, struct call *out)
 {
-    char why[256], id[35], mps[24], now[24];
-    unsigned char rnd[16];
     json_t *reasons = json_object();
-    const char *cb = json_string_value(json_object_get(c->args, "statusCallback"));
     const char *refused = cb ? callback_refused(cb) : NULL;
-    json_t *mps_arg = json_object_get(c->args, "mps");
-    double rate = json_is_number(mps_arg)   ? json_number_value(mps_arg)
-                  : json_is_string(mps_arg) ? strtod(json_string_value(mps_arg), NULL)
-                                            : 1;
-    json_t *first = json_object_get(c->args, "recipients"), *list = NULL;
+    json_t *first = json_object_get(c->args, "recipients");
+    *list = NULL;
     if (refused)
         json_object_set_new(reasons, "statusCallback", json_string(refused));
-    if (first && !(list = list_arg(first)))
+    if (first && !(*list = list_arg(first)))
         json_object_set_new(reasons, "recipients",
                             json_string("must be a list of \"+E164\" or {\"to\", \"variables\"}"));
-    else if (list && json_array_size(list) > MAX_CHUNK)
+    else if (*list && json_array_size(*list) > MAX_CHUNK)
         json_object_set_new(reasons, "recipients",
                             json_string("must hold at most 10,000 recipients a call; add more "
                                         "with addCampaignRecipients"));
     if (json_object_size(reasons)) {
-        json_decref(list);
+        json_decref(*list);
+        *list = NULL;
         answer_fields(out, reasons);
-        return;
+        return -1;
     }
     json_decref(reasons);
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
-        json_decref(list);
-        answer_error(out, "internal_error", STATUS_INTERNAL, "no random bytes");
-        return;
-    }
-    id[0] = 'C';
-    id[1] = 'P';
-    digest_hex(rnd, sizeof rnd, id + 2);
-    keys_of(id, &c->k);
-    snprintf(mps, sizeof mps, "%g", rate);
-    snprintf(now, sizeof now, "%ld", now_ms());
-    /* The credentials, sealed: the account's SID is not a secret, the rest is. */
+    return 0;
+}
+
+/* The credentials, sealed under the campaign's id: the account's SID is not a secret, the rest
+ * is. Returns the sealed text, or NULL. */
+static char *seal_credentials(const struct prepared *prep, const char *id)
+{
     struct buf plain;
-    buf_init(&plain, 2048);
+    buf_init(&plain, CAMPAIGN_CRED_CAP);
     char *sealed = NULL;
-    if (buf_appendf(&plain, "%s\n", buf_str(&c->prep->username)) == 0 &&
-        buf_append(&plain, c->prep->password.data ? c->prep->password.data : "",
-                   c->prep->password.len) == 0)
+    if (buf_appendf(&plain, "%s\n", buf_str(&prep->username)) == 0 &&
+        buf_append(&plain, prep->password.data ? prep->password.data : "", prep->password.len) == 0)
         sealed = aead_seal(rt.key, id, plain.data, plain.len);
     if (plain.data)
         OPENSSL_cleanse(plain.data, plain.len);
     buf_free(&plain);
-    json_t *media = json_object_get(c->args, "mediaUrl");
-    char *media_text = NULL;
+    return sealed;
+}
+
+/* mediaUrl (one URL or a list) as the settings keep it: a JSON array, or NULL for none. */
+static char *media_text(json_t *args)
+{
+    json_t *media = json_object_get(args, "mediaUrl");
+    char *text = NULL;
     if (json_is_string(media))
         media = json_pack("[O]", media);
     else
         json_incref(media);
     if (json_array_size(media))
-        media_text = json_dumps(media, JSON_COMPACT);
+        text = json_dumps(media, JSON_COMPACT);
     json_decref(media);
+    return text;
+}
+
+/* Writes the new draft's settings. Returns the script's reply, or NULL with why. */
+static redisReply *create_store(struct camp_call *c, const char *sealed, const char *media,
+                                const char *mps, const char *now, char *why, size_t size)
+{
     const char *argv[40];
     int argc = 0;
 #define PUT(name, value) put(argv, &argc, name, value)
@@ -977,8 +1002,8 @@ static void create(struct camp_call *c, struct call *out)
     PUT("mss", json_string_value(json_object_get(c->args, "messagingServiceSid")));
     PUT("body", json_string_value(json_object_get(c->args, "body")));
     PUT("contentSid", json_string_value(json_object_get(c->args, "contentSid")));
-    PUT("media", media_text);
-    PUT("cb", cb);
+    PUT("media", media);
+    PUT("cb", json_string_value(json_object_get(c->args, "statusCallback")));
     PUT("mps", mps);
     PUT("edge", c->prep->edge[0] ? c->prep->edge : NULL);
     PUT("region", c->prep->region[0] ? c->prep->region : NULL);
@@ -987,9 +1012,59 @@ static void create(struct camp_call *c, struct call *out)
     PUT("pending", "0");
     PUT("sending", "0");
 #undef PUT
+    return script(lua_create, &c->k, argc, argv, NULL, why, size);
+}
+
+/* Adds the recipients createCampaign was given to the new draft id, and their counts to to.
+ * Returns 0, or -1 with out filled. */
+static int create_first_chunk(struct camp_call *c, const char *id, json_t *list, json_t *to,
+                              struct call *out)
+{
+    char why[256];
+    const char *get[] = {"HGETALL", c->k.m};
+    redisReply *meta = cmd(why, sizeof why, 2, get);
+    json_t *chunk = NULL;
+    if (meta && add_chunk(id, meta, list, &chunk, out) == 0) {
+        json_object_set(to, "total", json_object_get(chunk, "total"));
+        json_object_set(to, "added", json_object_get(chunk, "added"));
+        json_object_set(to, "duplicates", json_object_get(chunk, "duplicates"));
+        json_object_set(to, "invalid", json_object_get(chunk, "invalid"));
+    } else if (!meta) {
+        answer_down(out, why);
+    }
+    json_decref(chunk);
+    freeReplyObject(meta);
+    return out->out->body ? -1 : 0;
+}
+
+static void create(struct camp_call *c, struct call *out)
+{
+    char why[256], id[35], mps[24], now[24];
+    unsigned char rnd[16];
+    const char *cb = json_string_value(json_object_get(c->args, "statusCallback"));
+    json_t *mps_arg = json_object_get(c->args, "mps");
+    double rate = json_is_number(mps_arg)   ? json_number_value(mps_arg)
+                  : json_is_string(mps_arg) ? strtod(json_string_value(mps_arg), NULL)
+                                            : 1;
+    json_t *list = NULL;
+    if (create_check(c, cb, &list, out) < 0)
+        return;
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        json_decref(list);
+        answer_error(out, "internal_error", STATUS_INTERNAL, "no random bytes");
+        return;
+    }
+    id[0] = 'C';
+    id[1] = 'P';
+    digest_hex(rnd, sizeof rnd, id + 2);
+    keys_of(id, &c->k);
+    snprintf(mps, sizeof mps, "%g", rate);
+    snprintf(now, sizeof now, "%ld", now_ms());
+    char *sealed = seal_credentials(c->prep, id);
+    char *media = media_text(c->args);
     int was_sealed = sealed != NULL;
-    redisReply *rep = sealed ? script(lua_create, &c->k, argc, argv, NULL, why, sizeof why) : NULL;
-    free(media_text);
+    redisReply *rep = sealed ? create_store(c, sealed, media, mps, now, why, sizeof why) : NULL;
+    free(media);
     free(sealed);
     if (!rep) {
         json_decref(list);
@@ -1004,25 +1079,10 @@ static void create(struct camp_call *c, struct call *out)
     log_msg(LOG_INFO, "campaign %s: created (draft, mps %s)", id, mps);
     json_t *to = json_pack("{s:s, s:s, s:I, s:f}", "campaignId", id, "status", "draft", "total",
                            (json_int_t)0, "mps", rate);
-    if (list && json_array_size(list)) {
-        const char *get[] = {"HGETALL", c->k.m};
-        redisReply *meta = cmd(why, sizeof why, 2, get);
-        json_t *chunk = NULL;
-        if (meta && add_chunk(id, meta, list, &chunk, out) == 0) {
-            json_object_set(to, "total", json_object_get(chunk, "total"));
-            json_object_set(to, "added", json_object_get(chunk, "added"));
-            json_object_set(to, "duplicates", json_object_get(chunk, "duplicates"));
-            json_object_set(to, "invalid", json_object_get(chunk, "invalid"));
-        } else if (!meta) {
-            answer_down(out, why);
-        }
-        json_decref(chunk);
-        freeReplyObject(meta);
-        if (out->out->body) {
-            json_decref(to);
-            json_decref(list);
-            return;
-        }
+    if (list && json_array_size(list) && create_first_chunk(c, id, list, to, out) < 0) {
+        json_decref(to);
+        json_decref(list);
+        return;
     }
     json_decref(list);
     if (rate == (double)(long long)rate)
@@ -1474,6 +1534,102 @@ static void failed_state(const struct twilio_response *rs, struct buf *state, lo
     json_decref(res);
 }
 
+/* The request that sends text to one recipient of c; message_request_free releases it. */
+static void message_request(struct prepared *p, const struct camp *c, const char *to,
+                            const char *text)
+{
+    memset(p, 0, sizeof *p);
+    p->product = "api";
+    p->method = "POST";
+    buf_init(&p->path, CAMPAIGN_PATH_CAP);
+    buf_init(&p->form, CAMPAIGN_FORM_CAP);
+    buf_init(&p->headers, CAMPAIGN_HEADERS_CAP);
+    buf_init(&p->username, CAMPAIGN_PART_CAP);
+    buf_init(&p->password, CAMPAIGN_PART_CAP);
+    snprintf(p->edge, sizeof p->edge, "%s", c->edge);
+    snprintf(p->region, sizeof p->region, "%s", c->region);
+    buf_appendf(&p->path, "/2010-04-01/Accounts/%s/Messages.json", c->account);
+    buf_appendz(&p->username, c->user);
+    buf_appendz(&p->password, c->pass);
+    form_add(&p->form, "To", to, strlen(to));
+    if (c->from)
+        form_add(&p->form, "From", c->from, strlen(c->from));
+    if (c->mss)
+        form_add(&p->form, "MessagingServiceSid", c->mss, strlen(c->mss));
+    if (c->content_sid) {
+        form_add(&p->form, "ContentSid", c->content_sid, strlen(c->content_sid));
+        if (text && *text)
+            form_add(&p->form, "ContentVariables", text, strlen(text));
+    } else if (text) {
+        form_add(&p->form, "Body", text, strlen(text));
+    }
+    size_t i;
+    json_t *u;
+    json_array_foreach(c->media, i, u)
+        form_add(&p->form, "MediaUrl", json_string_value(u), json_string_length(u));
+}
+
+static void message_request_free(struct prepared *p)
+{
+    OPENSSL_cleanse(p->password.data ? p->password.data : (char *)p, p->password.len);
+    buf_free(&p->path);
+    buf_free(&p->form);
+    buf_free(&p->headers);
+    buf_free(&p->username);
+    buf_free(&p->password);
+}
+
+/* A send Twilio processed nothing of (429, not sent, or the credentials refused): the account
+ * holds after a 429, the campaign pauses on refused credentials, and the recipient goes back
+ * to the queue (failed after NOT_SENT_MAX tries that were not sent). Returns the settling
+ * script's answer. */
+static long long settle_unsent(const struct camp *c, const struct keys *k, const struct entry *e,
+                               enum send_outcome o, const struct twilio_response *rs,
+                               struct buf *state)
+{
+    long hold = 0;
+    char why[256], ms[24], tried[24];
+    const char *argv[4] = {e->to, e->id, NULL, NULL};
+    if (o == SEND_LIMITED) {
+        long b = atomic_load(&rt.backoff_ms);
+        b = b ? (b * 2 > 30000 ? 30000 : b * 2) : 1000;
+        atomic_store(&rt.backoff_ms, b);
+        hold = rs->retry_after_ms > 0 ? rs->retry_after_ms : b;
+        count(ST_LIMITED);
+    }
+    if (o == SEND_REFUSED) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "Twilio refused the credentials (HTTP %ld); the campaign is paused", rs->status);
+        const char *cargv[] = {"pause", msg};
+        redisReply *rep = script(lua_control, k, 2, cargv, NULL, why, sizeof why);
+        freeReplyObject(rep);
+        log_msg(LOG_WARN, "campaign %s: running -> paused (%s)", c->id, msg);
+    }
+    if (hold > 0) {
+        char name[128];
+        snprintf(name, sizeof name, "twilio-block:campaign-hold:%s", c->account);
+        snprintf(ms, sizeof ms, "%ld", hold);
+        const char *set[] = {"SET", name, "1", "PX", ms};
+        freeReplyObject(cmd(why, sizeof why, 5, set));
+        log_msg(LOG_INFO, "campaign %s: Twilio answered 429; the account's sending holds %ld ms",
+                c->id, hold);
+    }
+    if (o == SEND_NOT_SENT && e->tried + 1 >= NOT_SENT_MAX) {
+        buf_appendf(state, "FNOT_SENT|%.300s", rs->error);
+        argv[2] = buf_str(state);
+        argv[3] = "failed";
+        count(ST_FAILED);
+        return settle_script(lua_settle, k, 4, argv);
+    }
+    snprintf(tried, sizeof tried, "%ld", o == SEND_NOT_SENT ? e->tried + 1 : e->tried);
+    argv[2] = tried;
+    long long end = settle_script(lua_requeue, k, 3, argv);
+    if (o == SEND_NOT_SENT)
+        nap(500);
+    return end;
+}
+
 /* Sends to one claimed recipient and settles it. */
 static void send_to(struct sender *s, struct camp *c, const struct keys *k, const struct entry *e,
                     const char *text)
@@ -1481,41 +1637,12 @@ static void send_to(struct sender *s, struct camp *c, const struct keys *k, cons
     struct prepared p;
     struct twilio_response rs;
     struct buf state;
-    memset(&p, 0, sizeof p);
-    p.product = "api";
-    p.method = "POST";
-    buf_init(&p.path, 1024);
-    buf_init(&p.form, 1u << 20);
-    buf_init(&p.headers, 16);
-    buf_init(&p.username, 1024);
-    buf_init(&p.password, 1024);
-    buf_init(&state, 4096);
-    snprintf(p.edge, sizeof p.edge, "%s", c->edge);
-    snprintf(p.region, sizeof p.region, "%s", c->region);
+    message_request(&p, c, e->to, text);
+    buf_init(&state, CAMPAIGN_STATE_CAP);
     twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
-    buf_appendf(&p.path, "/2010-04-01/Accounts/%s/Messages.json", c->account);
-    buf_appendz(&p.username, c->user);
-    buf_appendz(&p.password, c->pass);
-    form_add(&p.form, "To", e->to, strlen(e->to));
-    if (c->from)
-        form_add(&p.form, "From", c->from, strlen(c->from));
-    if (c->mss)
-        form_add(&p.form, "MessagingServiceSid", c->mss, strlen(c->mss));
-    if (c->content_sid) {
-        form_add(&p.form, "ContentSid", c->content_sid, strlen(c->content_sid));
-        if (text && *text)
-            form_add(&p.form, "ContentVariables", text, strlen(text));
-    } else if (text) {
-        form_add(&p.form, "Body", text, strlen(text));
-    }
-    size_t i;
-    json_t *u;
-    json_array_foreach(c->media, i, u)
-        form_add(&p.form, "MediaUrl", json_string_value(u), json_string_length(u));
     const struct send_options opt = {.pace_429 = 1, .maybe = "the message may have been created"};
     int answered = send_perform_ex(&rt.svc, &p, &s->curl, &opt, &rs, NULL) == 0;
     enum send_outcome o = send_classify(&p, &rs, answered);
-    char tried[24];
     const char *argv[4] = {e->to, e->id, NULL, NULL};
     long long end = 0;
     if (o == SEND_DONE) {
@@ -1537,49 +1664,7 @@ static void send_to(struct sender *s, struct camp *c, const struct keys *k, cons
         end = settle_script(lua_settle, k, 4, argv);
     } else if (o == SEND_LIMITED || o == SEND_NOT_SENT ||
                (o == SEND_REFUSED && (rs.status == 401 || rs.status == 403))) {
-        /* nothing was processed: the recipient is sent later */
-        long hold = 0;
-        char why[256], ms[24];
-        if (o == SEND_LIMITED) {
-            long b = atomic_load(&rt.backoff_ms);
-            b = b ? (b * 2 > 30000 ? 30000 : b * 2) : 1000;
-            atomic_store(&rt.backoff_ms, b);
-            hold = rs.retry_after_ms > 0 ? rs.retry_after_ms : b;
-            count(ST_LIMITED);
-        }
-        if (o == SEND_REFUSED) {
-            char msg[160];
-            snprintf(msg, sizeof msg,
-                     "Twilio refused the credentials (HTTP %ld); the campaign is paused",
-                     rs.status);
-            const char *cargv[] = {"pause", msg};
-            redisReply *rep = script(lua_control, k, 2, cargv, NULL, why, sizeof why);
-            freeReplyObject(rep);
-            log_msg(LOG_WARN, "campaign %s: running -> paused (%s)", c->id, msg);
-        }
-        if (hold > 0) {
-            char name[128];
-            snprintf(name, sizeof name, "twilio-block:campaign-hold:%s", c->account);
-            snprintf(ms, sizeof ms, "%ld", hold);
-            const char *set[] = {"SET", name, "1", "PX", ms};
-            freeReplyObject(cmd(why, sizeof why, 5, set));
-            log_msg(LOG_INFO,
-                    "campaign %s: Twilio answered 429; the account's sending holds %ld ms", c->id,
-                    hold);
-        }
-        if (o == SEND_NOT_SENT && e->tried + 1 >= NOT_SENT_MAX) {
-            buf_appendf(&state, "FNOT_SENT|%.300s", rs.error);
-            argv[2] = buf_str(&state);
-            argv[3] = "failed";
-            count(ST_FAILED);
-            end = settle_script(lua_settle, k, 4, argv);
-        } else {
-            snprintf(tried, sizeof tried, "%ld", o == SEND_NOT_SENT ? e->tried + 1 : e->tried);
-            argv[2] = tried;
-            end = settle_script(lua_requeue, k, 3, argv);
-            if (o == SEND_NOT_SENT)
-                nap(500);
-        }
+        end = settle_unsent(c, k, e, o, &rs, &state);
     } else {
         long code = 0;
         char why[256];
@@ -1597,12 +1682,7 @@ static void send_to(struct sender *s, struct camp *c, const struct keys *k, cons
         ended(c->id);
     twilio_response_free(&rs);
     buf_free(&state);
-    OPENSSL_cleanse(p.password.data ? p.password.data : (char *)&p, p.password.len);
-    buf_free(&p.path);
-    buf_free(&p.form);
-    buf_free(&p.headers);
-    buf_free(&p.username);
-    buf_free(&p.password);
+    message_request_free(&p);
 }
 
 /* Whether the account's sending holds after a 429 (or Redis cannot say). */
@@ -1622,7 +1702,7 @@ static void handle(struct sender *s, struct camp *c, const struct keys *k, const
 {
     char why[256];
     struct buf text;
-    buf_init(&text, 1u << 16);
+    buf_init(&text, CAMPAIGN_TEXT_CAP);
     /* the message first: the recipient is claimed only when its request is ready to go */
     const char *hget[] = {"HGET", k->v, e->to};
     redisReply *vars_rep = cmd(why, sizeof why, 3, hget);
