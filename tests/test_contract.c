@@ -20,13 +20,8 @@ static const char *prism;
 static int setup(void **state)
 {
     (void)state;
-    prism = getenv("PRISM_URL");
-    if (!prism || !*prism) {
-        fprintf(stderr,
-                "PRISM_URL is not set: run tests/contract/run.sh (needs npm ci in tests/)\n");
-        return -1;
-    }
-    return harness_start(&H, prism, 15000, 0);
+    prism = harness_prism();
+    return prism ? harness_start(&H, prism, 15000, 0) : -1;
 }
 
 static int teardown(void **state)
