@@ -584,6 +584,23 @@ void account_harness_stop(struct harness *h, struct account *a)
     account_stop(a);
 }
 
+static void *harness_stopper(void *h)
+{
+    harness_stop(h);
+    return NULL;
+}
+
+void account_harness_stop_with(struct harness *h, struct account *a, struct harness *other)
+{
+    pthread_t t;
+    int started = pthread_create(&t, NULL, harness_stopper, other) == 0;
+    account_harness_stop(h, a);
+    if (started)
+        pthread_join(t, NULL);
+    else
+        harness_stop(other);
+}
+
 static struct harness *fixture_h;
 static struct account **fixture_a;
 

@@ -58,6 +58,8 @@ int account_line(struct account *a, size_t i, char *out, size_t size);
 struct harness;
 int account_harness_start(struct harness *h, struct account **a, const char *prism);
 void account_harness_stop(struct harness *h, struct account *a);
+/* The same, and harness other stopped at once (each server's stop takes seconds). */
+void account_harness_stop_with(struct harness *h, struct account *a, struct harness *other);
 /* The same as a group fixture: account_fixture(&h, &a) names them, the setup starts both, the
  * teardown stops both, and reset forgets the account's state before each test. */
 void account_fixture(struct harness *h, struct account **a);
