@@ -105,12 +105,8 @@ static void classify(const struct block_def *called, const struct prepared *p,
     enum send_outcome o = send_classify(p, rs, answered);
     buf_init(&msg, BULK_MSG_CAP);
     s->keep = send_keeps(o, rs->status);
+    call_note(&msg, o, rs, answered, limited, maybe);
     if (!answered) {
-        buf_appendz(&msg, rs->error);
-        if (o == SEND_NOT_SENT && rs->attempts > 1)
-            buf_appendf(&msg, " (%d attempts; nothing was sent)", rs->attempts);
-        if (o == SEND_MAYBE && rs->request_id[0])
-            buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
         s->state = o == SEND_MAYBE ? UNKNOWN : NOT_SENT;
         s->result =
             failure(o == SEND_MAYBE ? "unknown" : "not_sent", STATUS_INTERNAL, buf_str(&msg));
@@ -131,11 +127,9 @@ static void classify(const struct block_def *called, const struct prepared *p,
         }
         json_decref(res);
     } else if (o == SEND_LIMITED) {
-        buf_appendf(&msg, " (rate limited on %d attempts; nothing was sent)", limited);
         s->state = QUEUED;
         s->result = api_failure("not_sent", called, rs, buf_str(&msg));
     } else if (o == SEND_MAYBE) {
-        buf_appendf(&msg, " (Twilio failed after receiving the request; %s)", maybe);
         s->state = UNKNOWN;
         s->result = api_failure("unknown", called, rs, buf_str(&msg));
     } else {
@@ -173,135 +167,124 @@ static int call_fingerprint(const char *name, const struct recipients *plan, uns
     return ok ? 0 : -1;
 }
 
-/* A recipient's answer kept under the Idempotency-Key by an earlier call. */
-static void from_store(const char *text, size_t len, const char *maybe, struct sent *s)
+static json_t *out_of_memory(void)
 {
-    json_t *r = jsonparse_answer(text, len, NULL);
+    return failure("not_sent", STATUS_INTERNAL, "out of memory; nothing was sent");
+}
+
+/* One recipient's send, as call_keyed performs it. */
+struct one {
+    struct batch *bt;
+    size_t i;
+    int limited; /* the number this attempt will be among its 429s */
+    long budget_ms;
+    CURL **h;
+    struct sent *s;
+};
+
+/* Sends to the recipient, at most budget_ms, and words its end. */
+static void attempt(struct one *o)
+{
+    const struct recipient *it = &o->bt->plan->items[o->i];
+    struct sent *s = o->s;
+    struct twilio_response rs;
+    twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
+    const struct send_options opt = {.timeout_ms = o->budget_ms,
+                                     .pace_429 = 1,
+                                     .maybe = send_maybe_words(o->bt->called, it->prep.method)};
+    const long t0 = clock_ms();
+    int answered = send_perform_ex(o->bt->svc, &it->prep, o->h, &opt, &rs, NULL) == 0;
+    s->ms = clock_ms() - t0;
+    s->attempts = rs.attempts;
+    s->status = rs.status;
+    s->retry_after_ms = rs.retry_after_ms;
+    classify(o->bt->called, &it->prep, &rs, answered, o->limited, s);
+    twilio_response_free(&rs);
+}
+
+/* call_keyed's perform: the recipient's result is the answer a repeat gets, when kept. */
+static int perform_one(struct call *c, void *arg)
+{
+    struct one *o = arg;
+    attempt(o);
+    char *text = o->s->keep && o->s->result
+                     ? json_dumps(o->s->result, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                     : NULL;
+    call_answer_take(c, "recipient", text, text ? strlen(text) : 0);
+    return o->s->keep;
+}
+
+/* A recipient's answer that call_keyed gave instead of sending now: the result an earlier call
+ * kept (claim IDEM_REPLAY), or why the claim was refused. */
+static void from_answer(const struct call_answer *out, enum idem_claim claim, const char *maybe,
+                        struct sent *s)
+{
+    json_t *r = out->body ? jsonparse_answer(out->body, out->len, NULL) : NULL;
     const char *status = json_string_value(json_object_get(r, "status"));
-    if (!json_is_object(r)) {
+    s->conflict = claim == IDEM_CONFLICT; /* its answer is another call's */
+    if (!json_is_object(r) && claim == IDEM_REPLAY) {
         char msg[320];
-        json_decref(r);
         snprintf(msg, sizeof msg, "This recipient's earlier answer could not be read; %s", maybe);
         s->state = UNKNOWN;
         s->result = failure("unknown", STATUS_INTERNAL, msg);
-        return;
-    }
-    s->result = r;
-    if (json_is_string(json_object_get(r, "sid")))
+    } else if (!json_is_object(r)) {
+        s->state = NOT_SENT;
+        s->result = out_of_memory();
+    } else if (json_is_string(json_object_get(r, "sid"))) {
         s->state = SENT;
-    else
-        s->state = status && strcmp(status, "failed") == 0 ? FAILED : UNKNOWN;
-}
-
-/* Claims recipient it under the call's key. Returns 1 when the claim is the caller's to
- * settle, 0 when s already holds the answer (replayed, or not sent), -1 when memory ran out. */
-static int claim(struct batch *bt, const struct recipient *it, struct send_key *key, long budget_ms,
-                 struct sent *s)
-{
-    const struct config *cfg = bt->svc->cfg;
-    const char *maybe = send_maybe_words(bt->called, it->prep.method);
-    unsigned char fp[IDEM_FP_LEN];
-    char *stored = NULL, msg[400];
-    size_t len = 0;
-    long wait =
-        cfg->upstream_timeout_ms + 1000 < budget_ms ? cfg->upstream_timeout_ms + 1000 : budget_ms;
-    if (send_fingerprint(bt->called->name, &it->prep, 0, fp) < 0)
-        return -1;
-    s->state = NOT_SENT;
-    switch (send_claim(bt->svc, key, fp, wait, &stored, &len)) {
-    case IDEM_FRESH:
-        return 1;
-    case IDEM_REPLAY:
-        from_store(stored, len, maybe, s);
-        free(stored);
-        return 0;
-    case IDEM_CONFLICT:
+    } else if (status && strcmp(status, "failed") == 0) {
         s->state = FAILED;
-        s->conflict = 1;
-        s->result = failure("failed", STATUS_KEY_REUSED,
-                            "This Idempotency-Key was already used for this recipient with "
-                            "different credentials or args; nothing was sent.");
-        return 0;
-    case IDEM_PENDING:
-        s->result = failure("not_sent", STATUS_KEY_IN_FLIGHT,
-                            "A request with this Idempotency-Key is still sending to this "
-                            "recipient; nothing was sent. Repeat the call later to get its "
-                            "answer.");
-        return 0;
-    case IDEM_LAPSED:
-        snprintf(msg, sizeof msg,
-                 "An earlier call with this Idempotency-Key stopped while sending to this "
-                 "recipient (its replica stopped); %s, so nothing was sent now.",
-                 maybe);
-        s->state = UNKNOWN;
-        s->result = failure("unknown", STATUS_INTERNAL, msg);
-        return 0;
-    case IDEM_UNAVAILABLE:
-        s->result = failure("not_sent", STATUS_STORE_UNAVAILABLE,
-                            "The idempotency store (Redis) cannot be reached; nothing was sent "
-                            "to this recipient.");
-        return 0;
-    default:
-        return -1;
+    } else { /* a kept answer is never not_sent: nothing was sent then */
+        s->state = status && strcmp(status, "not_sent") == 0 ? NOT_SENT : UNKNOWN;
     }
+    if (json_is_object(r))
+        s->result = r;
+    else
+        json_decref(r);
 }
 
-/* Sends to one recipient, at most budget_ms, once per Idempotency-Key; limited is the number
+/* Sends to one recipient, at most budget_ms, once per Idempotency-Key (call_keyed, the
+ * recipient's key: the call's, the bulk block's name and the recipient); limited is the number
  * this attempt will be among its 429s. Fills s; never holds the batch's lock. */
 static void send_one(struct batch *bt, CURL *h, size_t i, int limited, long budget_ms,
                      struct sent *s)
 {
     const struct recipient *it = &bt->plan->items[i];
-    struct buf extra;
-    struct send_key key;
-    struct twilio_response rs;
+    const long upstream_ms = bt->svc->cfg->upstream_timeout_ms;
+    const char *maybe = send_maybe_words(bt->called, it->prep.method);
+    struct one o = {.bt = bt, .i = i, .limited = limited, .budget_ms = budget_ms, .h = &h, .s = s};
     memset(s, 0, sizeof *s);
-    memset(&key, 0, sizeof key); /* an empty buf: nothing to free until send_key_init */
     s->retry_after_ms = -1;
-    buf_init(&extra, BULK_SCOPE_CAP);
-    twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
-    if (bt->key) {
-        /* a recipient's key: the call's, the bulk block's name and the recipient */
-        int c = buf_appendf(&extra, "%s\n%s", bt->bulk->name, it->to) < 0 ||
-                        send_key_init(&key, &it->prep, bt->key, buf_str(&extra)) < 0
-                    ? -1
-                    : claim(bt, it, &key, budget_ms, s);
-        if (c < 0)
-            goto nomem;
-        if (c == 0)
-            goto done;
+    if (!bt->key) {
+        attempt(&o);
+        return;
     }
-    const struct send_options opt = {.timeout_ms = budget_ms,
-                                     .pace_429 = 1,
-                                     .maybe = send_maybe_words(bt->called, it->prep.method)};
-    const long t0 = clock_ms();
-    int answered = send_perform_ex(bt->svc, &it->prep, &h, &opt, &rs, NULL) == 0;
-    s->ms = clock_ms() - t0;
-    s->attempts = rs.attempts;
-    s->status = rs.status;
-    s->retry_after_ms = rs.retry_after_ms;
-    classify(bt->called, &it->prep, &rs, answered, limited, s);
-    goto settle;
-nomem:
-    s->state = NOT_SENT;
-    s->result = failure("not_sent", STATUS_INTERNAL, "out of memory; nothing was sent");
-settle:
-    if (key.held) {
-        /* The request may have reached Twilio: a repeat must get this, not send again. */
-        static const char unknown[] =
-            "{\"sid\":null,\"status\":\"unknown\",\"status_code\":\"INTERNAL_PACKAGE_ERROR\","
-            "\"status_msg\":\"The request was sent to Twilio but its answer could not be kept; "
-            "it may have been acted on\"}";
-        char *text =
-            s->keep && s->result ? json_dumps(s->result, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        send_settle(bt->svc, &key, s->keep, text ? text : unknown,
-                    text ? strlen(text) : sizeof unknown - 1);
-        free(text);
+    struct call_answer out = {.status = 200, .what = "internal_error"};
+    struct call rc = {.svc = bt->svc,
+                      .b = bt->called,
+                      .prep = &it->prep,
+                      .slot = &h,
+                      .key = bt->key,
+                      .out = &out};
+    struct buf scope;
+    buf_init(&scope, BULK_SCOPE_CAP);
+    enum idem_claim claim = IDEM_NOMEM;
+    if (buf_appendf(&scope, "%s\n%s", bt->bulk->name, it->to) == 0) {
+        const struct call_keyed k = {.creds = &it->prep,
+                                     .scope = buf_str(&scope),
+                                     .name = bt->called->name,
+                                     .wait_ms = upstream_ms + 1000 < budget_ms ? upstream_ms + 1000
+                                                                               : budget_ms,
+                                     .maybe = maybe,
+                                     .recipient = 1,
+                                     .perform = perform_one,
+                                     .arg = &o};
+        claim = call_keyed(&rc, &k);
     }
-done:
-    twilio_response_free(&rs);
-    send_key_free(&key);
-    buf_free(&extra);
+    if (claim != IDEM_FRESH)
+        from_answer(&out, claim, maybe, s);
+    free(out.body);
+    buf_free(&scope);
 }
 
 static int queued(const struct batch *bt)
@@ -477,8 +460,7 @@ static void run_senders(struct batch *bt)
     for (size_t i = 0; i < bt->plan->n_items; i++) {
         if (bt->targets[i].state == QUEUED) { /* no sender could run */
             bt->targets[i].state = NOT_SENT;
-            bt->targets[i].result =
-                failure("not_sent", STATUS_INTERNAL, "out of memory; nothing was sent");
+            bt->targets[i].result = out_of_memory();
         }
     }
 }

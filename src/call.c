@@ -112,17 +112,73 @@ static enum idem_claim legacy_claim(const struct send_service *svc, const struct
     return c == IDEM_CONFLICT ? IDEM_FRESH : c;
 }
 
+/* A refused claim's words for a bulk recipient (a call's own are idem_refusal's, with the same
+ * status_code): the recipient's status, and its words, which name what the send may have done
+ * when they go on after before. */
+static const struct {
+    enum idem_claim claim;
+    const char *status, *before, *after;
+} recipient_refusals[] = {
+    {IDEM_CONFLICT, "failed",
+     "This Idempotency-Key was already used for this recipient with different credentials or "
+     "args; nothing was sent.",
+     NULL},
+    {IDEM_PENDING, "not_sent",
+     "A request with this Idempotency-Key is still sending to this recipient; nothing was sent. "
+     "Repeat the call later to get its answer.",
+     NULL},
+    {IDEM_LAPSED, "unknown",
+     "An earlier call with this Idempotency-Key stopped while sending to this recipient (its "
+     "replica stopped); ",
+     ", so nothing was sent now."},
+    {IDEM_UNAVAILABLE, "not_sent",
+     "The idempotency store (Redis) cannot be reached; nothing was sent to this recipient.", NULL},
+};
+
+/* Answers a refused claim: the call's envelope, or the recipient's result. */
+static void refuse(struct call *c, const struct call_keyed *k, enum idem_claim claim)
+{
+    struct idem_refusal refused = {"internal_error", STATUS_INTERNAL, NULL, 200};
+    size_t i = 0, n = sizeof recipient_refusals / sizeof recipient_refusals[0];
+    if (!k->recipient) {
+        call_refused(c, claim);
+        return;
+    }
+    while (i < n && recipient_refusals[i].claim != claim)
+        i++;
+    struct buf msg;
+    buf_init(&msg, CALL_MSG_CAP);
+    json_t *r = NULL;
+    char *text = NULL;
+    if (i < n && idem_refusal(claim, &refused) == 0 &&
+        buf_appendz(&msg, recipient_refusals[i].before) == 0 &&
+        (!recipient_refusals[i].after ||
+         buf_appendf(&msg, "%s%s", k->maybe, recipient_refusals[i].after) == 0) &&
+        (r = json_pack("{s:n, s:s, s:s, s:s}", "sid", "status", recipient_refusals[i].status,
+                       "status_code", refused.code, "status_msg", buf_str(&msg))))
+        text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    call_answer_take(c, refused.what, text, text ? strlen(text) : 0);
+    json_decref(r);
+    buf_free(&msg);
+}
+
 /* Performs a freshly claimed call and settles its keys with the answer. */
 static void perform_settle(struct call *c, const struct call_keyed *k, struct send_key *keys,
                            size_t n)
 {
+    /* Even when the answer could not be built, the request may have reached Twilio: a repeat
+     * must not send again. */
+    static const char lost[] =
+        "{\"sid\":null,\"status\":\"unknown\",\"status_code\":\"INTERNAL_PACKAGE_ERROR\","
+        "\"status_msg\":\"The request was sent to Twilio but its answer could not be kept; it "
+        "may have been acted on\"}";
     int keep = k->perform(c, k->arg);
     struct call_answer *out = c->out;
     struct buf unknown;
     buf_init(&unknown, CALL_MSG_CAP);
-    /* Even when the answer could not be built, the request may have reached Twilio: a repeat
-     * must not send again. */
-    if (keep && !out->body && k->maybe)
+    if (keep && !out->body && k->recipient)
+        buf_append(&unknown, lost, sizeof lost - 1);
+    else if (keep && !out->body && k->maybe)
         buf_appendf(&unknown,
                     "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
                     "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"The request was sent to "
@@ -135,7 +191,16 @@ static void perform_settle(struct call *c, const struct call_keyed *k, struct se
     buf_free(&unknown);
 }
 
-void call_keyed(struct call *c, const struct call_keyed *k)
+/* Answers that memory ran out: a call's envelope, a recipient's NULL. */
+static void out_of_memory(struct call *c, const struct call_keyed *k)
+{
+    if (k->recipient)
+        call_answer_take(c, "internal_error", NULL, 0);
+    else
+        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
+}
+
+enum idem_claim call_keyed(struct call *c, const struct call_keyed *k)
 {
     if (!idem_key_valid(c->key)) {
         json_t *reasons =
@@ -143,19 +208,20 @@ void call_keyed(struct call *c, const struct call_keyed *k)
         if (reasons)
             call_fields(c, reasons, 0);
         json_decref(reasons);
-        return;
+        return IDEM_NOMEM;
     }
     unsigned char own[IDEM_FP_LEN];
     const unsigned char *fp = k->fp ? k->fp : own;
     struct send_key keys[2] = {{.held = 0}, {.held = 0}};
     char *stored = NULL;
     size_t len = 0;
+    enum idem_claim claim = IDEM_NOMEM;
     if (send_key_init(&keys[0], k->creds, c->key, k->scope) < 0 ||
         (!k->fp && send_fingerprint(k->name, k->creds, k->chosen, own) < 0)) {
-        call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
+        out_of_memory(c, k);
         goto done;
     }
-    enum idem_claim claim = send_claim(c->svc, &keys[0], fp, k->wait_ms, &stored, &len);
+    claim = send_claim(c->svc, &keys[0], fp, k->wait_ms, &stored, &len);
     if (claim == IDEM_FRESH && k->legacy && c->svc->cfg->redis_url[0] &&
         c->svc->cfg->idempotency_earlier_keys) {
         claim = legacy_claim(c->svc, k->creds, c->key, fp, k->wait_ms, &keys[1], &stored, &len);
@@ -166,9 +232,30 @@ void call_keyed(struct call *c, const struct call_keyed *k)
         perform_settle(c, k, keys, 2);
     else if (claim == IDEM_REPLAY)
         call_replayed(c, stored, len);
+    else if (claim == IDEM_NOMEM)
+        out_of_memory(c, k);
     else
-        call_refused(c, claim);
+        refuse(c, k, claim);
 done:
     send_key_free(&keys[1]);
     send_key_free(&keys[0]);
+    return claim;
+}
+
+int call_note(struct buf *msg, enum send_outcome o, const struct twilio_response *rs, int answered,
+              int attempts, const char *maybe)
+{
+    int rc = 0;
+    if (!answered) {
+        rc |= buf_appendz(msg, rs->error);
+        if (o == SEND_NOT_SENT && rs->attempts > 1)
+            rc |= buf_appendf(msg, " (%d attempts; nothing was sent)", rs->attempts);
+        if (o == SEND_MAYBE && rs->request_id[0])
+            rc |= buf_appendf(msg, " (Twilio request id %s)", rs->request_id);
+    } else if (o == SEND_LIMITED) {
+        rc = buf_appendf(msg, " (rate limited on %d attempts; nothing was sent)", attempts);
+    } else if (o == SEND_MAYBE) {
+        rc = buf_appendf(msg, " (Twilio failed after receiving the request; %s)", maybe);
+    }
+    return rc < 0 ? -1 : 0;
 }

@@ -79,8 +79,10 @@ void call_count(struct call *c, const struct twilio_response *rs, long t0_ms);
 
 /* How a keyed call is claimed and what it performs (call_keyed). */
 struct call_keyed {
-    const struct prepared *creds; /* the credentials the key is scoped to */
-    const char *scope;            /* added to the scoped key (bulk: the block's name), or NULL */
+    const struct prepared *creds; /* the credentials the key is scoped to, and the request the
+                                     fingerprint is made of */
+    const char *scope;            /* added to the scoped key (bulk: the block's name, and a
+                                     recipient's number for its own claim), or NULL */
     const char *name;             /* the block's name, in the fingerprint */
     int chosen;              /* product and method in the fingerprint (the caller chose them) */
     const unsigned char *fp; /* a fingerprint made by the caller instead, or NULL */
@@ -90,16 +92,28 @@ struct call_keyed {
     int legacy;              /* also claim the key's name of earlier versions in Redis */
     const char *maybe;       /* what a kept answer that could not be built says was done;
                                      NULL: such an answer is not kept */
+    int recipient;           /* one bulk recipient's send: its answer is the recipient's result
+                                object ({"sid", "status", ...}) as text, not an envelope, and a
+                                refusal is worded for the recipient */
     /* Performs the call and answers it; returns whether a repeat under the key must get this
      * answer rather than perform again. */
     int (*perform)(struct call *c, void *arg);
     void *arg;
 };
 
-/* The at-most-once protocol, the one place it is written: the call's Idempotency-Key (c->key,
- * not NULL) is checked, scoped to k->creds and claimed; a fresh claim performs, and the answer
- * is kept for repeats (settled) or the key let go, as perform says; a replay answers the kept
- * answer; a refusal (another request's key, one in flight, the store down) answers why. */
-void call_keyed(struct call *c, const struct call_keyed *k);
+/* The at-most-once protocol, the one place it is written, with its wording: the call's
+ * Idempotency-Key (c->key, not NULL) is checked, scoped to k->creds and claimed; a fresh claim
+ * performs, and the answer is kept for repeats (settled) or the key let go, as perform says; a
+ * replay answers the kept answer; a refusal (another request's key, one in flight, a lapsed
+ * claim, the store down) answers why. Returns what the claim found (IDEM_NOMEM also for a key
+ * that is not valid); when memory ran out, a recipient's answer body is NULL. */
+enum idem_claim call_keyed(struct call *c, const struct call_keyed *k);
+
+/* Appends to msg the words for the end of one request (o, from send_classify; answered: Twilio
+ * answered): why no usable answer came, or the note that follows Twilio's own error (a 429
+ * after attempts of them, a 5xx that may have acted: maybe); nothing for the other outcomes.
+ * Returns 0, or -1 when memory ran out. */
+int call_note(struct buf *msg, enum send_outcome o, const struct twilio_response *rs, int answered,
+              int attempts, const char *maybe);
 
 #endif

@@ -14,7 +14,7 @@ struct config {
     char edge[32];      /* TWILIO_EDGE, TWILIO_REGION: defaults for the edge and region args */
     char region[32];
     long threads;
-    long upstream_loops;  /* -1: chosen from threads and cores (server_upstream_loops) */
+    long upstream_loops;  /* -1: chosen from threads and cores (service_upstream_loops) */
     long upstream_inline; /* calls in flight that run on their worker before loops take the rest */
     long upstream_timeout_ms;
     long connect_timeout_ms;

@@ -24,6 +24,12 @@ static const char *const versions[] = {MCP_PROTOCOL_LATEST, "2025-06-18", "2025-
 #define RPC_INTERNAL_ERROR -32603
 #define RPC_SERVER_ERROR -32000 /* transport-level refusals, as the SDK words them */
 
+/* An answer built from what the server already holds (the tool list, a block's envelope, both
+ * bounded where they were made): not capped a second time. */
+#define MCP_ANSWER_CAP ((size_t)-1)
+/* A refusal's text: a sentence, a name the client sent (cut to 127 bytes) and the toolsets. */
+#define MCP_MSG_CAP 4096
+
 /* The credentials a tool call needs, told wherever they are missing or wrong. */
 #define HOW_TO_AUTH                                                                                \
     "Send your Twilio credentials in the Authorization header of each request to /mcp: "           \
@@ -296,7 +302,7 @@ static void list_tools(struct mcp_reply *out, const struct mcptools *t, const un
     struct buf b;
     char *idtext = dump_any(id);
     int bad = !idtext, first = 1;
-    buf_init(&b, (size_t)-1);
+    buf_init(&b, MCP_ANSWER_CAP);
     bad = bad || buf_appendf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"tools\":[", idtext);
     for (size_t i = 0; i < mcptools_count(t) && !bad; i++) {
         if (!sel[i])
@@ -360,7 +366,7 @@ static void tool_result(struct mcp_reply *out, json_t *id, const char *structure
     static const char sc[] = "}],\"structuredContent\":";
     struct buf b;
     char *idtext = json_is_integer(id) ? NULL : dump_any(id);
-    buf_init(&b, (size_t)-1);
+    buf_init(&b, MCP_ANSWER_CAP);
     int bad = (!json_is_integer(id) && !idtext) ||
               buf_prepare(&b, 6 * (text ? tlen : slen) + slen + 256) == NULL ||
               buf_append(&b, head, sizeof head - 1) ||
@@ -394,7 +400,7 @@ static void tool_error(struct mcp_reply *out, json_t *id, const struct mcptools 
     const char *key;
     json_t *v;
     char *json = dump_any(to);
-    buf_init(&text, (size_t)-1);
+    buf_init(&text, MCP_ANSWER_CAP);
     const char *code = json_string_value(json_object_get(to, "status_code"));
     const char *msg = json_string_value(json_object_get(to, "status_msg"));
     int bad = !json || buf_appendf(&text, "%s: %s", code ? code : "ERROR", msg ? msg : "");
@@ -568,7 +574,7 @@ static void call_tool(const struct mcp_service *m, const struct mcp_request *rq,
     long i = mcptools_find(t, name, json_string_length(jname));
     if (i < 0 || !sel[i]) {
         struct buf msg;
-        buf_init(&msg, 4096);
+        buf_init(&msg, MCP_MSG_CAP);
         long near = mcptools_nearest(t, name, json_string_length(jname));
         if (near >= 0 && !sel[near])
             near = -1;
@@ -656,6 +662,59 @@ void mcp_forbidden(struct mcp_reply *out)
               NULL);
 }
 
+/* The body as one JSON value, or NULL with the parse error answered. */
+static json_t *parse_message(const struct mcp_request *rq, struct mcp_reply *out)
+{
+    struct jsonparse_error jerr;
+    json_t *msg =
+        jsonparse_loadb(rq->body, rq->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (!msg) {
+        char why[240], text[300];
+        if (jerr.fault == JSONPARSE_SYNTAX)
+            envelope_json_reason(&jerr.json, why, sizeof why);
+        else
+            jsonparse_fault_text(&jerr, why, sizeof why);
+        snprintf(text, sizeof text, "Parse error: %s", why);
+        rpc_error(out, 400, NULL, RPC_PARSE_ERROR, text, NULL);
+    }
+    return msg;
+}
+
+/* A well-formed request with an id: the tools the URL's query selects, then its method. */
+static void answer_request(const struct mcp_service *m, const struct mcp_request *rq, CURL **curl,
+                           json_t *msg, struct mcp_reply *out)
+{
+    json_t *id = json_object_get(msg, "id");
+    json_t *method = json_object_get(msg, "method");
+    const char *name = json_string_value(method);
+    unsigned char *sel = calloc(mcptools_count(m->tools) + 1, 1);
+    struct buf why;
+    buf_init(&why, MCP_MSG_CAP);
+    json_t *params = json_object_get(msg, "params");
+    if (!sel) {
+        set_body(out, 500, NULL);
+    } else if (params && !json_is_object(params)) {
+        rpc_error(out, 200, id, RPC_INVALID_PARAMS, "params must be an object.", NULL);
+    } else if (select_tools(m->tools, rq->query, sel, &why) < 0) {
+        rpc_error(out, 400, id, RPC_INVALID_PARAMS, why.data ? buf_str(&why) : "bad query", NULL);
+    } else if (strcmp(name, "initialize") == 0) {
+        initialize(out, id, params);
+    } else if (strcmp(name, "ping") == 0) {
+        rpc_result(out, id, json_object());
+    } else if (strcmp(name, "tools/list") == 0) {
+        list_tools(out, m->tools, sel, id);
+    } else if (strcmp(name, "tools/call") == 0) {
+        call_tool(m, rq, curl, sel, id, params, out);
+    } else {
+        char text[200], shown[121];
+        printable(shown, sizeof shown, name, json_string_length(method));
+        snprintf(text, sizeof text, "Method not found: %s (this server offers tools only)", shown);
+        rpc_error(out, 200, id, RPC_METHOD_NOT_FOUND, text, NULL);
+    }
+    buf_free(&why);
+    free(sel);
+}
+
 void mcp_serve(const struct mcp_service *m, const struct mcp_request *rq, CURL **curl,
                struct mcp_reply *out)
 {
@@ -675,19 +734,9 @@ void mcp_serve(const struct mcp_service *m, const struct mcp_request *rq, CURL *
                   "Not Acceptable: this server answers application/json; list it in Accept.", NULL);
         return;
     }
-    struct jsonparse_error jerr;
-    json_t *msg =
-        jsonparse_loadb(rq->body, rq->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-    if (!msg) {
-        char why[240], text[300];
-        if (jerr.fault == JSONPARSE_SYNTAX)
-            envelope_json_reason(&jerr.json, why, sizeof why);
-        else
-            jsonparse_fault_text(&jerr, why, sizeof why);
-        snprintf(text, sizeof text, "Parse error: %s", why);
-        rpc_error(out, 400, NULL, RPC_PARSE_ERROR, text, NULL);
+    json_t *msg = parse_message(rq, out);
+    if (!msg)
         return;
-    }
     json_t *id = json_object_get(msg, "id");
     json_t *method = json_object_get(msg, "method");
     const char *name = json_string_value(method);
@@ -729,32 +778,7 @@ void mcp_serve(const struct mcp_service *m, const struct mcp_request *rq, CURL *
         out->status = 202;
         goto done;
     }
-    unsigned char *sel = calloc(mcptools_count(m->tools) + 1, 1);
-    struct buf why;
-    buf_init(&why, 4096);
-    json_t *params = json_object_get(msg, "params");
-    if (!sel) {
-        set_body(out, 500, NULL);
-    } else if (params && !json_is_object(params)) {
-        rpc_error(out, 200, id, RPC_INVALID_PARAMS, "params must be an object.", NULL);
-    } else if (select_tools(m->tools, rq->query, sel, &why) < 0) {
-        rpc_error(out, 400, id, RPC_INVALID_PARAMS, why.data ? buf_str(&why) : "bad query", NULL);
-    } else if (strcmp(name, "initialize") == 0) {
-        initialize(out, id, params);
-    } else if (strcmp(name, "ping") == 0) {
-        rpc_result(out, id, json_object());
-    } else if (strcmp(name, "tools/list") == 0) {
-        list_tools(out, m->tools, sel, id);
-    } else if (strcmp(name, "tools/call") == 0) {
-        call_tool(m, rq, curl, sel, id, params, out);
-    } else {
-        char text[200], shown[121];
-        printable(shown, sizeof shown, name, json_string_length(method));
-        snprintf(text, sizeof text, "Method not found: %s (this server offers tools only)", shown);
-        rpc_error(out, 200, id, RPC_METHOD_NOT_FOUND, text, NULL);
-    }
-    buf_free(&why);
-    free(sel);
+    answer_request(m, rq, curl, msg, out);
 done:
     json_decref(msg);
 }

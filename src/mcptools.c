@@ -18,6 +18,11 @@ static const char *const toolsets[] = {"messaging",     "voice",    "numbers",  
                                        "conversations", "triggers", "advanced", "other"};
 #define N_TOOLSETS (sizeof toolsets / sizeof toolsets[0])
 
+/* ^(SM|MM)[0-9a-fA-F]{32}$: an arg allows a few two-letter SID prefixes. */
+#define MCPTOOLS_PATTERN_CAP 1024
+/* A tool's description: the block's own, then its rules between arguments told in prose. */
+#define MCPTOOLS_DESCRIPTION_CAP (1u << 16)
+
 struct tool {
     const struct block_def *b;
     char *json;
@@ -116,7 +121,7 @@ static json_t *sid_pattern(json_t *prefixes)
     size_t i;
     json_t *v;
     int bad = 0;
-    buf_init(&p, 1024);
+    buf_init(&p, MCPTOOLS_PATTERN_CAP);
     bad |= buf_appendz(&p, "^(");
     if (json_is_string(prefixes))
         bad |= buf_appendz(&p, json_string_value(prefixes));
@@ -307,7 +312,7 @@ static json_t *output_schema(const struct block_def *b, json_t *meta)
 static char *tool_json(const struct block_def *b, json_t *meta, int *output, size_t *len)
 {
     struct buf text;
-    buf_init(&text, 1u << 16);
+    buf_init(&text, MCPTOOLS_DESCRIPTION_CAP);
     const char *desc = json_string_value(json_object_get(b->root, "description"));
     int bad = buf_appendz(&text, desc ? desc : b->name) || describe_rules(&text, b);
     json_t *tool =

@@ -1,22 +1,17 @@
 #include "polling.h"
 
-#include <stdint.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "form.h"
-#include "jsonparse.h"
+#include "flowreq.h"
 #include "polling_cursor.h"
 #include "status.h"
 
-/* Buffer caps: a cursor's scope (block and path), a failure's message, a page's parameters. */
+/* Buffer caps: a cursor's scope (block and path), a failure's message. */
 #define POLL_SCOPE_CAP 4096
 #define POLL_MSG_CAP 2048
-#define POLL_PARAMS_CAP 1024
 
 /* Resources one poll holds at most: the pages of one crowded second included. */
 #define POLL_MAX_HELD 50000
@@ -24,8 +19,6 @@
 #define POLL_MAX_PROBES 62
 /* Pages one poll reads at most, whatever Twilio's next_page_uri says. */
 #define POLL_MAX_PAGES 400
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 /* Now, in seconds, as the service's clock says. */
 static long long now_s(const struct call *c)
@@ -52,12 +45,11 @@ struct items {
     size_t n, cap;
 };
 
-/* The requests of one poll, and what they add to the answer's figures. */
+/* The requests of one poll: every list it reads is one walk's, under one page and byte budget. */
 struct walk {
     struct call *c;
     const struct poll_spec *spec;
-    int pages_left;    /* pages this poll may still read */
-    size_t bytes_read; /* of every page so far: at most SEND_LIST_MAX_BYTES */
+    struct flowreq_walk pages;
 };
 
 static int spec_read(json_t *flow, struct poll_spec *s)
@@ -98,40 +90,38 @@ int polling_check(const struct block_def *b, char *err, size_t errlen)
     return 0;
 }
 
-/* The cursor's scope: the block and its account (the list's path names it). */
-static int cursor_scope(const struct block_def *b, const struct prepared *prep, struct buf *out)
+/* The cursor's key, and its scope in scope: the block and its account (the list's path names
+ * it). Returns 0, or -1. */
+static int cursor_bind(const struct call *c, struct polling_cursor_key *k, struct buf *scope)
 {
-    return buf_appendz(out, b->name) < 0 || buf_append(out, "\n", 1) < 0 ||
-                   buf_append(out, buf_str(&prep->path), prep->path.len) < 0
+    return polling_cursor_key(c->svc->cfg->cursor_secret, k) < 0 ||
+                   buf_appendz(scope, c->b->name) < 0 || buf_append(scope, "\n", 1) < 0 ||
+                   buf_append(scope, buf_str(&c->prep->path), c->prep->path.len) < 0
                ? -1
                : 0;
 }
 
-static int cursor_encode(const struct send_service *svc, const struct block_def *b,
-                         const struct prepared *prep, const struct poll_position *pos,
+static int cursor_encode(const struct call *c, const struct poll_position *pos,
                          char out[POLLING_CURSOR_TEXT_MAX])
 {
     struct polling_cursor_key k;
     struct buf scope;
     buf_init(&scope, POLL_SCOPE_CAP);
-    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
-                     cursor_scope(b, prep, &scope) < 0 ||
-                     polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
-                 ? -1
-                 : 0;
+    int rc =
+        cursor_bind(c, &k, &scope) < 0 || polling_cursor_encode(&k, buf_str(&scope), pos, out) < 0
+            ? -1
+            : 0;
     buf_free(&scope);
     return rc;
 }
 
-static int cursor_decode(const struct send_service *svc, const struct block_def *b,
-                         const struct prepared *prep, const char *text, long long now,
+static int cursor_decode(const struct call *c, const char *text, long long now,
                          struct poll_position *pos)
 {
     struct polling_cursor_key k;
     struct buf scope;
     buf_init(&scope, POLL_SCOPE_CAP);
-    int rc = polling_cursor_key(svc->cfg->cursor_secret, &k) < 0 ||
-                     cursor_scope(b, prep, &scope) < 0 ||
+    int rc = cursor_bind(c, &k, &scope) < 0 ||
                      polling_cursor_decode(&k, buf_str(&scope), text, now, pos) < 0
                  ? -1
                  : 0;
@@ -167,76 +157,54 @@ static void fail(struct call *c, const char *what, const char *msg)
     call_error(c, what, STATUS_INTERNAL, msg, NULL);
 }
 
-/* Fetches one page: the list's first (the block's path and filters, then params) when next is
- * NULL, else Twilio's next_page_uri. On success *page is the page (the caller's). Otherwise
- * the error answer is the call's and -1 returned. */
-static int fetch(struct walk *w, const char *next, const struct buf *params, json_t **page)
+/* A failure's words: nothing was delivered, so the cursor stays where it was. */
+#define AGAIN "; nothing was delivered, so poll again with the same cursor"
+
+/* How a poll words a failure of its walk over Twilio's pages (a flowreq_walk's fail). */
+static void walk_failed(const struct flowreq_walk *fw, enum flowreq_fault f,
+                        const struct twilio_response *rs)
 {
-    struct prepared sub;
-    struct twilio_response rs;
     struct buf msg;
-    int rc = -1;
-    *page = NULL;
-    if (w->c->svc->draining && atomic_load(w->c->svc->draining)) {
-        fail(w->c, "draining",
-             "The service is shutting down; nothing was delivered, so poll again with the same "
-             "cursor");
-        return -1;
-    }
-    if (send_sub_init(&sub, w->c->prep, w->c->prep->product, "GET",
-                      next ? next : buf_str(&w->c->prep->path)) < 0) {
-        fail(w->c, "internal_error", "out of memory");
-        return -1;
-    }
     buf_init(&msg, POLL_MSG_CAP);
-    twilio_response_init(&rs, SEND_MAX_UPSTREAM_BYTES);
-    if (!next && ((w->c->prep->form.len &&
-                   buf_append(&sub.form, w->c->prep->form.data, w->c->prep->form.len) < 0) ||
-                  (params->len && sub.form.len && buf_append(&sub.form, "&", 1) < 0) ||
-                  buf_append(&sub.form, params->data, params->len) < 0)) {
-        fail(w->c, "internal_error", "out of memory");
-        goto done;
-    }
-    const long t0 = clock_ms();
-    int answered = send_perform(w->c->svc, &sub, w->c->slot, &rs, NULL) == 0;
-    call_count(w->c, &rs, t0);
-    if (!answered) {
-        buf_appendf(&msg, "%s; nothing was delivered, so poll again with the same cursor",
-                    rs.error);
-        fail(w->c, "upstream_unreachable", buf_str(&msg));
-        goto done;
-    }
-    if (rs.status != 200) {
-        call_api_error(w->c, w->c->b->action, &rs, NULL);
-        goto done;
-    }
-    w->bytes_read += rs.body.len;
-    if (w->bytes_read > SEND_LIST_MAX_BYTES) {
-        call_error(w->c, "upstream_bad_body", STATUS_LIST_TOO_LARGE,
+    switch (f) {
+    case FLOWREQ_DRAINING:
+        fail(fw->c, "draining", "The service is shutting down" AGAIN);
+        break;
+    case FLOWREQ_UNSENT:
+        buf_appendf(&msg, "%s" AGAIN, rs->error);
+        fail(fw->c, "upstream_unreachable", buf_str(&msg));
+        break;
+    case FLOWREQ_API_ERROR:
+        call_api_error(fw->c, fw->c->b->action, rs, NULL);
+        break;
+    case FLOWREQ_TOO_LARGE:
+        call_error(fw->c, "upstream_bad_body", STATUS_LIST_TOO_LARGE,
                    "Twilio's pages passed " SEND_LIST_MAX_TEXT " together, the list budget of "
                    "one poll; nothing was delivered and the cursor stays where it was (poll "
                    "with a later since, or filters, to read less at once)",
                    NULL);
-        goto done;
+        break;
+    case FLOWREQ_NOT_JSON:
+    case FLOWREQ_NOT_A_PAGE:
+        buf_appendf(&msg, "Twilio answered HTTP 200 but its body is not a page of %s", fw->key);
+        if (rs->request_id[0])
+            buf_appendf(&msg, " (Twilio request id %s)", rs->request_id);
+        fail(fw->c, "upstream_bad_body", buf_str(&msg));
+        break;
+    case FLOWREQ_BAD_NEXT:
+        fail(fw->c, "upstream_bad_body",
+             "Twilio's next_page_uri is not a path; nothing was delivered");
+        break;
+    case FLOWREQ_ENDLESS: /* Twilio answered every page: not INTERNAL_PACKAGE_ERROR */
+        buf_appendf(&msg,
+                    "Twilio answered %d pages and each named a next page (next_page_uri); a "
+                    "poll reads at most %d, so nothing was delivered and the cursor stays where "
+                    "it was",
+                    POLL_MAX_PAGES, POLL_MAX_PAGES);
+        call_error(fw->c, "upstream_bad_body", STATUS_LIST_DID_NOT_END, buf_str(&msg), NULL);
+        break;
     }
-    *page = jsonparse_loadb_capped(rs.body.data ? rs.body.data : "", rs.body.len,
-                                   JSON_REJECT_DUPLICATES, SIZE_MAX, NULL);
-    if (!json_is_array(json_object_get(*page, w->spec->list))) {
-        json_decref(*page);
-        *page = NULL;
-        buf_appendf(&msg, "Twilio answered HTTP 200 but its body is not a page of %s",
-                    w->spec->list);
-        if (rs.request_id[0])
-            buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
-        fail(w->c, "upstream_bad_body", buf_str(&msg));
-        goto done;
-    }
-    rc = 0;
-done:
-    twilio_response_free(&rs);
     buf_free(&msg);
-    args_prepared_free(&sub);
-    return rc;
 }
 
 /* Adds a page's items (those with a SID and a date) to it; *oldest becomes the oldest date
@@ -289,72 +257,46 @@ static int take_page(struct walk *w, json_t *page, long long lo, struct items *i
 static int read_list(struct walk *w, long page_size, long long lo, long long hi, int max_pages,
                      struct items *it, int *complete, long long *oldest)
 {
-    struct buf params;
-    char date[32], size[24];
+    char from[32], to[32], after[64], before[64];
+    const char *params[] = {after, from, before, to, NULL};
     json_t *page = NULL;
-    char *next = NULL;
-    int rc = -1, pages = 0, below = 0;
-    buf_init(&params, POLL_PARAMS_CAP);
+    int rc = -1, pages = 1, below = 0;
     *complete = 0;
     *oldest = hi;
-    snprintf(size, sizeof size, "%ld", page_size);
-    int ok = form_add(&params, "PageSize", size, strlen(size)) == 0;
     if (w->spec->filter) {
-        char key[64];
-        value_date_format(lo, date);
-        snprintf(key, sizeof key, "%s>", w->spec->filter);
-        ok = ok && form_add(&params, key, date, strlen(date)) == 0;
-        value_date_format(hi, date);
-        snprintf(key, sizeof key, "%s<", w->spec->filter);
-        ok = ok && form_add(&params, key, date, strlen(date)) == 0;
+        value_date_format(lo, from);
+        value_date_format(hi, to);
+        snprintf(after, sizeof after, "%s>", w->spec->filter);
+        snprintf(before, sizeof before, "%s<", w->spec->filter);
+    } else {
+        params[0] = NULL;
     }
-    if (!ok) {
-        fail(w->c, "internal_error", "out of memory");
-        goto done;
-    }
-    for (;;) {
-        if (w->pages_left-- == 0) { /* Twilio answered every page: not INTERNAL_PACKAGE_ERROR */
-            call_error(w->c, "upstream_bad_body", STATUS_LIST_DID_NOT_END,
-                       "Twilio answered " STR(
-                           POLL_MAX_PAGES) " pages and each named a next page "
-                                           "(next_page_uri); a poll reads at most " STR(
-                                               POLL_MAX_PAGES) ", so nothing "
-                                                               "was delivered and the cursor stays "
-                                                               "where it was",
-                       NULL);
-            goto done;
-        }
-        if (fetch(w, next, &params, &page) < 0)
-            goto done;
-        pages++;
-        free(next);
-        next = NULL;
+    if (flowreq_first(&w->pages, buf_str(&w->c->prep->path), &w->c->prep->form, page_size, params,
+                      &page) < 0)
+        return -1;
+    for (;; pages++) {
         if (take_page(w, page, lo, it, oldest, &below) < 0)
             goto done;
-        const char *uri = json_string_value(json_object_get(page, "next_page_uri"));
-        if (!uri || !*uri || below || json_array_size(json_object_get(page, w->spec->list)) == 0) {
+        const int more = below || json_array_size(json_object_get(page, w->spec->list)) == 0
+                             ? 0
+                             : flowreq_link(&w->pages, page);
+        if (more < 0)
+            goto done;
+        if (!more) {
             *complete = 1;
             break;
         }
-        if (uri[0] != '/' || strstr(uri, "://")) {
-            fail(w->c, "upstream_bad_body",
-                 "Twilio's next_page_uri is not a path; nothing was delivered");
-            goto done;
-        }
         if (max_pages && pages >= max_pages)
             break;
-        if (!(next = strdup(uri))) {
-            fail(w->c, "internal_error", "out of memory");
+        json_t *prev = page;
+        const int got = flowreq_next(&w->pages, prev, &page);
+        json_decref(prev);
+        if (got < 0)
             goto done;
-        }
-        json_decref(page);
-        page = NULL;
     }
     rc = 0;
 done:
-    free(next);
     json_decref(page);
-    buf_free(&params);
     return rc;
 }
 
@@ -365,7 +307,7 @@ static void answer(struct walk *w, const struct items *it, size_t n,
     char text[POLLING_CURSOR_TEXT_MAX];
     json_t *items = json_array();
     json_t *to = json_object();
-    int ok = items && to && cursor_encode(w->c->svc, w->c->b, w->c->prep, pos, text) == 0;
+    int ok = items && to && cursor_encode(w->c, pos, text) == 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append(items, it->v[i].obj) == 0;
     ok = ok && json_object_set(to, "items", items) == 0 &&
@@ -451,12 +393,20 @@ void polling_run(struct call *c)
     const struct block_def *b = c->b;
     const struct prepared *prep = c->prep;
     struct poll_spec spec;
-    struct walk w = {c, &spec, POLL_MAX_PAGES, 0};
+    struct walk w = {c,
+                     &spec,
+                     {.c = c,
+                      .product = prep->product,
+                      .style = FLOWREQ_2010,
+                      .max_pages = POLL_MAX_PAGES,
+                      .drain = 1,
+                      .fail = walk_failed}};
     struct poll_position pos = {0};
     if (spec_read(b->flow, &spec) < 0) {
         fail(c, "internal_error", "The block's flow does not define a poll");
         return;
     }
+    w.pages.key = spec.list;
     /* The args as their checks read them: since and limit trimmed and parsed once there. */
     const struct text cursor = args_value(prep, "cursor");
     long long since_s = 0, limit = 100;
@@ -465,7 +415,7 @@ void polling_run(struct call *c)
     char text[POLLING_CURSOR_TEXT_MAX + 1];
     args_long(prep, "limit", &limit);
     snprintf(text, sizeof text, "%.*s", (int)(cursor.n < sizeof text ? cursor.n : 0), cursor.p);
-    if (cursor.n && (!text[0] || cursor_decode(c->svc, b, prep, text, now, &pos) < 0)) {
+    if (cursor.n && (!text[0] || cursor_decode(c, text, now, &pos) < 0)) {
         json_t *reasons = json_pack("{s:s}", "cursor",
                                     "is not a cursor this block answered for this account; pass "
                                     "the previous answer's cursor as it is");

@@ -1,8 +1,9 @@
 /* polling: the polling-trigger flow ("flow": {"kind": "poll"}). One call answers what is new in a
  * Twilio list since the caller's cursor, oldest first, each resource exactly once across the
  * polls that pass each answer's cursor on. Owns the cursor (its text, its binding to the block
- * and the account) and the walk over Twilio's pages; a block names its list, date field and
- * date filter in its flow object (see docs/polling-triggers.md). */
+ * and the account), which of Twilio's pages to read (flowreq walks them) and how a failure is
+ * worded; a block names its list, date field and date filter in its flow object (see
+ * docs/polling-triggers.md). */
 #ifndef POLLING_H
 #define POLLING_H
 

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apidoc.h"
 #include "buf.h"
 #include "campaign.h"
 #include "clock.h"
@@ -23,7 +22,6 @@
 #include "listensock.h"
 #include "log.h"
 #include "mcp.h"
-#include "mcptools.h"
 #include "memtune.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -44,19 +42,15 @@
 #define FULL_WARN_EVERY_MS 60000
 
 struct server {
-    atomic_int in_flight; /* requests inside on_request */
-    atomic_int draining;  /* set once shutdown began: new requests are turned away */
-    struct config cfg;
-    const struct block_set *blocks;
+    atomic_int in_flight;           /* requests inside on_request */
+    struct service *svc;            /* given: it outlives the server */
+    const struct config *cfg;       /* the service's */
+    const struct block_set *blocks; /* the service's */
     struct mg_context *ctx;
     int port;
     struct metrics metrics;
-    char *openapi; /* GET /api/twilio/openapi.json, composed once at start */
-    size_t openapi_len;
-    struct listensock listener;   /* civetweb's listening sockets */
-    atomic_long warned_full_ms;   /* when "every worker is taken" was last logged */
-    struct send_service pipeline; /* what every block call shares: idem store, upstream */
-    struct mcptools *mcp_tools;   /* the blocks as MCP tools, for /mcp */
+    struct listensock listener; /* civetweb's listening sockets */
+    atomic_long warned_full_ms; /* when "every worker is taken" was last logged */
 };
 
 struct outcome {
@@ -109,7 +103,7 @@ static void warn_every_worker_taken(struct server *s)
     log_msg(LOG_WARN,
             "every worker is taken (THREADS=%ld): new connections wait in the listen queue "
             "(%ld now), and replies close their connections until workers are free",
-            s->cfg.threads, listensock_queued(&s->listener));
+            s->cfg->threads, listensock_queued(&s->listener));
 }
 
 /* civetweb calls this on the worker that takes a new connection, before its first byte is
@@ -121,7 +115,7 @@ static int on_connection_open(const struct mg_connection *conn, void **conn_data
     if (w && !w->holding) {
         w->holding = 1;
         w->requests = 0;
-        if (metrics_connection_taken(&w->s->metrics) >= w->s->cfg.threads)
+        if (metrics_connection_taken(&w->s->metrics) >= w->s->cfg->threads)
             warn_every_worker_taken(w->s);
     }
     return 0;
@@ -143,8 +137,8 @@ static void on_connection_close(const struct mg_connection *conn)
  * callers waiting in the listen queue get their turn. */
 static int worker_may_stay(struct worker *w)
 {
-    long free_now = w->s->cfg.threads - metrics_workers_busy(&w->s->metrics);
-    long scarce = w->s->cfg.threads / 64;
+    long free_now = w->s->cfg->threads - metrics_workers_busy(&w->s->metrics);
+    long scarce = w->s->cfg->threads / 64;
     if (free_now <= 0)
         return 0;
     return free_now >= scarce || w->requests > 1;
@@ -294,10 +288,10 @@ static enum body_status read_body(struct mg_connection *conn, const struct serve
                                   struct buf *out)
 {
     long long declared = mg_get_request_info(conn)->content_length;
-    if (declared > s->cfg.max_body_bytes)
+    if (declared > s->cfg->max_body_bytes)
         return BODY_TOO_LARGE;
-    const long deadline = clock_ms() + s->cfg.body_timeout_ms;
-    deadline_arm(s->cfg.body_timeout_ms);
+    const long deadline = clock_ms() + s->cfg->body_timeout_ms;
+    deadline_arm(s->cfg->body_timeout_ms);
     enum body_status st = read_body_until(conn, declared, deadline, out);
     deadline_disarm();
     return st;
@@ -343,14 +337,14 @@ static int reply_body_problem(struct mg_connection *conn, const struct server *s
     if (st == BODY_TOO_LARGE) {
         oc->what = "too_large";
         snprintf(msg, sizeof msg, "The request body is larger than %ld bytes (MAX_BODY_BYTES).",
-                 s->cfg.max_body_bytes);
+                 s->cfg->max_body_bytes);
         return reply_error(conn, 413, STATUS_PAYLOAD_TOO_LARGE, msg, NULL);
     }
     if (st == BODY_TOO_SLOW) {
         oc->what = "too_slow";
         snprintf(msg, sizeof msg,
                  "The request body did not arrive within %ld ms (BODY_TIMEOUT_MS).",
-                 s->cfg.body_timeout_ms);
+                 s->cfg->body_timeout_ms);
         return reply_error(conn, 408, STATUS_REQUEST_TIMEOUT, msg, NULL);
     }
     oc->what = "client_gone";
@@ -410,8 +404,8 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
                            "A request may not carry both Content-Length and Transfer-Encoding.",
                            NULL);
     }
-    if (s->cfg.proxy_secret[0] &&
-        !secret_matches(mg_get_header(conn, "X-RapidAPI-Proxy-Secret"), s->cfg.proxy_secret)) {
+    if (s->cfg->proxy_secret[0] &&
+        !secret_matches(mg_get_header(conn, "X-RapidAPI-Proxy-Secret"), s->cfg->proxy_secret)) {
         oc->what = "unauthorized";
         close_after_reply(conn);
         return reply_error(conn, 401, STATUS_UNAUTHORIZED,
@@ -436,7 +430,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
     int status = check_request(conn, s, oc);
     if (status)
         return status;
-    buf_init(&in, (size_t)s->cfg.max_body_bytes);
+    buf_init(&in, (size_t)s->cfg->max_body_bytes);
     enum body_status st = read_body(conn, s, &in);
     if (st != BODY_OK) {
         status = reply_body_problem(conn, s, st, oc);
@@ -463,7 +457,7 @@ static int run_block(struct mg_connection *conn, const struct server *s, const s
         goto done;
     }
     struct call_answer a;
-    pipeline_run(&s->pipeline, b, args, worker_curl(conn), mg_get_header(conn, "Idempotency-Key"),
+    pipeline_run(&s->svc->calls, b, args, worker_curl(conn), mg_get_header(conn, "Idempotency-Key"),
                  &a);
     oc->what = a.what;
     oc->figures = a.figures;
@@ -484,8 +478,8 @@ static int serve_mcp(struct mg_connection *conn, const struct server *s, struct 
     struct mcp_reply r;
     struct buf in;
     int status = 0;
-    buf_init(&in, (size_t)s->cfg.max_body_bytes);
-    if (!mcp_origin_allowed(mg_get_header(conn, "Origin"), s->cfg.mcp_allowed_origins)) {
+    buf_init(&in, (size_t)s->cfg->max_body_bytes);
+    if (!mcp_origin_allowed(mg_get_header(conn, "Origin"), s->cfg->mcp_allowed_origins)) {
         mcp_forbidden(&r);
     } else {
         if (strcmp(method, "POST") == 0 && (status = check_request(conn, s, oc)) != 0)
@@ -503,7 +497,7 @@ static int serve_mcp(struct mg_connection *conn, const struct server *s, struct 
                                  .accept = mg_get_header(conn, "Accept"),
                                  .body = buf_str(&in),
                                  .len = in.len};
-        struct mcp_service m = {.svc = &s->pipeline, .tools = s->mcp_tools};
+        struct mcp_service m = {.svc = &s->svc->calls, .tools = s->svc->mcp_tools};
         mcp_serve(&m, &rq, worker_curl(conn), &r);
     }
     oc->what = r.what;
@@ -628,7 +622,7 @@ static int route(struct mg_connection *conn, const struct server *s, struct outc
         if (!get)
             return reply_error(conn, 405, STATUS_METHOD_NOT_ALLOWED,
                                "The OpenAPI document is read with GET.", allow_get);
-        return reply(conn, 200, s->openapi, s->openapi_len, NULL);
+        return reply(conn, 200, s->svc->openapi, s->svc->openapi_len, NULL);
     }
     const char *name = rest + 1;
     size_t name_len = strlen(name);
@@ -678,7 +672,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     metrics_request_begin(&s->metrics);
     reqid_take(mg_get_header(conn, "X-Request-Id"), oc.request_id);
     mg_set_user_connection_data(conn, &oc); /* for reply_typed; cleared before oc goes */
-    int status = atomic_load(&s->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
+    int status = atomic_load(&s->svc->draining) ? reply_draining(conn, &oc) : route(conn, s, &oc);
     mg_set_user_connection_data(conn, NULL);
     struct metrics_request mr = {.block = oc.block, .outcome = oc.what, .figures = &oc.figures};
     metrics_request_end(&s->metrics, &mr);
@@ -747,32 +741,11 @@ static int listen_refused_why(const struct config *cfg, char *why, size_t size)
     return 0;
 }
 
-struct server *server_start(const struct config *cfg, const struct block_set *blocks, char *err,
-                            size_t errlen)
+/* civetweb started on the configured address with the server's callbacks; NULL with the
+ * reason in err. */
+static struct mg_context *listen_on(struct server *s, char *err, size_t errlen)
 {
-    struct server *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    s->cfg = *cfg;
-    s->blocks = blocks;
-    jsonparse_set_max_values((size_t)cfg->json_max_values);
-    if (deadline_init() < 0) {
-        snprintf(err, errlen,
-                 "cannot start the body deadline (its signal handler or watchdog thread)");
-        free(s);
-        return NULL;
-    }
-    if (log_batch_start() < 0)
-        log_msg(LOG_WARN, "request lines are written one by one: no thread to flush batches");
-    snprintf(err, errlen, "out of memory");
-    s->openapi = apidoc_openapi(blocks, &s->openapi_len, err, errlen);
-    if (!s->openapi || pipeline_check(blocks, err, errlen) < 0 ||
-        !(s->mcp_tools = mcptools_build(blocks, err, errlen)) ||
-        send_service_start(&s->pipeline, &s->cfg, server_upstream_loops(cfg), &s->draining, err,
-                           errlen) < 0)
-        goto fail;
+    const struct config *cfg = s->cfg;
     char ports[300], threads[32], header_timeout[32], keep_alive_timeout[32];
     snprintf(header_timeout, sizeof header_timeout, "%ld", cfg->header_timeout_ms);
     snprintf(keep_alive_timeout, sizeof keep_alive_timeout, "%ld", cfg->keep_alive_timeout_ms);
@@ -781,9 +754,6 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
     else
         snprintf(ports, sizeof ports, "%s:%ld", cfg->bind, cfg->port);
     snprintf(threads, sizeof threads, "%ld", cfg->threads);
-    metrics_init(&s->metrics, cfg->threads);
-    for (size_t i = 0; i < block_count(blocks); i++)
-        metrics_add_block(&s->metrics, block_at(blocks, i)->name);
     const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive",
                              "yes",
                              /* also the deadline of a kept connection's next request line
@@ -805,13 +775,43 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         .callbacks = &callbacks, .user_data = s, .configuration_options = options};
     char text[256] = "";
     struct mg_error_data error = {.text = text, .text_buffer_size = sizeof text};
-    s->ctx = mg_start2(&init, &error);
-    if (!s->ctx) {
+    struct mg_context *ctx = mg_start2(&init, &error);
+    if (!ctx) {
         char why[320];
         if (listen_refused_why(cfg, why, sizeof why) < 0)
             snprintf(why, sizeof why, "%s", text[0] ? text : "unknown error");
         snprintf(err, errlen, "cannot listen on %s: %s", ports, why);
-        goto fail;
+    }
+    return ctx;
+}
+
+struct server *server_start(struct service *svc, char *err, size_t errlen)
+{
+    struct server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->svc = svc;
+    s->cfg = &svc->cfg;
+    s->blocks = svc->blocks;
+    if (deadline_init() < 0) {
+        snprintf(err, errlen,
+                 "cannot start the body deadline (its signal handler or watchdog thread)");
+        free(s);
+        return NULL;
+    }
+    if (log_batch_start() < 0)
+        log_msg(LOG_WARN, "request lines are written one by one: no thread to flush batches");
+    metrics_init(&s->metrics, s->cfg->threads);
+    for (size_t i = 0; i < block_count(s->blocks); i++)
+        metrics_add_block(&s->metrics, block_at(s->blocks, i)->name);
+    s->ctx = listen_on(s, err, errlen);
+    if (!s->ctx) {
+        deadline_release();
+        log_batch_stop();
+        free(s);
+        return NULL;
     }
     mg_set_request_handler(s->ctx, "/", on_request, s);
     mg_set_auth_handler(s->ctx, "/", admit_all, NULL);
@@ -824,39 +824,11 @@ struct server *server_start(const struct config *cfg, const struct block_set *bl
         log_msg(LOG_WARN, "connections that send nothing will occupy workers: %s",
                 s->listener.n ? why : "the listening socket was not found");
     return s;
-fail:
-    send_service_stop(&s->pipeline);
-    mcptools_free(s->mcp_tools);
-    deadline_release();
-    log_batch_stop();
-    free(s->openapi);
-    free(s);
-    return NULL;
-}
-
-/* Handing a transfer to a loop costs two thread switches, a quarter of the throughput when
- * Twilio answers within a millisecond, but saves each call in flight a curl multi handle and
- * curl's frames on its worker's stack: 13 MB at 1,000 in flight. Many workers mean many calls
- * in flight, where memory counts more. */
-size_t server_upstream_loops(const struct config *cfg)
-{
-    if (cfg->upstream_loops >= 0)
-        return (size_t)cfg->upstream_loops;
-    if (cfg->threads <= 256)
-        return 0;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores < 1 ? 1 : cores > 8 ? 8 : (size_t)cores;
-}
-
-long server_descriptors_needed(const struct config *cfg)
-{
-    long lent = server_upstream_loops(cfg) ? cfg->upstream_inline : 0;
-    return 2 * cfg->threads + 2 * lent + 64;
 }
 
 int server_drain(struct server *s, long grace_ms)
 {
-    atomic_store(&s->draining, 1);
+    atomic_store(&s->svc->draining, 1);
     const long deadline = clock_ms() + grace_ms;
     while (atomic_load(&s->in_flight) > 0) {
         if (clock_ms() >= deadline)
@@ -867,7 +839,7 @@ int server_drain(struct server *s, long grace_ms)
      * closes it, and a POST cut that way is never resent: its caller gets a 502 and cannot
      * know what happened. While draining, each reply closes its connection and idle ones close
      * at KEEP_ALIVE_TIMEOUT_MS, so wait for them to go, within the grace. */
-    long idle_deadline = clock_ms() + s->cfg.keep_alive_timeout_ms + 100;
+    long idle_deadline = clock_ms() + s->cfg->keep_alive_timeout_ms + 100;
     if (idle_deadline > deadline)
         idle_deadline = deadline;
     while (metrics_workers_busy(&s->metrics) > 0 && clock_ms() < idle_deadline)
@@ -885,10 +857,7 @@ void server_stop(struct server *s)
     if (!s)
         return;
     mg_stop(s->ctx); /* every worker has finished: no transfer is handed over after this */
-    send_service_stop(&s->pipeline);
-    mcptools_free(s->mcp_tools);
     deadline_release();
     log_batch_stop(); /* every request line written before the server is gone */
-    free(s->openapi);
     free(s);
 }

@@ -107,23 +107,14 @@ static int call_twilio(struct call *c)
     int answered = send_perform_ex(c->svc, prep, c->slot, &opt, &rs, &base) == 0;
     call_count(c, &rs, t0);
     enum send_outcome o = send_classify(prep, &rs, answered);
-    if (!answered) {
-        buf_appendz(&msg, rs.error);
-        if (o == SEND_NOT_SENT && rs.attempts > 1)
-            buf_appendf(&msg, " (%d attempts; nothing was sent)", rs.attempts);
-        if (o == SEND_MAYBE && rs.request_id[0])
-            buf_appendf(&msg, " (Twilio request id %s)", rs.request_id);
+    call_note(&msg, o, &rs, answered, rs.attempts, maybe);
+    if (!answered)
         call_error(c, o == SEND_MAYBE ? "upstream_ambiguous" : "upstream_unreachable",
                    STATUS_INTERNAL, buf_str(&msg), NULL);
-    } else if (o == SEND_DONE) {
+    else if (o == SEND_DONE)
         word_success(c, &rs, buf_str(&base), maybe);
-    } else {
-        if (o == SEND_LIMITED)
-            buf_appendf(&msg, " (rate limited on %d attempts; nothing was sent)", rs.attempts);
-        else if (o == SEND_MAYBE)
-            buf_appendf(&msg, " (Twilio failed after receiving the request; %s)", maybe);
+    else
         call_api_error(c, c->b->action, &rs, msg.len ? buf_str(&msg) : NULL);
-    }
     int keep = send_keeps(o, rs.status);
     twilio_response_free(&rs);
     buf_free(&msg);

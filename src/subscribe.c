@@ -314,12 +314,20 @@ static int start(struct call *c, const struct prepared *prep, int unsubscribe, s
     return lock_and_read(c, prep, t, l);
 }
 
+/* WEBHOOK_TAKEN, with the webhook as it is now (url, method) for the caller to see. */
+static void refuse_taken(struct call *c, const char *msg, const char *url, const char *method)
+{
+    json_t *current = json_pack("{s:{s:s, s:s}}", "current", "url", url, "method", method);
+    call_error(c, "refused", STATUS_WEBHOOK_TAKEN, msg, current);
+    json_decref(current);
+}
+
 void subscribe_add(struct call *c)
 {
     const struct prepared *prep = c->prep;
     struct target t;
     struct subscribe_lock lock = {0};
-    json_t *to = NULL, *extra = NULL, *before = NULL;
+    json_t *to = NULL, *before = NULL;
     memset(&t, 0, sizeof t);
     if (start(c, prep, 0, &t, &lock) < 0 || check_owner(c, &t) < 0)
         goto done;
@@ -335,8 +343,7 @@ void subscribe_add(struct call *c)
                  "Give replace: true to take it over (unsubscribeWebhook with the previous this "
                  "call then answers gives it back)",
                  t.field->event, t.service ? t.sid : t.phone, cur, cur_method);
-        extra = json_pack("{s:{s:s, s:s}}", "current", "url", cur, "method", cur_method);
-        call_error(c, "refused", STATUS_WEBHOOK_TAKEN, msg, extra);
+        refuse_taken(c, msg, cur, cur_method);
         goto done;
     }
     const int changed = !mine || strcasecmp(cur_method, t.method) != 0;
@@ -356,8 +363,7 @@ void subscribe_add(struct call *c)
                  "someone else changed it at the same moment (in Twilio's Console, or a "
                  "service not sharing this one's Redis). Subscribe again to take it",
                  t.field->event, t.service ? t.sid : t.phone, now, now_method);
-        extra = json_pack("{s:{s:s, s:s}}", "current", "url", now, "method", now_method);
-        call_error(c, "refused", STATUS_WEBHOOK_TAKEN, msg, extra);
+        refuse_taken(c, msg, now, now_method);
         goto done;
     }
     to = answer_of(&t);
@@ -371,7 +377,6 @@ void subscribe_add(struct call *c)
     call_success(c, to);
 done:
     subscribe_lock_give(c->svc->cfg, &lock);
-    json_decref(extra);
     json_decref(to);
     json_decref(before);
     json_decref(t.resource);

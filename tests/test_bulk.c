@@ -586,6 +586,47 @@ static void a_repeat_sends_only_what_was_not_sent(void **state)
     http_reply_free(&r3);
 }
 
+/* A recipient already sent to under the key with other args is refused with its own words, and
+ * the refusal is not kept as the key's answer: the first args still send the rest. */
+static void a_recipient_claimed_with_other_args_is_refused(void **state)
+{
+    (void)state;
+    const struct standin_answer limited = {
+        429, "application/json", "{\"code\":20429,\"message\":\"Too Many Requests\"}", 0, "0", 0};
+    struct standin_answer script[4] = {created, limited, limited, created};
+    standin_script(H.up, script, 4);
+    struct http_reply r1, r2, r3;
+    json_t *first = call("bulk-other-1", ARGS("\"+14155550001\",\"+14155550002\""), &r1);
+    assert_string_equal(str(result(first, 1), "status"), "not_sent");
+    assert_int_equal(standin_count(H.up), 3);
+
+    json_decref(call("bulk-other-1",
+                     "{" CREDS ",\"body\":\"Other\",\"recipients\":[\"+14155550001\"]}", &r2));
+    assert_string_equal(
+        buf_str(&r2.body),
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+        "\"IDEMPOTENCY_KEY_REUSED\",\"status_msg\":\"This Idempotency-Key was already used for "
+        "this recipient with different credentials or args; nothing was sent.\",\"total\":1,"
+        "\"messages\":1,\"sent\":0,\"failed\":1,\"merged\":0,\"results\":[{\"to\":"
+        "\"+14155550001\",\"sid\":null,\"status\":\"failed\",\"status_code\":"
+        "\"IDEMPOTENCY_KEY_REUSED\",\"status_msg\":\"This Idempotency-Key was already used for "
+        "this recipient with different credentials or args; nothing was sent.\"}]}}}");
+    assert_string_equal(r2.replayed, "");
+    assert_int_equal(standin_count(H.up), 3);
+
+    json_t *third = call("bulk-other-1", ARGS("\"+14155550001\",\"+14155550002\""), &r3);
+    assert_string_equal(str(to_of(third), "status"), "(none)");
+    assert_true(json_equal(result(first, 0), result(third, 0)));
+    assert_string_equal(str(result(third, 1), "sid"), sid(3));
+    assert_int_equal(standin_count(H.up), 4);
+    assert_string_equal(sent_to(3), "+14155550002");
+    json_decref(first);
+    json_decref(third);
+    http_reply_free(&r1);
+    http_reply_free(&r2);
+    http_reply_free(&r3);
+}
+
 /* A dry run answers each recipient's request with its SMS segments; nothing is sent. */
 static void a_dry_run_sends_nothing(void **state)
 {
@@ -676,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup(partial_failures_are_reported_each, reset),
         cmocka_unit_test_setup(nothing_sent_is_the_usual_error, reset),
         cmocka_unit_test_setup(a_repeat_sends_only_what_was_not_sent, reset),
+        cmocka_unit_test_setup(a_recipient_claimed_with_other_args_is_refused, reset),
         cmocka_unit_test_setup(a_dry_run_sends_nothing, reset),
     };
     const struct CMUnitTest parallel[] = {

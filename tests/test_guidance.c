@@ -183,7 +183,9 @@ static void port_in_use_says_so(void **state)
     harness_config(&cfg);
     cfg.port = ntohs(a.sin_port);
     char err[512], want[512];
-    assert_null(server_start(&cfg, H.blocks, err, sizeof err));
+    struct service *svc = service_start(&cfg, H.blocks, err, sizeof err);
+    assert_non_null(svc);
+    assert_null(server_start(svc, err, sizeof err));
     snprintf(want, sizeof want,
              "cannot listen on 127.0.0.1:%ld: the port is in use (another twilio-block? set PORT "
              "or --port)",
@@ -193,7 +195,10 @@ static void port_in_use_says_so(void **state)
 
     snprintf(cfg.bind, sizeof cfg.bind, "192.0.2.1"); /* TEST-NET-1: on no machine */
     cfg.port = 0;
-    assert_null(server_start(&cfg, H.blocks, err, sizeof err));
+    service_stop(svc);
+    assert_non_null(svc = service_start(&cfg, H.blocks, err, sizeof err));
+    assert_null(server_start(svc, err, sizeof err));
+    service_stop(svc);
     assert_string_equal(err, "cannot listen on 192.0.2.1:0: 192.0.2.1 is not an address of this "
                              "machine (set BIND or --bind)");
 }

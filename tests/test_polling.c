@@ -756,6 +756,51 @@ static void a_list_that_never_ends_is_said(void **state)
     json_decref(env);
 }
 
+/* A poll answered status and body on every request, with since set: its error's code and
+ * words (the cursor stays where it was). */
+static void expect_page_fault(int status, const char *body, const char *code, const char *msg)
+{
+    char since[32], args[64];
+    const long long d = T0 + 800000;
+    lister_clear(L);
+    set_now(d + 50);
+    iso(d - 10, since);
+    lister_fail(L, status, body);
+    snprintf(args, sizeof args, "\"since\":\"%s\"", since);
+    json_t *env = call("pollMessages", args);
+    lister_fail(L, 0, NULL);
+    json_t *to = json_object_get(json_object_get(env, "contextWrites"), "to");
+    assert_string_equal(json_string_value(json_object_get(env, "callback")), "error");
+    assert_string_equal(json_string_value(json_object_get(to, "status_code")), code);
+    if (msg)
+        assert_string_equal(json_string_value(json_object_get(to, "status_msg")), msg);
+    json_decref(env);
+}
+
+/* What is not a page of the list (not JSON, not an object, a duplicate member, no array), a
+ * next page that is not a path on Twilio's base, and a page that is not HTTP 200 are each
+ * worded as the poll's own failure, nothing delivered. */
+static void pages_that_are_not_pages_are_said(void **state)
+{
+    (void)state;
+    char date[40], page[1024];
+    static const char *const not_pages[] = {"", "[]", "{\"messages\":{}}",
+                                            "{\"messages\":[],\"messages\":[]}", "not json"};
+    for (size_t i = 0; i < sizeof not_pages / sizeof not_pages[0]; i++)
+        expect_page_fault(200, not_pages[i], "INTERNAL_PACKAGE_ERROR",
+                          "Twilio answered HTTP 200 but its body is not a page of messages");
+    lister_date(T0 + 800000, date);
+    snprintf(page, sizeof page,
+             "{\"messages\":[{\"sid\":\"SM00000000000000000000000000000001\",\"date_sent\":\"%s\","
+             "\"date_created\":\"%s\"}],\"next_page_uri\":\"https://example.com/2010-04-01/"
+             "Accounts/" AC "/Messages.json?Page=1\"}",
+             date, date);
+    expect_page_fault(200, page, "INTERNAL_PACKAGE_ERROR",
+                      "Twilio's next_page_uri is not a path; nothing was delivered");
+    assert_int_equal(lister_count(L), 1);
+    expect_page_fault(201, page, "API_ERROR", NULL);
+}
+
 /* The served metadata marks every poll block as a polling trigger, and nothing else. */
 /* pollMessages with its flow object changed by edit: what pipeline_check says of it. */
 static int check_poll_flow(void (*edit)(json_t *flow), char *err, size_t errlen)
@@ -901,6 +946,7 @@ int main(void)
         cmocka_unit_test(bad_limit_and_since_are_named),
         cmocka_unit_test(twilio_errors_keep_the_cursor),
         cmocka_unit_test(a_list_that_never_ends_is_said),
+        cmocka_unit_test(pages_that_are_not_pages_are_said),
         cmocka_unit_test(metadata_marks_polling_triggers),
         cmocka_unit_test(flow_keys_are_checked_at_load),
     };

@@ -120,14 +120,16 @@ static void make_it_a_delete(json_t *sms, json_t *bulk)
     json_object_set_new(sms, "action", json_string("delete record"));
 }
 
-/* A server on a block set of the test's own, sending to the fixture's stand-in. */
-static struct server *start_on(const struct block_set *set)
+/* A service and its server on a block set of the test's own, sending to the fixture's
+ * stand-in; stop both with server_stop and service_stop. */
+static struct server *start_on(const struct block_set *set, struct service **svc)
 {
     struct config cfg;
     char err[512];
     harness_config(&cfg);
     snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", standin_port(H.up));
-    struct server *srv = server_start(&cfg, set, err, sizeof err);
+    *svc = service_start(&cfg, set, err, sizeof err);
+    struct server *srv = *svc ? server_start(*svc, err, sizeof err) : NULL;
     if (!srv)
         fail_msg("%s", err);
     return srv;
@@ -148,7 +150,8 @@ static void bulk_keeps_header_args(void **state)
 {
     (void)state;
     struct block_set *set = blocks_with(add_header_arg);
-    struct server *srv = start_on(set);
+    struct service *svc;
+    struct server *srv = start_on(set, &svc);
     struct standin_record rec;
     bulk_post(srv, "{\"accountSid\":\"" SID "\",\"accountToken\":\"t\",\"from\":\"+15005550006\","
                    "\"body\":\"Hi\",\"webhooks\":false,\"recipients\":[\"+14155550001\"]}");
@@ -156,6 +159,7 @@ static void bulk_keeps_header_args(void **state)
     assert_int_equal(standin_request(H.up, 0, &rec), 0);
     assert_string_equal(rec.webhook_enabled, "false");
     server_stop(srv);
+    service_stop(svc);
     block_set_free(set);
 }
 
@@ -165,7 +169,8 @@ static void bulk_sends_a_form_only_with_post(void **state)
 {
     (void)state;
     struct block_set *set = blocks_with(make_it_a_delete);
-    struct server *srv = start_on(set);
+    struct service *svc;
+    struct server *srv = start_on(set, &svc);
     struct standin_record rec;
     standin_answer(H.up, &(struct standin_answer){204, "application/json", "", 0, NULL, 0});
     bulk_post(srv, "{\"accountSid\":\"" SID "\",\"accountToken\":\"t\",\"from\":\"+15005550006\","
@@ -177,6 +182,7 @@ static void bulk_sends_a_form_only_with_post(void **state)
     if (!strstr(rec.path, "?To=%2B14155550001"))
         fail_msg("the params are not in the query: %s", rec.path);
     server_stop(srv);
+    service_stop(svc);
     block_set_free(set);
 }
 

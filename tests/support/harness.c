@@ -218,7 +218,8 @@ int harness_start_with(struct harness *h, struct config *cfg)
         snprintf(cfg->api_base, sizeof cfg->api_base, "http://127.0.0.1:%d", standin_port(h->up));
     log_set_level(cfg->log_level);
     log_set_format(cfg->log_format);
-    h->srv = server_start(cfg, h->blocks, err, sizeof err);
+    h->svc = service_start(cfg, h->blocks, err, sizeof err);
+    h->srv = h->svc ? server_start(h->svc, err, sizeof err) : NULL;
     if (!h->srv) {
         fprintf(stderr, "harness: %s\n", err);
         harness_stop(h);
@@ -355,6 +356,7 @@ int read_file(const char *path, struct buf *out)
 void harness_stop(struct harness *h)
 {
     server_stop(h->srv);
+    service_stop(h->svc);
     standin_stop(h->up);
     block_set_free(h->blocks);
     memset(h, 0, sizeof *h);

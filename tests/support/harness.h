@@ -1,5 +1,5 @@
-/* harness: the real server started in-process on 127.0.0.1:0 with the embedded blocks, an
- * upstream stand-in beside it, and a small libcurl client for the tests. */
+/* harness: the real service and server started in-process on 127.0.0.1:0 with the embedded
+ * blocks, an upstream stand-in beside it, and a small libcurl client for the tests. */
 #ifndef HARNESS_H
 #define HARNESS_H
 
@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "config.h"
 #include "server.h"
+#include "service.h"
 #include "standin.h"
 
 struct http_reply {
@@ -36,6 +37,7 @@ int http_post_keyed(const char *url, const char *key, const char *json, struct h
 
 struct harness {
     struct block_set *blocks;
+    struct service *svc;
     struct server *srv;
     struct standin *up;
     char url[128]; /* http://127.0.0.1:PORT */
@@ -57,7 +59,8 @@ struct block_set *harness_blocks_with(const char *const *names, json_t *const *d
 /* The settings tests start from: defaults, 127.0.0.1:0, 8 threads, api_base empty. */
 void harness_config(struct config *cfg);
 
-/* Starts the stand-in and the server with cfg; an empty api_base means the stand-in.
+/* Starts the stand-in, then the service and its server with cfg, as main.c does; an empty
+ * api_base means the stand-in.
  * Returns 0 or -1. */
 int harness_start_with(struct harness *h, struct config *cfg);
 
