@@ -1,11 +1,13 @@
 /* campaign: the campaign blocks (createCampaign, addCampaignRecipients, start/pause/resume/
- * cancelCampaign, getCampaign, listCampaignRecipients) and the senders that send a running
- * campaign from every replica. A campaign lives in Redis (campaign_redis.h), all its keys under
- * the hash tag {campaignId}: its settings and counts (a hash), each recipient's state (a hash),
- * a stream of recipients to send read by the consumer group "senders", a token bucket. Each
- * recipient moves pending -> sending in one script before its request, so it is sent at most
- * once; one found in sending after its sender stopped is maybeSent. The caller's credentials
- * are kept sealed (aead.h) under CAMPAIGN_SECRET and deleted when the campaign ends. */
+ * cancelCampaign, getCampaign, listCampaignRecipients), and the start and stop of its parts:
+ * the senders that send a running campaign from every replica (campaign_sender.h), the store
+ * (campaign_store.h) and the statusCallback (campaign_callback.h). A campaign lives in Redis
+ * (campaign_redis.h; campaign_local.h without REDIS_URL), all its keys under the hash tag
+ * {campaignId}: its settings and counts (a hash), each recipient's state (a hash), a stream of
+ * recipients to send read by the consumer group "senders", a token bucket. Each recipient
+ * moves pending -> sending in one script before its request, so it is sent at most once; one
+ * found in sending after its sender stopped is maybeSent. The caller's credentials are kept
+ * sealed (aead.h) under CAMPAIGN_SECRET and deleted when the campaign ends. */
 #ifndef CAMPAIGN_H
 #define CAMPAIGN_H
 

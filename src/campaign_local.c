@@ -363,7 +363,7 @@ static redisReply *cmd_xreadgroup(struct campaign_local *l, int argc, const char
     return a;
 }
 
-/* The commands campaign.c sends, as redis's table has them: a negative arity is a minimum. */
+/* The commands campaigns send, as redis's table has them: a negative arity is a minimum. */
 static const struct {
     const char *name;
     int arity;
@@ -403,7 +403,7 @@ redisReply *campaign_local_run(struct campaign_local *l, int argc, const char **
     return r;
 }
 
-/* ---- the scripts (campaign.c's Lua, in C) ---- */
+/* ---- the scripts (campaign_store.c's Lua, in C) ---- */
 
 struct ctx {
     struct campaign_local *l;

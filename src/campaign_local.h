@@ -1,7 +1,7 @@
 /* campaign_local: campaigns without REDIS_URL, in this process's memory: the few Redis commands
- * campaign.c speaks (hashes, sets, strings with a TTL, a stream with one consumer group) and
- * its scripts by name, answered as Redis answers them, under one lock. One replica only, and
- * lost when the process stops. Part of campaign. */
+ * campaigns speak (hashes, sets, strings with a TTL, a stream with one consumer group) and
+ * the campaign scripts by name, answered as Redis answers them, under one lock. One replica
+ * only, and lost when the process stops. Part of campaign. */
 #ifndef CAMPAIGN_LOCAL_H
 #define CAMPAIGN_LOCAL_H
 
@@ -17,7 +17,7 @@ void campaign_local_free(struct campaign_local *l);
 redisReply *campaign_local_run(struct campaign_local *l, int argc, const char **argv);
 
 /* Runs the campaign script name (create, add, control, claim, settle, requeue, bucket) with
- * nkeys keys first in argv, as its Lua text in campaign.c does in Redis. */
+ * nkeys keys first in argv, as its Lua text in campaign_store.c does in Redis. */
 redisReply *campaign_local_script(struct campaign_local *l, const char *name, int nkeys, int argc,
                                   const char **argv);
 

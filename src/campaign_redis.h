@@ -1,6 +1,7 @@
 /* campaign_redis: the Redis that campaigns live in (REDIS_URL): a small pool of hiredis
  * connections (a context is not thread-safe) and Lua scripts run by their SHA-1, loaded again
- * when Redis forgot them (a restart). Part of campaign; the keys and scripts are campaign.c's. */
+ * when Redis forgot them (a restart). Part of campaign; the keys and scripts are
+ * campaign_store.c's. */
 #ifndef CAMPAIGN_REDIS_H
 #define CAMPAIGN_REDIS_H
 

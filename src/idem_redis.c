@@ -21,6 +21,7 @@
 #define MAX_IDLE 32     /* connections kept open between calls; more are closed after use */
 #define POLL_MAX_MS 200 /* longest pause between two looks at a claim another caller holds */
 #define LAPSE_MARGIN_MS 5000
+#define MAX_OWED 8 /* finishes written on one connection before their replies are read */
 
 /* Settles a claim only while it is still the caller's: ARGV[1] is "p:<owner>-<ticket>:", what
  * follows it in the value is the fingerprint. */
@@ -40,6 +41,18 @@ static const char abandon_lua[] =
     "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
 
+/* A connection and the answers it still owes: stored answers (finish) are written without
+ * waiting for Redis's reply, so a keyed call waits for Redis once (its claim) and not twice. The
+ * next user of the connection reads those replies first (Redis answers in order), and a
+ * connection that breaks before it replied has its finishes sent again on a new one, as a
+ * finish that met a stale connection was before. Each is kept as it was sent until then. */
+struct link {
+    redisContext *c;
+    size_t owed;
+    char *sent[MAX_OWED];
+    size_t sent_len[MAX_OWED];
+};
+
 struct idem_redis {
     struct redis_url url;
     char where[640]; /* the URL with its password masked, for log lines */
@@ -55,7 +68,7 @@ struct idem_redis {
     unsigned long lost[64];
     size_t n_lost;
     pthread_mutex_t lock; /* guards idle and n_idle, and changes of down */
-    redisContext *idle[MAX_IDLE];
+    struct link idle[MAX_IDLE];
     size_t n_idle;
     atomic_int down; /* the last command failed; logged once until Redis answers again */
 };
@@ -118,32 +131,89 @@ fail:
     return NULL;
 }
 
-static redisContext *take_idle(struct idem_redis *r)
+static int take_idle(struct idem_redis *r, struct link *l)
 {
     pthread_mutex_lock(&r->lock);
-    redisContext *c = r->n_idle ? r->idle[--r->n_idle] : NULL;
+    int got = r->n_idle > 0;
+    if (got)
+        *l = r->idle[--r->n_idle];
     pthread_mutex_unlock(&r->lock);
-    return c;
+    return got;
 }
 
-static void give_back(struct idem_redis *r, redisContext *c)
+static void finish_outcome(struct idem_redis *r, const redisReply *rep);
+static void retire(struct idem_redis *r, struct link *l);
+
+static void give_back(struct idem_redis *r, struct link *l)
 {
     pthread_mutex_lock(&r->lock);
-    if (r->n_idle < MAX_IDLE) {
-        r->idle[r->n_idle++] = c;
-        c = NULL;
-    }
+    int kept = r->n_idle < MAX_IDLE;
+    if (kept)
+        r->idle[r->n_idle++] = *l;
     pthread_mutex_unlock(&r->lock);
-    if (c)
-        redisFree(c);
+    if (!kept)
+        retire(r, l);
+}
+
+/* Reads the replies l owes, oldest first, and reports each finish's outcome. Returns 0, or -1
+ * when the connection broke: the finishes not answered stay owed. */
+static int collect(struct idem_redis *r, struct link *l)
+{
+    size_t done = 0;
+    int rc = 0;
+    while (done < l->owed) {
+        redisReply *rep = NULL;
+        if (redisGetReply(l->c, (void **)&rep) != REDIS_OK || !rep) {
+            rc = -1;
+            break;
+        }
+        finish_outcome(r, rep);
+        freeReplyObject(rep);
+        free(l->sent[done++]);
+    }
+    l->owed -= done;
+    memmove(l->sent, l->sent + done, l->owed * sizeof l->sent[0]);
+    memmove(l->sent_len, l->sent_len + done, l->owed * sizeof l->sent_len[0]);
+    return rc;
+}
+
+/* Closes l after reading what it owes; finishes it could not answer are sent again on a new
+ * connection (each compares before it writes, so one that Redis ran already changes nothing),
+ * and reported as not stored when that fails too. */
+static void retire(struct idem_redis *r, struct link *l)
+{
+    char why[192];
+    if (l->owed && collect(r, l) < 0 && l->owed) {
+        redisContext *fresh = connect_one(r, why, sizeof why);
+        for (size_t i = 0; i < l->owed; i++) {
+            redisReply *rep = NULL;
+            if (fresh &&
+                (redisAppendFormattedCommand(fresh, l->sent[i], l->sent_len[i]) != REDIS_OK ||
+                 redisGetReply(fresh, (void **)&rep) != REDIS_OK)) {
+                redisFree(fresh);
+                fresh = NULL;
+                rep = NULL;
+            }
+            finish_outcome(r, rep);
+            if (rep)
+                freeReplyObject(rep);
+        }
+        if (fresh)
+            redisFree(fresh);
+    }
+    for (size_t i = 0; i < l->owed; i++)
+        free(l->sent[i]);
+    l->owed = 0;
+    redisFree(l->c);
+    l->c = NULL;
 }
 
 /* After one idle connection turned out dead (Redis restarted), the others are dead too. */
 static void drop_idle(struct idem_redis *r)
 {
-    redisContext *c;
-    while ((c = take_idle(r)))
-        redisFree(c);
+    struct link l;
+    while (take_idle(r, &l))
+        retire(r, &l);
 }
 
 /* Logs only the changes, so a Redis outage gives two lines and not one per request. Without a
@@ -173,20 +243,23 @@ static redisReply *run(struct idem_redis *r, int argc, const char **argv, const 
 {
     char why[192] = "no connection";
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisContext *c = take_idle(r);
-        int pooled = c != NULL;
-        if (!c && !(c = connect_one(r, why, sizeof why)))
+        struct link l = {.owed = 0};
+        int pooled = take_idle(r, &l);
+        if (!pooled && !(l.c = connect_one(r, why, sizeof why)))
             break;
-        redisReply *rep = redisCommandArgv(c, argc, argv, lens);
-        if (!rep) {
-            snprintf(why, sizeof why, "%s", c->errstr[0] ? c->errstr : "no answer");
-            redisFree(c);
+        redisReply *rep = NULL;
+        /* written together with nothing before it in flight but the owed finishes, whose
+         * replies come first */
+        if (redisAppendCommandArgv(l.c, argc, argv, lens) != REDIS_OK || collect(r, &l) < 0 ||
+            redisGetReply(l.c, (void **)&rep) != REDIS_OK || !rep) {
+            snprintf(why, sizeof why, "%s", l.c->errstr[0] ? l.c->errstr : "no answer");
+            retire(r, &l);
             if (!pooled)
                 break;
             drop_idle(r);
             continue;
         }
-        give_back(r, c);
+        give_back(r, &l);
         if (rep->type == REDIS_REPLY_ERROR) {
             snprintf(why, sizeof why, "%s answered %.120s", argv[0], rep->str);
             freeReplyObject(rep);
@@ -197,6 +270,46 @@ static redisReply *run(struct idem_redis *r, int argc, const char **argv, const 
     }
     mark(r, 0, why);
     return NULL;
+}
+
+/* Writes one command whose reply the connection's next user reads (see struct link). Returns
+ * 0, or -1 when it could not be written (nothing is owed then). */
+static int post(struct idem_redis *r, int argc, const char **argv, const size_t *lens)
+{
+    char why[192] = "no connection";
+    char *cmd = NULL;
+    int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (n < 0)
+        return -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct link l = {.owed = 0};
+        int pooled = take_idle(r, &l);
+        if (!pooled && !(l.c = connect_one(r, why, sizeof why)))
+            break;
+        /* a connection owing its most is settled with first */
+        if (l.owed == MAX_OWED && collect(r, &l) < 0) {
+            retire(r, &l);
+            continue;
+        }
+        int done = 0;
+        if (redisAppendFormattedCommand(l.c, cmd, (size_t)n) == REDIS_OK) {
+            while (!done && redisBufferWrite(l.c, &done) == REDIS_OK)
+                ;
+        }
+        if (!done) {
+            retire(r, &l);
+            if (!pooled)
+                break;
+            continue;
+        }
+        l.sent[l.owed] = cmd;
+        l.sent_len[l.owed++] = (size_t)n;
+        give_back(r, &l);
+        return 0;
+    }
+    free(cmd);
+    mark(r, 0, why);
+    return -1;
 }
 
 struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms, long timeout_ms,
@@ -245,7 +358,7 @@ void idem_redis_free(struct idem_redis *r)
 {
     if (!r)
         return;
-    drop_idle(r);
+    drop_idle(r); /* reads what each connection still owes */
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->lost_lock);
     OPENSSL_cleanse(&r->url, sizeof r->url);
@@ -395,21 +508,39 @@ static long long settle(struct idem_redis *r, const char *key, unsigned long tic
     return result;
 }
 
-void idem_redis_finish(struct idem_redis *r, const char *key, unsigned long ticket,
-                       const char *body, size_t len)
+/* Reports what became of a finish: rep is its reply, NULL when none came. */
+static void finish_outcome(struct idem_redis *r, const redisReply *rep)
 {
-    long long rc = settle(r, key, ticket, finish_lua, body, len);
-    if (rc < 0)
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        if (rep)
+            mark(r, 0, "a stored answer was refused");
         log_msg(LOG_WARN,
                 "idempotency store: an answer could not be stored in Redis; a repeat "
                 "of that request after its claim lapses (%ld ms) is answered that it "
                 "may have been sent",
                 r->lapse_ms);
-    else if (rc == 0)
+    } else if (rep->integer == 0) {
         log_msg(LOG_WARN,
                 "idempotency store: an answer came after its claim had expired "
                 "(%ld ms and IDEMPOTENCY_TTL_S) or been taken over; it was not kept",
                 r->lapse_ms);
+    }
+}
+
+void idem_redis_finish(struct idem_redis *r, const char *key, unsigned long ticket,
+                       const char *body, size_t len)
+{
+    char rkey[KEY_SIZE], prefix[64], ttl[24];
+    if (redis_key(key, rkey) < 0) {
+        finish_outcome(r, NULL);
+        return;
+    }
+    snprintf(prefix, sizeof prefix, "p:%s-%lu:", r->owner, ticket);
+    snprintf(ttl, sizeof ttl, "%ld", r->ttl_s);
+    const char *argv[] = {"EVAL", finish_lua, "1", rkey, prefix, body, ttl};
+    size_t lens[] = {4, strlen(finish_lua), 1, strlen(rkey), strlen(prefix), len, strlen(ttl)};
+    if (post(r, 7, argv, lens) < 0)
+        finish_outcome(r, NULL);
 }
 
 void idem_redis_abandon(struct idem_redis *r, const char *key, unsigned long ticket)

@@ -4,7 +4,8 @@
  * "p:<owner>-<ticket>:<fp>" while claimed (SET NX, living its lapse time and then the TTL: a
  * claim past its lapse is IDEM_LAPSED, never claimed again), "d:<fp>:<answer>" once answered
  * (for the TTL). Only the claim's owner may settle it (a Lua compare-and-set). Connections come
- * from a small mutex-protected pool, as hiredis contexts are not thread-safe. */
+ * from a small mutex-protected pool, as hiredis contexts are not thread-safe. An answer is
+ * stored without waiting for Redis's reply, which the connection's next user reads. */
 #ifndef IDEM_REDIS_H
 #define IDEM_REDIS_H
 
@@ -21,6 +22,9 @@ void idem_redis_free(struct idem_redis *r);
 
 enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const unsigned char *fp,
                                  long wait_ms, char **body, size_t *len, unsigned long *ticket);
+/* Writes the answer for the claim and returns without its reply: the next command on that
+ * connection (or idem_redis_free) reads it and logs a warning when it was not stored; a
+ * connection that breaks first has it sent again on a new one. */
 void idem_redis_finish(struct idem_redis *r, const char *key, unsigned long ticket,
                        const char *body, size_t len);
 void idem_redis_abandon(struct idem_redis *r, const char *key, unsigned long ticket);

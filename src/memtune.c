@@ -42,21 +42,42 @@ void memtune_reexec(char **argv, char *err, unsigned long errlen)
     free(want);
 }
 
-/* A thousand idle workers each kept one stack page touched once while starting (the first
- * malloc of a thread builds its arena and cache deep in glibc): 4 MB of an idle service. */
-void memtune_release_stack(void)
+/* The calling thread's lowest stack address, page-aligned up; 0 when unknown. */
+static __attribute__((noinline)) uintptr_t stack_low(uintptr_t page)
 {
     pthread_attr_t attr;
     void *low;
     size_t size;
+    uintptr_t from = 0;
     if (pthread_getattr_np(pthread_self(), &attr) != 0)
-        return;
-    int known = pthread_attr_getstack(&attr, &low, &size) == 0;
+        return 0;
+    if (pthread_attr_getstack(&attr, &low, &size) == 0)
+        from = ((uintptr_t)low + page - 1) & ~(page - 1);
     pthread_attr_destroy(&attr);
+    return from;
+}
+
+/* A thousand idle workers each kept one stack page touched once while starting (the first
+ * malloc of a thread builds its arena and cache deep in glibc): 4 MB of an idle service. The
+ * stack's low end is looked up once per thread (out of line, so that this frame stays small:
+ * a waiting worker keeps every page from this frame up). */
+void memtune_release_stack(void)
+{
+    static _Thread_local uintptr_t from;
+    static _Thread_local int known;
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    /* madvise is a leaf call: half a KB below this frame covers it and the red zone. */
-    const uintptr_t keep = ((uintptr_t)__builtin_frame_address(0) - 512) & ~(page - 1);
-    const uintptr_t from = ((uintptr_t)low + page - 1) & ~(page - 1);
-    if (known && keep > from)
+    if (!known) {
+        from = stack_low(page);
+        known = 1;
+    }
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0) - 512;
+#if defined(__x86_64__)
+    /* madvise is a system call stub: below the stack pointer it pushes only its return
+     * address, so 128 bytes cover it and the red zone. */
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    sp -= 128;
+#endif
+    const uintptr_t keep = sp & ~(page - 1);
+    if (from && keep > from)
         madvise((void *)from, keep - from, MADV_DONTNEED);
 }

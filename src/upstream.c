@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "memtune.h"
 
 /* A handed-over transfer. It lives on the waiting worker's stack. */
 struct job {
@@ -325,6 +326,9 @@ CURLcode upstream_run(struct upstream *up, CURL *h)
         continue;
     if (atomic_exchange(&lp->asleep, 0))
         wake(lp);
+    /* Only calls past UPSTREAM_INLINE wait here, a thousand at once at most: each worker's
+     * stack below this frame held the dead frames of parsing and logging while it waited. */
+    memtune_release_stack();
     while (sem_wait(&j.done) != 0)
         continue; /* EINTR */
     sem_destroy(&j.done);

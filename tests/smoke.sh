@@ -31,7 +31,8 @@ sed -n 's/^  --[a-z-]* *\([A-Z_][A-Z_]*\) .*default \([^]]*\)\]$/\1 \2/p' "$out/
 grep -q 'LOG_FORMAT .*\[default text\]$' "$out/help" || fail "--help LOG_FORMAT"
 
 cd /
-PORT=0 BIND=127.0.0.1 "$bin" 2>"$out/log" &
+: >"$out/log" # there before the loop reads it: the child opens it when it runs
+PORT=0 BIND=127.0.0.1 "$bin" 2>>"$out/log" &
 pid=$!
 port=
 for _ in $(seq 1 100); do
@@ -48,8 +49,9 @@ wait "$pid" || fail "exit status $? after SIGTERM"
 pid=
 grep -q 'stopping' "$out/log" || fail "no stop line"
 
+: >"$out/json"
 PORT=0 BIND=127.0.0.1 LOG_FORMAT=json TWILIO_API_BASE='http://127.0.0.1:9/?key=hunter2-pw' \
-    "$bin" 2>"$out/json" &
+    "$bin" 2>>"$out/json" &
 pid=$!
 port=
 for _ in $(seq 1 100); do

@@ -1,6 +1,7 @@
 /* idem with REDIS_URL, against a real redis-server: the in-process store's contract (claims,
  * replays byte for byte, conflicts, waiting, only the owner settles) held across two stores as
- * two replicas would hold it, lapsing claims, hashed keys, a password, and Redis going away. */
+ * two replicas would hold it, lapsing claims, hashed keys, a password, answers Redis did not
+ * keep reported, and Redis going away. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -282,6 +283,41 @@ static void password_and_database(void **state)
     buf_free(&log);
 }
 
+/* An answer is stored without waiting for Redis's reply; one that Redis did not keep (its claim
+ * had gone, as when it expired) is still reported: by the connection's next command, or when
+ * the store is freed. */
+static void an_answer_not_kept_is_reported(void **state)
+{
+    (void)state;
+    flush(0);
+    struct log_capture logged;
+    assert_int_equal(log_capture_start(&logged, "idem-redis-late"), 0);
+    struct idem_store *a = store_at(&redis, 0, 60);
+    unsigned long t;
+    char *body;
+    size_t len;
+    assert_int_equal(claim(a, "late-1", FP_A, 0, &t, &body, &len), IDEM_FRESH);
+    flush(0);
+    idem_finish(a, "late-1", t, "late", 4);
+    assert_int_equal(claim(a, "late-2", FP_A, 0, &t, &body, &len), IDEM_FRESH);
+    flush(0);
+    idem_finish(a, "late-2", t, "late", 4);
+    idem_free(a);
+
+    struct buf log;
+    int read = read_file(logged.path, &log);
+    log_capture_end(&logged);
+    assert_int_equal(read, 0);
+    const char *at = buf_str(&log);
+    int n = 0;
+    while ((at = strstr(at, "or been taken over; it was not kept"))) {
+        n++;
+        at++;
+    }
+    assert_int_equal(n, 2);
+    buf_free(&log);
+}
+
 /* Redis down: nothing is claimed; back on the same port: the pool's dead connections are
  * replaced and claims work again. */
 static void redis_going_away_and_back(void **state)
@@ -338,6 +374,7 @@ int main(void)
         cmocka_unit_test(claims_lapse_and_answers_expire),
         cmocka_unit_test(keys_are_hashed),
         cmocka_unit_test(password_and_database),
+        cmocka_unit_test(an_answer_not_kept_is_reported),
         cmocka_unit_test(redis_going_away_and_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -26,7 +26,8 @@ fail() { echo "newman: $*" >&2; exit 1; }
 
 # start NAME API_BASE: the service on a free port, its port in $port.
 start() {
-    PORT=0 BIND=127.0.0.1 TWILIO_API_BASE=$2 RETRY_MAX=0 "$bin" 2>"$work/$1.log" &
+    : >"$work/$1.log" # there before the loop reads it: the child opens it when it runs
+    PORT=0 BIND=127.0.0.1 TWILIO_API_BASE=$2 RETRY_MAX=0 "$bin" 2>>"$work/$1.log" &
     pids+=($!)
     port=
     for _ in $(seq 1 200); do

@@ -19,7 +19,8 @@ v22.*) ;;
 esac
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-PORT=0 BIND=127.0.0.1 TWILIO_API_BASE=http://127.0.0.1:9 "$bin" 2>"$work/service.log" &
+: >"$work/service.log" # there before the loop reads it
+PORT=0 BIND=127.0.0.1 TWILIO_API_BASE=http://127.0.0.1:9 "$bin" 2>>"$work/service.log" &
 pid=$!
 port=
 for _ in $(seq 1 100); do
