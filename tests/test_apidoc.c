@@ -15,16 +15,6 @@
 #include "harness.h"
 #include "reference.h"
 
-static struct block_set *load(void)
-{
-    char err[256];
-    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args,
-                                           embedded_blocks, embedded_blocks_count, err, sizeof err);
-    if (!set)
-        fail_msg("%s", err);
-    return set;
-}
-
 static json_t *generate(const struct block_set *set, int postman)
 {
     char err[256];
@@ -117,7 +107,7 @@ static void expect_arg_schema(const char *block, json_t *def, json_t *schema)
 static void openapi_describes_every_block_from_its_definition(void **state)
 {
     (void)state;
-    struct block_set *set = load();
+    struct block_set *set = harness_blocks();
     json_t *doc = generate(set, 0);
     assert_string_equal(str_at(doc, "openapi"), "3.0.3");
     assert_non_null(at(doc, "paths", "/api/twilio", "get", NULL));
@@ -184,7 +174,7 @@ static void openapi_describes_every_block_from_its_definition(void **state)
 static void generation_is_deterministic(void **state)
 {
     (void)state;
-    struct block_set *set = load();
+    struct block_set *set = harness_blocks();
     char err[256];
     for (int postman = 0; postman < 2; postman++) {
         size_t n1 = 0, n2 = 0;
@@ -280,7 +270,7 @@ static void served_document_is_the_generated_one(void **state)
 static void postman_has_one_request_per_block_with_its_examples(void **state)
 {
     (void)state;
-    struct block_set *set = load();
+    struct block_set *set = harness_blocks();
     json_t *doc = generate(set, 1);
     json_t *items = json_object_get(doc, "item");
     assert_string_equal(str_at(json_object_get(doc, "info"), "schema"),
@@ -411,7 +401,7 @@ static void block_without_required_args(void **state)
 static void reference_lists_every_block_and_arg(void **state)
 {
     (void)state;
-    struct block_set *set = load();
+    struct block_set *set = harness_blocks();
     char err[256];
     size_t len = 0;
     char *text = reference_markdown(set, &len, err, sizeof err);

@@ -10,20 +10,11 @@
 
 #include "block.h"
 #include "embedded.h"
-
-static struct block_set *load(void)
-{
-    char err[256];
-    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args,
-                                           embedded_blocks, embedded_blocks_count, err, sizeof err);
-    if (!set)
-        fail_msg("%s", err);
-    return set;
-}
+#include "harness.h"
 
 static json_t *served(void)
 {
-    struct block_set *set = load();
+    struct block_set *set = harness_blocks();
     size_t len;
     const char *text = block_metadata(set, &len);
     json_t *meta = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
@@ -61,7 +52,7 @@ static void internal_fields_are_stripped(void **state)
 {
     (void)state;
     json_t *meta = served();
-    struct block_set *set = load();
+    struct block_set *set = harness_blocks();
     size_t i, k;
     json_t *b, *arg;
     json_array_foreach(json_object_get(meta, "blocks"), i, b) {
@@ -105,7 +96,7 @@ static void internal_fields_are_stripped(void **state)
 static void every_arg_has_a_valid_example(void **state)
 {
     (void)state;
-    struct block_set *set = load();
+    struct block_set *set = harness_blocks();
     for (size_t j = 0; j < block_count(set); j++) {
         const struct block_def *b = block_at(set, j);
         size_t k;

@@ -30,39 +30,24 @@
 static const char *binary;
 
 struct fixture {
-    struct redisd redis;
+    struct replicas s;
     struct standin *up;
-    char redis_url[128];
-    struct child a, b;
 };
 
 /* One sender per batch, so each recipient gets the stand-in's answers in list order, and a
  * recipient rate limited twice is not sent (RETRY_MAX=1). */
-static void start(struct fixture *f, struct child *c)
-{
-    char base[64];
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(f->up));
-    const char *const env[] = {
-        "THREADS",          "16", "TWILIO_API_BASE", base, "REDIS_URL", f->redis_url,
-        "BULK_CONCURRENCY", "1",  "RETRY_MAX",       "1",  NULL};
-    child_start(c, binary, "bulk-scaleout", env, 10000);
-}
-
-static void stop(struct child *c)
-{
-    child_stop(c);
-    unlink(c->log);
-}
-
 static int setup(void **state)
 {
     static struct fixture f;
+    static const char *const env[] = {"THREADS", "16", "BULK_CONCURRENCY", "1", "RETRY_MAX",
+                                      "1",       NULL};
+    char base[64];
     memset(&f, 0, sizeof f);
-    if (redisd_start(&f.redis, NULL) < 0 || !(f.up = standin_start()))
+    if (!(f.up = standin_start()))
         return -1;
-    redisd_url(&f.redis, 0, f.redis_url, sizeof f.redis_url);
-    start(&f, &f.a);
-    start(&f, &f.b);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(f.up));
+    if (replicas_start(&f.s, binary, "bulk-scaleout", NULL, base, env) < 0)
+        return -1;
     *state = &f;
     return 0;
 }
@@ -70,10 +55,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    stop(&f->a);
-    stop(&f->b);
+    replicas_stop(&f->s);
     standin_stop(f->up);
-    redisd_stop(&f->redis);
     return 0;
 }
 
@@ -137,12 +120,12 @@ static void a_repeat_on_another_replica(void **state)
     standin_script(f->up, script, 4);
     static const char args[] = ARGS("\"+14155550001\",\"+14155550002\",\"+14155550003\"");
     struct http_reply r1, r2, r3;
-    json_t *first = call(&f->a, "bulk-replicas-1", args, &r1);
+    json_t *first = call(&f->s.a, "bulk-replicas-1", args, &r1);
     assert_string_equal(field(result(first, 1), "status"), "not_sent");
     assert_string_equal(field(result(first, 2), "sid"), sid(3));
     assert_int_equal(standin_count(f->up), 4);
 
-    json_t *second = call(&f->b, "bulk-replicas-1", args, &r2);
+    json_t *second = call(&f->s.b, "bulk-replicas-1", args, &r2);
     assert_int_equal(standin_count(f->up), 5);
     assert_string_equal(sent_to(f, 4), "+14155550002");
     assert_string_equal(field(second, "callback"), "success");
@@ -151,7 +134,7 @@ static void a_repeat_on_another_replica(void **state)
     assert_string_equal(field(result(second, 2), "sid"), sid(3));
     assert_string_equal(r2.replayed, "");
 
-    json_decref(call(&f->a, "bulk-replicas-1", args, &r3));
+    json_decref(call(&f->s.a, "bulk-replicas-1", args, &r3));
     assert_string_equal(r3.replayed, "true");
     assert_string_equal(buf_str(&r3.body), buf_str(&r2.body));
     assert_int_equal(standin_count(f->up), 5);
@@ -173,14 +156,14 @@ static void a_repeat_after_a_restart(void **state)
     static const char args[] =
         ARGS("\"+14155550001\",\"+14155550002\",\"+14155550003\",\"+14155550004\"");
     struct http_reply r1, r2, r3;
-    json_t *first = call(&f->a, "bulk-restart-1", args, &r1);
+    json_t *first = call(&f->s.a, "bulk-restart-1", args, &r1);
     assert_string_equal(field(result(first, 1), "status"), "unknown");
     assert_string_equal(field(result(first, 2), "status"), "not_sent");
     assert_int_equal(standin_count(f->up), 5);
 
-    stop(&f->a);
-    start(f, &f->a);
-    json_t *second = call(&f->a, "bulk-restart-1", args, &r2);
+    child_stop(&f->s.a);
+    replicas_restart(&f->s, &f->s.a);
+    json_t *second = call(&f->s.a, "bulk-restart-1", args, &r2);
     assert_int_equal(standin_count(f->up), 6);
     assert_string_equal(sent_to(f, 5), "+14155550003");
     assert_string_equal(field(result(second, 2), "sid"), sid(5));
@@ -188,7 +171,7 @@ static void a_repeat_after_a_restart(void **state)
         if (i != 2)
             assert_true(json_equal(result(first, i), result(second, i)));
     }
-    json_decref(call(&f->b, "bulk-restart-1", args, &r3));
+    json_decref(call(&f->s.b, "bulk-restart-1", args, &r3));
     assert_string_equal(r3.replayed, "true");
     assert_string_equal(buf_str(&r3.body), buf_str(&r2.body));
     assert_int_equal(standin_count(f->up), 6);
@@ -226,7 +209,7 @@ static void the_same_call_on_two_replicas_at_once(void **state)
     struct standin_answer slow = created;
     slow.delay_ms = 200;
     standin_answer(f->up, &slow);
-    struct concurrent calls[2] = {{.c = &f->a}, {.c = &f->b}};
+    struct concurrent calls[2] = {{.c = &f->s.a}, {.c = &f->s.b}};
     pthread_t threads[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&threads[i], NULL, call_thread, &calls[i]), 0);
@@ -249,21 +232,21 @@ static void redis_down_sends_nothing(void **state)
 {
     struct fixture *f = *state;
     static const char args[] = ARGS("\"+14155550001\",\"+14155550002\"");
-    redisd_stop(&f->redis);
+    redisd_stop(&f->s.redis);
     struct http_reply r;
-    json_t *env = call(&f->b, "bulk-down-1", args, &r);
+    json_t *env = call(&f->s.b, "bulk-down-1", args, &r);
     assert_int_equal(r.status, 503);
     json_t *to = json_object_get(json_object_get(env, "contextWrites"), "to");
     assert_string_equal(field(to, "status_code"), "IDEMPOTENCY_STORE_UNAVAILABLE");
     assert_int_equal(standin_count(f->up), 0);
     json_decref(env);
     http_reply_free(&r);
-    env = call(&f->b, NULL, args, &r);
+    env = call(&f->s.b, NULL, args, &r);
     assert_string_equal(field(env, "callback"), "success");
     assert_int_equal(standin_count(f->up), 2);
     json_decref(env);
     http_reply_free(&r);
-    assert_int_equal(redisd_restart(&f->redis), 0);
+    assert_int_equal(redisd_restart(&f->s.redis), 0);
 }
 
 struct stopping {
@@ -292,12 +275,12 @@ static void a_stopping_service_starts_no_more_sends(void **state)
     struct standin_answer slow = created;
     slow.delay_ms = 300;
     standin_answer(f->up, &slow);
-    struct stopping k = {.c = &f->a};
+    struct stopping k = {.c = &f->s.a};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, stopping_call, &k), 0);
     while (standin_count(f->up) == 0)
         clock_sleep_ms(10);
-    child_stop(&f->a);
+    child_stop(&f->s.a);
     pthread_join(thread, NULL);
     assert_int_equal(k.rc, 0);
     assert_int_equal(k.reply.status, 200);
@@ -310,8 +293,7 @@ static void a_stopping_service_starts_no_more_sends(void **state)
     }
     json_decref(env);
     http_reply_free(&k.reply);
-    unlink(f->a.log);
-    start(f, &f->a);
+    replicas_restart(&f->s, &f->s.a);
 }
 
 int main(int argc, char **argv)

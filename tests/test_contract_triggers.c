@@ -28,28 +28,14 @@ static const char *prism;
 static int setup(void **state)
 {
     (void)state;
-    struct config cfg;
-    prism = getenv("PRISM_URL");
-    if (!prism || !*prism) {
-        fprintf(stderr,
-                "PRISM_URL is not set: run tests/contract/run.sh (needs npm ci in tests/)\n");
-        return -1;
-    }
-    harness_config(&cfg);
-    cfg.upstream_timeout_ms = 15000;
-    A = account_start();
-    if (!A)
-        return -1;
-    account_validate(A, prism);
-    snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", account_port(A));
-    return harness_start_with(&H, &cfg);
+    prism = harness_prism();
+    return prism ? account_harness_start(&H, &A, prism) : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    harness_stop(&H);
-    account_stop(A);
+    account_harness_stop(&H, A);
     return 0;
 }
 

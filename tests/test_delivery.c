@@ -375,17 +375,12 @@ static void unsigned_ids_stay_out_of_redis(void **state)
 static void two_processes_share_what_was_seen(void **state)
 {
     (void)state;
-    struct redisd redis;
-    struct child a, b;
-    char url[128], base_a[64], base_b[64], l[512], want[2048];
-    memset(&redis, 0, sizeof redis);
-    assert_int_equal(redisd_start(&redis, PASSWORD), 0);
-    redisd_url(&redis, 0, url, sizeof url);
-    const char *const env[] = {"REDIS_URL", url, "TWILIO_API_BASE", "http://127.0.0.1:1", NULL};
-    child_start(&a, binary, "delivery", env, 10000);
-    child_start(&b, binary, "delivery", env, 10000);
-    snprintf(base_a, sizeof base_a, "http://127.0.0.1:%d", a.port);
-    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%d", b.port);
+    struct replicas s;
+    char base_a[64], base_b[64], l[512], want[2048];
+    assert_int_equal(replicas_start(&s, binary, "delivery", PASSWORD, "http://127.0.0.1:1", NULL),
+                     0);
+    snprintf(base_a, sizeof base_a, "http://127.0.0.1:%d", s.a.port);
+    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%d", s.b.port);
     /* unsigned: remembered per process only */
     expect_at(base_a, WEBHOOK("idem-token-9"), DELIVERED);
     expect_at(base_a, WEBHOOK("idem-token-9"), DUPLICATE);
@@ -410,12 +405,7 @@ static void two_processes_share_what_was_seen(void **state)
                  "[],\"duplicate\":true}"));
     free(batch);
     free(again);
-    child_stop(&a);
-    child_stop(&b);
-    assert_false(child_log_has(&a, PASSWORD));
-    unlink(a.log);
-    unlink(b.log);
-    redisd_stop(&redis);
+    replicas_stop(&s);
 }
 
 int main(int argc, char **argv)

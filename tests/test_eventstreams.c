@@ -21,50 +21,6 @@
 static struct harness H;
 static struct account *A;
 
-static int setup(void **state)
-{
-    (void)state;
-    struct config cfg;
-    harness_config(&cfg);
-    A = account_start();
-    if (!A)
-        return -1;
-    snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", account_port(A));
-    return harness_start_with(&H, &cfg);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    harness_stop(&H);
-    account_stop(A);
-    return 0;
-}
-
-static int reset(void **state)
-{
-    (void)state;
-    account_reset(A);
-    return 0;
-}
-
-static char *post(const char *block, const char *json)
-{
-    struct http_reply r;
-    assert_int_equal(harness_post(&H, block, json, &r), 0);
-    assert_int_equal(r.status, 200);
-    char *out = strdup(buf_str(&r.body));
-    http_reply_free(&r);
-    return out;
-}
-
-static void expect(const char *block, const char *json, const char *want)
-{
-    char *got = post(block, json);
-    assert_string_equal(got, want);
-    free(got);
-}
-
 static void add_sink(int n, const char *destination)
 {
     char sid[35];
@@ -105,10 +61,11 @@ static void match_on_page_two_is_reused(void **state)
 {
     (void)state;
     sixty_sinks();
-    expect("subscribeEvents", SUBSCRIBE,
-           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\"" INBOUND
-              "\",\"" DELIVERED "\"],\"added\":[\"" DELIVERED "\"],\"created\":{\"sink\":"
-              "false,\"subscription\":false}}"));
+    harness_expect(&H, "subscribeEvents", SUBSCRIBE,
+                   OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200
+                      "\",\"types\":[\"" INBOUND "\",\"" DELIVERED "\"],\"added\":[\"" DELIVERED
+                      "\"],\"created\":{\"sink\":"
+                      "false,\"subscription\":false}}"));
     assert_int_equal(account_writes(A), 1);
     assert_int_equal(account_size(A, "sinks"), 60);
     char line[512];
@@ -122,16 +79,18 @@ static void match_on_page_two_is_reused(void **state)
     assert_int_equal(account_line(A, 4, line, sizeof line), 0);
     assert_string_equal(line, "POST /v1/Subscriptions/" SUB200 "/SubscribedEvents");
     /* again: nothing written */
-    expect("subscribeEvents",
-           "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"[\\\"" DELIVERED "\\\"]\"}",
-           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\"" INBOUND
-              "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
-              "false,\"subscription\":false}}"));
-    expect("subscribeEvents",
-           "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"" DELIVERED ", " INBOUND "\"}",
-           OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\"" INBOUND
-              "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
-              "false,\"subscription\":false}}"));
+    harness_expect(&H, "subscribeEvents",
+                   "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"[\\\"" DELIVERED "\\\"]\"}",
+                   OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200
+                      "\",\"types\":[\"" INBOUND "\",\"" DELIVERED
+                      "\"],\"added\":[],\"created\":{\"sink\":"
+                      "false,\"subscription\":false}}"));
+    harness_expect(
+        &H, "subscribeEvents",
+        "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\"" DELIVERED ", " INBOUND "\"}",
+        OK("{\"sinkSid\":\"" SINK55 "\",\"subscriptionSid\":\"" SUB200 "\",\"types\":[\"" INBOUND
+           "\",\"" DELIVERED "\"],\"added\":[],\"created\":{\"sink\":"
+           "false,\"subscription\":false}}"));
     assert_int_equal(account_writes(A), 1);
 }
 
@@ -139,11 +98,12 @@ static void first_time_creates_sink_and_subscription(void **state)
 {
     (void)state;
     add_sink(0x50, "https://elsewhere.example.com/1");
-    expect("subscribeEvents", SUBSCRIBE,
-           OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
-              "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND "\",\"" DELIVERED
-              "\"],\"added\":[\"" INBOUND "\",\"" DELIVERED "\"],\"created\":{\"sink\":true,"
-              "\"subscription\":true}}"));
+    harness_expect(&H, "subscribeEvents", SUBSCRIBE,
+                   OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
+                      "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND
+                      "\",\"" DELIVERED "\"],\"added\":[\"" INBOUND "\",\"" DELIVERED
+                      "\"],\"created\":{\"sink\":true,"
+                      "\"subscription\":true}}"));
     assert_int_equal(account_writes(A), 2);
     json_t *sinks = account_copy(A, "sinks");
     json_t *mine = json_array_get(sinks, 1);
@@ -154,10 +114,11 @@ static void first_time_creates_sink_and_subscription(void **state)
     assert_string_equal(json_string_value(json_object_get(mine, "description")),
                         "Workflow trigger");
     json_decref(sinks);
-    expect("subscribeEvents", SUBSCRIBE,
-           OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
-              "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND "\",\"" DELIVERED
-              "\"],\"added\":[],\"created\":{\"sink\":false,\"subscription\":false}}"));
+    harness_expect(&H, "subscribeEvents", SUBSCRIBE,
+                   OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
+                      "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND
+                      "\",\"" DELIVERED
+                      "\"],\"added\":[],\"created\":{\"sink\":false,\"subscription\":false}}"));
     assert_int_equal(account_writes(A), 2);
 }
 
@@ -166,18 +127,20 @@ static void failure_after_a_write_then_repeat(void **state)
 {
     (void)state;
     account_fail_next(A, "POST /v1/Subscriptions", 400);
-    expect("subscribeEvents", SUBSCRIBE,
-           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"API_ERROR\","
-           "\"status_msg\":\"[HTTP 400] Unable to create record: Internal Server Error; the "
-           "changes before it were written\",\"code\":20500,\"message\":\"Internal Server "
-           "Error\",\"more_info\":\"https://www.twilio.com/docs/errors/20500\",\"status\":400}}}");
+    harness_expect(
+        &H, "subscribeEvents", SUBSCRIBE,
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"API_ERROR\","
+        "\"status_msg\":\"[HTTP 400] Unable to create record: Internal Server Error; the "
+        "changes before it were written\",\"code\":20500,\"message\":\"Internal Server "
+        "Error\",\"more_info\":\"https://www.twilio.com/docs/errors/20500\",\"status\":400}}}");
     assert_int_equal(account_size(A, "sinks"), 1);
     assert_int_equal(account_size(A, "subscriptions"), 0);
-    expect("subscribeEvents", SUBSCRIBE,
-           OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
-              "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND "\",\"" DELIVERED
-              "\"],\"added\":[\"" INBOUND "\",\"" DELIVERED "\"],\"created\":{\"sink\":false,"
-              "\"subscription\":true}}"));
+    harness_expect(&H, "subscribeEvents", SUBSCRIBE,
+                   OK("{\"sinkSid\":\"DG00000000000000000000000000000001\",\"subscriptionSid\":"
+                      "\"DF00000000000000000000000000000002\",\"types\":[\"" INBOUND
+                      "\",\"" DELIVERED "\"],\"added\":[\"" INBOUND "\",\"" DELIVERED
+                      "\"],\"created\":{\"sink\":false,"
+                      "\"subscription\":true}}"));
     assert_int_equal(account_size(A, "sinks"), 1);
     assert_int_equal(account_size(A, "subscriptions"), 1);
 }
@@ -190,16 +153,17 @@ static void unsubscribe_leaves_nothing(void **state)
     add_subscription(0x301, 0x300, INBOUND);
     add_subscription(0x302, 0x300, DELIVERED);
     const char *args = "{" CREDS ",\"webhookUrl\":\"" HOOK "\"}";
-    expect(
-        "unsubscribeEvents", args,
+    harness_expect(
+        &H, "unsubscribeEvents", args,
         OK("{\"webhookUrl\":\"" HOOK "\",\"deleted\":{\"sinks\":[\"" SINK55
            "\",\"DG00000000000000000000000000000300\"],\"subscriptions\":[\"" SUB200
            "\",\"DF00000000000000000000000000000301\",\"DF00000000000000000000000000000302\"]}}"));
     assert_int_equal(account_writes(A), 5);
     assert_int_equal(account_size(A, "sinks"), 59);
     assert_int_equal(account_size(A, "subscriptions"), 0);
-    expect("unsubscribeEvents", args,
-           OK("{\"webhookUrl\":\"" HOOK "\",\"deleted\":{\"sinks\":[],\"subscriptions\":[]}}"));
+    harness_expect(
+        &H, "unsubscribeEvents", args,
+        OK("{\"webhookUrl\":\"" HOOK "\",\"deleted\":{\"sinks\":[],\"subscriptions\":[]}}"));
     assert_int_equal(account_writes(A), 5);
 }
 
@@ -213,7 +177,7 @@ static void every_type_on_every_page(void **state)
                     json_pack("{s:s, s:s, s:s}", "type", name, "schema_id", "Test.Event",
                               "description", "A test event"));
     }
-    char *got = post("listEventTypes", "{" CREDS "}");
+    char *got = harness_call(&H, "listEventTypes", "{" CREDS "}");
     json_t *root = json_loads(got, 0, NULL);
     json_t *to = json_object_get(json_object_get(root, "contextWrites"), "to");
     assert_int_equal(json_integer_value(json_object_get(to, "count")), 120);
@@ -228,14 +192,15 @@ static void every_type_on_every_page(void **state)
 static void bad_input_sends_nothing(void **state)
 {
     (void)state;
-    expect(
-        "subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":[\"Not A Type\"]}",
+    harness_expect(
+        &H, "subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":[\"Not A Type\"]}",
         FIELDS_ERROR("\"types\"",
                      "\"types\":\"each type must be an event type name: lower-case letters, "
                      "digits, dots and dashes (com.twilio.messaging.inbound-message.received)\""));
-    expect("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\" , \"}",
-           FIELDS_ERROR("\"types\"", "\"types\":\"is required\""));
-    char *got = post("subscribeEvents", "{" CREDS ",\"webhookUrl\":\"nope\"}");
+    harness_expect(&H, "subscribeEvents",
+                   "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"types\":\" , \"}",
+                   FIELDS_ERROR("\"types\"", "\"types\":\"is required\""));
+    char *got = harness_call(&H, "subscribeEvents", "{" CREDS ",\"webhookUrl\":\"nope\"}");
     assert_non_null(strstr(got, "\"fields\":[\"webhookUrl\",\"types\"]"));
     free(got);
     assert_int_equal(account_requests(A), 0);
@@ -249,20 +214,22 @@ static void dry_run_shows_the_first_page(void **state)
              OK("{\"dryRun\":true,\"request\":{\"method\":\"GET\",\"url\":\"http://127.0.0.1:%d"
                 "/v1/Sinks\",\"username\":\"" SID "\",\"password\":\"********\",\"query\":{}}}"),
              account_port(A));
-    expect("unsubscribeEvents", "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"dryRun\":true}", want);
+    harness_expect(&H, "unsubscribeEvents",
+                   "{" CREDS ",\"webhookUrl\":\"" HOOK "\",\"dryRun\":true}", want);
     assert_int_equal(account_requests(A), 0);
 }
 
 int main(void)
 {
+    account_fixture(&H, &A);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(match_on_page_two_is_reused, reset),
-        cmocka_unit_test_setup(first_time_creates_sink_and_subscription, reset),
-        cmocka_unit_test_setup(failure_after_a_write_then_repeat, reset),
-        cmocka_unit_test_setup(unsubscribe_leaves_nothing, reset),
-        cmocka_unit_test_setup(every_type_on_every_page, reset),
-        cmocka_unit_test_setup(bad_input_sends_nothing, reset),
-        cmocka_unit_test_setup(dry_run_shows_the_first_page, reset),
+        cmocka_unit_test_setup(match_on_page_two_is_reused, account_fixture_reset),
+        cmocka_unit_test_setup(first_time_creates_sink_and_subscription, account_fixture_reset),
+        cmocka_unit_test_setup(failure_after_a_write_then_repeat, account_fixture_reset),
+        cmocka_unit_test_setup(unsubscribe_leaves_nothing, account_fixture_reset),
+        cmocka_unit_test_setup(every_type_on_every_page, account_fixture_reset),
+        cmocka_unit_test_setup(bad_input_sends_nothing, account_fixture_reset),
+        cmocka_unit_test_setup(dry_run_shows_the_first_page, account_fixture_reset),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, account_fixture_setup, account_fixture_teardown);
 }

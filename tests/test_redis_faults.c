@@ -280,49 +280,41 @@ static const char *field(json_t *v, const char *k)
 static void a_replica_killed_mid_batch(void **state)
 {
     (void)state;
-    struct redisd redis;
-    struct child a, b;
-    char redis_url[128], base[64], sid[35];
+    struct replicas s;
+    char base[64], sid[35];
     struct standin *up = standin_start();
     assert_non_null(up);
-    memset(&redis, 0, sizeof redis);
-    assert_int_equal(redisd_start(&redis, NULL), 0);
-    redisd_url(&redis, 0, redis_url, sizeof redis_url);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(up));
     /* a claim whose owner died lapses after BULK_DEADLINE_MS + 4 x REDIS_TIMEOUT_MS + 5 s */
-    const char *const env[] = {"TWILIO_API_BASE",
-                               base,
-                               "REDIS_URL",
-                               redis_url,
-                               "BULK_CONCURRENCY",
-                               "1",
-                               "BULK_DEADLINE_MS",
-                               "3000",
-                               "UPSTREAM_TIMEOUT_MS",
-                               "1000",
-                               "REDIS_TIMEOUT_MS",
-                               "200",
-                               NULL};
-    child_start(&a, binary, "replica-a", env, 10000);
-    child_start(&b, binary, "replica-b", env, 10000);
+    static const char *const env[] = {"BULK_CONCURRENCY",
+                                      "1",
+                                      "BULK_DEADLINE_MS",
+                                      "3000",
+                                      "UPSTREAM_TIMEOUT_MS",
+                                      "1000",
+                                      "REDIS_TIMEOUT_MS",
+                                      "200",
+                                      NULL};
+    assert_int_equal(replicas_start(&s, binary, "replica", NULL, base, env), 0);
     standin_number_sids(up);
     standin_answer(
         up, &(struct standin_answer){201, "application/json", standin_message_201, 300, NULL, 0});
     static const char args[] = BULK("\"+14155550001\",\"+14155550002\",\"+14155550003\","
                                     "\"+14155550004\",\"+14155550005\",\"+14155550006\"");
-    struct async_call call = {.port = a.port, .json = args};
+    struct async_call call = {.port = s.a.port, .json = args};
     assert_int_equal(pthread_create(&call.thread, NULL, call_and_forget, &call), 0);
     for (int i = 0; i < 1000 && standin_count(up) < 4; i++)
         clock_sleep_ms(5);
     assert_int_equal(standin_count(up), 4); /* three answered, the fourth in Twilio's hands */
-    kill(a.pid, SIGKILL);
-    waitpid(a.pid, NULL, 0);
+    kill(s.a.pid, SIGKILL);
+    waitpid(s.a.pid, NULL, 0);
+    s.a.pid = 0;
     pthread_join(call.thread, NULL);
     clock_sleep_ms(3000 + 4 * 200 + 5000 + 500);
 
     char url[128];
     struct http_reply r;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/twilio/sendBulkSms", b.port);
+    child_url(&s.b, "sendBulkSms", url, sizeof url);
     assert_int_equal(http_post_keyed(url, "replica-killed-1", args, &r), 0);
     json_t *answer = to_of(&r);
     json_t *results =
@@ -341,11 +333,8 @@ static void a_replica_killed_mid_batch(void **state)
     }
     json_decref(answer);
     http_reply_free(&r);
-    child_stop(&b);
-    unlink(a.log);
-    unlink(b.log);
+    replicas_stop(&s);
     standin_stop(up);
-    redisd_stop(&redis);
 }
 
 int main(int argc, char **argv)

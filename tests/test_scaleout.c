@@ -53,21 +53,21 @@ static int post(const struct child *r, const char *key, const char *json, struct
 }
 
 struct fixture {
-    struct redisd redis;
+    struct replicas s;
     struct standin *up;
-    struct child a, b;
 };
 
 static int setup(void **state)
 {
     static struct fixture f;
+    static const char *const env[] = {"THREADS", "16", NULL};
+    char base[64];
     memset(&f, 0, sizeof f);
-    if (redisd_start(&f.redis, PASSWORD) < 0 || !(f.up = standin_start()))
+    if (!(f.up = standin_start()))
         return -1;
-    char url[128];
-    redisd_url(&f.redis, 0, url, sizeof url);
-    start(&f.a, f.up, url);
-    start(&f.b, f.up, url);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port(f.up));
+    if (replicas_start(&f.s, binary, "scaleout", PASSWORD, base, env) < 0)
+        return -1;
     *state = &f;
     return 0;
 }
@@ -75,10 +75,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    stop(&f->a);
-    stop(&f->b);
+    replicas_stop(&f->s);
     standin_stop(f->up);
-    redisd_stop(&f->redis);
     return 0;
 }
 
@@ -107,7 +105,7 @@ static void concurrent_repeats_send_once(void **state)
     struct call calls[8];
     pthread_t threads[8];
     for (int i = 0; i < 8; i++) {
-        calls[i] = (struct call){.r = i % 2 ? &f->b : &f->a, .key = "concurrent-1"};
+        calls[i] = (struct call){.r = i % 2 ? &f->s.b : &f->s.a, .key = "concurrent-1"};
         assert_int_equal(pthread_create(&threads[i], NULL, call_thread, &calls[i]), 0);
     }
     int replayed = 0;
@@ -121,8 +119,8 @@ static void concurrent_repeats_send_once(void **state)
     }
     assert_int_equal(standin_count(f->up), 1);
     assert_int_equal(replayed, 7);
-    assert_true(child_log_has(&f->a, "idempotency store: Redis at redis://:***@127.0.0.1:"));
-    assert_true(child_log_has(&f->b, "idempotency store: Redis at redis://:***@127.0.0.1:"));
+    assert_true(child_log_has(&f->s.a, "idempotency store: Redis at redis://:***@127.0.0.1:"));
+    assert_true(child_log_has(&f->s.b, "idempotency store: Redis at redis://:***@127.0.0.1:"));
     for (int i = 0; i < 8; i++)
         http_reply_free(&calls[i].reply);
 }
@@ -133,7 +131,7 @@ static void sequential_repeats_across_replicas(void **state)
     struct standin_answer created = {201, "application/json", standin_message_201, 0, NULL, 0};
     standin_clear(f->up);
     standin_answer(f->up, &created);
-    const struct child *order[] = {&f->a, &f->b, &f->a, &f->b};
+    const struct child *order[] = {&f->s.a, &f->s.b, &f->s.a, &f->s.b};
     struct http_reply first;
     assert_int_equal(post(order[0], "sequential-1", SMS("Hi"), &first), 0);
     assert_int_equal(first.status, 200);
@@ -154,7 +152,7 @@ static void sequential_repeats_across_replicas(void **state)
                                 "\"accountToken\":\"t\",\"from\":\"+15005550006\","
                                 "\"to\":\"+14155552671\",\"body\":\"Hi\"}";
     struct http_reply r;
-    assert_int_equal(post(&f->b, "sequential-1", other, &r), 0);
+    assert_int_equal(post(&f->s.b, "sequential-1", other, &r), 0);
     assert_string_equal(r.replayed, "");
     assert_int_equal(standin_count(f->up), 2);
     http_reply_free(&r);
@@ -167,10 +165,10 @@ static void conflict_across_replicas(void **state)
     standin_clear(f->up);
     standin_answer(f->up, &created);
     struct http_reply r;
-    assert_int_equal(post(&f->a, "conflict-1", SMS("Hi"), &r), 0);
+    assert_int_equal(post(&f->s.a, "conflict-1", SMS("Hi"), &r), 0);
     assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
     http_reply_free(&r);
-    assert_int_equal(post(&f->b, "conflict-1", SMS("Something else"), &r), 0);
+    assert_int_equal(post(&f->s.b, "conflict-1", SMS("Something else"), &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(buf_str(&r.body),
                         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
@@ -194,8 +192,8 @@ static void redis_down_sends_nothing(void **state)
     struct standin_answer created = {201, "application/json", standin_message_201, 0, NULL, 0};
     standin_clear(f->up);
     standin_answer(f->up, &created);
-    redisd_stop(&f->redis);
-    const struct child *both[] = {&f->a, &f->b};
+    redisd_stop(&f->s.redis);
+    const struct child *both[] = {&f->s.a, &f->s.b};
     for (int i = 0; i < 2; i++) {
         struct http_reply r;
         assert_int_equal(post(both[i], "down-1", SMS("Hi"), &r), 0);
@@ -204,24 +202,24 @@ static void redis_down_sends_nothing(void **state)
         http_reply_free(&r);
     }
     assert_int_equal(standin_count(f->up), 0);
-    assert_true(child_log_has(&f->a, "is unavailable (Connection refused); requests with an "
-                                     "Idempotency-Key get 503 IDEMPOTENCY_STORE_UNAVAILABLE"));
+    assert_true(child_log_has(&f->s.a, "is unavailable (Connection refused); requests with an "
+                                       "Idempotency-Key get 503 IDEMPOTENCY_STORE_UNAVAILABLE"));
     struct http_reply r;
-    assert_int_equal(post(&f->a, NULL, SMS("Hi"), &r), 0);
+    assert_int_equal(post(&f->s.a, NULL, SMS("Hi"), &r), 0);
     assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
     http_reply_free(&r);
     assert_int_equal(standin_count(f->up), 1);
 
-    assert_int_equal(redisd_restart(&f->redis), 0);
-    assert_int_equal(post(&f->b, "down-1", SMS("Hi"), &r), 0);
+    assert_int_equal(redisd_restart(&f->s.redis), 0);
+    assert_int_equal(post(&f->s.b, "down-1", SMS("Hi"), &r), 0);
     assert_string_equal(r.replayed, "");
     assert_non_null(strstr(buf_str(&r.body), "\"callback\":\"success\""));
     http_reply_free(&r);
-    assert_int_equal(post(&f->a, "down-1", SMS("Hi"), &r), 0);
+    assert_int_equal(post(&f->s.a, "down-1", SMS("Hi"), &r), 0);
     assert_string_equal(r.replayed, "true");
     http_reply_free(&r);
     assert_int_equal(standin_count(f->up), 2);
-    assert_true(child_log_has(&f->b, "answers again"));
+    assert_true(child_log_has(&f->s.b, "answers again"));
 }
 
 /* A replica started while Redis is down says so, serves requests without a key, and refuses

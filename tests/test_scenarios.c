@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "flows.h"
 #include "form.h"
 #include "harness.h"
 
@@ -21,6 +22,26 @@
     "{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+1 (415) 555-2671\",\"body\":\"Hello there\"}"
 
 static struct harness H;
+static struct harness T; /* pointed at the stand-in account A: the trigger flows */
+static struct account *A;
+
+/* The server with campaigns in this process (main.c starts them for the binary). */
+static int setup(void **state)
+{
+    (void)state;
+    static struct config cfg; /* the senders keep it */
+    harness_config(&cfg);
+    cfg.upstream_timeout_ms = 400;
+    cfg.max_body_bytes = 16384;
+    return flows_start(&H, &cfg, &T, &A, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    flows_stop(&H, &T, A);
+    return 0;
+}
 
 static void post(const char *block, const char *json, struct http_reply *r)
 {
@@ -367,13 +388,7 @@ static void call_with_examples(const struct block_def *b, json_t *args)
     json_t *wrapped = json_pack("{s:O}", "args", args);
     char *text = json_dumps(wrapped, JSON_COMPACT);
     struct http_reply r;
-    static char page[128]; /* the stand-in keeps pointing at it */
     standin_clear(H.up);
-    if (b->flow_kind && strcmp(b->flow_kind, "poll") == 0) { /* a poll reads a list page */
-        snprintf(page, sizeof page, "{\"%s\":[],\"next_page_uri\":null}",
-                 json_string_value(json_object_get(b->flow, "list")));
-        harness_answer(&H, 200, page);
-    }
     assert_int_equal(harness_post(&H, b->name, text, &r), 0);
     if (!strstr(buf_str(&r.body), "\"callback\":\"success\""))
         fail_msg("%s with %s: %s", b->name, text, buf_str(&r.body));
@@ -411,7 +426,7 @@ static void every_served_arg_is_accepted(void **state)
     (void)state;
     for (size_t i = 0; i < block_count(H.blocks); i++) {
         const struct block_def *b = block_at(H.blocks, i);
-        if (b->flow_kind) /* several requests on a state: test_subscribe.c, test_eventstreams.c */
+        if (b->flow_kind) /* several requests on a state: every_flow_block_answers */
             continue;
         json_t *all = block_example_args(b, 0);
         call_with_examples(b, all);
@@ -424,6 +439,55 @@ static void every_served_arg_is_accepted(void **state)
         }
         json_decref(all);
     }
+}
+
+/* A poll block's first call: one request of one item, the stand-in's empty page. */
+static void poll_starts_now(const struct flows_poll *p)
+{
+    static char page[128]; /* the stand-in keeps pointing at it */
+    struct standin_record rec;
+    standin_clear(H.up);
+    snprintf(page, sizeof page, "{\"%s\":[],\"next_page_uri\":null}", p->list);
+    harness_answer(&H, 200, page);
+    flows_poll(&H, p);
+    assert_int_equal(standin_count(H.up), 1);
+    assert_int_equal(standin_request(H.up, 0, &rec), 0);
+    assert_string_equal(rec.method, "GET");
+    assert_string_equal(rec.path, p->path);
+    assert_string_equal(rec.authorization, FLOWS_BASIC);
+}
+
+/* Every flow block (several requests on a state, or a campaign): the polls against the
+ * stand-in, the triggers against the stand-in account, the campaigns in this process. */
+static void every_flow_block_answers(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof flows_polls / sizeof flows_polls[0]; i++)
+        poll_starts_now(&flows_polls[i]);
+    flows_triggers(&T, A);
+
+    standin_clear(H.up);
+    standin_answer(
+        H.up, &(struct standin_answer){201, "application/json", standin_message_201, 0, NULL, 0});
+    flows_campaigns(&H);
+    /* one message to each recipient, its body filled, in no promised order */
+    static const char *const sent[] = {
+        "To=%2B14155552673&MessagingServiceSid=MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&Body=Hi%20Ben",
+        "To=%2B14155552674&MessagingServiceSid=MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&Body=Hi%20Cy",
+        "To=%2B14155552675&MessagingServiceSid=MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&Body=Hi%20Dev"};
+    assert_int_equal(standin_count(H.up), 3);
+    for (size_t k = 0; k < 3; k++) {
+        struct standin_record rec;
+        size_t i = 0;
+        while (standin_request(H.up, i, &rec) == 0 && strcmp(rec.body, sent[k]) != 0)
+            i++;
+        if (i == 3)
+            fail_msg("not sent: %s", sent[k]);
+        assert_string_equal(rec.method, "POST");
+        assert_string_equal(rec.path, FLOWS_MESSAGES);
+        assert_string_equal(rec.authorization, FLOWS_BASIC);
+    }
+    flows_all_called(H.blocks);
 }
 
 int main(void)
@@ -448,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup(health_and_metadata, harness_fixture_reset),
         cmocka_unit_test_setup(body_over_cap_is_413, harness_fixture_reset),
         cmocka_unit_test_setup(every_served_arg_is_accepted, harness_fixture_reset),
+        cmocka_unit_test_setup(every_flow_block_answers, harness_fixture_reset),
     };
-    return cmocka_run_group_tests(tests, harness_fixture_setup, harness_fixture_teardown);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "embedded.h"
 #include "harness.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -91,40 +90,15 @@ static void keys_are_scoped_to_the_token(void **state)
  * edit; returns a set the caller frees. */
 static struct block_set *blocks_with(void (*edit)(json_t *sms, json_t *bulk))
 {
-    struct embedded_file *files = calloc(embedded_blocks_count, sizeof *files);
-    char *texts[2] = {NULL, NULL};
-    json_t *defs[2] = {NULL, NULL};
-    size_t at[2] = {0, 0};
+    static const char *const names[2] = {"sendSms", "sendBulkSms"};
+    json_t *defs[2] = {harness_block_def(names[0]), harness_block_def(names[1])};
     char err[512] = "";
-    assert_non_null(files);
-    memcpy(files, embedded_blocks, embedded_blocks_count * sizeof *files);
-    for (size_t i = 0; i < embedded_blocks_count; i++) {
-        int k = strcmp(files[i].name, "sendSms") == 0       ? 0
-                : strcmp(files[i].name, "sendBulkSms") == 0 ? 1
-                                                            : -1;
-        if (k >= 0) {
-            at[k] = i;
-            defs[k] = json_loadb(files[i].text, files[i].len, 0, NULL);
-        }
-    }
-    assert_non_null(defs[0]);
-    assert_non_null(defs[1]);
     edit(defs[0], defs[1]);
-    for (int k = 0; k < 2; k++) {
-        texts[k] = json_dumps(defs[k], 0);
-        files[at[k]].text = texts[k];
-        files[at[k]].len = strlen(texts[k]);
-    }
-    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args, files,
-                                           embedded_blocks_count, err, sizeof err);
+    struct block_set *set = harness_blocks_with(names, defs, 2, err, sizeof err);
     if (!set)
         fail_msg("%s", err);
-    /* the set keeps what it needs of the texts (block_parse copies into its own tree) */
-    for (int k = 0; k < 2; k++) {
-        free(texts[k]);
-        json_decref(defs[k]);
-    }
-    free(files);
+    json_decref(defs[0]);
+    json_decref(defs[1]);
     return set;
 }
 

@@ -35,20 +35,13 @@ static struct account *A;
 static int setup(void **state)
 {
     (void)state;
-    struct config cfg;
-    harness_config(&cfg);
-    A = account_start();
-    if (!A)
-        return -1;
-    snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", account_port(A));
-    return harness_start_with(&H, &cfg);
+    return account_harness_start(&H, &A, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    harness_stop(&H);
-    account_stop(A);
+    account_harness_stop(&H, A);
     return 0;
 }
 
@@ -71,23 +64,6 @@ static int reset(void **state)
     return 0;
 }
 
-static char *post(const char *block, const char *json)
-{
-    struct http_reply r;
-    assert_int_equal(harness_post(&H, block, json, &r), 0);
-    assert_int_equal(r.status, 200);
-    char *out = strdup(buf_str(&r.body));
-    http_reply_free(&r);
-    return out;
-}
-
-static void expect(const char *block, const char *json, const char *want)
-{
-    char *got = post(block, json);
-    assert_string_equal(got, want);
-    free(got);
-}
-
 static void expect_field(const char *collection, const char *sid, const char *key, const char *want)
 {
     char got[2048];
@@ -105,12 +81,12 @@ static void expect_field(const char *collection, const char *sid, const char *ke
 static void subscribe_then_again_writes_once(void **state)
 {
     (void)state;
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+1 (500) 555-0006\"", ""),
-           NUMBER_ANSWER("true", DEMO));
+    harness_expect(&H, "subscribeWebhook", SUB("\"phoneNumber\":\"+1 (500) 555-0006\"", ""),
+                   NUMBER_ANSWER("true", DEMO));
     assert_int_equal(account_writes(A), 1);
     expect_field("numbers", PN1, "sms_url", HOOK);
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+1-500-555-0006\"", ""),
-           NUMBER_ANSWER("false", HOOK));
+    harness_expect(&H, "subscribeWebhook", SUB("\"phoneNumber\":\"+1-500-555-0006\"", ""),
+                   NUMBER_ANSWER("false", HOOK));
     assert_int_equal(account_writes(A), 1);
     char line[512];
     assert_int_equal(account_line(A, 0, line, sizeof line), 0);
@@ -192,8 +168,8 @@ static void concurrent_subscribes_one_wins(void **state)
 static void unsubscribe_never_restores_over_a_winner(void **state)
 {
     (void)state;
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
-           NUMBER_ANSWER("true", DEMO));
+    harness_expect(&H, "subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
+                   NUMBER_ANSWER("true", DEMO));
     struct racer r[2] = {
         {"unsubscribeWebhook",
          "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
@@ -218,18 +194,12 @@ static void unsubscribe_never_restores_over_a_winner(void **state)
 static void replicas_serialize_through_redis(void **state)
 {
     (void)state;
-    struct redisd redis;
-    struct child a, b;
-    char url[128], api[64], base_a[160], base_b[160];
-    memset(&redis, 0, sizeof redis);
-    assert_int_equal(redisd_start(&redis, NULL), 0);
-    redisd_url(&redis, 0, url, sizeof url);
+    struct replicas s;
+    char api[64], base_a[160], base_b[160];
     snprintf(api, sizeof api, "http://127.0.0.1:%d", account_port(A));
-    const char *const env[] = {"REDIS_URL", url, "TWILIO_API_BASE", api, NULL};
-    child_start(&a, binary, "subscribe-a", env, 10000);
-    child_start(&b, binary, "subscribe-b", env, 10000);
-    snprintf(base_a, sizeof base_a, "http://127.0.0.1:%d/api/twilio/subscribeWebhook", a.port);
-    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%d/api/twilio/subscribeWebhook", b.port);
+    assert_int_equal(replicas_start(&s, binary, "subscribe", NULL, api, NULL), 0);
+    child_url(&s.a, "subscribeWebhook", base_a, sizeof base_a);
+    child_url(&s.b, "subscribeWebhook", base_b, sizeof base_b);
     struct racer r[2] = {
         {base_a,
          "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingMessage\","
@@ -249,56 +219,54 @@ static void replicas_serialize_through_redis(void **state)
     expect_field("numbers", PN1, "sms_url", won0 ? HOOK : OTHER);
     free(r[0].got);
     free(r[1].got);
-    child_stop(&a);
-    child_stop(&b);
-    unlink(a.log);
-    unlink(b.log);
-    redisd_stop(&redis);
+    replicas_stop(&s);
 }
 
 static void another_url_is_refused_unless_replace(void **state)
 {
     (void)state;
     account_set(A, "numbers", PN1, "sms_url", json_string(OTHER));
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ""),
-           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"WEBHOOK_TAKEN\","
-           "\"status_msg\":\"The incomingMessage webhook of +15005550006 is " OTHER " (POST), "
-           "not this trigger's: nothing was written. Give replace: true to take it over "
-           "(unsubscribeWebhook with the previous this call then answers gives it back)\","
-           "\"current\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}}}");
+    harness_expect(
+        &H, "subscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ""),
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"WEBHOOK_TAKEN\","
+        "\"status_msg\":\"The incomingMessage webhook of +15005550006 is " OTHER " (POST), "
+        "not this trigger's: nothing was written. Give replace: true to take it over "
+        "(unsubscribeWebhook with the previous this call then answers gives it back)\","
+        "\"current\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}}}");
     assert_int_equal(account_writes(A), 0);
     expect_field("numbers", PN1, "sms_url", OTHER);
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"replace\":\"true\""),
-           NUMBER_ANSWER("true", OTHER));
+    harness_expect(&H, "subscribeWebhook",
+                   SUB("\"phoneNumber\":\"" PN1 "\"", ",\"replace\":\"true\""),
+                   NUMBER_ANSWER("true", OTHER));
     assert_int_equal(account_writes(A), 1);
     expect_field("numbers", PN1, "sms_url", HOOK);
     /* turned off: the other URL comes back, once */
-    expect("unsubscribeWebhook",
-           SUB("\"phoneNumber\":\"" PN1 "\"",
-               ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
-           OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
-              "\"incomingMessage\",\"webhookUrl\":\"" HOOK
-              "\",\"changed\":true,\"now\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}"));
+    harness_expect(&H, "unsubscribeWebhook",
+                   SUB("\"phoneNumber\":\"" PN1 "\"",
+                       ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
+                   OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
+                      "\"incomingMessage\",\"webhookUrl\":\"" HOOK
+                      "\",\"changed\":true,\"now\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}"));
     assert_int_equal(account_writes(A), 2);
     expect_field("numbers", PN1, "sms_url", OTHER);
-    expect("unsubscribeWebhook",
-           SUB("\"phoneNumber\":\"" PN1 "\"",
-               ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
-           OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
-              "\"incomingMessage\",\"webhookUrl\":\"" HOOK
-              "\",\"changed\":false,\"now\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}"));
+    harness_expect(&H, "unsubscribeWebhook",
+                   SUB("\"phoneNumber\":\"" PN1 "\"",
+                       ",\"previous\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}"),
+                   OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
+                      "\"incomingMessage\",\"webhookUrl\":\"" HOOK
+                      "\",\"changed\":false,\"now\":{\"url\":\"" OTHER "\",\"method\":\"POST\"}}"));
     assert_int_equal(account_writes(A), 2);
 }
 
 static void unsubscribe_after_someone_else_changed_writes_nothing(void **state)
 {
     (void)state;
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
-           NUMBER_ANSWER("true", DEMO));
+    harness_expect(&H, "subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
+                   NUMBER_ANSWER("true", DEMO));
     account_set(A, "numbers", PN1, "sms_url", json_string("https://new.example.com/x"));
     account_set(A, "numbers", PN1, "sms_method", json_string("GET"));
-    expect(
-        "unsubscribeWebhook",
+    harness_expect(
+        &H, "unsubscribeWebhook",
         SUB("\"phoneNumber\":\"+15005550006\"", ",\"previous\":\"{\\\"url\\\":\\\"" DEMO "\\\"}\""),
         OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
            "\"incomingMessage\",\"webhookUrl\":\"" HOOK "\",\"changed\":false,\"now\":{\"url\":"
@@ -310,20 +278,22 @@ static void unsubscribe_after_someone_else_changed_writes_nothing(void **state)
 static void unsubscribe_without_previous_clears(void **state)
 {
     (void)state;
-    expect("subscribeWebhook",
-           "{" CREDS ",\"phoneNumber\":\"+15005550007\",\"event\":\"incomingCall\",\"webhookUrl\":"
-           "\"" HOOK "\",\"method\":\"GET\"}",
-           OK("{\"phoneNumberSid\":\"" PN2 "\",\"phoneNumber\":\"+15005550007\",\"event\":"
-              "\"incomingCall\",\"webhookUrl\":\"" HOOK "\",\"method\":\"GET\",\"changed\":true,"
-              "\"previous\":{\"url\":\"\",\"method\":\"POST\"}}"));
+    harness_expect(
+        &H, "subscribeWebhook",
+        "{" CREDS ",\"phoneNumber\":\"+15005550007\",\"event\":\"incomingCall\",\"webhookUrl\":"
+        "\"" HOOK "\",\"method\":\"GET\"}",
+        OK("{\"phoneNumberSid\":\"" PN2 "\",\"phoneNumber\":\"+15005550007\",\"event\":"
+           "\"incomingCall\",\"webhookUrl\":\"" HOOK "\",\"method\":\"GET\",\"changed\":true,"
+           "\"previous\":{\"url\":\"\",\"method\":\"POST\"}}"));
     expect_field("numbers", PN2, "voice_url", HOOK);
     expect_field("numbers", PN2, "voice_method", "GET");
-    expect("unsubscribeWebhook",
-           "{" CREDS ",\"phoneNumber\":\"+15005550007\",\"event\":\"incomingCall\",\"webhookUrl\":"
-           "\"" HOOK "\"}",
-           OK("{\"phoneNumberSid\":\"" PN2 "\",\"phoneNumber\":\"+15005550007\",\"event\":"
-              "\"incomingCall\",\"webhookUrl\":\"" HOOK "\",\"changed\":true,\"now\":{\"url\":\"\","
-              "\"method\":\"POST\"}}"));
+    harness_expect(
+        &H, "unsubscribeWebhook",
+        "{" CREDS ",\"phoneNumber\":\"+15005550007\",\"event\":\"incomingCall\",\"webhookUrl\":"
+        "\"" HOOK "\"}",
+        OK("{\"phoneNumberSid\":\"" PN2 "\",\"phoneNumber\":\"+15005550007\",\"event\":"
+           "\"incomingCall\",\"webhookUrl\":\"" HOOK "\",\"changed\":true,\"now\":{\"url\":\"\","
+           "\"method\":\"POST\"}}"));
     expect_field("numbers", PN2, "voice_url", "");
     assert_int_equal(account_writes(A), 2);
 }
@@ -336,25 +306,27 @@ static void number_in_messaging_service(void **state)
                 json_pack("{s:s, s:s, s:s, s:n, s:b}", "sid", MG1, "inbound_request_url", "",
                           "inbound_method", "POST", "status_callback",
                           "use_inbound_webhook_on_number", 0));
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
-           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-           "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 is in Messaging Service " MG1
-           ", which sends its incoming messages to the service's own webhook (its "
-           "UseInboundWebhookOnNumber is off), so the number's SMS URL would never be called: "
-           "subscribe the Messaging Service instead (messagingServiceSid " MG1 "), or turn "
-           "UseInboundWebhookOnNumber on in it; nothing was written\",\"ownerSid\":\"" MG1 "\"}}}");
+    harness_expect(
+        &H, "subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+        "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 is in Messaging Service " MG1
+        ", which sends its incoming messages to the service's own webhook (its "
+        "UseInboundWebhookOnNumber is off), so the number's SMS URL would never be called: "
+        "subscribe the Messaging Service instead (messagingServiceSid " MG1 "), or turn "
+        "UseInboundWebhookOnNumber on in it; nothing was written\",\"ownerSid\":\"" MG1 "\"}}}");
     assert_int_equal(account_writes(A), 0);
     /* calls are not the service's */
-    expect("subscribeWebhook",
-           "{" CREDS ",\"phoneNumber\":\"+15005550006\",\"event\":\"callStatus\",\"webhookUrl\":"
-           "\"" HOOK "\"}",
-           OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
-              "\"callStatus\",\"webhookUrl\":\"" HOOK "\",\"method\":\"POST\",\"changed\":true,"
-              "\"previous\":{\"url\":\"\",\"method\":\"POST\"}}"));
+    harness_expect(
+        &H, "subscribeWebhook",
+        "{" CREDS ",\"phoneNumber\":\"+15005550006\",\"event\":\"callStatus\",\"webhookUrl\":"
+        "\"" HOOK "\"}",
+        OK("{\"phoneNumberSid\":\"" PN1 "\",\"phoneNumber\":\"+15005550006\",\"event\":"
+           "\"callStatus\",\"webhookUrl\":\"" HOOK "\",\"method\":\"POST\",\"changed\":true,"
+           "\"previous\":{\"url\":\"\",\"method\":\"POST\"}}"));
     expect_field("numbers", PN1, "status_callback", HOOK);
     account_set(A, "services", MG1, "use_inbound_webhook_on_number", json_true());
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
-           NUMBER_ANSWER("true", DEMO));
+    harness_expect(&H, "subscribeWebhook", SUB("\"phoneNumber\":\"+15005550006\"", ""),
+                   NUMBER_ANSWER("true", DEMO));
     expect_field("numbers", PN1, "sms_url", HOOK);
     assert_int_equal(account_writes(A), 2);
 }
@@ -366,17 +338,19 @@ static void messaging_service_itself(void **state)
                 json_pack("{s:s, s:s, s:s, s:n, s:b}", "sid", MG1, "inbound_request_url", "",
                           "inbound_method", "POST", "status_callback",
                           "use_inbound_webhook_on_number", 0));
-    expect("subscribeWebhook", SUB("\"messagingServiceSid\":\"" MG1 "\"", ""),
-           OK("{\"messagingServiceSid\":\"" MG1 "\",\"event\":\"incomingMessage\",\"webhookUrl\":"
-              "\"" HOOK "\",\"method\":\"POST\",\"changed\":true,\"previous\":{\"url\":\"\","
-              "\"method\":\"POST\"}}"));
+    harness_expect(
+        &H, "subscribeWebhook", SUB("\"messagingServiceSid\":\"" MG1 "\"", ""),
+        OK("{\"messagingServiceSid\":\"" MG1 "\",\"event\":\"incomingMessage\",\"webhookUrl\":"
+           "\"" HOOK "\",\"method\":\"POST\",\"changed\":true,\"previous\":{\"url\":\"\","
+           "\"method\":\"POST\"}}"));
     expect_field("services", MG1, "inbound_request_url", HOOK);
-    expect("subscribeWebhook",
-           "{" CREDS ",\"messagingServiceSid\":\"" MG1 "\",\"event\":\"messageStatus\","
-           "\"webhookUrl\":\"" HOOK "\"}",
-           OK("{\"messagingServiceSid\":\"" MG1 "\",\"event\":\"messageStatus\",\"webhookUrl\":"
-              "\"" HOOK "\",\"method\":\"POST\",\"changed\":true,\"previous\":{\"url\":\"\","
-              "\"method\":\"POST\"}}"));
+    harness_expect(
+        &H, "subscribeWebhook",
+        "{" CREDS ",\"messagingServiceSid\":\"" MG1 "\",\"event\":\"messageStatus\","
+        "\"webhookUrl\":\"" HOOK "\"}",
+        OK("{\"messagingServiceSid\":\"" MG1 "\",\"event\":\"messageStatus\",\"webhookUrl\":"
+           "\"" HOOK "\",\"method\":\"POST\",\"changed\":true,\"previous\":{\"url\":\"\","
+           "\"method\":\"POST\"}}"));
     expect_field("services", MG1, "status_callback", HOOK);
     assert_int_equal(account_writes(A), 2);
     char line[512];
@@ -389,62 +363,68 @@ static void twiml_app_and_trunk_are_refused(void **state)
     (void)state;
     account_set(A, "numbers", PN1, "sms_application_sid", json_string(AP1));
     account_set(A, "numbers", PN1, "trunk_sid", json_string(TK1));
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"replace\":true"),
-           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-           "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 sends its messages to TwiML App " AP1
-           " (its SmsApplicationSid), so the number's own URL would never be called: set the "
-           "webhook on that app, or clear the number's SmsApplicationSid in Twilio and subscribe "
-           "again; nothing was written\",\"ownerSid\":\"" AP1 "\"}}}");
-    expect("subscribeWebhook",
-           "{" CREDS ",\"phoneNumber\":\"" PN1
-           "\",\"event\":\"incomingCall\",\"webhookUrl\":\"" HOOK "\"}",
-           "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-           "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 sends its calls to " TK1 " (a SIP "
-           "trunk), so the number's own URL would never be called: take the number out of it in "
-           "Twilio and subscribe again; nothing was written\",\"ownerSid\":\"" TK1 "\"}}}");
+    harness_expect(
+        &H, "subscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"replace\":true"),
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+        "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 sends its messages to TwiML App " AP1
+        " (its SmsApplicationSid), so the number's own URL would never be called: set the "
+        "webhook on that app, or clear the number's SmsApplicationSid in Twilio and subscribe "
+        "again; nothing was written\",\"ownerSid\":\"" AP1 "\"}}}");
+    harness_expect(
+        &H, "subscribeWebhook",
+        "{" CREDS ",\"phoneNumber\":\"" PN1 "\",\"event\":\"incomingCall\",\"webhookUrl\":\"" HOOK
+        "\"}",
+        "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
+        "\"WEBHOOK_BYPASSED\",\"status_msg\":\"+15005550006 sends its calls to " TK1 " (a SIP "
+        "trunk), so the number's own URL would never be called: take the number out of it in "
+        "Twilio and subscribe again; nothing was written\",\"ownerSid\":\"" TK1 "\"}}}");
     assert_int_equal(account_writes(A), 0);
 }
 
 static void bad_input_names_each_arg_and_sends_nothing(void **state)
 {
     (void)state;
-    expect("subscribeWebhook",
-           "{" CREDS ",\"phoneNumber\":\"500 555 0006\",\"event\":\"messageStatus\",\"webhookUrl\":"
-           "\"" HOOK "\"}",
-           FIELDS_ERROR("\"phoneNumber\",\"event\"",
-                        "\"phoneNumber\":\"must be a phone number of the account in E.164 (+ and "
-                        "the country code; spaces, brackets, dots and dashes allowed) or its SID "
-                        "(PN...)\",\"event\":\"for a phone number must be incomingMessage, "
-                        "incomingCall or callStatus\""));
-    expect("subscribeWebhook",
-           "{" CREDS ",\"messagingServiceSid\":\"" MG1 "\",\"event\":\"messageStatus\","
-           "\"webhookUrl\":\"" HOOK "\",\"method\":\"GET\"}",
-           FIELDS_ERROR("\"method\"",
-                        "\"method\":\"a Messaging Service's status callback is always POST\""));
-    char *got = post("subscribeWebhook",
+    harness_expect(
+        &H, "subscribeWebhook",
+        "{" CREDS ",\"phoneNumber\":\"500 555 0006\",\"event\":\"messageStatus\",\"webhookUrl\":"
+        "\"" HOOK "\"}",
+        FIELDS_ERROR("\"phoneNumber\",\"event\"",
+                     "\"phoneNumber\":\"must be a phone number of the account in E.164 (+ and "
+                     "the country code; spaces, brackets, dots and dashes allowed) or its SID "
+                     "(PN...)\",\"event\":\"for a phone number must be incomingMessage, "
+                     "incomingCall or callStatus\""));
+    harness_expect(
+        &H, "subscribeWebhook",
+        "{" CREDS ",\"messagingServiceSid\":\"" MG1 "\",\"event\":\"messageStatus\","
+        "\"webhookUrl\":\"" HOOK "\",\"method\":\"GET\"}",
+        FIELDS_ERROR("\"method\"",
+                     "\"method\":\"a Messaging Service's status callback is always POST\""));
+    char *got =
+        harness_call(&H, "subscribeWebhook",
                      "{" CREDS ",\"event\":\"incomingMessage\",\"webhookUrl\":\"ftp://x\"}");
     assert_non_null(strstr(got, "\"status_code\":\"REQUIRED_FIELDS\""));
     assert_non_null(strstr(got, "\"webhookUrl\""));
     assert_non_null(strstr(got, "\"phoneNumber\""));
     free(got);
-    expect(
-        "unsubscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"previous\":[1]"),
+    harness_expect(
+        &H, "unsubscribeWebhook", SUB("\"phoneNumber\":\"" PN1 "\"", ",\"previous\":[1]"),
         FIELDS_ERROR("\"previous\"",
                      "\"previous\":\"must be the previous object subscribeWebhook answered: "
                      "{\\\"url\\\": \\\"\\\" or an http(s) URL, \\\"method\\\": GET or POST}\""));
     assert_int_equal(account_requests(A), 0);
     /* a number of another account: named, nothing written */
-    expect("subscribeWebhook", SUB("\"phoneNumber\":\"+1 415 555 0100\"", ""),
-           FIELDS_ERROR("\"phoneNumber\"",
-                        "\"phoneNumber\":\"+14155550100 is not a phone number of this account\""));
+    harness_expect(
+        &H, "subscribeWebhook", SUB("\"phoneNumber\":\"+1 415 555 0100\"", ""),
+        FIELDS_ERROR("\"phoneNumber\"",
+                     "\"phoneNumber\":\"+14155550100 is not a phone number of this account\""));
     assert_int_equal(account_writes(A), 0);
 }
 
 static void unknown_sid_is_twilios_error(void **state)
 {
     (void)state;
-    expect(
-        "subscribeWebhook", SUB("\"phoneNumber\":\"PN99999999999999999999999999999999\"", ""),
+    harness_expect(
+        &H, "subscribeWebhook", SUB("\"phoneNumber\":\"PN99999999999999999999999999999999\"", ""),
         "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":\"API_ERROR\","
         "\"status_msg\":\"[HTTP 404] Unable to fetch record: The requested resource was not "
         "found; nothing was written\",\"code\":20404,\"message\":\"The requested resource was "
@@ -461,8 +441,8 @@ static void dry_run_shows_the_read(void **state)
                 "/v1/Services/" MG1 "\",\"username\":\"" SID "\",\"password\":\"********\","
                 "\"query\":{}}}"),
              account_port(A));
-    expect("subscribeWebhook", SUB("\"messagingServiceSid\":\"" MG1 "\"", ",\"dryRun\":true"),
-           want);
+    harness_expect(&H, "subscribeWebhook",
+                   SUB("\"messagingServiceSid\":\"" MG1 "\"", ",\"dryRun\":true"), want);
     assert_int_equal(account_requests(A), 0);
 }
 

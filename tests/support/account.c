@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "form.h"
+#include "harness.h"
 
 #define MAX_LINES 512
 
@@ -560,4 +561,71 @@ int account_line(struct account *a, size_t i, char *out, size_t size)
         snprintf(out, size, "%s", a->lines[i]);
     pthread_mutex_unlock(&a->lock);
     return rc;
+}
+
+int account_harness_start(struct harness *h, struct account **a, const char *prism)
+{
+    struct config cfg;
+    harness_config(&cfg);
+    *a = account_start();
+    if (!*a)
+        return -1;
+    if (prism) {
+        cfg.upstream_timeout_ms = 15000;
+        account_validate(*a, prism);
+    }
+    snprintf(cfg.api_base, sizeof cfg.api_base, "http://127.0.0.1:%d", account_port(*a));
+    return harness_start_with(h, &cfg);
+}
+
+void account_harness_stop(struct harness *h, struct account *a)
+{
+    harness_stop(h);
+    account_stop(a);
+}
+
+static void *harness_stopper(void *h)
+{
+    harness_stop(h);
+    return NULL;
+}
+
+void account_harness_stop_with(struct harness *h, struct account *a, struct harness *other)
+{
+    pthread_t t;
+    int started = pthread_create(&t, NULL, harness_stopper, other) == 0;
+    account_harness_stop(h, a);
+    if (started)
+        pthread_join(t, NULL);
+    else
+        harness_stop(other);
+}
+
+static struct harness *fixture_h;
+static struct account **fixture_a;
+
+void account_fixture(struct harness *h, struct account **a)
+{
+    fixture_h = h;
+    fixture_a = a;
+}
+
+int account_fixture_setup(void **state)
+{
+    (void)state;
+    return account_harness_start(fixture_h, fixture_a, NULL);
+}
+
+int account_fixture_teardown(void **state)
+{
+    (void)state;
+    account_harness_stop(fixture_h, *fixture_a);
+    return 0;
+}
+
+int account_fixture_reset(void **state)
+{
+    (void)state;
+    account_reset(*fixture_a);
+    return 0;
 }

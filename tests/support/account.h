@@ -52,4 +52,19 @@ int account_requests(struct account *a);
 /* Request i as "METHOD path?query", copied into out. Returns 0, or -1 when there is none. */
 int account_line(struct account *a, size_t i, char *out, size_t size);
 
+/* The trigger suites' server: the stand-in account started, and the server pointed at it (with
+ * prism unless NULL: every request first checked by Prism there, and an upstream timeout of
+ * 15 s). Returns 0 or -1. */
+struct harness;
+int account_harness_start(struct harness *h, struct account **a, const char *prism);
+void account_harness_stop(struct harness *h, struct account *a);
+/* The same, and harness other stopped at once (each server's stop takes seconds). */
+void account_harness_stop_with(struct harness *h, struct account *a, struct harness *other);
+/* The same as a group fixture: account_fixture(&h, &a) names them, the setup starts both, the
+ * teardown stops both, and reset forgets the account's state before each test. */
+void account_fixture(struct harness *h, struct account **a);
+int account_fixture_setup(void **state);
+int account_fixture_teardown(void **state);
+int account_fixture_reset(void **state);
+
 #endif

@@ -134,6 +134,67 @@ void harness_config(struct config *cfg)
         cfg->upstream_inline = strtol(lent, NULL, 10);
 }
 
+const char *harness_prism(void)
+{
+    const char *prism = getenv("PRISM_URL");
+    if (prism && *prism)
+        return prism;
+    fprintf(stderr, "PRISM_URL is not set: run tests/contract/run.sh (needs npm ci in tests/)\n");
+    return NULL;
+}
+
+struct block_set *harness_blocks(void)
+{
+    char err[256];
+    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args,
+                                           embedded_blocks, embedded_blocks_count, err, sizeof err);
+    if (!set)
+        fail_msg("%s", err);
+    return set;
+}
+
+json_t *harness_block_def(const char *name)
+{
+    for (size_t i = 0; i < embedded_blocks_count; i++) {
+        if (strcmp(embedded_blocks[i].name, name) != 0)
+            continue;
+        json_t *def = json_loadb(embedded_blocks[i].text, embedded_blocks[i].len, 0, NULL);
+        assert_non_null(def);
+        return def;
+    }
+    fail_msg("no block %s", name);
+    return NULL;
+}
+
+struct block_set *harness_blocks_with(const char *const *names, json_t *const *defs, size_t n,
+                                      char *err, size_t errlen)
+{
+    struct embedded_file *files = malloc(embedded_blocks_count * sizeof *files);
+    char **texts = calloc(n ? n : 1, sizeof *texts);
+    assert_non_null(files);
+    assert_non_null(texts);
+    memcpy(files, embedded_blocks, embedded_blocks_count * sizeof *files);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = 0;
+        while (i < embedded_blocks_count && strcmp(files[i].name, names[k]) != 0)
+            i++;
+        if (i == embedded_blocks_count)
+            fail_msg("no block %s", names[k]);
+        texts[k] = json_dumps(defs[k], 0);
+        assert_non_null(texts[k]);
+        files[i].text = texts[k];
+        files[i].len = strlen(texts[k]);
+    }
+    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args, files,
+                                           embedded_blocks_count, err, errlen);
+    /* the set keeps what it needs of the texts (block_parse copies into its own tree) */
+    for (size_t k = 0; k < n; k++)
+        free(texts[k]);
+    free(texts);
+    free(files);
+    return set;
+}
+
 int harness_start_with(struct harness *h, struct config *cfg)
 {
     static int initialised;
@@ -341,6 +402,17 @@ void harness_answer(struct harness *h, int status, const char *body)
     standin_answer(h->up, &a);
 }
 
+char *harness_call(struct harness *h, const char *block, const char *json)
+{
+    struct http_reply r;
+    assert_int_equal(harness_post(h, block, json, &r), 0);
+    assert_int_equal(r.status, 200);
+    char *out = strdup(buf_str(&r.body));
+    assert_non_null(out);
+    http_reply_free(&r);
+    return out;
+}
+
 void harness_expect(struct harness *h, const char *block, const char *json, const char *want)
 {
     struct http_reply r;
@@ -406,6 +478,11 @@ int child_log_has(const struct child *c, const char *text)
     return found;
 }
 
+void child_url(const struct child *c, const char *block, char *out, size_t size)
+{
+    snprintf(out, size, "http://127.0.0.1:%d/api/twilio/%s", c->port, block);
+}
+
 void child_stop(struct child *c)
 {
     int status = 0;
@@ -413,4 +490,5 @@ void child_stop(struct child *c)
     assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+    c->pid = 0;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "block.h"
 #include "buf.h"
 #include "config.h"
@@ -40,6 +42,19 @@ struct harness {
     struct standin *up;
     char url[128]; /* http://127.0.0.1:PORT */
 };
+
+/* PRISM_URL (set by tests/contract/run.sh, which starts Prism), or NULL after saying so. */
+const char *harness_prism(void);
+/* The embedded block set (blocks/<name>.json, as the binary has them); the test fails when it
+ * does not load. */
+struct block_set *harness_blocks(void);
+/* Block name's definition (blocks/<name>.json), a new reference; the test fails when there is
+ * none. */
+json_t *harness_block_def(const char *name);
+/* The embedded block set with n blocks' definitions replaced: names[i] by defs[i] (borrowed). The set, or
+ * NULL with the loader's reason in err. */
+struct block_set *harness_blocks_with(const char *const *names, json_t *const *defs, size_t n,
+                                      char *err, size_t errlen);
 
 /* The settings tests start from: defaults, 127.0.0.1:0, 8 threads, api_base empty. */
 void harness_config(struct config *cfg);
@@ -94,9 +109,12 @@ struct child {
  * test fails when it does not start. The child is killed if the test process dies. */
 void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
                  long wait_ms);
+/* http://127.0.0.1:<its port>/api/twilio/<block> */
+void child_url(const struct child *c, const char *block, char *out, size_t size);
 /* Whether the child's log holds text. */
 int child_log_has(const struct child *c, const char *text);
-/* Sends SIGTERM and waits: the child must exit 0 (under the sanitizers a leak makes it fail). */
+/* Sends SIGTERM and waits: the child must exit 0 (under the sanitizers a leak makes it fail).
+ * Its pid is 0 after. */
 void child_stop(struct child *c);
 
 /* The exact REQUIRED_FIELDS envelope, as a string literal, for fields (the quoted names,
@@ -117,6 +135,8 @@ int harness_fixture_reset(void **state);
 /* POSTs json to /api/twilio/<block>. */
 int harness_post(struct harness *h, const char *block, const char *json, struct http_reply *r);
 
+/* POSTs json to block; the test fails unless the answer is HTTP 200. Its body, malloc'd. */
+char *harness_call(struct harness *h, const char *block, const char *json);
 /* Every following request to the stand-in gets status with a JSON body. */
 void harness_answer(struct harness *h, int status, const char *body);
 /* POSTs json to block; the test fails unless the answer is HTTP 200 with exactly want. */

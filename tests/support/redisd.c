@@ -1,6 +1,11 @@
 #include "redisd.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <arpa/inet.h>
+#include <cmocka.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,4 +156,51 @@ void redisd_url(const struct redisd *r, int db, char *out, size_t size)
 {
     snprintf(out, size, "redis://%s%s%s127.0.0.1:%d/%d", r->password[0] ? ":" : "", r->password,
              r->password[0] ? "@" : "", r->port, db);
+}
+
+int replicas_start(struct replicas *s, const char *binary, const char *name, const char *password,
+                   const char *api_base, const char *const *env)
+{
+    size_t n = 0;
+    memset(s, 0, sizeof *s);
+    s->binary = binary;
+    s->name = name;
+    snprintf(s->api_base, sizeof s->api_base, "%s", api_base);
+    snprintf(s->password, sizeof s->password, "%s", password ? password : "");
+    s->env[n++] = "TWILIO_API_BASE";
+    s->env[n++] = s->api_base;
+    s->env[n++] = "REDIS_URL";
+    s->env[n++] = s->redis_url;
+    for (; env && env[0]; env += 2) {
+        assert_true(n + 3 <= sizeof s->env / sizeof s->env[0]);
+        s->env[n++] = env[0];
+        s->env[n++] = env[1];
+    }
+    if (redisd_start(&s->redis, password) < 0)
+        return -1;
+    redisd_url(&s->redis, 0, s->redis_url, sizeof s->redis_url);
+    replicas_restart(s, &s->a);
+    replicas_restart(s, &s->b);
+    return 0;
+}
+
+void replicas_restart(struct replicas *s, struct child *c)
+{
+    if (c->log[0])
+        unlink(c->log); /* the last run's */
+    child_start(c, s->binary, s->name, s->env, 10000);
+}
+
+void replicas_stop(struct replicas *s)
+{
+    struct child *both[2] = {&s->a, &s->b};
+    for (int i = 0; i < 2; i++) {
+        if (both[i]->pid > 0) {
+            child_stop(both[i]);
+            if (s->password[0])
+                assert_false(child_log_has(both[i], s->password));
+        }
+        unlink(both[i]->log);
+    }
+    redisd_stop(&s->redis);
 }

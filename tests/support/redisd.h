@@ -8,6 +8,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "harness.h"
+
 struct redisd {
     pid_t pid; /* 0 while stopped */
     int port;
@@ -33,5 +35,29 @@ redisContext *redisd_connect(const struct redisd *r, int db);
 
 /* A loopback port with nothing listening on it (just closed). */
 int redisd_free_port(void);
+
+/* Scale-out: a real redis-server and two real twilio-block processes sharing it through
+ * REDIS_URL. */
+struct replicas {
+    struct redisd redis;
+    char redis_url[128];
+    char password[64];   /* Redis's, never to be logged; empty: none */
+    const char *env[64]; /* each replica's environment, NULL-terminated */
+    char api_base[128];
+    const char *binary, *name;
+    struct child a, b;
+};
+/* Starts redis-server (requiring password unless NULL) and two replicas of binary with
+ * TWILIO_API_BASE api_base, REDIS_URL and the settings of env (name, value pairs,
+ * NULL-terminated; NULL for none), their logs named after name. Returns 0, or -1 when Redis
+ * did not start; the test fails when a replica does not. */
+int replicas_start(struct replicas *s, const char *binary, const char *name, const char *password,
+                   const char *api_base, const char *const *env);
+/* Stops each replica still running (pid above 0): it must exit 0 and its log must not hold
+ * Redis's password. Removes their logs and stops Redis. */
+void replicas_stop(struct replicas *s);
+/* Starts c (s->a or s->b, stopped or killed and waited for) again as replicas_start started
+ * it, its last log removed. */
+void replicas_restart(struct replicas *s, struct child *c);
 
 #endif
