@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "bulk.h"
-#include "embedded.h"
 #include "harness.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -671,13 +670,9 @@ static void a_bulk_block_agrees_with_the_one_it_calls(void **state)
          "Twilio"},
         {"give a param", "sendBulkSms: arg \"accountSid\" of a bulk block has no param"},
     };
-    struct embedded_file *files = calloc(embedded_blocks_count, sizeof *files);
-    size_t bulk = 0;
-    memcpy(files, embedded_blocks, embedded_blocks_count * sizeof *files);
-    while (strcmp(files[bulk].name, "sendBulkSms") != 0)
-        bulk++;
+    static const char *const name = "sendBulkSms";
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        json_t *def = json_loadb(embedded_blocks[bulk].text, embedded_blocks[bulk].len, 0, NULL);
+        json_t *def = harness_block_def(name);
         json_t *args = json_object_get(def, "args"), *a;
         size_t i;
         if (c == 0) {
@@ -694,17 +689,11 @@ static void a_bulk_block_agrees_with_the_one_it_calls(void **state)
         } else {
             json_object_set_new(json_array_get(args, 0), "param", json_string("AccountSid"));
         }
-        char *text = json_dumps(def, 0), err[256] = "";
-        files[bulk].text = text;
-        files[bulk].len = strlen(text);
-        struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args, files,
-                                               embedded_blocks_count, err, sizeof err);
-        assert_null(set);
+        char err[256] = "";
+        assert_null(harness_blocks_with(&name, &def, 1, err, sizeof err));
         assert_string_equal(err, cases[c].err);
-        free(text);
         json_decref(def);
     }
-    free(files);
 }
 
 int main(void)
