@@ -220,27 +220,26 @@ static void from_answer(const struct call_answer *out, enum idem_claim claim, co
                         struct sent *s)
 {
     json_t *r = out->body ? jsonparse_answer(out->body, out->len, NULL) : NULL;
-    const char *status = json_string_value(json_object_get(r, "status"));
     s->conflict = claim == IDEM_CONFLICT; /* its answer is another call's */
-    if (!json_is_object(r) && claim == IDEM_REPLAY) {
+    if (!json_is_object(r)) {
         char msg[320];
-        snprintf(msg, sizeof msg, "This recipient's earlier answer could not be read; %s", maybe);
-        s->state = UNKNOWN;
-        s->result = failure("unknown", STATUS_INTERNAL, msg);
-    } else if (!json_is_object(r)) {
-        s->state = NOT_SENT;
-        s->result = out_of_memory();
-    } else if (json_is_string(json_object_get(r, "sid"))) {
-        s->state = SENT;
-    } else if (status && strcmp(status, "failed") == 0) {
-        s->state = FAILED;
-    } else { /* a kept answer is never not_sent: nothing was sent then */
-        s->state = status && strcmp(status, "not_sent") == 0 ? NOT_SENT : UNKNOWN;
-    }
-    if (json_is_object(r))
-        s->result = r;
-    else
         json_decref(r);
+        snprintf(msg, sizeof msg, "This recipient's earlier answer could not be read; %s", maybe);
+        s->state = claim == IDEM_REPLAY ? UNKNOWN : NOT_SENT;
+        s->result =
+            claim == IDEM_REPLAY ? failure("unknown", STATUS_INTERNAL, msg) : out_of_memory();
+        return;
+    }
+    const char *status = json_string_value(json_object_get(r, "status"));
+    s->result = r;
+    if (json_is_string(json_object_get(r, "sid")))
+        s->state = SENT;
+    else if (status && strcmp(status, "failed") == 0)
+        s->state = FAILED;
+    else if (status && strcmp(status, "not_sent") == 0) /* refused: a kept answer never is */
+        s->state = NOT_SENT;
+    else
+        s->state = UNKNOWN;
 }
 
 /* Sends to one recipient, at most budget_ms, once per Idempotency-Key (call_keyed, the

@@ -166,24 +166,24 @@ static void refuse(struct call *c, const struct call_keyed *k, enum idem_claim c
 static void perform_settle(struct call *c, const struct call_keyed *k, struct send_key *keys,
                            size_t n)
 {
-    /* Even when the answer could not be built, the request may have reached Twilio: a repeat
-     * must not send again. */
-    static const char lost[] =
-        "{\"sid\":null,\"status\":\"unknown\",\"status_code\":\"INTERNAL_PACKAGE_ERROR\","
-        "\"status_msg\":\"The request was sent to Twilio but its answer could not be kept; it "
-        "may have been acted on\"}";
     int keep = k->perform(c, k->arg);
     struct call_answer *out = c->out;
     struct buf unknown;
     buf_init(&unknown, CALL_MSG_CAP);
+    /* Even when the answer could not be built, the request may have reached Twilio: a repeat
+     * must not send again. */
     if (keep && !out->body && k->recipient)
-        buf_append(&unknown, lost, sizeof lost - 1);
+        buf_appendf(&unknown,
+                    "{\"sid\":null,\"status\":\"unknown\",\"status_code\":\"%s\",\"status_msg\":"
+                    "\"The request was sent to Twilio but its answer could not be kept; it may "
+                    "have been acted on\"}",
+                    STATUS_INTERNAL);
     else if (keep && !out->body && k->maybe)
         buf_appendf(&unknown,
                     "{\"callback\":\"error\",\"contextWrites\":{\"to\":{\"status_code\":"
-                    "\"INTERNAL_PACKAGE_ERROR\",\"status_msg\":\"The request was sent to "
-                    "Twilio but its answer could not be read; %s\"}}}",
-                    k->maybe);
+                    "\"%s\",\"status_msg\":\"The request was sent to Twilio but its answer "
+                    "could not be read; %s\"}}}",
+                    STATUS_INTERNAL, k->maybe);
     keep = keep && (out->body || unknown.len);
     for (size_t i = 0; i < n; i++)
         send_settle(c->svc, &keys[i], keep, out->body ? out->body : buf_str(&unknown),

@@ -81,3 +81,18 @@ void memtune_release_stack(void)
     if (from && keep > from)
         madvise((void *)from, keep - from, MADV_DONTNEED);
 }
+
+static _Thread_local int release_due;
+
+void memtune_release_stack_later(void)
+{
+    release_due = 1;
+}
+
+void memtune_release_stack_due(void)
+{
+    if (release_due) {
+        release_due = 0;
+        memtune_release_stack();
+    }
+}

@@ -15,4 +15,13 @@ void memtune_reexec(char **argv, char *err, unsigned long errlen);
  * first malloc. Best effort; nothing to report. */
 void memtune_release_stack(void);
 
+/* Asks the next memtune_release_stack_due on this thread to release the stack: a thread that
+ * waited in a shallow frame (a handed-over transfer) goes deep again once the wait is over, to
+ * answer and log, and would keep those pages through its idle time. */
+void memtune_release_stack_later(void);
+
+/* Releases as memtune_release_stack does when memtune_release_stack_later asked for it since
+ * the last time; otherwise costs nothing (the fast path). */
+void memtune_release_stack_due(void);
+
 #endif

@@ -692,6 +692,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
                                  .duration_ms = clock_ms() - t0};
         log_request(&lr);
     }
+    memtune_release_stack_due(); /* after a handed-over call: see upstream_run */
     return status;
 }
 

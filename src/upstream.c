@@ -328,6 +328,7 @@ CURLcode upstream_run(struct upstream *up, CURL *h)
         wake(lp);
     /* Only calls past UPSTREAM_INLINE wait here, a thousand at once at most: each worker's
      * stack below this frame held the dead frames of parsing and logging while it waited. */
+    memtune_release_stack_later(); /* the answer and its log line go deep again */
     memtune_release_stack();
     while (sem_wait(&j.done) != 0)
         continue; /* EINTR */

@@ -14,6 +14,9 @@
 
 #include "bulk.h"
 #include "harness.h"
+#include "recipients.h"
+#include "send.h"
+#include "service.h"
 
 #define SID "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define CREDS                                                                                      \
@@ -626,6 +629,54 @@ static void a_recipient_claimed_with_other_args_is_refused(void **state)
     http_reply_free(&r3);
 }
 
+/* A recipient whose claim another call holds (still sending to it) is not sent now, in its own
+ * words; once that call lets the claim go, a repeat sends to it and replays the others. */
+static void a_recipient_in_flight_elsewhere_is_not_sent_now(void **state)
+{
+    (void)state;
+    static const char args[] = ARGS("\"+14155550001\",\"+14155550002\"");
+    const struct block_def *bulk = block_find(H.blocks, "sendBulkSms", 11);
+    struct send_service *calls = &H.svc->calls;
+    struct recipients plan;
+    struct send_key held;
+    unsigned char fp[IDEM_FP_LEN];
+    char *stored = NULL;
+    size_t len = 0;
+    json_t *reasons = NULL, *parsed = json_loads(args, 0, NULL);
+    assert_int_equal(recipients_check(bulk, parsed, 20, 1 << 20, &plan, &reasons), ARGS_OK);
+    assert_int_equal(
+        send_key_init(&held, &plan.items[0].prep, "bulk-held-1", "sendBulkSms\n+14155550001"), 0);
+    assert_int_equal(send_fingerprint(bulk->each->block->name, &plan.items[0].prep, 0, fp), 0);
+    assert_int_equal(send_claim(calls, &held, fp, 0, &stored, &len), IDEM_FRESH);
+
+    struct http_reply r1, r2;
+    json_t *first = call("bulk-held-1", args, &r1);
+    char *text = json_dumps(result(first, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(text, "{\"to\":\"+14155550001\",\"sid\":null,\"status\":\"not_sent\","
+                              "\"status_code\":\"IDEMPOTENCY_KEY_IN_FLIGHT\",\"status_msg\":\"A "
+                              "request with this Idempotency-Key is still sending to this "
+                              "recipient; nothing was sent. Repeat the call later to get its "
+                              "answer.\"}");
+    assert_string_equal(str(result(first, 1), "sid"), sid(0));
+    assert_int_equal(standin_count(H.up), 1);
+
+    send_settle(calls, &held, 0, NULL, 0);
+    json_t *second = call("bulk-held-1", args, &r2);
+    assert_string_equal(str(second, "callback"), "success");
+    assert_string_equal(str(result(second, 0), "sid"), sid(1));
+    assert_true(json_equal(result(first, 1), result(second, 1)));
+    assert_int_equal(standin_count(H.up), 2);
+    assert_string_equal(sent_to(1), "+14155550001");
+    free(text);
+    json_decref(first);
+    json_decref(second);
+    json_decref(parsed);
+    send_key_free(&held);
+    recipients_free(&plan);
+    http_reply_free(&r1);
+    http_reply_free(&r2);
+}
+
 /* A dry run answers each recipient's request with its SMS segments; nothing is sent. */
 static void a_dry_run_sends_nothing(void **state)
 {
@@ -707,6 +758,7 @@ int main(void)
         cmocka_unit_test_setup(nothing_sent_is_the_usual_error, reset),
         cmocka_unit_test_setup(a_repeat_sends_only_what_was_not_sent, reset),
         cmocka_unit_test_setup(a_recipient_claimed_with_other_args_is_refused, reset),
+        cmocka_unit_test_setup(a_recipient_in_flight_elsewhere_is_not_sent_now, reset),
         cmocka_unit_test_setup(a_dry_run_sends_nothing, reset),
     };
     const struct CMUnitTest parallel[] = {
