@@ -43,7 +43,7 @@ void memtune_reexec(char **argv, char *err, unsigned long errlen)
 }
 
 /* The calling thread's lowest stack address, page-aligned up; 0 when unknown. */
-static __attribute__((noinline)) uintptr_t stack_low(uintptr_t page)
+static uintptr_t stack_low(uintptr_t page)
 {
     pthread_attr_t attr;
     void *low;
@@ -57,27 +57,24 @@ static __attribute__((noinline)) uintptr_t stack_low(uintptr_t page)
     return from;
 }
 
-/* A thousand idle workers each kept one stack page touched once while starting (the first
- * malloc of a thread builds its arena and cache deep in glibc): 4 MB of an idle service. The
- * stack's low end is looked up once per thread (out of line, so that this frame stays small:
- * a waiting worker keeps every page from this frame up). */
-void memtune_release_stack(void)
+uintptr_t memtune_stack_low(void)
 {
     static _Thread_local uintptr_t from;
     static _Thread_local int known;
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     if (!known) {
-        from = stack_low(page);
+        from = stack_low((uintptr_t)sysconf(_SC_PAGESIZE));
         known = 1;
     }
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0) - 512;
-#if defined(__x86_64__)
-    /* madvise is a system call stub: below the stack pointer it pushes only its return
-     * address, so 128 bytes cover it and the red zone. */
-    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
-    sp -= 128;
-#endif
-    const uintptr_t keep = sp & ~(page - 1);
+    return from;
+}
+
+/* A thousand idle workers each kept one stack page touched once while starting (the first
+ * malloc of a thread builds its arena and cache deep in glibc): 4 MB of an idle service. */
+void memtune_release_stack(void)
+{
+    const uintptr_t from = memtune_stack_low(), page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    /* madvise is a leaf call: half a KB below this frame covers it and the red zone. */
+    const uintptr_t keep = ((uintptr_t)__builtin_frame_address(0) - 512) & ~(page - 1);
     if (from && keep > from)
         madvise((void *)from, keep - from, MADV_DONTNEED);
 }

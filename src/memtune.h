@@ -4,6 +4,8 @@
 #ifndef MEMTUNE_H
 #define MEMTUNE_H
 
+#include <stdint.h>
+
 /* Re-executes the program once with glibc's per-thread malloc cache turned off
  * (GLIBC_TUNABLES=glibc.malloc.tcache_count=0, appended to any tunables already set), unless the
  * operator set tcache_count themselves. Returns only when no re-execution was needed or it
@@ -14,6 +16,10 @@ void memtune_reexec(char **argv, char *err, unsigned long errlen);
  * (less a margin): they hold only the dead frames of what ran before, such as the thread's
  * first malloc. Best effort; nothing to report. */
 void memtune_release_stack(void);
+
+/* The calling thread's lowest stack address (page-aligned), looked up once per thread; 0 when
+ * unknown. For a caller that releases its own stack below its frame (upstream_run). */
+uintptr_t memtune_stack_low(void);
 
 /* Asks the next memtune_release_stack_due on this thread to release the stack: a thread that
  * waited in a shallow frame (a handed-over transfer) goes deep again once the wait is over, to

@@ -3,13 +3,15 @@
 
 #include <stdint.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -19,7 +21,7 @@
 struct job {
     CURL *h;
     CURLcode rc;
-    sem_t done; /* posted by the upstream thread once rc is set */
+    atomic_int done; /* set (and woken) by the upstream thread once rc is set */
     struct job *next;
 };
 
@@ -68,10 +70,14 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/* The worker may return as soon as done is set, so j is not touched after it: the wake-up only
+ * names the address (at worst a spurious wake-up of whatever waits there next). */
 static void finish(struct job *j, CURLcode rc)
 {
+    atomic_int *done = &j->done;
     j->rc = rc;
-    sem_post(&j->done);
+    atomic_store_explicit(done, 1, memory_order_release);
+    syscall(SYS_futex, done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* Takes the queued jobs, oldest first. */
@@ -301,6 +307,43 @@ static CURLcode run_inline(struct slot *sl, CURL *h)
     return rc;
 }
 
+#if defined(__x86_64__)
+/* A system call made in place: no call instruction, so nothing is pushed below the frame. */
+static inline __attribute__((always_inline)) long sys4(long n, long a, long b, long c, long d)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+#endif
+
+/* Waits until a loop has run the job. Only calls past UPSTREAM_INLINE wait here, a thousand at
+ * once at most, so first the pages of the stack below the caller's frame go back to the
+ * kernel: the dead frames of parsing and logging. Inlined into the caller, and on x86_64 with
+ * its system calls made in place, so nothing runs below the caller's frame while it waits and
+ * only the page that frame ends in is kept (a call would push onto the page just released). */
+static inline __attribute__((always_inline)) void wait_job(struct job *j)
+{
+#if defined(__x86_64__)
+    const uintptr_t low = memtune_stack_low(), page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    const uintptr_t keep = sp & ~(page - 1);
+    if (low && keep > low)
+        sys4(SYS_madvise, (long)low, (long)(keep - low), MADV_DONTNEED, 0);
+    while (!atomic_load_explicit(&j->done, memory_order_acquire))
+        sys4(SYS_futex, (long)&j->done, FUTEX_WAIT_PRIVATE, 0, 0); /* EINTR, EAGAIN: look again */
+#else
+    memtune_release_stack();
+    while (!atomic_load_explicit(&j->done, memory_order_acquire))
+        syscall(SYS_futex, &j->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+#endif
+}
+
 CURLcode upstream_run(struct upstream *up, CURL *h)
 {
     /* Each worker keeps to one loop, so that a loop never has more transfers in flight, nor
@@ -319,20 +362,14 @@ CURLcode upstream_run(struct upstream *up, CURL *h)
     }
     struct loop *lp = &up->loops[ticket % up->n];
     struct job j = {.h = h, .rc = CURLE_FAILED_INIT, .next = NULL};
-    if (sem_init(&j.done, 0, 0) != 0)
-        return CURLE_FAILED_INIT;
+    atomic_init(&j.done, 0);
+    memtune_release_stack_later(); /* the answer and its log line go deep again */
     j.next = atomic_load(&lp->queue);
     while (!atomic_compare_exchange_weak(&lp->queue, &j.next, &j))
         continue;
     if (atomic_exchange(&lp->asleep, 0))
         wake(lp);
-    /* Only calls past UPSTREAM_INLINE wait here, a thousand at once at most: each worker's
-     * stack below this frame held the dead frames of parsing and logging while it waited. */
-    memtune_release_stack_later(); /* the answer and its log line go deep again */
-    memtune_release_stack();
-    while (sem_wait(&j.done) != 0)
-        continue; /* EINTR */
-    sem_destroy(&j.done);
+    wait_job(&j);
     return j.rc;
 }
 
