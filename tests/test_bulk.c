@@ -330,7 +330,7 @@ static void a_429_paces_the_whole_batch(void **state)
          0, "1", 0},
         created,
     };
-    script[1].delay_ms = 400;
+    script[1].delay_ms = 900; /* under the hold (1 s), and long enough for the 429 to set it */
     standin_script(H.up, script, 2);
     struct http_reply r;
     json_t *env = call(NULL, ARGS(EIGHT), &r);
@@ -353,7 +353,7 @@ static void a_429_paces_the_whole_batch(void **state)
     }
     assert_int_equal(again, 1);
     /* Only the two that were already in flight with it; a per-request retry would have let
-     * their senders go on after 400 ms. */
+     * their senders go on after 900 ms. */
     assert_true(before_resume <= 2);
     assert_int_equal(bulk_retries() - retries, 1);
     json_decref(env);
