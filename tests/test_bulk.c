@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "bulk.h"
-#include "embedded.h"
 #include "harness.h"
 #include "recipients.h"
 #include "send.h"
@@ -331,7 +330,7 @@ static void a_429_paces_the_whole_batch(void **state)
          0, "1", 0},
         created,
     };
-    script[1].delay_ms = 400;
+    script[1].delay_ms = 900; /* under the hold (1 s), and long enough for the 429 to set it */
     standin_script(H.up, script, 2);
     struct http_reply r;
     json_t *env = call(NULL, ARGS(EIGHT), &r);
@@ -354,7 +353,7 @@ static void a_429_paces_the_whole_batch(void **state)
     }
     assert_int_equal(again, 1);
     /* Only the two that were already in flight with it; a per-request retry would have let
-     * their senders go on after 400 ms. */
+     * their senders go on after 900 ms. */
     assert_true(before_resume <= 2);
     assert_int_equal(bulk_retries() - retries, 1);
     json_decref(env);
@@ -722,13 +721,9 @@ static void a_bulk_block_agrees_with_the_one_it_calls(void **state)
          "Twilio"},
         {"give a param", "sendBulkSms: arg \"accountSid\" of a bulk block has no param"},
     };
-    struct embedded_file *files = calloc(embedded_blocks_count, sizeof *files);
-    size_t bulk = 0;
-    memcpy(files, embedded_blocks, embedded_blocks_count * sizeof *files);
-    while (strcmp(files[bulk].name, "sendBulkSms") != 0)
-        bulk++;
+    static const char *const name = "sendBulkSms";
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        json_t *def = json_loadb(embedded_blocks[bulk].text, embedded_blocks[bulk].len, 0, NULL);
+        json_t *def = harness_block_def(name);
         json_t *args = json_object_get(def, "args"), *a;
         size_t i;
         if (c == 0) {
@@ -745,17 +740,11 @@ static void a_bulk_block_agrees_with_the_one_it_calls(void **state)
         } else {
             json_object_set_new(json_array_get(args, 0), "param", json_string("AccountSid"));
         }
-        char *text = json_dumps(def, 0), err[256] = "";
-        files[bulk].text = text;
-        files[bulk].len = strlen(text);
-        struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args, files,
-                                               embedded_blocks_count, err, sizeof err);
-        assert_null(set);
+        char err[256] = "";
+        assert_null(harness_blocks_with(&name, &def, 1, err, sizeof err));
         assert_string_equal(err, cases[c].err);
-        free(text);
         json_decref(def);
     }
-    free(files);
 }
 
 int main(void)

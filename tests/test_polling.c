@@ -17,7 +17,6 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "embedded.h"
 #include "harness.h"
 #include "lister.h"
 #include "pipeline.h"
@@ -805,30 +804,14 @@ static void pages_that_are_not_pages_are_said(void **state)
 /* pollMessages with its flow object changed by edit: what pipeline_check says of it. */
 static int check_poll_flow(void (*edit)(json_t *flow), char *err, size_t errlen)
 {
-    struct embedded_file *files = malloc(embedded_blocks_count * sizeof *files);
-    char *text = NULL;
-    json_t *def = NULL;
-    assert_non_null(files);
-    memcpy(files, embedded_blocks, embedded_blocks_count * sizeof *files);
-    for (size_t i = 0; i < embedded_blocks_count; i++) {
-        if (strcmp(files[i].name, "pollMessages") != 0)
-            continue;
-        def = json_loadb(files[i].text, files[i].len, 0, NULL);
-        assert_non_null(def);
-        edit(json_object_get(def, "flow"));
-        text = json_dumps(def, 0);
-        files[i].text = text;
-        files[i].len = strlen(text);
-    }
-    assert_non_null(text);
-    struct block_set *set = block_set_load(&embedded_metadata, &embedded_common_args, files,
-                                           embedded_blocks_count, err, errlen);
+    static const char *const name = "pollMessages";
+    json_t *def = harness_block_def(name);
+    edit(json_object_get(def, "flow"));
+    struct block_set *set = harness_blocks_with(&name, &def, 1, err, errlen);
     assert_non_null(set);
     int rc = pipeline_check(set, err, errlen);
     block_set_free(set);
-    free(text);
     json_decref(def);
-    free(files);
     return rc;
 }
 
