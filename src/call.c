@@ -61,16 +61,63 @@ void call_api_error(struct call *c, const char *action, const struct twilio_resp
     call_answer_take(c, "api_error", body, len);
 }
 
+/* Every refused claim, in one table: its outcome (for the log and metrics), status_code and HTTP
+ * status; a call's words; a bulk recipient's status and words, which name what the send may have
+ * done (call_keyed's maybe) between before and after when after is set. */
+static const struct refusal {
+    enum idem_claim claim;
+    const char *what, *code;
+    int http_status;
+    const char *msg, *recipient_status, *before, *after;
+} refusals[] = {
+    {IDEM_CONFLICT, "idempotency_conflict", STATUS_KEY_REUSED, 200,
+     "This Idempotency-Key was already used with different credentials or args; nothing was "
+     "sent.",
+     "failed",
+     "This Idempotency-Key was already used for this recipient with different credentials or "
+     "args; nothing was sent.",
+     NULL},
+    {IDEM_PENDING, "idempotency_pending", STATUS_KEY_IN_FLIGHT, 200,
+     "A request with this Idempotency-Key is still in flight; nothing was sent. Repeat it later "
+     "to get its answer.",
+     "not_sent",
+     "A request with this Idempotency-Key is still sending to this recipient; nothing was sent. "
+     "Repeat the call later to get its answer.",
+     NULL},
+    /* Without the shared store a repeat could not be recognised on another replica. */
+    {IDEM_UNAVAILABLE, "idempotency_unavailable", STATUS_STORE_UNAVAILABLE, 503,
+     "The idempotency store (Redis) cannot be reached, so a request with an Idempotency-Key "
+     "cannot be checked; nothing was sent. Retry later.",
+     "not_sent",
+     "The idempotency store (Redis) cannot be reached; nothing was sent to this recipient.", NULL},
+    {IDEM_LAPSED, "upstream_ambiguous", STATUS_INTERNAL, 200,
+     "An earlier request with this Idempotency-Key stopped before its answer was kept (its "
+     "replica stopped while sending); it may have reached Twilio, so nothing was sent now. Check "
+     "Twilio's logs before sending it again.",
+     "unknown",
+     "An earlier call with this Idempotency-Key stopped while sending to this recipient (its "
+     "replica stopped); ",
+     ", so nothing was sent now."},
+};
+
+static const struct refusal *refusal_of(enum idem_claim claim)
+{
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++)
+        if (refusals[i].claim == claim)
+            return &refusals[i];
+    return NULL;
+}
+
 void call_refused(struct call *c, enum idem_claim claim)
 {
-    struct idem_refusal refused;
-    if (idem_refusal(claim, &refused) < 0) {
+    const struct refusal *r = refusal_of(claim);
+    if (!r) {
         call_error(c, "internal_error", STATUS_INTERNAL, "out of memory", NULL);
         return;
     }
-    c->out->status = refused.http_status;
-    c->out->headers = refused.http_status == 503 ? retry_headers : NULL;
-    call_error(c, refused.what, refused.code, refused.msg, NULL);
+    c->out->status = r->http_status;
+    c->out->headers = r->http_status == 503 ? retry_headers : NULL;
+    call_error(c, r->what, r->code, r->msg, NULL);
 }
 
 void call_replayed(struct call *c, char *body, size_t len)
@@ -112,52 +159,24 @@ static enum idem_claim legacy_claim(const struct send_service *svc, const struct
     return c == IDEM_CONFLICT ? IDEM_FRESH : c;
 }
 
-/* A refused claim's words for a bulk recipient (a call's own are idem_refusal's, with the same
- * status_code): the recipient's status, and its words, which name what the send may have done
- * when they go on after before. */
-static const struct {
-    enum idem_claim claim;
-    const char *status, *before, *after;
-} recipient_refusals[] = {
-    {IDEM_CONFLICT, "failed",
-     "This Idempotency-Key was already used for this recipient with different credentials or "
-     "args; nothing was sent.",
-     NULL},
-    {IDEM_PENDING, "not_sent",
-     "A request with this Idempotency-Key is still sending to this recipient; nothing was sent. "
-     "Repeat the call later to get its answer.",
-     NULL},
-    {IDEM_LAPSED, "unknown",
-     "An earlier call with this Idempotency-Key stopped while sending to this recipient (its "
-     "replica stopped); ",
-     ", so nothing was sent now."},
-    {IDEM_UNAVAILABLE, "not_sent",
-     "The idempotency store (Redis) cannot be reached; nothing was sent to this recipient.", NULL},
-};
-
 /* Answers a refused claim: the call's envelope, or the recipient's result. */
 static void refuse(struct call *c, const struct call_keyed *k, enum idem_claim claim)
 {
-    struct idem_refusal refused = {"internal_error", STATUS_INTERNAL, NULL, 200};
-    size_t i = 0, n = sizeof recipient_refusals / sizeof recipient_refusals[0];
+    const struct refusal *rf = refusal_of(claim);
     if (!k->recipient) {
         call_refused(c, claim);
         return;
     }
-    while (i < n && recipient_refusals[i].claim != claim)
-        i++;
     struct buf msg;
     buf_init(&msg, CALL_MSG_CAP);
     json_t *r = NULL;
     char *text = NULL;
-    if (i < n && idem_refusal(claim, &refused) == 0 &&
-        buf_appendz(&msg, recipient_refusals[i].before) == 0 &&
-        (!recipient_refusals[i].after ||
-         buf_appendf(&msg, "%s%s", k->maybe, recipient_refusals[i].after) == 0) &&
-        (r = json_pack("{s:n, s:s, s:s, s:s}", "sid", "status", recipient_refusals[i].status,
-                       "status_code", refused.code, "status_msg", buf_str(&msg))))
+    if (rf && buf_appendz(&msg, rf->before) == 0 &&
+        (!rf->after || buf_appendf(&msg, "%s%s", k->maybe, rf->after) == 0) &&
+        (r = json_pack("{s:n, s:s, s:s, s:s}", "sid", "status", rf->recipient_status, "status_code",
+                       rf->code, "status_msg", buf_str(&msg))))
         text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    call_answer_take(c, refused.what, text, text ? strlen(text) : 0);
+    call_answer_take(c, rf ? rf->what : "internal_error", text, text ? strlen(text) : 0);
     json_decref(r);
     buf_free(&msg);
 }

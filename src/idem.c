@@ -10,7 +10,6 @@
 
 #include "clock.h"
 #include "idem_redis.h"
-#include "status.h"
 
 struct entry {
     char *key;
@@ -41,42 +40,6 @@ static uint64_t hash(const char *s)
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
-}
-
-int idem_refusal(enum idem_claim result, struct idem_refusal *out)
-{
-    switch (result) {
-    case IDEM_CONFLICT:
-        *out = (struct idem_refusal){"idempotency_conflict", STATUS_KEY_REUSED,
-                                     "This Idempotency-Key was already used with different "
-                                     "credentials or args; nothing was sent.",
-                                     200};
-        return 0;
-    case IDEM_PENDING:
-        *out = (struct idem_refusal){"idempotency_pending", STATUS_KEY_IN_FLIGHT,
-                                     "A request with this Idempotency-Key is still in flight; "
-                                     "nothing was sent. Repeat it later to get its answer.",
-                                     200};
-        return 0;
-    case IDEM_UNAVAILABLE:
-        /* Without the shared store a repeat could not be recognised on another replica. */
-        *out = (struct idem_refusal){"idempotency_unavailable", STATUS_STORE_UNAVAILABLE,
-                                     "The idempotency store (Redis) cannot be reached, so a "
-                                     "request with an Idempotency-Key cannot be checked; "
-                                     "nothing was sent. Retry later.",
-                                     503};
-        return 0;
-    case IDEM_LAPSED:
-        *out = (struct idem_refusal){"upstream_ambiguous", STATUS_INTERNAL,
-                                     "An earlier request with this Idempotency-Key stopped "
-                                     "before its answer was kept (its replica stopped while "
-                                     "sending); it may have reached Twilio, so nothing was sent "
-                                     "now. Check Twilio's logs before sending it again.",
-                                     200};
-        return 0;
-    default:
-        return -1;
-    }
 }
 
 int idem_key_valid(const char *key)

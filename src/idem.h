@@ -24,17 +24,6 @@ enum idem_claim {
     IDEM_LAPSED,
 };
 
-/* How a call answers a claim that does not go ahead: its outcome (for the log and metrics),
- * status_code, words and HTTP status. */
-struct idem_refusal {
-    const char *what, *code, *msg;
-    int http_status;
-};
-
-/* Fills out for IDEM_CONFLICT, IDEM_PENDING, IDEM_UNAVAILABLE and IDEM_LAPSED and returns 0;
- * returns -1 for the other results, which are not refusals. */
-int idem_refusal(enum idem_claim result, struct idem_refusal *out);
-
 /* Whether key may be an Idempotency-Key: at most 255 printable ASCII characters, so that a
  * line break can never join two keys into one. */
 int idem_key_valid(const char *key);
