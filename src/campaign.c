@@ -600,6 +600,7 @@ static void control(struct camp_call *c, const char *action, struct call *out)
         const char *sadd[] = {"SADD", CAMPAIGN_RUNNING_KEY, c->id};
         redisReply *added = campaign_store_cmd(why, sizeof why, 3, sadd);
         int ok = added && added->type == REDIS_REPLY_INTEGER;
+        int fresh = ok && added->integer == 1;
         if (added && !ok)
             snprintf(why, sizeof why, "SADD: %s",
                      campaign_store_reply_str(added) ? added->str : "unexpected");
@@ -608,6 +609,8 @@ static void control(struct camp_call *c, const char *action, struct call *out)
             answer_down(out, why);
             return;
         }
+        if (fresh)
+            campaign_sender_wake(); /* this replica's senders start now, the others' soon */
     }
     if (end)
         campaign_callback_ended(rt.cfg, c->id);

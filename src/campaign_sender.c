@@ -1,6 +1,7 @@
 #include "campaign_sender.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -19,8 +20,9 @@
 #include "send.h"
 #include "sms.h"
 
-#define CACHE_N 8      /* campaigns a sender keeps settings of */
-#define NOT_SENT_MAX 5 /* tries Twilio never got before a recipient fails (FNOT_SENT) */
+#define CACHE_N 8         /* campaigns a sender keeps settings of */
+#define NOT_SENT_MAX 5    /* tries Twilio never got before a recipient fails (FNOT_SENT) */
+#define IDLE_WAIT_MS 5000 /* longest an idle sender waits for the scout */
 
 /* A recipient's message with its {{placeholders}} filled: Twilio takes 1,600 characters, the
  * cap only stops a runaway variable. */
@@ -52,7 +54,13 @@ static struct {
     atomic_int stop;
     atomic_long counts[ST_N];
     atomic_long backoff_ms;
-} rt;
+    /* An idle replica looks for running campaigns with one sender (the scout, index 0); the
+     * others wait on idle until it sees one (gen moves) and on nap_cond between turns, so
+     * that an idle service neither wakes its senders nor asks Redis for each of them. */
+    pthread_mutex_t lock;
+    pthread_cond_t idle, nap_cond;
+    unsigned long gen; /* moves each time the scout sees a running campaign */
+} rt = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The n bytes between {{ and }} at s, trimmed, into name. Returns the name's length, or -1
  * when it does not fit in size. */
@@ -217,13 +225,44 @@ static struct camp *camp_find(struct sender *s, const char *id)
     return c;
 }
 
-/* Sleeps ms in slices, so a stopping service is noticed. */
+/* Sleeps ms, or until the service stops. */
 static void nap(long ms)
 {
-    while (ms > 0 && !atomic_load(&rt.stop)) {
-        clock_sleep_ms(ms < 100 ? ms : 100);
-        ms -= 100;
-    }
+    struct timespec until = clock_after(ms);
+    pthread_mutex_lock(&rt.lock);
+    while (!atomic_load(&rt.stop) &&
+           pthread_cond_timedwait(&rt.nap_cond, &rt.lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&rt.lock);
+}
+
+/* The scout saw running campaigns: the waiting senders go and look. */
+static void announce(void)
+{
+    pthread_mutex_lock(&rt.lock);
+    rt.gen++;
+    pthread_cond_broadcast(&rt.idle);
+    pthread_mutex_unlock(&rt.lock);
+}
+
+static unsigned long gen_now(void)
+{
+    pthread_mutex_lock(&rt.lock);
+    unsigned long g = rt.gen;
+    pthread_mutex_unlock(&rt.lock);
+    return g;
+}
+
+/* A sender that found nothing running waits until the scout has seen a campaign since seen,
+ * or the service stops; at most IDLE_WAIT_MS, so a lost wake costs no more than that. */
+static void idle_wait(unsigned long seen)
+{
+    struct timespec until = clock_after(IDLE_WAIT_MS);
+    pthread_mutex_lock(&rt.lock);
+    while (!atomic_load(&rt.stop) && rt.gen == seen &&
+           pthread_cond_timedwait(&rt.idle, &rt.lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&rt.lock);
 }
 
 /* The one entry of a stream reply: id and to (and n, the sends tried). */
@@ -603,20 +642,32 @@ static void *sender_main(void *arg)
     struct sender *s = arg;
     char why[256];
     s->curl = curl_easy_init();
+    unsigned long seen = 0;
     while (!atomic_load(&rt.stop)) {
         long now = clock_ms();
         if (!s->running || now - s->running_at >= 1000) {
             freeReplyObject(s->running);
+            seen = gen_now();
             const char *sm[] = {"SMEMBERS", CAMPAIGN_RUNNING_KEY};
             s->running = campaign_store_cmd(why, sizeof why, 2, sm);
             s->running_at = now;
+            if (s->index == 0 && s->running && s->running->type == REDIS_REPLY_ARRAY &&
+                s->running->elements)
+                announce();
         }
         int did = 0;
         size_t n = s->running && s->running->type == REDIS_REPLY_ARRAY ? s->running->elements : 0;
         for (size_t i = 0; i < n && !atomic_load(&rt.stop); i++)
             did += work_on(s, s->running->element[(i + s->index) % n]->str);
-        if (!did)
+        if (did)
+            continue;
+        if (n || s->index == 0) {
             nap(n ? 50 : 200);
+        } else {
+            idle_wait(seen);
+            freeReplyObject(s->running); /* woken: look again at once */
+            s->running = NULL;
+        }
     }
     freeReplyObject(s->running);
     for (size_t i = 0; i < CACHE_N; i++)
@@ -641,6 +692,10 @@ int campaign_sender_start(const struct config *cfg, const unsigned char key[AEAD
     if (send_service_start(&rt.svc, cfg, 0, NULL, err, errlen) < 0)
         return -1;
     rt.svc_started = 1;
+    if (clock_cond_init(&rt.idle) != 0 || clock_cond_init(&rt.nap_cond) != 0) {
+        snprintf(err, errlen, "campaigns: no condition variable");
+        return -1;
+    }
     rt.threads = calloc((size_t)cfg->campaign_concurrency, sizeof *rt.threads);
     for (long i = 0; rt.threads && i < cfg->campaign_concurrency; i++) {
         struct sender *s = calloc(1, sizeof *s);
@@ -657,6 +712,11 @@ int campaign_sender_start(const struct config *cfg, const unsigned char key[AEAD
     return 0;
 }
 
+void campaign_sender_wake(void)
+{
+    announce();
+}
+
 size_t campaign_sender_count(void)
 {
     return rt.n_threads;
@@ -664,7 +724,11 @@ size_t campaign_sender_count(void)
 
 void campaign_sender_stop(void)
 {
+    pthread_mutex_lock(&rt.lock);
     atomic_store(&rt.stop, 1);
+    pthread_cond_broadcast(&rt.idle);
+    pthread_cond_broadcast(&rt.nap_cond);
+    pthread_mutex_unlock(&rt.lock);
     for (size_t i = 0; i < rt.n_threads; i++)
         pthread_join(rt.threads[i], NULL);
     free(rt.threads);

@@ -20,6 +20,9 @@ int campaign_sender_start(const struct config *cfg, const unsigned char key[AEAD
                           char *err, size_t errlen);
 /* How many senders run in this replica. */
 size_t campaign_sender_count(void);
+
+/* Wakes this replica's idle senders to look for running campaigns (one was just started). */
+void campaign_sender_wake(void);
 /* Stops the senders: each finishes the send it is in (its recipient settled) and stops. */
 void campaign_sender_stop(void);
 

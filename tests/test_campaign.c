@@ -817,6 +817,33 @@ static void test_slow_pace_keeps_entries(void **state)
 }
 
 /* Without REDIS_URL: in process, said in getCampaign; the same blocks and counts. */
+/* SMEMBERS calls Redis has answered so far (INFO commandstats). */
+static long smembers_calls(redisContext *rc)
+{
+    redisReply *info = redisCommand(rc, "INFO commandstats");
+    assert_non_null(info);
+    const char *at =
+        info->type == REDIS_REPLY_STRING ? strstr(info->str, "cmdstat_smembers:calls=") : NULL;
+    long n = at ? strtol(at + strlen("cmdstat_smembers:calls="), NULL, 10) : 0;
+    freeReplyObject(info);
+    return n;
+}
+
+/* Two idle replicas of 32 senders each: one sender per replica looks for running campaigns
+ * (once a second), the others wait for it, so Redis is not asked 64 times a second. */
+static void test_idle_replicas_ask_little(void **state)
+{
+    (void)state;
+    redisContext *rc = redisd_connect(&F.redis, 0);
+    assert_non_null(rc);
+    long before = smembers_calls(rc);
+    sleep(3);
+    long asked = smembers_calls(rc) - before;
+    redisFree(rc);
+    if (asked >= 32)
+        fail_msg("idle replicas asked Redis for the running campaigns %ld times in 3 s", asked);
+}
+
 static void test_in_process(void **state)
 {
     (void)state;
@@ -882,12 +909,19 @@ int main(int argc, char **argv)
     binary = argv[1];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),      cmocka_unit_test(test_slow_pace_keeps_entries),
-        cmocka_unit_test(test_arg_checks),     cmocka_unit_test(test_ownership),
-        cmocka_unit_test(test_pause_cancel),   cmocka_unit_test(test_start_readds),
-        cmocka_unit_test(test_hold_at_bucket), cmocka_unit_test(test_rate_limited),
-        cmocka_unit_test(test_opt_out),        cmocka_unit_test(test_replica_killed),
-        cmocka_unit_test(test_redis_killed),   cmocka_unit_test(test_secret_missing),
+        cmocka_unit_test(test_idle_replicas_ask_little),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_slow_pace_keeps_entries),
+        cmocka_unit_test(test_arg_checks),
+        cmocka_unit_test(test_ownership),
+        cmocka_unit_test(test_pause_cancel),
+        cmocka_unit_test(test_start_readds),
+        cmocka_unit_test(test_hold_at_bucket),
+        cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_opt_out),
+        cmocka_unit_test(test_replica_killed),
+        cmocka_unit_test(test_redis_killed),
+        cmocka_unit_test(test_secret_missing),
         cmocka_unit_test(test_in_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
