@@ -75,8 +75,8 @@ static const struct setting settings[] = {
     {"IDEMPOTENCY_MAX", "--idempotency-max", K_LONG, FIELD(idempotency_max), 0, 1, 10000000,
      "10000", "most Idempotency-Keys remembered (least recently used go first)"},
     {"DELIVERY_MAX", "--delivery-max", K_LONG, FIELD(delivery_max), 0, 1, 10000000, "10000",
-     "without REDIS_URL, most webhookEvent deliveries a signature vouched for remembered, in "
-     "an LRU of their own (with REDIS_URL they are kept in Redis)"},
+     "most webhookEvent deliveries a signature vouched for remembered, oldest dropped first: "
+     "per process, or with REDIS_URL in Redis for all replicas together"},
     {"DELIVERY_UNSIGNED_MAX", "--delivery-unsigned-max", K_LONG, FIELD(delivery_unsigned_max), 0, 1,
      10000000, "10000",
      "most webhookEvent deliveries no signature vouched for remembered, per process, in an LRU "

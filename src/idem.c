@@ -71,19 +71,27 @@ struct idem_store *idem_new(size_t max, long ttl_s)
     return s;
 }
 
-struct idem_store *idem_new_redis(const char *url, long ttl_s, long hold_ms, long timeout_ms,
-                                  char *err, size_t errlen)
+struct idem_store *idem_new_redis_bounded(const char *url, long ttl_s, long hold_ms,
+                                          long timeout_ms, size_t max, const char *index, char *err,
+                                          size_t errlen)
 {
     struct idem_store *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (!(s->redis = idem_redis_connect(url, ttl_s, hold_ms, timeout_ms, err, errlen))) {
+    if (!(s->redis =
+              idem_redis_connect(url, ttl_s, hold_ms, timeout_ms, max, index, err, errlen))) {
         free(s);
         return NULL;
     }
     return s;
+}
+
+struct idem_store *idem_new_redis(const char *url, long ttl_s, long hold_ms, long timeout_ms,
+                                  char *err, size_t errlen)
+{
+    return idem_new_redis_bounded(url, ttl_s, hold_ms, timeout_ms, 0, NULL, err, errlen);
 }
 
 static void lru_unlink(struct idem_store *s, struct entry *e)

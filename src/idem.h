@@ -40,6 +40,14 @@ void idem_free(struct idem_store *s);
 struct idem_store *idem_new_redis(const char *url, long ttl_s, long hold_ms, long timeout_ms,
                                   char *err, size_t errlen);
 
+/* As idem_new_redis, for a store that keeps at most max keys in Redis however many callers
+ * bring: each claim lists its key in the sorted set index, and the oldest keys past max are
+ * deleted by the same claim. For keys anyone can mint (webhook deliveries), which must never
+ * fill a Redis that Idempotency-Keys need. */
+struct idem_store *idem_new_redis_bounded(const char *url, long ttl_s, long hold_ms,
+                                          long timeout_ms, size_t max, const char *index, char *err,
+                                          size_t errlen);
+
 /* On IDEM_FRESH, *ticket identifies the claim for idem_finish or idem_abandon. */
 enum idem_claim idem_claim(struct idem_store *s, const char *key, const unsigned char *fp,
                            long wait_ms, char **body, size_t *len, unsigned long *ticket);

@@ -36,6 +36,21 @@ static const char finish_lua[] =
 /* A key's value and what is left of its life, read at once: a claim's life is its lapse and
  * then IDEMPOTENCY_TTL_S, so a claim with less than the TTL left has lapsed. */
 static const char read_lua[] = "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}\n";
+/* A claim in a bounded store (idem_new_redis_bounded): SET NX, then the key is listed in the
+ * index KEYS[2] by Redis's own time, entries past their life leave it, and the oldest keys past
+ * ARGV[3] are deleted. Returns 1 when claimed, 0 when the key was there. */
+static const char claim_bounded_lua[] =
+    "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[2], now, KEYS[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))\n"
+    "local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])\n"
+    "if over > 0 then\n"
+    "  local old = redis.call('ZPOPMIN', KEYS[2], over)\n"
+    "  for i = 1, #old, 2 do redis.call('DEL', old[i]) end\n"
+    "end\n"
+    "return 1\n";
 static const char abandon_lua[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
@@ -57,7 +72,9 @@ struct idem_redis {
     struct redis_url url;
     char where[640]; /* the URL with its password masked, for log lines */
     long ttl_s;
-    long lapse_ms; /* an unsettled claim lapses after this long: its request may have been sent */
+    long lapse_ms;  /* an unsettled claim lapses after this long: its request may have been sent */
+    size_t max;     /* keys kept at most (claim_bounded_lua), 0: no bound */
+    char index[64]; /* the sorted set of a bounded store's keys */
     struct timeval timeout;
     char owner[33]; /* this store's random id: its claims read "p:<owner>-<ticket>:<fp>" */
     atomic_ulong next_ticket;
@@ -216,6 +233,11 @@ static void drop_idle(struct idem_redis *r)
         retire(r, &l);
 }
 
+static const char *store_name(const struct idem_redis *r)
+{
+    return r->max ? "webhook delivery store" : "idempotency store";
+}
+
 /* Logs only the changes, so a Redis outage gives two lines and not one per request. Without a
  * change no lock is taken: every command of every worker passes here. */
 static void mark(struct idem_redis *r, int ok, const char *why)
@@ -227,12 +249,12 @@ static void mark(struct idem_redis *r, int ok, const char *why)
     r->down = !ok;
     pthread_mutex_unlock(&r->lock);
     if (changed && ok)
-        log_msg(LOG_INFO, "idempotency store: Redis at %s answers again", r->where);
+        log_msg(LOG_INFO, "%s: Redis at %s answers again", store_name(r), r->where);
     else if (changed)
-        log_msg(LOG_WARN,
-                "idempotency store: Redis at %s is unavailable (%s); requests with an "
-                "Idempotency-Key get 503 IDEMPOTENCY_STORE_UNAVAILABLE until it answers",
-                r->where, why);
+        log_msg(LOG_WARN, "%s: Redis at %s is unavailable (%s); %s", store_name(r), r->where, why,
+                r->max ? "deliveries are passed on without being remembered until it answers"
+                       : "requests with an Idempotency-Key get 503 "
+                         "IDEMPOTENCY_STORE_UNAVAILABLE until it answers");
 }
 
 /* Runs one command and returns its reply (the caller frees it), or NULL when Redis could not
@@ -313,7 +335,7 @@ static int post(struct idem_redis *r, int argc, const char **argv, const size_t 
 }
 
 struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms, long timeout_ms,
-                                      char *err, size_t errlen)
+                                      size_t max, const char *index, char *err, size_t errlen)
 {
     unsigned char id[16];
     struct idem_redis *r = calloc(1, sizeof *r);
@@ -331,6 +353,11 @@ struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms,
     redis_url_describe(&r->url, r->where, sizeof r->where);
     r->ttl_s = ttl_s;
     r->lapse_ms = hold_ms + 4 * timeout_ms + LAPSE_MARGIN_MS;
+    r->max = max;
+    if (max && snprintf(r->index, sizeof r->index, "%s", index) >= (int)sizeof r->index) {
+        snprintf(err, errlen, "idempotency store: index name too long");
+        goto fail;
+    }
     r->timeout.tv_sec = timeout_ms / 1000;
     r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
     atomic_init(&r->next_ticket, 0);
@@ -340,13 +367,16 @@ struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms,
      * keyed ones are refused (nothing sent) until it answers; run() says so. */
     const char *ping[] = {"PING"};
     redisReply *rep = run(r, 1, ping, NULL);
-    if (rep) {
+    if (rep && r->max)
+        log_msg(LOG_INFO, "webhook delivery store: Redis at %s (at most %zu ids, kept %ld s)",
+                r->where, r->max, r->ttl_s);
+    else if (rep)
         log_msg(LOG_INFO,
                 "idempotency store: Redis at %s (answers kept %ld s, an unsettled claim lapses "
                 "after %ld ms)",
                 r->where, r->ttl_s, r->lapse_ms);
+    if (rep)
         freeReplyObject(rep);
-    }
     return r;
 fail:
     OPENSSL_cleanse(&r->url, sizeof r->url);
@@ -434,7 +464,7 @@ static enum idem_claim read_value(struct idem_redis *r, const redisReply *rep, l
 enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const unsigned char *fp,
                                  long wait_ms, char **body, size_t *len, unsigned long *ticket)
 {
-    char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24];
+    char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24], max[24];
     if (redis_key(key, rkey) < 0)
         return IDEM_NOMEM;
     digest_hex(fp, IDEM_FP_LEN, fp_hex);
@@ -443,18 +473,21 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
     /* A claim outlives its lapse by the TTL: a repeat after the lapse learns that the request
      * may have been sent (IDEM_LAPSED), and never sends it again. */
     snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms + r->ttl_s * 1000);
+    snprintf(max, sizeof max, "%zu", r->max);
     const char *set[] = {"SET", rkey, mine, "NX", "PX", lapse};
+    const char *bounded[] = {"EVAL", claim_bounded_lua, "2", rkey, r->index, mine, lapse, max};
     const char *get[] = {"EVAL", read_lua, "1", rkey};
     const long deadline = clock_ms() + wait_ms;
     long pause = 10;
     int gone = 0;
     for (;;) {
-        redisReply *rep = run(r, 6, set, NULL);
+        redisReply *rep = r->max ? run(r, 8, bounded, NULL) : run(r, 6, set, NULL);
         if (!rep) {
             lose(r, t);
             return IDEM_UNAVAILABLE;
         }
-        int claimed = rep->type == REDIS_REPLY_STATUS;
+        int claimed = r->max ? rep->type == REDIS_REPLY_INTEGER && rep->integer == 1
+                             : rep->type == REDIS_REPLY_STATUS;
         freeReplyObject(rep);
         if (claimed) {
             *ticket = t;

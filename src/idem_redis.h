@@ -15,9 +15,10 @@
 
 struct idem_redis;
 
-/* See idem_new_redis. Tries one connection and logs whether Redis answered. */
+/* See idem_new_redis and idem_new_redis_bounded (max 0: no bound, index unused). Tries one
+ * connection and logs whether Redis answered. */
 struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms, long timeout_ms,
-                                      char *err, size_t errlen);
+                                      size_t max, const char *index, char *err, size_t errlen);
 void idem_redis_free(struct idem_redis *r);
 
 enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const unsigned char *fp,

@@ -30,8 +30,14 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
                                    cfg->redis_timeout_ms, err, errlen);
     else
         svc->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
-    svc->deliveries =
-        cfg->redis_url[0] ? svc->idem : idem_new((size_t)cfg->delivery_max, cfg->idempotency_ttl_s);
+    /* Deliveries anyone can sign (the token is the caller's) live in a bounded store of their
+     * own, so they never fill the Redis the Idempotency-Keys need. */
+    if (svc->idem && cfg->redis_url[0])
+        svc->deliveries = idem_new_redis_bounded(cfg->redis_url, cfg->idempotency_ttl_s, hold,
+                                                 cfg->redis_timeout_ms, (size_t)cfg->delivery_max,
+                                                 "twilio-block:deliveries", err, errlen);
+    else if (svc->idem)
+        svc->deliveries = idem_new((size_t)cfg->delivery_max, cfg->idempotency_ttl_s);
     svc->unsigned_deliveries = idem_new((size_t)cfg->delivery_unsigned_max, cfg->idempotency_ttl_s);
     /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
     if (!svc->idem || !svc->deliveries || !svc->unsigned_deliveries ||
@@ -46,8 +52,7 @@ int send_service_start(struct send_service *svc, const struct config *cfg, size_
 void send_service_stop(struct send_service *svc)
 {
     upstream_stop(svc->upstream);
-    if (svc->deliveries != svc->idem)
-        idem_free(svc->deliveries);
+    idem_free(svc->deliveries);
     idem_free(svc->unsigned_deliveries);
     idem_free(svc->idem);
     svc->upstream = NULL;

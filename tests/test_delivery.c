@@ -372,6 +372,52 @@ static void unsigned_ids_stay_out_of_redis(void **state)
     redisd_stop(&redis);
 }
 
+/* 100,000 CloudEvent ids signed with a token the caller chose (so anyone can sign them) are
+ * remembered in Redis, at most DELIVERY_MAX of them (10,000 by default, the oldest dropped):
+ * Redis grows by a bounded amount, however many come. */
+static void self_signed_ids_are_bounded_in_redis(void **state)
+{
+    (void)state;
+    struct redisd redis;
+    struct child a;
+    char url[128], base[64], listener[512];
+    memset(&redis, 0, sizeof redis);
+    assert_int_equal(redisd_start(&redis, PASSWORD), 0);
+    redisd_url(&redis, 0, url, sizeof url);
+    redisContext *c = redisd_connect(&redis, 0);
+    assert_non_null(c);
+    const char *const env[] = {"REDIS_URL", url, "TWILIO_API_BASE", "http://127.0.0.1:1", NULL};
+    child_start(&a, binary, "delivery-self-signed", env, 10000);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", a.port);
+    long long before = used_memory(c);
+    for (long k = 0; k < 100; k++) {
+        struct buf text;
+        buf_init(&text, 1u << 20);
+        buf_appendz(&text, "[");
+        for (long i = 0; i < 1000; i++)
+            buf_appendf(&text, "%s{\"specversion\":\"1.0\",\"type\":\"t\",\"id\":\"sf-%ld\"}",
+                        i ? "," : "", k * 1000 + i);
+        buf_appendz(&text, "]");
+        char *batch = signed_events("self-chosen-token", "https://hooks.example.com/flood",
+                                    buf_str(&text), listener, sizeof listener);
+        post_batch(base, batch);
+        free(batch);
+        buf_free(&text);
+    }
+    long long after = used_memory(c);
+    redisReply *n = redisCommand(c, "ZCARD twilio-block:deliveries");
+    assert_non_null(n);
+    print_message("Redis used_memory after 100,000 self-signed ids: %+lld bytes, %lld listed\n",
+                  after - before, n->integer);
+    assert_int_equal(n->integer, 10000);
+    freeReplyObject(n);
+    assert_true(after - before <= 8LL * 1024 * 1024);
+    redisFree(c);
+    child_stop(&a);
+    unlink(a.log);
+    redisd_stop(&redis);
+}
+
 static void two_processes_share_what_was_seen(void **state)
 {
     (void)state;
@@ -425,6 +471,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(unchecked_token_is_not_remembered),
         cmocka_unit_test(flood_evicts_no_idempotency_key),
         cmocka_unit_test(unsigned_ids_stay_out_of_redis),
+        cmocka_unit_test(self_signed_ids_are_bounded_in_redis),
         cmocka_unit_test(two_processes_share_what_was_seen),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
