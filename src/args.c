@@ -583,8 +583,11 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
 }
 
 /* A List's items, from a JSON array or a comma-separated string. */
-static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count, struct buf *joined)
+/* Splits a list arg, stopping one item past its maxItems: *more says items were left unread. */
+static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count, struct buf *joined,
+                            int *more)
 {
+    const long max = c->b->args[i].max_items;
     const struct arg_def *a = &c->b->args[i];
     if (json_is_array(v)) {
         size_t k;
@@ -599,6 +602,10 @@ static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count, s
                 return;
             }
             take_list_item(c, i, t, count, k, joined);
+            if (max >= 0 && *count > (size_t)max) {
+                *more = k + 1 < json_array_size(v);
+                break;
+            }
         }
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
@@ -607,6 +614,10 @@ static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count, s
             if (k == n || s[k] == ',') {
                 take_list_item(c, i, (struct text){s + start, k - start}, count, pos++, joined);
                 start = k + 1;
+                if (max >= 0 && *count > (size_t)max) {
+                    *more = k < n;
+                    break;
+                }
             }
         }
     } else {
@@ -618,9 +629,10 @@ static void take_list(struct ctx *c, size_t i, json_t *v)
 {
     const struct arg_def *a = &c->b->args[i];
     size_t count = 0;
+    int more = 0;
     struct buf joined;
     buf_init(&joined, c->out->form.max);
-    take_list_items(c, i, v, &count, &joined);
+    take_list_items(c, i, v, &count, &joined, &more);
     if (!json_object_get(c->reasons, a->name) && a->join && joined.len)
         emit(c, a, (struct text){joined.data, joined.len});
     buf_free(&joined);
@@ -631,6 +643,8 @@ static void take_list(struct ctx *c, size_t i, json_t *v)
     c->present[i] = 1;
     if (a->min_items >= 0 && count < (size_t)a->min_items)
         fail(c, a, 0, "must have at least %ld items (got %zu)", a->min_items, count);
+    else if (a->max_items >= 0 && count > (size_t)a->max_items && more)
+        fail(c, a, 0, "must have at most %ld items (got more)", a->max_items);
     else if (a->max_items >= 0 && count > (size_t)a->max_items)
         fail(c, a, 0, "must have at most %ld items (got %zu)", a->max_items, count);
 }

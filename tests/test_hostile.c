@@ -205,6 +205,32 @@ static void long_lists_refused_while_split(void **state)
                                      "\"recipients\":\"must have at most 1000 entries "
                                      "(BULK_MAX_RECIPIENTS), got more\""));
     http_reply_free(&r);
+    /* a List arg as text: split no further than one past its maxItems */
+    buf_reset(&b);
+    buf_appendz(&b, "{\"args\":{" CREDS ",\"from\":\"+15005550006\",\"to\":\"+14155552671\","
+                    "\"dryRun\":true,\"mediaUrl\":\"");
+    for (int i = 0; i < 15000; i++) /* about 225 KB */
+        buf_appendz(&b, i ? ",https://a.co/x" : "https://a.co/x");
+    buf_appendz(&b, "\"}}");
+    post("sendMms", buf_str(&b), b.len, &r);
+    assert_string_equal(
+        buf_str(&r.body),
+        FIELDS_ERROR("\"mediaUrl\"", "\"mediaUrl\":\"must have at most 10 items (got more)\""));
+    http_reply_free(&r);
+    /* webhookEvent's listeners: each signed one costs a pass over the body, so at most 100 */
+    buf_reset(&b);
+    buf_appendz(&b, "{\"args\":{\"body\":{\"MessageSid\":\"SMa\",\"To\":\"+15005550006\"},"
+                    "\"headers\":{\"X-Twilio-Signature\":\"x\"},\"params\":[");
+    for (int i = 0; i < 3000; i++)
+        buf_appendf(&b, "%s{\"authToken\":\"t%d\",\"webhookUrl\":\"https://h.example.com/%d\"}",
+                    i ? "," : "", i, i);
+    buf_appendz(&b, "]}}");
+    post("webhookEvent", buf_str(&b), b.len, &r);
+    assert_string_equal(buf_str(&r.body),
+                        FIELDS_ERROR("\"params\"", "\"params\":\"must list at most 100 listeners: "
+                                                   "deliver to more in several calls of up to "
+                                                   "100\""));
+    http_reply_free(&r);
     buf_free(&b);
     assert_int_equal(standin_count(H.up), 0);
 }
