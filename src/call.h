@@ -39,6 +39,8 @@ struct call {
     const char *key;             /* the Idempotency-Key, or NULL */
     struct call_answer *out;     /* status 200 and what "internal_error" on entry */
     int writes;                  /* a flow's requests so far that changed something at Twilio */
+    size_t list_bytes;           /* of every list page the call read: one budget for all its
+                                    lists (SEND_LIST_MAX_BYTES) */
 };
 
 typedef void (*call_fn)(struct call *c);

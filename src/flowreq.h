@@ -42,8 +42,9 @@ enum flowreq_fault {
 
 /* A walk over the pages of a Twilio list, one GET at a time: each page an HTTP 200 within the
  * list budget, parsed as a JSON object holding the list's array (a duplicate member refused).
- * The caller sets the members up to fail; pages and bytes count over every list the walk
- * reads, so one budget spans a call that starts several. */
+ * The caller sets the members up to fail; pages count over every list the walk reads, and the
+ * bytes over every list the call reads (c->list_bytes), so one budget spans a call that walks
+ * several lists. */
 struct flowreq_walk {
     struct call *c;
     const char *product;
@@ -55,8 +56,7 @@ struct flowreq_walk {
      * ENDLESS); the walk's own wording is the caller's. */
     void (*fail)(const struct flowreq_walk *w, enum flowreq_fault f,
                  const struct twilio_response *rs);
-    int pages;    /* read so far */
-    size_t bytes; /* of the pages read so far */
+    int pages; /* read so far */
 };
 
 /* Reads a list's first page, GET path with the query form (already encoded, or NULL), then

@@ -292,6 +292,38 @@ static void giant_pages_stop_at_the_list_budget(void **state)
     free(messages);
 }
 
+/* subscribeEvents reads three lists and more (sinks, their subscriptions, each one's types):
+ * pages of 3 MB each pass the 8 MB budget at the third list, not at none of them. */
+static void every_list_of_one_call_shares_the_budget(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 8u << 20);
+    buf_appendz(&b, "{\"sinks\":[{\"sid\":\"DGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"sink_type\":"
+                    "\"webhook\",\"sink_configuration\":{\"destination\":"
+                    "\"https://hooks.example.com/e\"}}],\"subscriptions\":[{\"sid\":"
+                    "\"DFaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},{\"sid\":"
+                    "\"DFbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}],\"types\":[{\"type\":"
+                    "\"com.twilio.x\"}],\"meta\":{\"next_page_url\":null},\"fill\":\"");
+    char *fill = buf_prepare(&b, 3u << 20);
+    memset(fill, 'x', 3u << 20);
+    buf_commit(&b, 3u << 20);
+    buf_appendz(&b, "\"}");
+    struct standin_answer a = {200, "application/json", buf_str(&b), 0, NULL, 0};
+    struct http_reply r;
+    standin_answer(H.up, &a);
+    const char *call = "{\"args\":{" CREDS ",\"webhookUrl\":\"https://hooks.example.com/e\","
+                       "\"types\":\"com.twilio.x\"}}";
+    post("subscribeEvents", call, strlen(call), &r);
+    assert_int_equal(r.status, 200);
+    if (!strstr(buf_str(&r.body), "\"status_code\":\"LIST_TOO_LARGE\""))
+        fail_msg("%s", buf_str(&r.body));
+    http_reply_free(&r);
+    assert_int_equal(standin_count(H.up), 3);
+    standin_clear(H.up);
+    buf_free(&b);
+}
+
 /* A next_page_url with a line break in it: libcurl refuses the request before sending it, and
  * the answer says nothing was sent. */
 static void refused_next_page_says_nothing_was_sent(void **state)
@@ -510,6 +542,7 @@ int main(void)
         cmocka_unit_test_setup(thousand_recipients_fit, reset),
         cmocka_unit_test_setup(long_lists_refused_while_split, reset),
         cmocka_unit_test_setup(giant_pages_stop_at_the_list_budget, reset),
+        cmocka_unit_test_setup(every_list_of_one_call_shares_the_budget, reset),
         cmocka_unit_test_setup(refused_next_page_says_nothing_was_sent, reset),
         cmocka_unit_test_setup(deep_upstream_error_answered, reset),
         cmocka_unit_test_setup(body_sent_as_typed, reset),
