@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "aead.h"
+#include "args.h"
 #include "campaign_callback.h"
 #include "campaign_sender.h"
 #include "campaign_store.h"
@@ -276,6 +277,20 @@ struct camp_call {
     struct campaign_keys k;
 };
 
+/* The arg called name as its check settled on it (trimmed, a Select's option as declared), in a
+ * new string; NULL when it was not given, or with *nomem set when memory ran out. Never read
+ * from the raw args: " Failed " must read as the "failed" its check accepted. */
+static char *arg_dup(const struct camp_call *c, const char *name, int *nomem)
+{
+    struct text t = args_value(c->prep, name);
+    if (t.n == 0)
+        return NULL;
+    char *s = strndup(t.p, t.n);
+    if (!s)
+        *nomem = 1;
+    return s;
+}
+
 /* Reads the campaign's settings when the caller owns it. Returns the HGETALL reply, or NULL
  * with out filled. */
 static redisReply *owned(struct camp_call *c, struct call *out)
@@ -430,18 +445,26 @@ static redisReply *create_store(struct camp_call *c, const char *sealed, const c
                                 const char *mps, const char *now, char *why, size_t size)
 {
     const char *argv[40];
-    int argc = 0;
+    int argc = 0, nomem = 0;
+    char *from = arg_dup(c, "from", &nomem), *mss = arg_dup(c, "messagingServiceSid", &nomem),
+         *body = arg_dup(c, "body", &nomem), *content = arg_dup(c, "contentSid", &nomem),
+         *cb = arg_dup(c, "statusCallback", &nomem);
+    redisReply *rep = NULL;
+    if (nomem) {
+        snprintf(why, size, "out of memory");
+        goto done;
+    }
 #define PUT(name, value) put(argv, &argc, name, value)
     PUT("owner", c->owner);
     PUT("account", c->account);
     PUT("status", "draft");
     PUT("cred", sealed);
-    PUT("from", json_string_value(json_object_get(c->args, "from")));
-    PUT("mss", json_string_value(json_object_get(c->args, "messagingServiceSid")));
-    PUT("body", json_string_value(json_object_get(c->args, "body")));
-    PUT("contentSid", json_string_value(json_object_get(c->args, "contentSid")));
+    PUT("from", from);
+    PUT("mss", mss);
+    PUT("body", body);
+    PUT("contentSid", content);
     PUT("media", media);
-    PUT("cb", json_string_value(json_object_get(c->args, "statusCallback")));
+    PUT("cb", cb);
     PUT("mps", mps);
     PUT("edge", c->prep->edge[0] ? c->prep->edge : NULL);
     PUT("region", c->prep->region[0] ? c->prep->region : NULL);
@@ -450,7 +473,14 @@ static redisReply *create_store(struct camp_call *c, const char *sealed, const c
     PUT("pending", "0");
     PUT("sending", "0");
 #undef PUT
-    return campaign_store_script(CAMPAIGN_SCRIPT_CREATE, &c->k, argc, argv, NULL, why, size);
+    rep = campaign_store_script(CAMPAIGN_SCRIPT_CREATE, &c->k, argc, argv, NULL, why, size);
+done:
+    free(from);
+    free(mss);
+    free(body);
+    free(content);
+    free(cb);
+    return rep;
 }
 
 /* Adds the recipients createCampaign was given to the new draft id, and their counts to to.
@@ -479,13 +509,16 @@ static void create(struct camp_call *c, struct call *out)
 {
     char why[256], id[35], mps[24], now[24];
     unsigned char rnd[16];
-    const char *cb = json_string_value(json_object_get(c->args, "statusCallback"));
-    json_t *mps_arg = json_object_get(c->args, "mps");
-    double rate = json_is_number(mps_arg)   ? json_number_value(mps_arg)
-                  : json_is_string(mps_arg) ? strtod(json_string_value(mps_arg), NULL)
-                                            : 1;
+    int nomem = 0;
+    char *cb = arg_dup(c, "statusCallback", &nomem), *mps_text = arg_dup(c, "mps", &nomem);
+    double rate = mps_text ? strtod(mps_text, NULL) : 1; /* checked: a number, 1 to 10,000 */
+    free(mps_text);
     json_t *list = NULL;
-    if (create_check(c, cb, &list, out) < 0)
+    int checked = nomem ? -1 : create_check(c, cb, &list, out);
+    free(cb);
+    if (nomem)
+        answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
+    if (checked < 0)
         return;
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
         json_decref(list);
@@ -688,17 +721,22 @@ static void list(struct camp_call *c, struct call *out)
         return;
     const char *status = campaign_store_field(meta, "status");
     int cancelled = status && strcmp(status, "cancelled") == 0;
-    const char *want = json_string_value(json_object_get(c->args, "status"));
-    const char *cursor = json_string_value(json_object_get(c->args, "cursor"));
-    json_t *lim = json_object_get(c->args, "limit");
-    long limit = json_is_number(lim)   ? (long)json_number_value(lim)
-                 : json_is_string(lim) ? strtol(json_string_value(lim), NULL, 10)
-                                       : 100;
-    snprintf(count, sizeof count, "%ld", limit > 0 ? limit : 100);
-    const char *scan[] = {"HSCAN", c->k.r, cursor && *cursor ? cursor : "0", "COUNT", count};
-    redisReply *rep = campaign_store_cmd(why, sizeof why, 5, scan);
+    int nomem = 0;
+    char *want = arg_dup(c, "status", &nomem), *cursor = arg_dup(c, "cursor", &nomem);
+    long long limit = 100;
+    args_long(c->prep, "limit", &limit); /* checked whole, 1 to 1,000 */
+    snprintf(count, sizeof count, "%lld", limit);
+    const char *scan[] = {"HSCAN", c->k.r, cursor ? cursor : "0", "COUNT", count};
+    redisReply *rep = nomem ? NULL : campaign_store_cmd(why, sizeof why, 5, scan);
+    free(cursor);
     freeReplyObject(meta);
+    if (nomem) {
+        free(want);
+        answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
+        return;
+    }
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+        free(want);
         freeReplyObject(rep);
         answer_down(out, rep ? "an unexpected answer" : why);
         return;
@@ -732,6 +770,7 @@ static void list(struct camp_call *c, struct call *out)
     int more = next && strcmp(next, "0") != 0;
     json_t *to =
         json_pack("{s:o, s:s?, s:b}", "items", items, "cursor", more ? next : NULL, "more", more);
+    free(want);
     freeReplyObject(rep);
     answer(out, "success", to);
 }
@@ -746,13 +785,18 @@ void campaign_run(struct call *out)
         answer_error(out, "campaigns_unavailable", STATUS_CAMPAIGNS_UNAVAILABLE, rt.missing);
         return;
     }
-    const char *account = json_string_value(json_object_get(out->args, "accountSid"));
-    snprintf(c.account, sizeof c.account, "%s", account ? account : "");
+    struct text account = args_value(out->prep, "accountSid");
+    snprintf(c.account, sizeof c.account, "%.*s", (int)account.n, account.p);
     if (owner_of(out->prep, c.account, c.owner) < 0) {
         answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
         return;
     }
-    c.id = json_string_value(json_object_get(out->args, "campaignId"));
+    char id[64];
+    struct text given = args_value(out->prep, "campaignId");
+    if (given.n) {
+        snprintf(id, sizeof id, "%.*s", (int)given.n, given.p);
+        c.id = id;
+    }
     if (c.id && !campaign_store_id_valid(c.id)) {
         answer_not_found(out);
         return;

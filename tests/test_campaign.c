@@ -869,6 +869,14 @@ static void test_in_process(void **state)
     assert_int_equal(json_array_size(json_object_get(page, "items")), 2);
     assert_true(json_is_true(json_object_get(page, "more")));
     json_decref(page);
+    /* read as checked: a padded id and a padded, re-cased status */
+    snprintf(extra, sizeof extra, "\"campaignId\":\" %s \",\"status\":\" Failed \"", id);
+    page = call(&c, "listCampaignRecipients", extra);
+    json_t *items = json_object_get(page, "items");
+    assert_int_equal(json_array_size(items), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "status")),
+                        "failed");
+    json_decref(page);
     assert_int_equal(posts_to("+14155550701"), 1);
     assert_int_equal(total_posts(), 3);
     child_stop(&c);
