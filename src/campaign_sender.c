@@ -413,8 +413,9 @@ static long long settle_unsent(const struct camp *c, const struct campaign_keys 
         snprintf(ms, sizeof ms, "%ld", hold);
         const char *set[] = {"SET", name, "1", "PX", ms};
         freeReplyObject(campaign_store_cmd(why, sizeof why, 5, set));
-        log_msg(LOG_INFO, "campaign %s: Twilio answered 429; the account's sending holds %ld ms",
-                c->id, hold);
+        log_msg(LOG_INFO,
+                "campaign %s: Twilio took nothing (%s); the account's sending holds %ld ms", c->id,
+                rs->status == 429 ? "429" : "21611, the sender's queue is full", hold);
     }
     if (o == SEND_NOT_SENT && e->tried + 1 >= NOT_SENT_MAX) {
         buf_appendf(state, "FNOT_SENT|%.300s", rs->error);
@@ -470,6 +471,12 @@ static void send_to(struct sender *s, struct camp *c, const struct campaign_keys
         long code = 0;
         char why[256];
         failed_state(&rs, &state, &code);
+        if (code == 21611) { /* the sender's queue at Twilio is full (10 hours of it): nothing
+                              * was queued, so hold as for a 429 and send it again */
+            buf_reset(&state);
+            end = settle_unsent(c, k, e, SEND_LIMITED, &rs, &state);
+            goto settled;
+        }
         if (code == 21610) { /* the recipient replied STOP to this sender */
             const char *sadd[] = {"SADD", c->optout, e->to};
             freeReplyObject(campaign_store_cmd(why, sizeof why, 3, sadd));
@@ -479,6 +486,7 @@ static void send_to(struct sender *s, struct camp *c, const struct campaign_keys
         count(ST_FAILED);
         end = settle_script(CAMPAIGN_SCRIPT_SETTLE, k, 4, argv);
     }
+settled:
     if (end == 1)
         campaign_callback_ended(rt.cfg, c->id);
     twilio_response_free(&rs);

@@ -48,6 +48,7 @@ static struct {
     int n_callbacks;
     long hold_until; /* the Retry-After of the last 429 runs out (clock_ms) */
     int in_hold;     /* POSTs that came before it did */
+    int queue_full;  /* the next POSTs answered 21611 (the sender's queue is full) */
 } up = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int slot_of(const char *to)
@@ -94,6 +95,7 @@ static void up_reset(int delay_ms, int limit)
     up.limit = limit;
     up.hold_until = 0;
     up.in_hold = 0;
+    up.queue_full = 0;
     pthread_mutex_unlock(&up.lock);
 }
 
@@ -125,6 +127,7 @@ static int on_request(struct mg_connection *conn, void *data)
         up.in_hold++;
     snprintf(up.bodies[i], sizeof up.bodies[i], "%s", text ? text : "");
     int limited = up.limit > 0 ? up.limit-- : 0;
+    int full = !limited && up.queue_full > 0 ? up.queue_full-- : 0;
     int delay = up.delay_ms, number = up.total;
     pthread_mutex_unlock(&up.lock);
     if (delay)
@@ -138,6 +141,11 @@ static int on_request(struct mg_connection *conn, void *data)
         pthread_mutex_unlock(&up.lock);
         snprintf(answer, sizeof answer,
                  "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}");
+    } else if (full) {
+        status = 400;
+        snprintf(answer, sizeof answer,
+                 "{\"code\":21611,\"message\":\"This 'From' number has exceeded the maximum "
+                 "number of queued messages\",\"status\":400}");
     } else if (to && strcmp(to, "+15005550004") == 0) {
         status = 400;
         snprintf(answer, sizeof answer,
@@ -644,6 +652,29 @@ static void test_rate_limited(void **state)
     pthread_mutex_unlock(&up.lock);
 }
 
+/* 21611 (the sender's queue at Twilio is full) fails no one: the recipient is sent again once
+ * the account's hold has passed. */
+static void test_queue_full(void **state)
+{
+    (void)state;
+    char id[64];
+    up_reset(0, 0);
+    pthread_mutex_lock(&up.lock);
+    up.queue_full = 2;
+    pthread_mutex_unlock(&up.lock);
+    create(&F.a,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"mps\":50,\"recipients\":[\"+14155550311\","
+           "\"+14155550312\",\"+14155550313\"]",
+           id);
+    json_decref(control(&F.a, "startCampaign", id));
+    json_t *g = wait_status(&F.a, id, "completed");
+    assert_int_equal(get_int(g, "counts.sent"), 3);
+    assert_int_equal(get_int(g, "counts.failed"), 0);
+    assert_counts_add_up(g);
+    json_decref(g);
+    assert_int_equal(total_posts(), 5); /* two refused, then one each */
+}
+
 /* A 429 answered while the next sender waits at the bucket (mps 1, each answer 300 ms late):
  * that sender must not send before the Retry-After has run out. */
 static void test_hold_at_bucket(void **state)
@@ -926,6 +957,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_start_readds),
         cmocka_unit_test(test_hold_at_bucket),
         cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_opt_out),
         cmocka_unit_test(test_replica_killed),
         cmocka_unit_test(test_redis_killed),
