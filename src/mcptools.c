@@ -97,16 +97,28 @@ static enum effect effect_of(const struct block_def *b)
     return ANY; /* twilioRequest and anything unnamed: assume the worst */
 }
 
+/* Whether b takes an arg called name. */
+static int takes(const struct block_def *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_args; i++)
+        if (strcmp(b->args[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 static json_t *annotations(const struct block_def *b)
 {
     enum effect e = effect_of(b);
+    /* a block that can be told to replace what is there (subscribeWebhook's replace) may
+     * overwrite another's webhook: destructive, whatever its verb */
+    int destructive = e == CHANGES || e == ANY || takes(b, "replace");
     /* A repeat changes nothing once a resource is read, deleted, redacted, canceled or (un)
      * subscribed; an update may redirect a call again, a send sends again. */
     int idempotent = e == READS || has_prefix(b->name, "delete") || has_prefix(b->name, "redact") ||
                      has_prefix(b->name, "cancel") || has_prefix(b->name, "subscribe") ||
                      has_prefix(b->name, "unsubscribe");
     return json_pack("{s:b,s:b,s:b,s:b}", "readOnlyHint", e == READS, "destructiveHint",
-                     e == CHANGES || e == ANY, "idempotentHint", idempotent, "openWorldHint", 1);
+                     destructive, "idempotentHint", idempotent, "openWorldHint", 1);
 }
 
 static int set(json_t *obj, const char *key, json_t *value)

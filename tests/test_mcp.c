@@ -595,7 +595,7 @@ static void annotations_by_verb(void **state)
         {"makeCall", 0, 0, 0},         {"deleteMessage", 0, 1, 1},
         {"redactMessage", 0, 1, 1},    {"cancelMessage", 0, 1, 1},
         {"updateCall", 0, 1, 0},       {"unsubscribeWebhook", 0, 1, 1},
-        {"subscribeWebhook", 0, 0, 1}, {"twilioRequest", 0, 1, 0},
+        {"subscribeWebhook", 0, 1, 1}, {"twilioRequest", 0, 1, 0},
     };
     json_t *j = list(NULL, 200);
     json_t *tools = json_object_get(json_object_get(j, "result"), "tools");
