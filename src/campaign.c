@@ -713,9 +713,63 @@ static const char *state_name(char c, int cancelled)
     }
 }
 
+/* A listCampaignRecipients cursor is Redis's HSCAN cursor followed by CURSOR_SKIP digits: the
+ * entries of that HSCAN page already answered. Redis answers a small hash whole whatever COUNT
+ * says, so a page is cut at limit and the next call starts where it stopped. */
+#define CURSOR_SKIP 5
+#define CURSOR_SKIP_MAX 99999
+
+/* One recipient as listed: HSCAN's field (the number) and value (its state). */
+static json_t *recipient_item(const char *to, const char *v, int cancelled)
+{
+    json_t *item =
+        json_pack("{s:s, s:s, s:n, s:n, s:n}", "to", to, "status", state_name(v[0], cancelled),
+                  "messageSid", "errorCode", "errorMessage");
+    if (item && v[0] == 'S')
+        json_object_set_new(item, "messageSid", json_string(v + 1));
+    if (item && v[0] == 'F') {
+        const char *bar = strchr(v + 1, '|');
+        char code[32];
+        size_t n = bar ? (size_t)(bar - v - 1) : 0;
+        snprintf(code, sizeof code, "%.*s", (int)(n < sizeof code ? n : sizeof code - 1), v + 1);
+        char *end = NULL;
+        long long num = strtoll(code, &end, 10);
+        json_object_set_new(item, "errorCode",
+                            *code && end && !*end ? json_integer(num) : json_string(code));
+        json_object_set_new(item, "errorMessage", json_string(bar ? bar + 1 : ""));
+    }
+    return item;
+}
+
+/* The page of recipients HSCAN answered (rep), from entry skip on, at most limit of them (of
+ * status want, when given): {"items", "cursor", "more"}. */
+static json_t *recipients_page(const redisReply *rep, const char *scanned, size_t skip,
+                               long long limit, const char *want, int cancelled)
+{
+    char cursor[64];
+    json_t *items = json_array();
+    if (!items)
+        return NULL;
+    const redisReply *kv = rep->element[1];
+    size_t entries = kv->type == REDIS_REPLY_ARRAY ? kv->elements / 2 : 0, e = skip;
+    for (; e < entries && e < CURSOR_SKIP_MAX && json_array_size(items) < (size_t)limit; e++) {
+        const char *to = kv->element[2 * e]->str, *v = kv->element[2 * e + 1]->str;
+        if (!want || strcmp(want, state_name(v[0], cancelled)) == 0)
+            json_array_append_new(items, recipient_item(to, v, cancelled));
+    }
+    const char *next = campaign_store_reply_str(rep->element[0]);
+    int more = e < entries || (next && strcmp(next, "0") != 0);
+    if (e < entries)
+        snprintf(cursor, sizeof cursor, "%s%0*zu", scanned, CURSOR_SKIP, e);
+    else
+        snprintf(cursor, sizeof cursor, "%s%0*d", next ? next : "0", CURSOR_SKIP, 0);
+    return json_pack("{s:o, s:s?, s:b}", "items", items, "cursor", more ? cursor : NULL, "more",
+                     more);
+}
+
 static void list(struct camp_call *c, struct call *out)
 {
-    char why[256], count[24];
+    char why[256], count[24], scanned[40] = "0";
     redisReply *meta = owned(c, out);
     if (!meta)
         return;
@@ -726,53 +780,28 @@ static void list(struct camp_call *c, struct call *out)
     long long limit = 100;
     args_long(c->prep, "limit", &limit); /* checked whole, 1 to 1,000 */
     snprintf(count, sizeof count, "%lld", limit);
-    const char *scan[] = {"HSCAN", c->k.r, cursor ? cursor : "0", "COUNT", count};
+    size_t skip = 0, n = cursor ? strlen(cursor) : 0; /* checked: digits, at most 32 */
+    if (n > CURSOR_SKIP) {
+        snprintf(scanned, sizeof scanned, "%.*s", (int)(n - CURSOR_SKIP), cursor);
+        skip = strtoul(cursor + n - CURSOR_SKIP, NULL, 10);
+    } else if (n) {
+        snprintf(scanned, sizeof scanned, "%s", cursor);
+    }
+    const char *scan[] = {"HSCAN", c->k.r, scanned, "COUNT", count};
     redisReply *rep = nomem ? NULL : campaign_store_cmd(why, sizeof why, 5, scan);
     free(cursor);
     freeReplyObject(meta);
-    if (nomem) {
-        free(want);
+    json_t *to = NULL;
+    if (nomem)
         answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
-        return;
-    }
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-        free(want);
-        freeReplyObject(rep);
+    else if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
         answer_down(out, rep ? "an unexpected answer" : why);
-        return;
-    }
-    json_t *items = json_array();
-    const redisReply *kv = rep->element[1];
-    for (size_t i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements; i += 2) {
-        const char *v = kv->element[i + 1]->str;
-        const char *name = state_name(v[0], cancelled);
-        if (want && strcmp(want, name) != 0)
-            continue;
-        json_t *item = json_pack("{s:s, s:s, s:n, s:n, s:n}", "to", kv->element[i]->str, "status",
-                                 name, "messageSid", "errorCode", "errorMessage");
-        if (v[0] == 'S')
-            json_object_set_new(item, "messageSid", json_string(v + 1));
-        if (v[0] == 'F') {
-            const char *bar = strchr(v + 1, '|');
-            char code[32];
-            size_t n = bar ? (size_t)(bar - v - 1) : 0;
-            snprintf(code, sizeof code, "%.*s", (int)(n < sizeof code ? n : sizeof code - 1),
-                     v + 1);
-            char *end = NULL;
-            long long num = strtoll(code, &end, 10);
-            json_object_set_new(item, "errorCode",
-                                *code && end && !*end ? json_integer(num) : json_string(code));
-            json_object_set_new(item, "errorMessage", json_string(bar ? bar + 1 : ""));
-        }
-        json_array_append_new(items, item);
-    }
-    const char *next = campaign_store_reply_str(rep->element[0]);
-    int more = next && strcmp(next, "0") != 0;
-    json_t *to =
-        json_pack("{s:o, s:s?, s:b}", "items", items, "cursor", more ? next : NULL, "more", more);
+    else if (!(to = recipients_page(rep, scanned, skip, limit, want, cancelled)))
+        answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
+    else
+        answer(out, "success", to);
     free(want);
     freeReplyObject(rep);
-    answer(out, "success", to);
 }
 
 void campaign_run(struct call *out)

@@ -652,6 +652,47 @@ static void test_rate_limited(void **state)
     pthread_mutex_unlock(&up.lock);
 }
 
+/* listCampaignRecipients answers at most limit recipients a page, even where Redis answers a
+ * small campaign's recipients in one HSCAN page, and the pages together hold each once. */
+static void test_list_pages(void **state)
+{
+    (void)state;
+    char id[64], extra[256];
+    create(&F.a,
+           "\"from\":\"+15005550006\",\"body\":\"x\",\"recipients\":[\"+14155550321\","
+           "\"+14155550322\",\"+14155550323\",\"+14155550324\",\"+14155550325\"]",
+           id);
+    json_t *seen = json_object();
+    char cursor[64] = "";
+    int pages = 0, more = 1;
+    while (more) {
+        if (*cursor)
+            snprintf(extra, sizeof extra, "\"campaignId\":\"%s\",\"limit\":2,\"cursor\":\"%s\"", id,
+                     cursor);
+        else
+            snprintf(extra, sizeof extra, "\"campaignId\":\"%s\",\"limit\":2", id);
+        json_t *page = call(&F.a, "listCampaignRecipients", extra);
+        json_t *items = json_object_get(page, "items");
+        assert_true(json_array_size(items) <= 2);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+            const char *to = json_string_value(json_object_get(it, "to"));
+            assert_null(json_object_get(seen, to));
+            json_object_set_new(seen, to, json_true());
+        }
+        more = json_is_true(json_object_get(page, "more"));
+        snprintf(cursor, sizeof cursor, "%s",
+                 more ? json_string_value(json_object_get(page, "cursor")) : "");
+        json_decref(page);
+        assert_true(++pages <= 10);
+    }
+    assert_int_equal(json_object_size(seen), 5);
+    assert_true(pages >= 3);
+    json_decref(seen);
+    json_decref(control(&F.a, "cancelCampaign", id));
+}
+
 /* 21611 (the sender's queue at Twilio is full) fails no one: the recipient is sent again once
  * the account's hold has passed. */
 static void test_queue_full(void **state)
@@ -958,6 +999,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hold_at_bucket),
         cmocka_unit_test(test_rate_limited),
         cmocka_unit_test(test_queue_full),
+        cmocka_unit_test(test_list_pages),
         cmocka_unit_test(test_opt_out),
         cmocka_unit_test(test_replica_killed),
         cmocka_unit_test(test_redis_killed),
