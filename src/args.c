@@ -582,13 +582,13 @@ static void take_list_item(struct ctx *c, size_t i, struct text t, size_t *count
     buf_free(&norm);
 }
 
-/* A List's items, from a JSON array or a comma-separated string. */
-/* Splits a list arg, stopping one item past its maxItems: *more says items were left unread. */
+/* A List's items, from a JSON array or a comma-separated string, split no further than one item
+ * past its maxItems: *more says items were left unread. */
 static void take_list_items(struct ctx *c, size_t i, json_t *v, size_t *count, struct buf *joined,
                             int *more)
 {
-    const long max = c->b->args[i].max_items;
     const struct arg_def *a = &c->b->args[i];
+    const long max = a->max_items;
     if (json_is_array(v)) {
         size_t k;
         json_t *item;

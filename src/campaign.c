@@ -15,6 +15,7 @@
 #include "campaign_sender.h"
 #include "campaign_store.h"
 #include "digest.h"
+#include "flowreq.h"
 #include "jsonparse.h"
 #include "log.h"
 #include "status.h"
@@ -775,12 +776,13 @@ static void list(struct camp_call *c, struct call *out)
         return;
     const char *status = campaign_store_field(meta, "status");
     int cancelled = status && strcmp(status, "cancelled") == 0;
-    int nomem = 0;
-    char *want = arg_dup(c, "status", &nomem), *cursor = arg_dup(c, "cursor", &nomem);
+    char want_text[16], cursor_text[40]; /* a status option; checked: digits, at most 32 */
+    const char *want = flowreq_arg(c->prep, "status", want_text, sizeof want_text),
+               *cursor = flowreq_arg(c->prep, "cursor", cursor_text, sizeof cursor_text);
     long long limit = 100;
     args_long(c->prep, "limit", &limit); /* checked whole, 1 to 1,000 */
     snprintf(count, sizeof count, "%lld", limit);
-    size_t skip = 0, n = cursor ? strlen(cursor) : 0; /* checked: digits, at most 32 */
+    size_t skip = 0, n = cursor ? strlen(cursor) : 0;
     if (n > CURSOR_SKIP) {
         snprintf(scanned, sizeof scanned, "%.*s", (int)(n - CURSOR_SKIP), cursor);
         skip = strtoul(cursor + n - CURSOR_SKIP, NULL, 10);
@@ -788,19 +790,15 @@ static void list(struct camp_call *c, struct call *out)
         snprintf(scanned, sizeof scanned, "%s", cursor);
     }
     const char *scan[] = {"HSCAN", c->k.r, scanned, "COUNT", count};
-    redisReply *rep = nomem ? NULL : campaign_store_cmd(why, sizeof why, 5, scan);
-    free(cursor);
+    redisReply *rep = campaign_store_cmd(why, sizeof why, 5, scan);
     freeReplyObject(meta);
     json_t *to = NULL;
-    if (nomem)
-        answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
-    else if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
         answer_down(out, rep ? "an unexpected answer" : why);
     else if (!(to = recipients_page(rep, scanned, skip, limit, want, cancelled)))
         answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
     else
         answer(out, "success", to);
-    free(want);
     freeReplyObject(rep);
 }
 
@@ -814,18 +812,13 @@ void campaign_run(struct call *out)
         answer_error(out, "campaigns_unavailable", STATUS_CAMPAIGNS_UNAVAILABLE, rt.missing);
         return;
     }
-    struct text account = args_value(out->prep, "accountSid");
-    snprintf(c.account, sizeof c.account, "%.*s", (int)account.n, account.p);
+    flowreq_arg(out->prep, "accountSid", c.account, sizeof c.account);
     if (owner_of(out->prep, c.account, c.owner) < 0) {
         answer_error(out, "internal_error", STATUS_INTERNAL, "out of memory");
         return;
     }
     char id[64];
-    struct text given = args_value(out->prep, "campaignId");
-    if (given.n) {
-        snprintf(id, sizeof id, "%.*s", (int)given.n, given.p);
-        c.id = id;
-    }
+    c.id = flowreq_arg(out->prep, "campaignId", id, sizeof id);
     if (c.id && !campaign_store_id_valid(c.id)) {
         answer_not_found(out);
         return;

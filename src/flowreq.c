@@ -159,8 +159,7 @@ static int fetch(struct flowreq_walk *w, const char *path, const struct buf *for
         fault = FLOWREQ_UNSENT;
     else if (rs.status != 200)
         fault = FLOWREQ_API_ERROR;
-    else if ((w->c->list_bytes += rs.body.len) >
-             SEND_LIST_MAX_BYTES) /* each page capped, all too */
+    else if ((w->c->list_bytes += rs.body.len) > SEND_LIST_MAX_BYTES) /* every page of the call */
         fault = FLOWREQ_TOO_LARGE;
     else
         fault = parse_page(w, &rs, page);

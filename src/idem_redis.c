@@ -72,9 +72,10 @@ struct idem_redis {
     struct redis_url url;
     char where[640]; /* the URL with its password masked, for log lines */
     long ttl_s;
-    long lapse_ms;  /* an unsettled claim lapses after this long: its request may have been sent */
-    size_t max;     /* keys kept at most (claim_bounded_lua), 0: no bound */
-    char index[64]; /* the sorted set of a bounded store's keys */
+    long lapse_ms; /* an unsettled claim lapses after this long: its request may have been sent */
+    size_t max;    /* keys kept at most (claim_bounded_lua), 0: no bound */
+    char max_text[24]; /* max as claim_bounded_lua's ARGV[3] */
+    char index[64];    /* the sorted set of a bounded store's keys */
     struct timeval timeout;
     char owner[33]; /* this store's random id: its claims read "p:<owner>-<ticket>:<fp>" */
     atomic_ulong next_ticket;
@@ -354,6 +355,7 @@ struct idem_redis *idem_redis_connect(const char *url, long ttl_s, long hold_ms,
     r->ttl_s = ttl_s;
     r->lapse_ms = hold_ms + 4 * timeout_ms + LAPSE_MARGIN_MS;
     r->max = max;
+    snprintf(r->max_text, sizeof r->max_text, "%zu", max);
     if (max && snprintf(r->index, sizeof r->index, "%s", index) >= (int)sizeof r->index) {
         snprintf(err, errlen, "idempotency store: index name too long");
         goto fail;
@@ -464,7 +466,7 @@ static enum idem_claim read_value(struct idem_redis *r, const redisReply *rep, l
 enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const unsigned char *fp,
                                  long wait_ms, char **body, size_t *len, unsigned long *ticket)
 {
-    char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24], max[24];
+    char rkey[KEY_SIZE], fp_hex[FP_HEX + 1], mine[128], lapse[24];
     if (redis_key(key, rkey) < 0)
         return IDEM_NOMEM;
     digest_hex(fp, IDEM_FP_LEN, fp_hex);
@@ -473,9 +475,9 @@ enum idem_claim idem_redis_claim(struct idem_redis *r, const char *key, const un
     /* A claim outlives its lapse by the TTL: a repeat after the lapse learns that the request
      * may have been sent (IDEM_LAPSED), and never sends it again. */
     snprintf(lapse, sizeof lapse, "%ld", r->lapse_ms + r->ttl_s * 1000);
-    snprintf(max, sizeof max, "%zu", r->max);
     const char *set[] = {"SET", rkey, mine, "NX", "PX", lapse};
-    const char *bounded[] = {"EVAL", claim_bounded_lua, "2", rkey, r->index, mine, lapse, max};
+    const char *bounded[] = {"EVAL", claim_bounded_lua, "2", rkey, r->index, mine,
+                             lapse,  r->max_text};
     const char *get[] = {"EVAL", read_lua, "1", rkey};
     const long deadline = clock_ms() + wait_ms;
     long pause = 10;
