@@ -14,39 +14,52 @@
 #define SEND_PART_CAP 4096
 #define SEND_KEY_CAP 4096
 
+/* How long a claim's owner may work before it settles: a call at most UPSTREAM_TIMEOUT_MS, a
+ * batch at most BULK_DEADLINE_MS. */
+static long claim_hold(const struct config *cfg)
+{
+    return cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
+                                                            : cfg->bulk_deadline_ms;
+}
+
 int send_service_start(struct send_service *svc, const struct config *cfg, size_t loops,
                        const atomic_int *draining, char *err, size_t errlen)
 {
     memset(svc, 0, sizeof *svc);
     svc->cfg = cfg;
     svc->draining = draining;
-    /* a claim's owner works at most UPSTREAM_TIMEOUT_MS before settling, a batch's at most
-     * BULK_DEADLINE_MS */
-    long hold = cfg->upstream_timeout_ms > cfg->bulk_deadline_ms ? cfg->upstream_timeout_ms
-                                                                 : cfg->bulk_deadline_ms;
+    long hold = claim_hold(cfg);
     snprintf(err, errlen, "out of memory");
     if (cfg->redis_url[0])
         svc->idem = idem_new_redis(cfg->redis_url, cfg->idempotency_ttl_s, hold,
                                    cfg->redis_timeout_ms, err, errlen);
     else
         svc->idem = idem_new((size_t)cfg->idempotency_max, cfg->idempotency_ttl_s);
-    /* Deliveries anyone can sign (the token is the caller's) live in a bounded store of their
-     * own, so they never fill the Redis the Idempotency-Keys need. */
-    if (svc->idem && cfg->redis_url[0])
-        svc->deliveries = idem_new_redis_bounded(cfg->redis_url, cfg->idempotency_ttl_s, hold,
-                                                 cfg->redis_timeout_ms, (size_t)cfg->delivery_max,
-                                                 "twilio-block:deliveries", err, errlen);
-    else if (svc->idem)
-        svc->deliveries = idem_new((size_t)cfg->delivery_max, cfg->idempotency_ttl_s);
-    svc->unsigned_deliveries = idem_new((size_t)cfg->delivery_unsigned_max, cfg->idempotency_ttl_s);
     /* Idle connections kept by each loop: one per worker, as many as can be in flight. */
-    if (!svc->idem || !svc->deliveries || !svc->unsigned_deliveries ||
+    if (!svc->idem ||
         (loops && !(svc->upstream = upstream_start(loops, cfg->threads,
                                                    (size_t)cfg->upstream_inline, err, errlen)))) {
         send_service_stop(svc);
         return -1;
     }
     return 0;
+}
+
+int send_service_open_deliveries(struct send_service *svc, char *err, size_t errlen)
+{
+    const struct config *cfg = svc->cfg;
+    long hold = claim_hold(cfg);
+    snprintf(err, errlen, "out of memory");
+    /* Deliveries anyone can sign (the token is the caller's) live in a bounded store of their
+     * own, so they never fill the Redis the Idempotency-Keys need. */
+    if (cfg->redis_url[0])
+        svc->deliveries = idem_new_redis_bounded(cfg->redis_url, cfg->idempotency_ttl_s, hold,
+                                                 cfg->redis_timeout_ms, (size_t)cfg->delivery_max,
+                                                 "twilio-block:deliveries", err, errlen);
+    else
+        svc->deliveries = idem_new((size_t)cfg->delivery_max, cfg->idempotency_ttl_s);
+    svc->unsigned_deliveries = idem_new((size_t)cfg->delivery_unsigned_max, cfg->idempotency_ttl_s);
+    return svc->deliveries && svc->unsigned_deliveries ? 0 : -1;
 }
 
 void send_service_stop(struct send_service *svc)

@@ -25,8 +25,8 @@ struct send_service {
     const struct config *cfg;
     struct idem_store *idem;
     /* webhookEvent's deliveries (delivery.h), never in idem's room: those a signature vouched
-     * for (idem itself with Redis, whose keys they cannot evict; else an LRU of their own), and
-     * the rest (per process, never in Redis) */
+     * for (a bounded set in Redis with REDIS_URL, else an LRU of their own), and the rest (per
+     * process, never in Redis). NULL until send_service_open_deliveries. */
     struct idem_store *deliveries;
     struct idem_store *unsigned_deliveries;
     struct upstream *upstream;  /* runs the transfers; NULL: each on its calling thread */
@@ -38,6 +38,11 @@ struct send_service {
  * or -1 with the reason in err and svc empty. Stop it with send_service_stop. */
 int send_service_start(struct send_service *svc, const struct config *cfg, size_t loops,
                        const atomic_int *draining, char *err, size_t errlen);
+
+/* Opens the stores of webhookEvent's deliveries in a started svc: only a service that takes
+ * deliveries needs them. Returns 0, or -1 with the reason in err (send_service_stop frees what
+ * was opened). */
+int send_service_open_deliveries(struct send_service *svc, char *err, size_t errlen);
 
 /* Finishes the transfers in flight and frees what send_service_start made; an empty svc is
  * ignored. */

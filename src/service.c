@@ -24,7 +24,8 @@ struct service *service_start(const struct config *cfg, const struct block_set *
     if (!svc->openapi || pipeline_check(blocks, err, errlen) < 0 ||
         !(svc->mcp_tools = mcptools_build(blocks, err, errlen)) ||
         send_service_start(&svc->calls, &svc->cfg, service_upstream_loops(cfg), &svc->draining, err,
-                           errlen) < 0) {
+                           errlen) < 0 ||
+        send_service_open_deliveries(&svc->calls, err, errlen) < 0) {
         service_stop(svc);
         return NULL;
     }

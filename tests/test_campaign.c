@@ -912,6 +912,16 @@ static void test_idle_replicas_ask_little(void **state)
         fail_msg("idle replicas asked Redis for the running campaigns %ld times in 3 s", asked);
 }
 
+/* A replica opens one store of webhook deliveries, for its HTTP side: the campaign senders'
+ * own send service takes no deliveries, so it opens none (nor a connection to Redis for one). */
+static void test_one_delivery_store(void **state)
+{
+    (void)state;
+    const char *delivery = "webhook delivery store: Redis at redis://";
+    assert_int_equal(child_log_count(&F.a, delivery), 1);
+    assert_int_equal(child_log_count(&F.b, delivery), 1);
+}
+
 static void test_in_process(void **state)
 {
     (void)state;
@@ -986,6 +996,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idle_replicas_ask_little),
+        cmocka_unit_test(test_one_delivery_store),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_slow_pace_keeps_entries),
         cmocka_unit_test(test_arg_checks),

@@ -471,11 +471,18 @@ void child_start(struct child *c, const char *binary, const char *name, const ch
 
 int child_log_has(const struct child *c, const char *text)
 {
+    return child_log_count(c, text) > 0;
+}
+
+int child_log_count(const struct child *c, const char *text)
+{
     struct buf log;
     read_file(c->log, &log);
-    int found = strstr(buf_str(&log), text) != NULL;
+    int n = 0;
+    for (const char *at = buf_str(&log); (at = strstr(at, text)); at += strlen(text))
+        n++;
     buf_free(&log);
-    return found;
+    return n;
 }
 
 void child_url(const struct child *c, const char *block, char *out, size_t size)

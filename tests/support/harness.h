@@ -113,6 +113,8 @@ void child_start(struct child *c, const char *binary, const char *name, const ch
 void child_url(const struct child *c, const char *block, char *out, size_t size);
 /* Whether the child's log holds text. */
 int child_log_has(const struct child *c, const char *text);
+/* How many times text is in the child's log. */
+int child_log_count(const struct child *c, const char *text);
 /* Sends SIGTERM and waits: the child must exit 0 (under the sanitizers a leak makes it fail).
  * Its pid is 0 after. */
 void child_stop(struct child *c);
