@@ -11,6 +11,7 @@
 #include "envelope.h"
 #include "jsonparse.h"
 #include "pipeline.h"
+#include "value.h"
 
 /* The revisions this server speaks, newest first: initialize answers the client's when it is
  * one of them, and the newest otherwise. */
@@ -437,29 +438,6 @@ static void tool_refuse(struct mcp_reply *out, json_t *id, const struct mcptools
     json_decref(doc);
 }
 
-static size_t base64_decode(const char *in, size_t n, unsigned char *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    unsigned long acc = 0;
-    int bits = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (in[i] == '=')
-            break;
-        const char *p = in[i] ? strchr(alphabet, in[i]) : NULL;
-        if (!p)
-            return (size_t)-1;
-        acc = (acc << 6) | (unsigned long)(p - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[k++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return k;
-}
-
 /* Puts the Authorization header's credentials into args. Returns 0, or -1 with what is wrong in
  * *why (a static text, never the values). */
 static int put_credentials(const struct mcp_request *rq, json_t *args, const char **why)
@@ -478,8 +456,9 @@ static int put_credentials(const struct mcp_request *rq, json_t *args, const cha
     h += strspn(h, " ");
     size_t n = strcspn(h, " ");
     unsigned char *plain = malloc(n + 1);
-    size_t k = plain ? base64_decode(h, n, plain) : (size_t)-1;
-    char *colon = k != (size_t)-1 ? memchr(plain, ':', k) : NULL;
+    long got = plain ? value_b64_decode(h, n, plain, n + 1) : -1;
+    size_t k = got < 0 ? 0 : (size_t)got;
+    char *colon = k ? memchr(plain, ':', k) : NULL;
     int rc = -1;
     *why = "The Authorization header is not Basic base64(user:password). " HOW_TO_AUTH;
     if (colon) {

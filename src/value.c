@@ -199,7 +199,8 @@ void value_b64url_encode(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
-long value_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+static long b64_decode(const char *alphabet, const char *in, size_t n, unsigned char *out,
+                       size_t cap)
 {
     size_t o = 0;
     unsigned v = 0;
@@ -207,10 +208,10 @@ long value_b64url_decode(const char *in, size_t n, unsigned char *out, size_t ca
     if (n % 4 == 1)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        const char *at = in[i] ? strchr(b64url, in[i]) : NULL;
+        const char *at = in[i] ? strchr(alphabet, in[i]) : NULL;
         if (!at)
             return -1;
-        v = v << 6 | (unsigned)(at - b64url);
+        v = v << 6 | (unsigned)(at - alphabet);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
@@ -222,4 +223,17 @@ long value_b64url_decode(const char *in, size_t n, unsigned char *out, size_t ca
     if (v & ((1u << bits) - 1)) /* leftover bits must be zero */
         return -1;
     return (long)o;
+}
+
+long value_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+    return b64_decode(b64url, in, n, out, cap);
+}
+
+long value_b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+    if (n % 4 == 0 && n && in[n - 1] == '=')
+        n -= in[n - 2] == '=' ? 2 : 1;
+    return b64_decode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", in, n,
+                      out, cap);
 }

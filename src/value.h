@@ -49,4 +49,8 @@ void value_b64url_encode(const unsigned char *in, size_t n, char *out);
  * -1 on any other character, a cut-off text or bits left over (one text per value). */
 long value_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
 
+/* Decodes base64 text (n bytes; padded to a multiple of 4 with '=', or not padded) as
+ * value_b64url_decode does. */
+long value_b64_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+
 #endif

@@ -109,6 +109,26 @@ static void base64url_round_trips_and_refuses_other_texts(void **state)
     assert_int_equal(value_b64url_decode("AB", 2, back, sizeof back), -1); /* bits left over */
 }
 
+/* Basic credentials' base64: padded or not, nothing after the padding, no other alphabet. */
+static void base64_takes_padded_and_unpadded_texts(void **state)
+{
+    (void)state;
+    unsigned char back[16];
+    const char *texts[] = {"dXNlcjpwdw==", "dXNlcjpwdw", "dXNlcjpwd28=", "dXNlcjpwd28"};
+    const char *plain[] = {"user:pw", "user:pw", "user:pwo", "user:pwo"};
+    for (size_t i = 0; i < 4; i++) {
+        long n = value_b64_decode(texts[i], strlen(texts[i]), back, sizeof back);
+        assert_int_equal(n, (long)strlen(plain[i]));
+        assert_memory_equal(back, plain[i], (size_t)n);
+    }
+    assert_int_equal(value_b64_decode("AB+/", 4, back, sizeof back), 3);
+    assert_int_equal(value_b64_decode("AB-_", 4, back, sizeof back), -1);
+    assert_int_equal(value_b64_decode("dXNlcjpwdw==dXNl", 16, back, sizeof back), -1);
+    assert_int_equal(value_b64_decode("dXNlcjpwdw=", 11, back, sizeof back), -1);
+    assert_int_equal(value_b64_decode("dXNlcjpwdw===", 13, back, sizeof back), -1);
+    assert_int_equal(value_b64_decode("dXNlcjpwdx==", 12, back, sizeof back), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +137,7 @@ int main(void)
         cmocka_unit_test(twilio_dates_and_their_format),
         cmocka_unit_test(phones_and_sids),
         cmocka_unit_test(base64url_round_trips_and_refuses_other_texts),
+        cmocka_unit_test(base64_takes_padded_and_unpadded_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
