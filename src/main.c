@@ -83,18 +83,17 @@ static void log_listening(const struct config *cfg, const struct block_set *bloc
             block_count(blocks), cfg->threads, service_upstream_loops(cfg), upstream);
 }
 
-/* Assembles the service, listens, starts the campaign senders and runs until a signal in
- * stop; then drains and stops them, last started first. Returns the exit status. */
+/* Assembles the service, starts the campaign senders, listens and runs until a signal in
+ * stop; then drains the server, stops the senders and closes the server. Campaigns start
+ * before the server takes a request, since a request may be a campaign block. Returns the exit
+ * status. */
 static int serve(const struct config *cfg, const struct block_set *blocks, const sigset_t *stop)
 {
     char err[512];
     struct service *svc = service_start(cfg, blocks, err, sizeof err);
-    struct server *srv = svc ? server_start(svc, err, sizeof err) : NULL;
+    int campaigns = svc && campaign_start(cfg, err, sizeof err) == 0;
+    struct server *srv = campaigns ? server_start(svc, err, sizeof err) : NULL;
     int status = 1;
-    if (srv && campaign_start(cfg, err, sizeof err) < 0) {
-        server_stop(srv);
-        srv = NULL;
-    }
     if (srv) {
         log_listening(cfg, blocks, srv);
         int sig = 0;
@@ -112,6 +111,8 @@ static int serve(const struct config *cfg, const struct block_set *blocks, const
         status = 0;
     } else {
         log_msg(LOG_ERROR, "%s", err);
+        if (campaigns)
+            campaign_stop();
     }
     service_stop(svc); /* after every user: the transfers in flight finish */
     if (status == 0)

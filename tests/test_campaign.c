@@ -7,12 +7,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <arpa/inet.h>
 #include <cmocka.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -912,6 +915,61 @@ static void test_idle_replicas_ask_little(void **state)
         fail_msg("idle replicas asked Redis for the running campaigns %ld times in 3 s", asked);
 }
 
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* A replica takes no request before its campaigns are up: a createCampaign sent the moment its
+ * port accepts is served (it once answered CAMPAIGNS_UNAVAILABLE, "not started", to 19 of 20
+ * such starts). Five starts, each asked as soon as a connection is made. */
+static void test_first_request_finds_campaigns(void **state)
+{
+    (void)state;
+    char base[64], port[16];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", F.up_port);
+    const char body[] = "{" CREDS ",\"from\":\"+15005550006\",\"body\":\"Hello\"}";
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /api/twilio/createCampaign HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+             sizeof body - 1);
+    const char *parts[] = {head, body};
+    for (int run = 0; run < 5; run++) {
+        snprintf(port, sizeof port, "%d", free_port());
+        const char *const env[] = {"PORT",
+                                   port,
+                                   "THREADS",
+                                   "16",
+                                   "REDIS_URL",
+                                   F.redis_url,
+                                   "CAMPAIGN_SECRET",
+                                   "test-campaign-passphrase",
+                                   "TWILIO_API_BASE",
+                                   base,
+                                   NULL};
+        struct child c;
+        child_spawn(&c, binary, "campaign-first", env);
+        struct buf out;
+        int tries = 0;
+        while (raw_request(atoi(port), parts, 2, 0, &out) < 0 && ++tries < 20000) {
+            buf_free(&out);
+            clock_sleep_ms(1);
+        }
+        if (!strstr(buf_str(&out), "\"callback\":\"success\""))
+            fail_msg("start %d: the first createCampaign got %.300s", run, buf_str(&out));
+        buf_free(&out);
+        kill_child(&c);
+    }
+}
+
 /* A replica opens one store of webhook deliveries, for its HTTP side: the campaign senders'
  * own send service takes no deliveries, so it opens none (nor a connection to Redis for one). */
 static void test_one_delivery_store(void **state)
@@ -997,6 +1055,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idle_replicas_ask_little),
         cmocka_unit_test(test_one_delivery_store),
+        cmocka_unit_test(test_first_request_finds_campaigns),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_slow_pace_keeps_entries),
         cmocka_unit_test(test_arg_checks),

@@ -434,8 +434,7 @@ void harness_expect_sent(struct harness *h, const char *method, const char *path
     assert_string_equal(rec.body, form);
 }
 
-void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
-                 long wait_ms)
+void child_spawn(struct child *c, const char *binary, const char *name, const char *const *env)
 {
     static int runs;
     snprintf(c->log, sizeof c->log, "/tmp/twilio-block-%s-%ld-%d.log", name, (long)getpid(),
@@ -454,6 +453,12 @@ void child_start(struct child *c, const char *binary, const char *name, const ch
         execl(binary, binary, (char *)NULL);
         _exit(127);
     }
+}
+
+void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
+                 long wait_ms)
+{
+    child_spawn(c, binary, name, env);
     static const char at[] = "listening on http://127.0.0.1:";
     c->port = 0;
     for (long waited = 0; waited < wait_ms && !c->port; waited += 25) {

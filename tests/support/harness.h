@@ -109,6 +109,8 @@ struct child {
  * test fails when it does not start. The child is killed if the test process dies. */
 void child_start(struct child *c, const char *binary, const char *name, const char *const *env,
                  long wait_ms);
+/* Starts binary as child_start does, without waiting for anything (c->port stays 0). */
+void child_spawn(struct child *c, const char *binary, const char *name, const char *const *env);
 /* http://127.0.0.1:<its port>/api/twilio/<block> */
 void child_url(const struct child *c, const char *block, char *out, size_t size);
 /* Whether the child's log holds text. */
