@@ -3,7 +3,9 @@
 // DELAY_MS (20) and counts every POST by To and by second; uploaded in 10 keyed chunks, mps
 // MPS (1,000), one replica SIGKILLed once 30 % are sent. Prints a markdown table: whole-run
 // time, the busiest 5-second window, the median sends a second, recipients sent twice,
-// maybeSent, peak RSS per replica, Redis bytes per recipient after the run.
+// maybeSent, peak RSS per replica, Redis bytes per recipient after the run, and the CPU a
+// recipient costs the replicas and Redis beside what a plain sendSms call costs (PLAIN_CALLS
+// of them, 10,000, unkeyed and then keyed, on one replica against the same stand-in).
 // Usage: node bench/campaign.js path/to/twilio-block   (SERVICE_ENV="VAR=value ..." adds settings)
 'use strict';
 const http = require('http');
@@ -66,12 +68,24 @@ function standin() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
 }
 
+const PLAIN = Number(process.env.PLAIN_CALLS || 10000);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+// The CPU time process pid has used, in µs (user + system, /proc/<pid>/stat fields 14 and 15).
+function cpuUs(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 1e6 / HZ;
+  } catch (e) { return NaN; }
+}
+
 function call(port, block, args, key) {
   const body = JSON.stringify({ accountSid: SID, accountToken: 'bench-token', ...args });
   const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
   if (key) headers['Idempotency-Key'] = key;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/api/twilio/${block}`, headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/api/twilio/${block}`, headers, agent }, (res) => {
       let s = '';
       res.on('data', (d) => { s += d; });
       res.on('end', () => {
@@ -103,6 +117,20 @@ function peakRss(pid) {
 
 function redisCli(port, ...args) {
   return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim();
+}
+
+// n sendSms calls at 50 at a time on one replica; returns its CPU and Redis's per call, in µs.
+async function plainCalls(r, redisPid, n, keyed) {
+  const cpu0 = cpuUs(r.child.pid), redis0 = cpuUs(redisPid);
+  let next = 0;
+  const one = async () => {
+    for (let i = next++; i < n; i = next++) {
+      await call(r.port, 'sendSms', { from: '+15005550006', to: `+1415${String(i).padStart(7, '0')}`, body: 'Hello, your order has shipped.' },
+        keyed ? `plain-${process.pid}-${i}` : undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: 50 }, one));
+  return { service: (cpuUs(r.child.pid) - cpu0) / n, redis: (cpuUs(redisPid) - redis0) / n };
 }
 
 async function main() {
@@ -162,11 +190,16 @@ async function main() {
   const tUploaded = Date.now();
   await call(replicas[1].port, 'startCampaign', { campaignId: id });
   const tStart = Date.now();
+  const sentBefore = total;
+  const cpuStart = replicas.map((r) => cpuUs(r.child.pid));
+  const redisStart = cpuUs(redis.pid);
+  const cpuEnd = [];
   let killed = false, g;
   for (;;) {
     g = await call(replicas[killed ? 1 : 0].port, 'getCampaign', { campaignId: id });
     if (!killed && g.counts.sent >= KILL_AT * N) {
       replicas[0].peak = peakRss(replicas[0].child.pid);
+      cpuEnd[0] = cpuUs(replicas[0].child.pid);
       replicas[0].child.kill('SIGKILL');
       killed = true;
     }
@@ -176,6 +209,12 @@ async function main() {
   }
   const tEnd = Date.now();
   for (const r of replicas.slice(1)) r.peak = peakRss(r.child.pid);
+  for (let i = 1; i < 3; i++) cpuEnd[i] = cpuUs(replicas[i].child.pid);
+  const redisEnd = cpuUs(redis.pid);
+  const sentInRun = total - sentBefore;
+  const perSend = cpuEnd.reduce((a, c, i) => a + c - cpuStart[i], 0) / sentInRun;
+  const redisPerSend = (redisEnd - redisStart) / sentInRun;
+
   await sleep(500);
   const usedAfter = Number(/used_memory:(\d+)/.exec(redisCli(redisPort, 'INFO', 'memory'))[1]);
 
@@ -188,18 +227,27 @@ async function main() {
   const median = inner[Math.floor(inner.length / 2)];
   let twice = 0;
   for (const v of byTo.values()) if (v > 1) twice++;
+  const sentTotal = total;
+  const commands = redisCli(redisPort, 'INFO', 'commandstats');
+  // after the campaign's figures: these calls reach the stand-in too
+  const unkeyed = await plainCalls(replicas[1], redis.pid, PLAIN, false);
+  const keyed = await plainCalls(replicas[1], redis.pid, PLAIN, true);
+  fs.writeFileSync(path.join(os.tmpdir(), 'campaign-bench-commandstats.txt'), commands);
   const rows = [
     ['recipients, chunks, mps, stand-in delay', `${N}, ${CHUNKS} keyed (each sent twice), ${MPS}, ${DELAY} ms`],
     ['upload (10 chunks + their repeats)', `${((tUploaded - t0) / 1000).toFixed(1)} s`],
     ['whole run, start to completed (goal <= 125 s)', `${((tEnd - tStart) / 1000).toFixed(1)} s`],
     ['busiest 5-second window (goal <= 5,100)', `${busiest}`],
     ['median sends a second (goal >= 900)', `${median}`],
-    ['requests to the stand-in', `${total}`],
+    ['requests to the stand-in', `${sentTotal}`],
     ['recipients sent twice (goal 0)', `${twice}`],
     ['counts', JSON.stringify(g.counts)],
     ['maybeSent (goal <= 100)', `${g.counts.maybeSent}`],
     ['peak RSS per replica, MB (goal <= 96; the first was killed at 30 %)', replicas.map((r) => r.peak.toFixed(1)).join(', ')],
     ['Redis bytes per recipient after the run (goal <= 400)', `${((usedAfter - usedBefore) / N).toFixed(0)}`],
+    ['CPU per recipient sent, µs: the replicas, Redis (start to completed)', `${perSend.toFixed(0)}, ${redisPerSend.toFixed(0)}`],
+    [`CPU per plain sendSms call, µs: the replica, Redis (${PLAIN} calls, 50 at a time, unkeyed; then keyed)`,
+      `${unkeyed.service.toFixed(0)}, ${unkeyed.redis.toFixed(0)}; keyed ${keyed.service.toFixed(0)}, ${keyed.redis.toFixed(0)}`],
   ];
   console.log('| measure | value |\n|---|---|');
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);

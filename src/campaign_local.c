@@ -438,27 +438,26 @@ static redisReply *pair(redisReply *a, redisReply *b)
     return r;
 }
 
-/* The pacing bucket: takes need tokens, or answers the ms to wait for them. */
+/* The pacing bucket, as campaign_store.c's lua_bucket: books need tokens (into debt if need
+ * be) and answers -ms to send in, or answers ms > 0 to ask again in, booking nothing. */
 static redisReply *script_bucket(struct campaign_local *l, const char **argv)
 {
     json_t *b = lookup(l, argv[0], "h", 1);
     double rate = strtod(argv[1], NULL), cap = strtod(argv[2], NULL), need = strtod(argv[3], NULL),
-           now = (double)clock_ms();
+           ahead = strtod(argv[4], NULL), now = (double)clock_ms();
     const char *tks = hget(b, "tk"), *tss = hget(b, "ts");
     double tk = tks ? strtod(tks, NULL) : cap, ts = tss ? strtod(tss, NULL) : now;
     if (now > ts)
         tk = fmin(cap, tk + (now - ts) * rate / 1000);
-    long long wait = 0;
-    if (tk >= need)
-        tk -= need;
-    else
-        wait = (long long)ceil((need - tk) * 1000 / rate);
+    long long wait = tk < need ? (long long)ceil((need - tk) * 1000 / rate) : 0;
+    if (wait > ahead)
+        return rep_int(wait - (long long)ahead);
     char t[64];
-    snprintf(t, sizeof t, "%.6f", tk);
+    snprintf(t, sizeof t, "%.6f", tk - need);
     hset(b, "tk", t);
     snprintf(t, sizeof t, "%.0f", fmax(now, ts));
     hset(b, "ts", t);
-    return rep_int(wait);
+    return rep_int(-wait);
 }
 
 static redisReply *script_create(struct ctx *c, const char **a, int n)
@@ -613,7 +612,7 @@ static redisReply *script_settle(struct ctx *c, const char *name, const char *st
 static redisReply *script_locked(struct campaign_local *l, const char *name, int nkeys, int argc,
                                  const char **argv)
 {
-    if (strcmp(name, "bucket") == 0 && nkeys == 1 && argc == 4)
+    if (strcmp(name, "bucket") == 0 && nkeys == 1 && argc == 5)
         return script_bucket(l, argv);
     if (nkeys != 5 || argc < 7)
         return NULL;

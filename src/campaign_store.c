@@ -156,22 +156,26 @@ static const char lua_requeue[] =
     "redis.call('XADD', q, '*', 't', ARGV[3], 'n', ARGV[5])\n"
     "return 0\n";
 
-/* The token bucket (KEYS[1]), in segments: ARGV rate a second, capacity, segments wanted.
- * Answers 0 when taken, else the milliseconds until they will be there. Redis's clock, so
+/* The token bucket (KEYS[1]), in segments: ARGV rate a second, capacity, segments wanted, and
+ * how far ahead a send may be booked (ms). A booking takes its tokens at once, into debt if
+ * need be, so each sender asks once per send and not once per free token. Answers -ms (ms >=
+ * 0) when booked: send in ms; else ms > 0: nothing booked, ask again in ms. Redis's clock, so
  * every replica counts alike. */
 static const char lua_bucket[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local h = redis.call('HMGET', KEYS[1], 'tk', 'ts')\n"
     "local rate, cap, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local ahead = tonumber(ARGV[4])\n"
     "local tk = tonumber(h[1]) or cap\n"
     "local ts = tonumber(h[2]) or now\n"
     "if now > ts then tk = math.min(cap, tk + (now - ts) * rate / 1000) end\n"
     "local wait = 0\n"
-    "if tk >= need then tk = tk - need else wait = math.ceil((need - tk) * 1000 / rate) end\n"
-    "redis.call('HSET', KEYS[1], 'tk', tostring(tk), 'ts', tostring(math.max(now, ts)))\n"
+    "if tk < need then wait = math.ceil((need - tk) * 1000 / rate) end\n"
+    "if wait > ahead then return wait - ahead end\n"
+    "redis.call('HSET', KEYS[1], 'tk', tostring(tk - need), 'ts', tostring(math.max(now, ts)))\n"
     "redis.call('PEXPIRE', KEYS[1], 60000)\n"
-    "return wait\n";
+    "return -wait\n";
 
 /* Each script's Lua text and its name in campaign_local, by enum campaign_script. */
 static const struct {
@@ -306,8 +310,8 @@ redisReply *campaign_store_script(enum campaign_script s, const struct campaign_
 redisReply *campaign_store_bucket(const char **take, char *why, size_t whylen)
 {
     return store.local
-               ? local_script("bucket", 1, 4, take, why, whylen)
-               : campaign_redis_script(store.redis, lua_bucket, 1, 4, take, NULL, why, whylen);
+               ? local_script("bucket", 1, 5, take, why, whylen)
+               : campaign_redis_script(store.redis, lua_bucket, 1, 5, take, NULL, why, whylen);
 }
 
 redisReply *campaign_store_cmd(char *why, size_t whylen, int argc, const char **argv)

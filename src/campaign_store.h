@@ -49,8 +49,9 @@ void campaign_store_keys_of(const char *id, struct campaign_keys *k);
  * with freeReplyObject), or NULL with why. */
 redisReply *campaign_store_script(enum campaign_script s, const struct campaign_keys *k, int argc,
                                   const char **argv, const size_t *lens, char *why, size_t whylen);
-/* The pacing bucket, take = {key, rate a second, capacity, segments wanted}: answers 0 when
- * taken, else the ms until they will be there (Redis's clock, so every replica counts alike). */
+/* The pacing bucket, take = {key, rate a second, capacity, segments wanted, ms a send may be
+ * booked ahead}: answers -ms (ms >= 0) when a send was booked (send in ms), else ms > 0:
+ * nothing booked, ask again in ms (Redis's clock, so every replica counts alike). */
 redisReply *campaign_store_bucket(const char **take, char *why, size_t whylen);
 /* Runs one command. Returns the reply, or NULL with why. */
 redisReply *campaign_store_cmd(char *why, size_t whylen, int argc, const char **argv);
