@@ -710,6 +710,7 @@ int campaign_sender_start(const struct config *cfg, const unsigned char key[AEAD
     rt.svc_started = 1;
     if (clock_cond_init(&rt.idle) != 0 || clock_cond_init(&rt.nap_cond) != 0) {
         snprintf(err, errlen, "campaigns: no condition variable");
+        campaign_sender_stop();
         return -1;
     }
     rt.threads = calloc((size_t)cfg->campaign_concurrency, sizeof *rt.threads);
@@ -724,6 +725,11 @@ int campaign_sender_start(const struct config *cfg, const unsigned char key[AEAD
             break;
         }
         rt.n_threads++;
+    }
+    if (!rt.n_threads) { /* a replica with campaigns on must have someone to send them */
+        snprintf(err, errlen, "campaigns: no sender thread could start");
+        campaign_sender_stop();
+        return -1;
     }
     return 0;
 }
