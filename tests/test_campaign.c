@@ -841,7 +841,7 @@ static void test_redis_killed(void **state)
     char extra[128];
     snprintf(extra, sizeof extra, "\"campaignId\":\"%s\"", id);
     const char *cb = "";
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 50; i++) {
         json_t *to = call_as(&F.b, "getCampaign", CREDS, extra, NULL, &cb);
         const char *code = json_string_value(json_object_get(to, "status_code"));
         int unavailable = code && strcmp(code, "CAMPAIGN_STORE_UNAVAILABLE") == 0;
@@ -920,7 +920,8 @@ static long command_calls(redisContext *rc, const char *command)
 
 /* 64 senders on a campaign of 200 at mps 100: each sender books its send at the bucket
  * (HMGET, once a look) and waits for its turn, so the bucket is asked about once per recipient.
- * Asked until a token was free, it was asked about 64 times per recipient. */
+ * Asked until a token was free, it was asked about 64 times per recipient. The pace holds:
+ * after the bucket's 5 tokens, 195 more take at least 1.95 s (a bound below, never a speed). */
 static void test_senders_book_their_sends(void **state)
 {
     (void)state;
@@ -936,7 +937,10 @@ static void test_senders_book_their_sends(void **state)
     assert_non_null(rc);
     create(&F.a, extra, id);
     long before = command_calls(rc, "hmget");
+    long started = clock_ms();
     json_decref(control(&F.b, "startCampaign", id));
+    wait_posts(200);
+    long took = clock_ms() - started;
     json_t *g = wait_status(&F.a, id, "completed");
     assert_int_equal(get_int(g, "counts.sent"), 200);
     json_decref(g);
@@ -945,6 +949,8 @@ static void test_senders_book_their_sends(void **state)
     assert_int_equal(total_posts(), 200);
     if (asked > 300)
         fail_msg("the bucket was asked %ld times for 200 recipients", asked);
+    if (took < 1950)
+        fail_msg("200 recipients at mps 100 went out in %ld ms", took);
 }
 
 /* Two idle replicas of 32 senders each: one sender per replica looks for running campaigns
@@ -989,7 +995,7 @@ static void test_first_request_finds_campaigns(void **state)
              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
              sizeof body - 1);
     const char *parts[] = {head, body};
-    for (int run = 0; run < 5; run++) {
+    for (int run = 0, starts = 0; run < 5 && starts < 10; starts++) {
         snprintf(port, sizeof port, "%d", free_port());
         const char *const env[] = {"PORT",
                                    port,
@@ -1005,15 +1011,23 @@ static void test_first_request_finds_campaigns(void **state)
         struct child c;
         child_spawn(&c, binary, "campaign-first", env);
         struct buf out;
-        int tries = 0;
-        while (raw_request(atoi(port), parts, 2, 0, &out) < 0 && ++tries < 20000) {
+        int tries = 0, exited = 0;
+        while (raw_request(atoi(port), parts, 2, 0, &out) < 0 && ++tries < 20000 &&
+               !(exited = waitpid(c.pid, NULL, WNOHANG) == c.pid)) {
             buf_free(&out);
             clock_sleep_ms(1);
         }
-        if (!strstr(buf_str(&out), "\"callback\":\"success\""))
+        if (exited) { /* the port was taken before the child bound it: another one */
+            buf_free(&out);
+            unlink(c.log);
+            continue;
+        }
+        int served = strstr(buf_str(&out), "\"callback\":\"success\"") != NULL;
+        kill_child(&c);
+        if (!served)
             fail_msg("start %d: the first createCampaign got %.300s", run, buf_str(&out));
         buf_free(&out);
-        kill_child(&c);
+        run++;
     }
 }
 
