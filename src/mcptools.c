@@ -97,21 +97,12 @@ static enum effect effect_of(const struct block_def *b)
     return ANY; /* twilioRequest and anything unnamed: assume the worst */
 }
 
-/* Whether b takes an arg called name. */
-static int takes(const struct block_def *b, const char *name)
-{
-    for (size_t i = 0; i < b->n_args; i++)
-        if (strcmp(b->args[i].name, name) == 0)
-            return 1;
-    return 0;
-}
-
 static json_t *annotations(const struct block_def *b)
 {
     enum effect e = effect_of(b);
     /* a block that can be told to replace what is there (subscribeWebhook's replace) may
      * overwrite another's webhook: destructive, whatever its verb */
-    int destructive = e == CHANGES || e == ANY || takes(b, "replace");
+    int destructive = e == CHANGES || e == ANY || block_arg_index(b, "replace") >= 0;
     /* A repeat changes nothing once a resource is read, deleted, redacted, canceled or (un)
      * subscribed; an update may redirect a call again, a send sends again. */
     int idempotent = e == READS || has_prefix(b->name, "delete") || has_prefix(b->name, "redact") ||
