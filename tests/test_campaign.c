@@ -7,15 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <arpa/inet.h>
 #include <cmocka.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -968,18 +965,6 @@ static void test_idle_replicas_ask_little(void **state)
         fail_msg("idle replicas asked Redis for the running campaigns %ld times in 3 s", asked);
 }
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* A replica takes no request before its campaigns are up: a createCampaign sent the moment its
  * port accepts is served (it once answered CAMPAIGNS_UNAVAILABLE, "not started", to 19 of 20
  * such starts). Five starts, each asked as soon as a connection is made. */
@@ -997,7 +982,7 @@ static void test_first_request_finds_campaigns(void **state)
     const char *parts[] = {head, body};
     int run = 0;
     for (int starts = 0; run < 5 && starts < 10; starts++) {
-        snprintf(port, sizeof port, "%d", free_port());
+        snprintf(port, sizeof port, "%d", redisd_free_port());
         const char *const env[] = {"PORT",
                                    port,
                                    "THREADS",
@@ -1018,7 +1003,7 @@ static void test_first_request_finds_campaigns(void **state)
             buf_free(&out);
             clock_sleep_ms(1);
         }
-        /* Another test's server may take the port between free_port and the child's bind:
+        /* Another test's server may take the port between redisd_free_port and the child's bind:
          * it answers, not with an envelope, and the child exits (the port is in use). */
         for (int waited = 0; !exited && !strstr(buf_str(&out), "\"callback\":") && waited < 5000;
              waited += 10) {
