@@ -461,7 +461,6 @@ void child_start(struct child *c, const char *binary, const char *name, const ch
 {
     child_spawn(c, binary, name, env);
     static const char at[] = "listening on http://127.0.0.1:";
-    c->port = 0;
     for (long waited = 0; waited < wait_ms && !c->port; waited += 25) {
         struct buf log;
         read_file(c->log, &log);
