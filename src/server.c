@@ -40,6 +40,9 @@
 #define DEFER_ACCEPT_S 60
 /* "Every worker is taken" is logged at most this often. */
 #define FULL_WARN_EVERY_MS 60000
+/* An unread body is drained for at most this long after the reply, in pieces of this size. */
+#define LINGER_MS 2000
+#define LINGER_SCRAP 16384
 
 struct server {
     atomic_int in_flight;           /* requests inside on_request */
@@ -59,6 +62,7 @@ struct outcome {
     struct metrics_figures figures; /* what the block call cost at Twilio */
     char request_id[REQID_MAX + 1]; /* sent back on every reply */
     int closing;                    /* the reply ends the connection */
+    int unread;                     /* ... before its body was read: linger after it */
 };
 
 /* Each worker thread owns one curl handle, made on its first Twilio call (idle workers cost no
@@ -182,6 +186,13 @@ static void close_after_reply(struct mg_connection *conn)
     if (oc)
         oc->closing = 1;
     mg_disable_connection_keep_alive(conn);
+}
+
+/* As close_after_reply, for a reply sent before the body was read (or all of it). */
+static void close_unread(struct mg_connection *conn, struct outcome *oc)
+{
+    close_after_reply(conn);
+    oc->unread = 1;
 }
 
 /* Whether the connection stays open after this reply: the client's wish, unless workers are
@@ -336,6 +347,7 @@ static int reply_body_problem(struct mg_connection *conn, const struct server *s
     close_after_reply(conn);
     if (st == BODY_TOO_LARGE) {
         oc->what = "too_large";
+        oc->unread = 1;
         snprintf(msg, sizeof msg, "The request body is larger than %ld bytes (MAX_BODY_BYTES).",
                  s->cfg->max_body_bytes);
         return reply_error(conn, 413, STATUS_PAYLOAD_TOO_LARGE, msg, NULL);
@@ -407,13 +419,13 @@ static int check_request(struct mg_connection *conn, const struct server *s, str
     if (s->cfg->proxy_secret[0] &&
         !secret_matches(mg_get_header(conn, "X-RapidAPI-Proxy-Secret"), s->cfg->proxy_secret)) {
         oc->what = "unauthorized";
-        close_after_reply(conn);
+        close_unread(conn, oc);
         return reply_error(conn, 401, STATUS_UNAUTHORIZED,
                            "Missing or wrong X-RapidAPI-Proxy-Secret header.", NULL);
     }
     if (!json_content_type(mg_get_header(conn, "Content-Type"))) {
         oc->what = "unsupported_media_type";
-        close_after_reply(conn);
+        close_unread(conn, oc);
         return reply_error(conn, 415, STATUS_UNSUPPORTED_MEDIA_TYPE,
                            "Send the args as JSON with Content-Type: application/json.", NULL);
     }
@@ -655,9 +667,28 @@ static int reply_draining(struct mg_connection *conn, struct outcome *oc)
 {
     static const char *const retry[] = {"Retry-After", "1", NULL};
     oc->what = "draining";
-    close_after_reply(conn);
+    close_unread(conn, oc);
     return reply_error(conn, 503, STATUS_SHUTTING_DOWN,
                        "The service is shutting down; nothing was sent. Retry the request.", retry);
+}
+
+/* Reads and drops what is left of a body the reply did not wait for. Closing a socket with
+ * unread bytes makes the kernel answer with a reset, which can destroy the reply before the
+ * client reads it; civetweb drains only on Windows. The client stops sending once it has the
+ * reply or its body ends, so this is short; LINGER_MS (or BODY_TIMEOUT_MS, if shorter) bounds
+ * a client that does neither. */
+static void linger(struct mg_connection *conn, const struct server *s)
+{
+    const long ms = s->cfg->body_timeout_ms < LINGER_MS ? s->cfg->body_timeout_ms : LINGER_MS;
+    const long deadline = clock_ms() + ms;
+    char *scrap = malloc(LINGER_SCRAP);
+    if (!scrap)
+        return;
+    deadline_arm(ms);
+    while (mg_read(conn, scrap, LINGER_SCRAP) > 0 && clock_ms() < deadline)
+        ;
+    deadline_disarm();
+    free(scrap);
 }
 
 static int on_request(struct mg_connection *conn, void *cbdata)
@@ -692,6 +723,8 @@ static int on_request(struct mg_connection *conn, void *cbdata)
                                  .duration_ms = clock_ms() - t0};
         log_request(&lr);
     }
+    if (oc.unread)
+        linger(conn, s);
     memtune_release_stack_due(); /* after a handed-over call: see upstream_run */
     return status;
 }
