@@ -9,6 +9,7 @@
 
 #include "digest.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "redis_url.h"
 
 #define MAX_IDLE 64
@@ -24,51 +25,9 @@ struct campaign_redis {
     int down;
 };
 
-static int setup_ok(redisContext *c, redisReply *rep, const char *what, char *why, size_t n)
-{
-    int ok = rep && rep->type != REDIS_REPLY_ERROR;
-    if (!rep)
-        snprintf(why, n, "%s: %s", what, c->errstr);
-    else if (!ok)
-        snprintf(why, n, "%s refused (%.*s)", what, (int)strcspn(rep->str, " "), rep->str);
-    if (rep)
-        freeReplyObject(rep);
-    return ok;
-}
-
 static redisContext *connect_one(struct campaign_redis *r, char *why, size_t n)
 {
-    redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port, r->timeout);
-    if (!c) {
-        snprintf(why, n, "out of memory");
-        return NULL;
-    }
-    if (c->err || redisSetTimeout(c, r->timeout) != REDIS_OK) {
-        snprintf(why, n, "%s", c->err ? c->errstr : "cannot set the command timeout");
-        redisFree(c);
-        return NULL;
-    }
-    if (r->url.password[0]) {
-        const char *auth[3] = {"AUTH"};
-        int argc = 1;
-        if (r->url.user[0])
-            auth[argc++] = r->url.user;
-        auth[argc++] = r->url.password;
-        if (!setup_ok(c, redisCommandArgv(c, argc, auth, NULL), "AUTH", why, n)) {
-            redisFree(c);
-            return NULL;
-        }
-    }
-    if (r->url.db) {
-        char db[24];
-        snprintf(db, sizeof db, "%ld", r->url.db);
-        const char *select[] = {"SELECT", db};
-        if (!setup_ok(c, redisCommandArgv(c, 2, select, NULL), "SELECT", why, n)) {
-            redisFree(c);
-            return NULL;
-        }
-    }
-    return c;
+    return redis_conn_open(&r->url, r->timeout, why, n);
 }
 
 static redisContext *take(struct campaign_redis *r)

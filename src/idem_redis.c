@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "digest.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "redis_url.h"
 
 #define KEY_PREFIX "twilio-block:idem:"
@@ -99,54 +100,9 @@ static int redis_key(const char *key, char out[KEY_SIZE])
     return digest_sha256_hex(key, strlen(key), out + sizeof KEY_PREFIX - 1);
 }
 
-/* Checks the answer to a set-up command, which the connection needs before it is used. */
-static int setup_ok(redisContext *c, redisReply *rep, const char *what, char *why, size_t n)
-{
-    int ok = rep && rep->type != REDIS_REPLY_ERROR;
-    if (!rep)
-        snprintf(why, n, "%s: %s", what, c->errstr);
-    else if (!ok) /* only the error's first word: the text could echo what was sent */
-        snprintf(why, n, "%s refused (%.*s)", what, (int)strcspn(rep->str, " "), rep->str);
-    if (rep)
-        freeReplyObject(rep);
-    return ok;
-}
-
 static redisContext *connect_one(struct idem_redis *r, char *why, size_t n)
 {
-    redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port, r->timeout);
-    if (!c) {
-        snprintf(why, n, "out of memory");
-        return NULL;
-    }
-    if (c->err) {
-        snprintf(why, n, "%s", c->errstr);
-        goto fail;
-    }
-    if (redisSetTimeout(c, r->timeout) != REDIS_OK) {
-        snprintf(why, n, "cannot set the command timeout");
-        goto fail;
-    }
-    if (r->url.password[0]) {
-        const char *auth[3] = {"AUTH"};
-        int argc = 1;
-        if (r->url.user[0])
-            auth[argc++] = r->url.user;
-        auth[argc++] = r->url.password;
-        if (!setup_ok(c, redisCommandArgv(c, argc, auth, NULL), "AUTH", why, n))
-            goto fail;
-    }
-    if (r->url.db) {
-        char db[24];
-        snprintf(db, sizeof db, "%ld", r->url.db);
-        const char *select[] = {"SELECT", db};
-        if (!setup_ok(c, redisCommandArgv(c, 2, select, NULL), "SELECT", why, n))
-            goto fail;
-    }
-    return c;
-fail:
-    redisFree(c);
-    return NULL;
+    return redis_conn_open(&r->url, r->timeout, why, n);
 }
 
 static int take_idle(struct idem_redis *r, struct link *l)

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "digest.h"
+#include "redis_conn.h"
 #include "redis_url.h"
 
 #define KEY_PREFIX "twilio-block:lock:"
@@ -76,42 +77,15 @@ static void give_local(const char *key)
     pthread_mutex_unlock(&mu);
 }
 
-static int reply_ok(redisReply *r)
-{
-    int ok = r && r->type != REDIS_REPLY_ERROR;
-    if (r)
-        freeReplyObject(r);
-    return ok;
-}
-
 static redisContext *connect_redis(const struct config *cfg)
 {
     struct redis_url u;
-    char err[128];
+    char why[160];
     struct timeval tv = {cfg->redis_timeout_ms / 1000, (cfg->redis_timeout_ms % 1000) * 1000};
-    if (redis_url_parse(cfg->redis_url, &u, err, sizeof err) < 0)
+    if (redis_url_parse(cfg->redis_url, &u, why, sizeof why) < 0)
         return NULL;
-    redisContext *c = redisConnectWithTimeout(u.host, u.port, tv);
-    int ok = c && !c->err && redisSetTimeout(c, tv) == REDIS_OK;
-    if (ok && u.password[0]) {
-        const char *auth[3] = {"AUTH"};
-        int argc = 1;
-        if (u.user[0])
-            auth[argc++] = u.user;
-        auth[argc++] = u.password;
-        ok = reply_ok(redisCommandArgv(c, argc, auth, NULL));
-    }
-    if (ok && u.db) {
-        char db[24];
-        snprintf(db, sizeof db, "%ld", u.db);
-        const char *select[] = {"SELECT", db};
-        ok = reply_ok(redisCommandArgv(c, 2, select, NULL));
-    }
+    redisContext *c = redis_conn_open(&u, tv, why, sizeof why);
     memset(&u, 0, sizeof u);
-    if (!ok && c) {
-        redisFree(c);
-        c = NULL;
-    }
     return c;
 }
 
@@ -180,7 +154,7 @@ static void give_remote(const struct config *cfg, struct subscribe_lock *l)
     if (!c)
         return; /* it lapses after hold_ms */
     const char *argv[] = {"EVAL", script, "1", rkey, l->token};
-    reply_ok(redisCommandArgv(c, 5, argv, NULL));
+    freeReplyObject(redisCommandArgv(c, 5, argv, NULL)); /* refused or lost: it lapses too */
     redisFree(c);
 }
 
