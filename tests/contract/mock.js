@@ -50,27 +50,39 @@ async function startPrism(name, specs) {
     env: Object.assign({}, process.env, specs ? { CONTRACT_SPECS: specs } : { CONTRACT_SPECS: '' }),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const p = await freePort();
-  const log = fs.openSync(path.join(work, `${name}.log`), 'w');
-  const child = spawn(prism, ['mock', '-h', '127.0.0.1', '-p', String(p), file],
-    { stdio: ['ignore', log, log] });
-  children.push(child);
-  child.on('exit', (code) => {
-    if (!stopping) {
-      process.stderr.write(fs.readFileSync(path.join(work, `${name}.log`), 'utf8'));
-      console.error(`mock: Prism (${name}) exited with ${code}`);
-      stop(1);
-    }
-  });
-  for (let i = 0; i < 480; i++) {
-    const up = await new Promise((resolve) => {
-      http.get({ host: '127.0.0.1', port: p, path: '/' }, (r) => { r.resume(); resolve(true); })
-        .on('error', () => resolve(false));
+  // The port is free when picked, not when Prism binds it: another test may take it first.
+  // Prism then exits, and is started again on another port. Ready is its "listening" line,
+  // not an answer on the port, which could be the other test's.
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const p = await freePort();
+    const logPath = path.join(work, `${name}.log`);
+    const log = fs.openSync(logPath, 'w');
+    const child = spawn(prism, ['mock', '-h', '127.0.0.1', '-p', String(p), file],
+      { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    children.push(child);
+    let ready = false;
+    let exited = false;
+    child.on('exit', (code) => {
+      exited = true;
+      if (ready && !stopping) {
+        process.stderr.write(fs.readFileSync(logPath, 'utf8'));
+        console.error(`mock: Prism (${name}) exited with ${code}`);
+        stop(1);
+      }
     });
-    if (up) return p;
-    await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 480 && !exited; i++) {
+      if (fs.readFileSync(logPath, 'utf8').includes('is listening on')) {
+        ready = true;
+        return p;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (!exited)
+      throw new Error(`Prism (${name}) did not start`);
+    process.stderr.write(`mock: Prism (${name}) could not start on ${p}; trying another port\n`);
   }
-  throw new Error(`Prism (${name}) did not start`);
+  throw new Error(`Prism (${name}) did not start on any of 5 ports`);
 }
 let stopping = false;
 process.on('exit', () => { stopping = true; });
