@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,35 +68,13 @@ static int dial(void)
     return fd;
 }
 
-/* Reads into out until it holds a whole reply (head and Content-Length body). */
-static void read_reply(int fd, struct buf *out)
-{
-    char chunk[4096];
-    buf_init(out, 1u << 20);
-    for (;;) {
-        const char *head_end = strstr(buf_str(out), "\r\n\r\n");
-        if (head_end) {
-            const char *cl = strstr(buf_str(out), "Content-Length: ");
-            size_t body = cl ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
-            if (out->len >= (size_t)(head_end + 4 - buf_str(out)) + body)
-                return;
-        }
-        struct pollfd p = {fd, POLLIN, 0};
-        assert_int_equal(poll(&p, 1, 10000), 1);
-        ssize_t got = recv(fd, chunk, sizeof chunk, 0);
-        if (got <= 0)
-            fail_msg("the connection ended before a whole reply; got: %s", buf_str(out));
-        buf_append(out, chunk, (size_t)got);
-    }
-}
-
 /* Sends request on fd and returns the value of the reply's Connection header. */
 static const char *ask(int fd, const char *request)
 {
     static char connection[32];
     struct buf reply;
     assert_int_equal(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t)strlen(request));
-    read_reply(fd, &reply);
+    raw_read_reply(fd, &reply);
     if (strncmp(buf_str(&reply), "HTTP/1.1 200 ", 13) != 0)
         fail_msg("want 200, got: %s", buf_str(&reply));
     const char *c = strstr(buf_str(&reply), "\r\nConnection: ");
@@ -105,14 +82,6 @@ static const char *ask(int fd, const char *request)
     snprintf(connection, sizeof connection, "%.*s", (int)strcspn(c + 14, "\r"), c + 14);
     buf_free(&reply);
     return connection;
-}
-
-/* Whether the server has closed fd (EOF without more data). */
-static int closed_by_server(int fd)
-{
-    char c;
-    struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, 10000) == 1 && recv(fd, &c, 1, 0) == 0;
 }
 
 /* A metric's value from a scrape on a connection of its own, closed by the server before the
@@ -124,8 +93,8 @@ static double metric(const char *name)
     struct buf reply;
     char key[128];
     assert_int_equal(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
-    read_reply(fd, &reply);
-    assert_true(closed_by_server(fd));
+    raw_read_reply(fd, &reply);
+    assert_true(raw_closed_by_server(fd));
     close(fd);
     snprintf(key, sizeof key, "\n%s ", name);
     const char *at = strstr(buf_str(&reply), key);
@@ -146,7 +115,7 @@ static void silent_sockets_take_no_worker(void **state)
         silent[i] = dial();
     int fd = dial();
     assert_string_equal(ask(fd, HEALTH_CLOSE), "close");
-    assert_true(closed_by_server(fd));
+    assert_true(raw_closed_by_server(fd));
     close(fd);
     assert_true(metric("twilio_block_workers_busy") == 1); /* the scrape */
     assert_true(metric("twilio_block_connections_open") == 1);
@@ -172,7 +141,7 @@ static void idle_connections_give_the_last_worker_back(void **state)
     for (int caller = 0; caller < 2; caller++) {
         int fd = dial();
         assert_string_equal(ask(fd, HEALTH), "close");
-        assert_true(closed_by_server(fd));
+        assert_true(raw_closed_by_server(fd));
         close(fd);
     }
     assert_string_equal(ask(idle[0], HEALTH), "keep-alive");
@@ -212,10 +181,10 @@ static void scarce_workers_stay_with_connections_that_reuse_them(void **state)
     assert_string_equal(ask(idle[0], HEALTH), "keep-alive"); /* one free, a second request */
     int last = dial();
     assert_string_equal(ask(last, HEALTH), "close"); /* none free */
-    assert_true(closed_by_server(last));
+    assert_true(raw_closed_by_server(last));
     close(last);
     assert_string_equal(ask(half, "\r\n"), "close"); /* one free, a first request */
-    assert_true(closed_by_server(half));
+    assert_true(raw_closed_by_server(half));
     close(half);
     assert_true(metric("twilio_block_connections_closed_early_total") == 2);
     for (size_t i = 0; i < 126; i++)

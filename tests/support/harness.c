@@ -286,6 +286,36 @@ int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct
     return 0;
 }
 
+/* Reads into out until it holds a whole reply (head and Content-Length body). */
+void raw_read_reply(int fd, struct buf *out)
+{
+    char chunk[4096];
+    buf_init(out, 1u << 20);
+    for (;;) {
+        const char *head_end = strstr(buf_str(out), "\r\n\r\n");
+        if (head_end) {
+            const char *cl = strstr(buf_str(out), "Content-Length: ");
+            size_t body = cl ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
+            if (out->len >= (size_t)(head_end + 4 - buf_str(out)) + body)
+                return;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        ssize_t got = recv(fd, chunk, sizeof chunk, 0);
+        if (got <= 0)
+            fail_msg("the connection ended before a whole reply; got: %s", buf_str(out));
+        buf_append(out, chunk, (size_t)got);
+    }
+}
+
+/* Whether the server has closed fd (EOF without more data). */
+int raw_closed_by_server(int fd)
+{
+    char c;
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 10000) == 1 && recv(fd, &c, 1, 0) == 0;
+}
+
 int log_capture_start(struct log_capture *c, const char *name)
 {
     snprintf(c->path, sizeof c->path, "/tmp/twilio-block-%s-%ld.log", name, (long)getpid());

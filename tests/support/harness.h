@@ -77,6 +77,11 @@ int loopback_connect(int port);
 /* Sends the parts to 127.0.0.1:port over one raw connection, gap_ms apart, then reads the
  * answer until the peer closes or 5 s pass. Returns 0, or -1 when no connection was made. */
 int raw_request(int port, const char *const *parts, size_t n, int gap_ms, struct buf *out);
+/* Reads from fd into out until it holds one whole reply (head and Content-Length body); the
+ * test fails when the connection ends first or nothing comes for 10 s. */
+void raw_read_reply(int fd, struct buf *out);
+/* Whether the peer has closed fd cleanly (EOF, not a reset) within 10 s. */
+int raw_closed_by_server(int fd);
 
 /* Everything written to stderr (the server's log) goes to a file while captured: tests read
  * it with read_file(c.path). */
