@@ -15,30 +15,23 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "sandbox: $*" >&2; cat "$work/sandbox.log" >&2 || true; exit 1; }
 
-free_port() {
-    node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-# The ports are free when picked, not when the sandbox binds them: another test may take one
-# first. The sandbox then exits saying the port is in use, and is started again on others.
-# Ready is its own line, said once the service listens, not an answer on the port.
-for attempt in 1 2 3; do
+# shellcheck source=SCRIPTDIR/../support/ready.sh
+. "$here/support/ready.sh"
+for attempt in 1 2 3; do # a port taken first: the sandbox says it is in use, and starts again
     port=$(free_port)
     prism_port=$(free_port)
     [ "$port" != "$prism_port" ] || prism_port=$(free_port)
     PORT=$port PRISM_PORT=$prism_port BUILD_DIR=$(dirname "$bin") setsid bash "$here/sandbox.sh" \
         >"$work/sandbox.log" 2>&1 &
     pgid=$!
-    for _ in $(seq 1 480); do
-        grep -q "^sandbox: the service answers on" "$work/sandbox.log" && break 2
-        kill -0 "$pgid" 2>/dev/null || break
-        sleep 0.25
-    done
-    kill -0 "$pgid" 2>/dev/null && fail "the service did not answer within 120 s"
+    rc=0
+    wait_ready "$work/sandbox.log" "^sandbox: the service answers on" "$pgid" || rc=$?
+    [ "$rc" = 0 ] && break
+    [ "$rc" = 2 ] && fail "the service did not answer within 120 s"
     grep -qi "in use" "$work/sandbox.log" || fail "it exited before the service answered"
+    [ "$attempt" = 3 ] && fail "a port was taken in each of 3 attempts"
     echo "sandbox: a port was taken (attempt $attempt); trying others" >&2
-    pgid=
 done
-[ -n "$pgid" ] || fail "no free ports in 3 attempts"
 answer=$(curl -sS -X POST "http://127.0.0.1:$port/api/twilio/sendSms" -H 'Content-Type: application/json' \
     -d '{"accountSid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "accountToken": "your-auth-token",
          "from": "+15005550006", "to": "+14155552671", "body": "Hi"}')

@@ -15,32 +15,28 @@ work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; rm -rf "$work"' EXIT
 node "$here/contract/spec.js" "$work/twilio_mock.json"
-# The port is free when picked, not when the mock binds it: another test may take it first.
-# The mock then exits and is started again on another port. Ready is its "listening" line, not
-# an answer on the port, which could be the other test's.
+# shellcheck source=SCRIPTDIR/../support/ready.sh
+. "$here/support/ready.sh"
 ready='is listening on'
 [ "${CONTRACT_MOCK:-}" = sandbox ] && ready="specs answer on"
-for attempt in 1 2 3 4 5; do
-    port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+for attempt in 1 2 3 4 5; do # a mock whose port was taken first starts again on another
+    port=$(free_port)
     if [ "${CONTRACT_MOCK:-}" = sandbox ]; then # the sandbox's mock (mock.js), as a user meets it
         node "$here/contract/mock.js" --host 127.0.0.1 --port "$port" >"$work/prism.log" 2>&1 &
     else
         "$prism" mock -h 127.0.0.1 -p "$port" "$work/twilio_mock.json" >"$work/prism.log" 2>&1 &
     fi
     pid=$!
-    for _ in $(seq 1 480); do
-        grep -q "$ready" "$work/prism.log" && break 2
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.25
-    done
-    if kill -0 "$pid" 2>/dev/null; then
+    rc=0
+    wait_ready "$work/prism.log" "$ready" "$pid" || rc=$?
+    [ "$rc" = 0 ] && break
+    if [ "$rc" = 2 ] || [ "$attempt" = 5 ]; then
         cat "$work/prism.log" >&2
-        echo "contract: the mock did not start within 120 s" >&2
+        echo "contract: the mock did not start (attempt $attempt of 5)" >&2
         exit 1
     fi
     wait "$pid" 2>/dev/null || true
     echo "contract: the mock could not start on port $port (attempt $attempt):" >&2
     tail -n 3 "$work/prism.log" >&2
 done
-grep -q "$ready" "$work/prism.log" || { echo "contract: the mock did not start on any of 5 ports" >&2; exit 1; }
 PRISM_URL="http://127.0.0.1:$port" "$@"
