@@ -691,9 +691,8 @@ static void linger(struct mg_connection *conn, const struct server *s)
     free(scrap);
 }
 
-static int on_request(struct mg_connection *conn, void *cbdata)
+static int on_request(struct mg_connection *conn, struct server *s)
 {
-    struct server *s = cbdata;
     struct outcome oc = {.block = "-", .what = "-"};
     const long t0 = clock_ms();
     struct worker *w = mg_get_thread_pointer(conn);
@@ -729,13 +728,12 @@ static int on_request(struct mg_connection *conn, void *cbdata)
     return status;
 }
 
-/* Access is the service's own business (PROXY_SECRET, in the handler). Without an auth handler
- * civetweb looks for a .htpasswd file on every request: a stat call each. */
-static int admit_all(struct mg_connection *conn, void *cbdata)
+/* Every request comes here first, before civetweb's access checks (PROXY_SECRET is the
+ * handler's business; no .htpasswd stat per request). A callback is set before the server
+ * listens: a handler can only be set after, and a request in between got civetweb's own 404. */
+static int begin_request(struct mg_connection *conn)
 {
-    (void)conn;
-    (void)cbdata;
-    return 1;
+    return on_request(conn, mg_get_user_data(mg_get_context(conn)));
 }
 
 /* Why civetweb could not listen on cfg's address, found by trying to bind it as civetweb does
@@ -801,6 +799,7 @@ static struct mg_context *listen_on(struct server *s, char *err, size_t errlen)
                              "listen_backlog", "4096", "max_request_size", "16384", NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
+    callbacks.begin_request = begin_request;
     callbacks.init_thread = init_thread;
     callbacks.exit_thread = exit_thread;
     callbacks.init_connection = on_connection_open;
@@ -847,8 +846,6 @@ struct server *server_start(struct service *svc, char *err, size_t errlen)
         free(s);
         return NULL;
     }
-    mg_set_request_handler(s->ctx, "/", on_request, s);
-    mg_set_auth_handler(s->ctx, "/", admit_all, NULL);
     struct mg_server_port port;
     if (mg_get_server_ports(s->ctx, 1, &port) >= 1)
         s->port = port.port;
